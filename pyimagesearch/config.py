@@ -1,0 +1,208 @@
+"""Load and validate the JSON-with-comments config that drives every step.
+
+The config keeps the course's keys and meanings; new keys have defaults. Validation
+happens once, up front, so a typo stops the run before any work with one message
+naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import json5
+import jsonschema
+
+from .errors import ConfigError
+
+#: Environment variable that overrides ``datasets_root`` (where the data sets live).
+DATASETS_ENV = "PYIMAGESEARCH_DATASETS"
+
+_INT = {"type": "integer"}
+_POS_INT = {"type": "integer", "minimum": 1}
+_NONNEG_INT = {"type": "integer", "minimum": 0}
+_BOOL = {"type": "boolean"}
+_STR = {"type": "string", "minLength": 1}
+_PROB = {"type": "number", "minimum": 0, "maximum": 1}
+_PAIR = {"type": "array", "items": _POS_INT, "minItems": 2, "maxItems": 2}
+_STR_LIST = {"type": "array", "items": _STR}
+
+#: Keys of the course config: all required.
+COURSE_KEYS: dict[str, dict] = {
+    "image_dataset": _STR,
+    "image_annotations": _STR,
+    "image_distractions": _STR,
+    "features_path": _STR,
+    "percent_gt_images": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    "offset": _NONNEG_INT,
+    "use_flip": _BOOL,
+    "num_distraction_images": _POS_INT,
+    "num_distractions_per_image": _POS_INT,
+    "orientations": {"type": "integer", "minimum": 2, "maximum": 360},
+    "pixels_per_cell": _PAIR,
+    "cells_per_block": _PAIR,
+    "normalize": _BOOL,
+    "window_step": _POS_INT,
+    "overlap_thresh": _PROB,
+    "pyramid_scale": {"type": "number", "exclusiveMinimum": 1},
+    "window_dim": _PAIR,
+    "min_probability": _PROB,
+    "classifier_path": _STR,
+    "C": {"type": "number", "exclusiveMinimum": 0},
+    "hn_num_distraction_images": _POS_INT,
+    "hn_window_step": _POS_INT,
+    "hn_pyramid_scale": {"type": "number", "exclusiveMinimum": 1},
+    "hn_min_probability": _PROB,
+}
+
+#: Keys added by this toolkit: optional, each with its default.
+EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
+    "datasets_root": (_STR, "../shared/datasets"),
+    "output_dir": (_STR, "output"),
+    "block_norm": ({"enum": ["L1", "L1-sqrt", "L2", "L2-Hys"]}, "L1"),
+    "seed": (_NONNEG_INT, 42),
+    "annotation_format": (
+        {"enum": ["caltech-mat", "voc-xml", "coco-json", "yolo-txt", "dlib-xml", "crops"]},
+        "caltech-mat",
+    ),
+    "annotation_class": ({"type": ["string", "null"]}, None),
+    "distraction_exclude_categories": (_STR_LIST, []),
+    "distraction_exclude_images": (_STR_LIST, []),
+    "eval_distraction_categories": ({"type": ["array", "null"], "items": _STR}, None),
+    "eval_num_distraction_images": (_NONNEG_INT, 200),
+    "eval_min_probability": (_PROB, 0.05),
+    "calibration_folds": ({"type": "integer", "minimum": 2}, 3),
+    "hn_rounds": (_NONNEG_INT, 1),
+    "hn_max_per_image": ({"type": ["integer", "null"], "minimum": 1}, None),
+    "hn_max_total": (_POS_INT, 50000),
+    "n_jobs": ({"type": "integer", "not": {"const": 0}}, -1),
+    "scheduler": ({"type": ["string", "null"]}, None),
+    "max_image_pixels": (_POS_INT, 40_000_000),
+}
+
+_PATH_KEYS = ("image_dataset", "image_annotations", "image_distractions")
+_OUTPUT_KEYS = ("features_path", "classifier_path", "output_dir")
+
+SCHEMA = {
+    "type": "object",
+    "properties": {**COURSE_KEYS, **{k: s for k, (s, _) in EXTRA_KEYS.items()}},
+    "required": sorted(COURSE_KEYS),
+    "additionalProperties": False,
+}
+
+
+class Config(Mapping):
+    """A validated, read-only config: ``conf["window_dim"]`` or ``conf.window_dim``."""
+
+    def __init__(self, values: dict[str, Any], path: Path | None = None):
+        self._values = dict(values)
+        self.path = path
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Config({self.path})"
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some keys changed, validated again."""
+        return config_from_dict({**self._values, **changes}, self.path, resolve=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read a JSON-with-comments config, validate it, fill defaults and resolve paths."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file does not exist")
+    try:
+        raw = json5.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not valid JSON (comments allowed): {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a JSON object")
+    return config_from_dict(raw, path)
+
+
+def config_from_dict(
+    raw: dict[str, Any], path: Path | None = None, resolve: bool = True
+) -> Config:
+    """Validate a config given as a dict (``path`` only names it in messages)."""
+    where = str(path) if path else "<config>"
+    _validate(raw, where)
+    values = {k: default for k, (_, default) in EXTRA_KEYS.items()}
+    values.update(raw)
+    _check_consistency(values, where)
+    if resolve:
+        values = _resolve_paths(values)
+    return Config(values, path)
+
+
+def _validate(raw: dict[str, Any], where: str) -> None:
+    unknown = sorted(set(raw) - set(SCHEMA["properties"]))
+    if unknown:
+        import difflib
+
+        key = unknown[0]
+        close = difflib.get_close_matches(key, SCHEMA["properties"], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+    missing = sorted(set(SCHEMA["required"]) - set(raw))
+    if missing:
+        raise ConfigError(f"{where}: missing key '{missing[0]}'")
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        key = err.absolute_path[0] if err.absolute_path else "?"
+        raise ConfigError(
+            f"{where}: key '{key}': {err.message} (got {json5.dumps(raw.get(key))})"
+        )
+
+
+def _check_consistency(values: dict[str, Any], where: str) -> None:
+    cell_w, cell_h = values["pixels_per_cell"][1], values["pixels_per_cell"][0]
+    win_w, win_h = values["window_dim"]
+    if win_w % cell_w or win_h % cell_h:
+        raise ConfigError(
+            f"{where}: key 'window_dim': {values['window_dim']} (width, height) is not a "
+            f"multiple of pixels_per_cell {values['pixels_per_cell']} (rows, cols)"
+        )
+    block_h, block_w = values["cells_per_block"]
+    if win_w // cell_w < block_w or win_h // cell_h < block_h:
+        raise ConfigError(
+            f"{where}: key 'cells_per_block': a block of {values['cells_per_block']} cells "
+            f"does not fit in window_dim {values['window_dim']}"
+        )
+
+
+def _resolve_paths(values: dict[str, Any]) -> dict[str, Any]:
+    root = os.environ.get(DATASETS_ENV) or values["datasets_root"]
+    values["datasets_root"] = root
+    for key in _PATH_KEYS + _OUTPUT_KEYS:
+        values[key] = values[key].replace("{datasets_root}", root)
+    return values
+
+
+def require_paths(conf: Config, *keys: str) -> None:
+    """Stop with a clear message when an input path named in the config does not exist."""
+    for key in keys:
+        if not Path(conf[key]).exists():
+            where = conf.path or "<config>"
+            raise ConfigError(f"{where}: key '{key}': path does not exist: {conf[key]}")

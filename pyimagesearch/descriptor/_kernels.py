@@ -1,0 +1,133 @@
+"""Compiled inner loops of the HOG descriptor (numba, cached on disk).
+
+Each kernel is one step of the algorithm, written as a plain loop over pixels or
+blocks so that one pass over memory does the work that a chain of numpy calls
+would spread over many passes.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_JIT = {"nopython": True, "nogil": True, "cache": True, "fastmath": False}
+
+#: |cross product| / magnitude below this marks a pixel as "on a bin edge": its bin
+#: is then decided by skimage's own float64 arctan2 arithmetic, outside the kernel.
+EDGE_TOLERANCE = 1e-7
+
+
+@numba.jit(**_JIT)
+def pixel_bins(image, table, edge_cos, edge_sin, lut, magnitude, bins, ambiguous):
+    """Gradient magnitude and orientation bin of every pixel (skimage conventions).
+
+    Gradients are centred differences of ``table[image]``, zero on the border.
+    Orientation is unsigned: the vector is folded into the upper half plane, where
+    its cosine falls monotonically with the angle; ``lut`` maps the quantised cosine
+    to the bin, or to -1 for the few quanta that straddle a bin edge, which are then
+    decided by cross products with the edges. Pixels lying on an edge (to rounding)
+    are listed in ``ambiguous``; the count is returned.
+    """
+    h, w = image.shape
+    n_edges = edge_cos.shape[0]
+    half = (lut.shape[0] - 1) * 0.5
+    count = 0
+    for y in range(h):
+        inner_y = 0 < y < h - 1
+        for x in range(w):
+            gx = 0.0
+            gy = 0.0
+            if 0 < x < w - 1:
+                gx = table[image[y, x + 1]] - table[image[y, x - 1]]
+            if inner_y:
+                gy = table[image[y + 1, x]] - table[image[y - 1, x]]
+            mag = np.sqrt(gx * gx + gy * gy)
+            magnitude[y, x] = mag
+            if mag == 0.0:
+                bins[y, x] = 0
+                continue
+            if gy < 0.0 or (gy == 0.0 and gx < 0.0):
+                gx = -gx
+                gy = -gy
+            b = lut[int((gx / mag + 1.0) * half)]
+            if b < 0:
+                b = 0
+                edge = False
+                for k in range(n_edges):
+                    cross = gy * edge_cos[k] - gx * edge_sin[k]
+                    if abs(cross) < EDGE_TOLERANCE * mag:
+                        edge = True
+                    if cross >= 0.0:
+                        b = k + 1
+                if edge or (gy != 0.0 and gy < EDGE_TOLERANCE * mag):
+                    ambiguous[count] = y * w + x
+                    count += 1
+            bins[y, x] = b
+    return count
+
+
+@numba.jit(**_JIT)
+def cell_histograms(magnitude, bins, n, cell_r, cell_c, phase_r, phase_c, out):
+    """Mean magnitude per cell and bin, cells starting at pixel ``(phase_r, phase_c)``.
+
+    Sums run in float32, row by row inside each cell, as skimage's Cython loop does.
+    """
+    n_r, n_c = out.shape[0], out.shape[1]
+    acc = np.zeros((n_r, n_c, n), np.float32)
+    for y in range(phase_r, phase_r + n_r * cell_r):
+        cy = (y - phase_r) // cell_r
+        for x in range(phase_c, phase_c + n_c * cell_c):
+            b = bins[y, x]
+            if b >= 0:
+                j = (x - phase_c) // cell_c
+                acc[cy, j, b] = np.float32(np.float64(acc[cy, j, b]) + magnitude[y, x])
+    area = np.float32(cell_r * cell_c)
+    for i in range(n_r):
+        for j in range(n_c):
+            for k in range(n):
+                out[i, j, k] = acc[i, j, k] / area
+
+
+@numba.jit(**_JIT)
+def l1_blocks(hist, b_r, b_c, sqrt, out):
+    """L1 (or L1-sqrt) normalised blocks ``out[i, j, u, v, k]`` from cell histograms."""
+    n_r, n_c = out.shape[0], out.shape[1]
+    n = hist.shape[2]
+    cell_sum = np.zeros((hist.shape[0], hist.shape[1]), np.float32)
+    for i in range(hist.shape[0]):
+        for j in range(hist.shape[1]):
+            s = np.float32(0.0)
+            for k in range(n):
+                s += abs(hist[i, j, k])
+            cell_sum[i, j] = s
+    for i in range(n_r):
+        for j in range(n_c):
+            total = np.float32(1e-5)
+            for u in range(b_r):
+                for v in range(b_c):
+                    total += cell_sum[i + u, j + v]
+            inv = np.float32(1.0) / total
+            for u in range(b_r):
+                for v in range(b_c):
+                    for k in range(n):
+                        value = hist[i + u, j + v, k] * inv
+                        out[i, j, u, v, k] = np.sqrt(value) if sqrt else value
+
+
+@numba.jit(**_JIT)
+def correlate_blocks(partial, n_rows, n_cols, win_r, win_c, out):
+    """Window scores from per-block partial products.
+
+    ``partial[i, j, a * win_c + b]`` is block ``(i, j)`` dotted with the weights of the
+    window's block ``(a, b)``; a window at block ``(i, j)`` scores the sum over ``a, b``
+    of ``partial[i + a, j + b, a * win_c + b]``.
+    """
+    for i in range(n_rows):
+        for j in range(n_cols):
+            out[i, j] = 0.0
+    for a in range(win_r):
+        for b in range(win_c):
+            col = a * win_c + b
+            for i in range(n_rows):
+                for j in range(n_cols):
+                    out[i, j] += partial[i + a, j + b, col]

@@ -1,0 +1,271 @@
+"""Histograms of oriented gradients, computed once per image as a block grid.
+
+The features are exactly those of ``skimage.feature.hog`` (Dalal & Triggs 2005, as
+implemented in scikit-image): centred gradients with zero gradient on the image
+border, unsigned orientations hard-binned into ``orientations`` bins, magnitude
+averaged per cell, blocks normalised with ``block_norm``. Instead of one call per
+window, :func:`hog_blocks` returns the normalised block grid of a whole image (a
+pyramid layer); a window's descriptor is the slice of that grid under the window.
+
+A window's descriptor is defined *with its context*: gradients are those of the
+surrounding image, so the window's outermost pixels have their real gradients.
+:func:`window_descriptor` computes it from a crop with a one-cell margin, which is
+what training uses; the detector slices layer grids; both agree exactly.
+
+References: N. Dalal and B. Triggs, "Histograms of Oriented Gradients for Human
+Detection", CVPR 2005; scikit-image ``skimage/feature/_hog.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from . import _kernels
+
+_EPS = 1e-5  # as skimage's _hog_normalize_block
+_BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
+
+
+@dataclass(frozen=True)
+class HogParams:
+    """HOG parameters, as in ``skimage.feature.hog`` (cells and blocks are rows, cols)."""
+
+    orientations: int = 9
+    pixels_per_cell: tuple[int, int] = (4, 4)
+    cells_per_block: tuple[int, int] = (2, 2)
+    transform_sqrt: bool = True
+    block_norm: str = "L1"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pixels_per_cell", tuple(int(v) for v in self.pixels_per_cell))
+        object.__setattr__(self, "cells_per_block", tuple(int(v) for v in self.cells_per_block))
+        if self.orientations < 1:
+            raise ValueError(f"orientations must be >= 1, got {self.orientations}")
+        if min(self.pixels_per_cell) < 1 or min(self.cells_per_block) < 1:
+            raise ValueError("pixels_per_cell and cells_per_block must be positive")
+        if self.block_norm not in _BLOCK_NORMS:
+            raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}, got {self.block_norm!r}")
+
+    @classmethod
+    def from_config(cls, conf) -> HogParams:
+        """The HOG parameters named in a config (``normalize`` is ``transform_sqrt``)."""
+        return cls(
+            orientations=conf["orientations"],
+            pixels_per_cell=tuple(conf["pixels_per_cell"]),
+            cells_per_block=tuple(conf["cells_per_block"]),
+            transform_sqrt=conf["normalize"],
+            block_norm=conf.get("block_norm", "L1"),
+        )
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["pixels_per_cell"] = list(self.pixels_per_cell)
+        d["cells_per_block"] = list(self.cells_per_block)
+        return d
+
+    @property
+    def block_size(self) -> int:
+        """Number of features per block."""
+        return self.cells_per_block[0] * self.cells_per_block[1] * self.orientations
+
+    def window_blocks(self, window_dim: tuple[int, int]) -> tuple[int, int]:
+        """Rows and columns of blocks inside a window of ``(width, height)`` pixels."""
+        width, height = window_dim
+        cells_r, cells_c = height // self.pixels_per_cell[0], width // self.pixels_per_cell[1]
+        return cells_r - self.cells_per_block[0] + 1, cells_c - self.cells_per_block[1] + 1
+
+    def descriptor_size(self, window_dim: tuple[int, int]) -> int:
+        """Length of a window's feature vector."""
+        rows, cols = self.window_blocks(window_dim)
+        return rows * cols * self.block_size
+
+
+# ---------------------------------------------------------------------------
+# step 1: gradients, magnitudes and orientation bins of every pixel
+
+
+@lru_cache(maxsize=4)
+def _intensity_tables(transform_sqrt: bool) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 -> intensity lookup tables (float32 and float64) as skimage computes them."""
+    values = np.arange(256, dtype=np.float64)
+    table64 = np.sqrt(values) if transform_sqrt else values
+    return table64.astype(np.float32), table64
+
+
+@lru_cache(maxsize=16)
+def _bin_edges(orientations: int) -> np.ndarray:
+    """Bin edges in degrees, rounded as skimage's Cython code rounds them (C float)."""
+    per_bin = np.float32(180.0 / orientations)
+    return np.array([per_bin * np.float32(k) for k in range(orientations + 1)], np.float64)
+
+
+def orientation_bins(image: np.ndarray, params: HogParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel gradient magnitude (float64) and orientation bin (int8, -1 = no bin).
+
+    A compiled loop bins by cross products with the bin edges; the rare pixels lying
+    on an edge get skimage's own float64 ``arctan2`` arithmetic, so bins equal skimage's.
+    """
+    _, table64 = _intensity_tables(params.transform_sqrt)
+    cos, sin, lut = _edge_vectors(params.orientations)
+    magnitude = np.empty(image.shape, np.float64)
+    bins = np.empty(image.shape, np.int8)
+    ambiguous = np.empty(image.size, np.int64)
+    count = _kernels.pixel_bins(image, table64, cos, sin, lut, magnitude, bins, ambiguous)
+    if count:
+        near = ambiguous[:count]
+        bins.ravel()[near] = _exact_bins(image, near, table64, params.orientations)
+    return magnitude, bins
+
+
+@lru_cache(maxsize=16)
+def _edge_vectors(orientations: int, quanta: int = 4096):
+    """Unit vectors of the interior bin edges, and the cosine -> bin lookup table.
+
+    Entry ``q`` of the table covers cosines in ``[q, q + 1) / (quanta / 2) - 1``; it
+    holds the bin of every angle whose cosine lies there, or -1 when an edge (or the
+    0/180 degree wrap) is within a quantum, so those pixels take the exact path.
+    """
+    radians = np.deg2rad(_bin_edges(orientations)[1:-1])
+    cos, sin = np.cos(radians), np.sin(radians)
+    lo = np.arange(quanta + 1) / (quanta / 2) - 1.0  # cosine at the low end of quantum q
+    hi = lo + 2.0 / quanta
+    # angle decreases with cosine: the bin of angles in a quantum is fixed unless an
+    # edge cosine falls inside [lo - margin, hi + margin]
+    margin = 4.0 / quanta
+    bins_hi = (cos[None, :] >= hi[:, None] + margin).sum(axis=1)  # edges below the angle
+    bins_lo = (cos[None, :] >= lo[:, None] - margin).sum(axis=1)
+    lut = np.where(bins_hi == bins_lo, bins_hi, -1)
+    lut[: 2] = -1
+    lut[-3:] = -1
+    return cos, sin, lut.astype(np.int8)
+
+
+def _exact_bins(image: np.ndarray, flat: np.ndarray, table64: np.ndarray, n: int) -> np.ndarray:
+    """skimage's orientation bin for the given pixels, in its float64 arithmetic."""
+    rows, cols = np.divmod(flat, image.shape[1])
+    img = table64[image]
+    h, w = image.shape
+    inner_c = (cols > 0) & (cols < w - 1)
+    inner_r = (rows > 0) & (rows < h - 1)
+    g_col = np.zeros(flat.size)
+    g_row = np.zeros(flat.size)
+    g_col[inner_c] = img[rows[inner_c], cols[inner_c] + 1] - img[rows[inner_c], cols[inner_c] - 1]
+    g_row[inner_r] = img[rows[inner_r] + 1, cols[inner_r]] - img[rows[inner_r] - 1, cols[inner_r]]
+    orientation = np.rad2deg(np.arctan2(g_row, g_col)) % 180
+    bins = np.searchsorted(_bin_edges(n), orientation, side="right").astype(np.int32) - 1
+    bins[bins >= n] = -1  # above the last (C-float-rounded) edge: skimage counts it nowhere
+    return bins
+
+
+# ---------------------------------------------------------------------------
+# step 2: orientation histograms of cells
+
+
+def cell_histograms(
+    magnitude: np.ndarray, bins: np.ndarray, params: HogParams, phase: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """Mean gradient magnitude per (cell, orientation), cells starting at pixel ``phase``."""
+    (c_r, c_c), (p_r, p_c) = params.pixels_per_cell, phase
+    n_r, n_c = (magnitude.shape[0] - p_r) // c_r, (magnitude.shape[1] - p_c) // c_c
+    out = np.empty((max(n_r, 0), max(n_c, 0), params.orientations), np.float32)
+    _kernels.cell_histograms(magnitude, bins, params.orientations, c_r, c_c, p_r, p_c, out)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# step 3: block normalisation
+
+
+def normalize_blocks(hist: np.ndarray, params: HogParams) -> np.ndarray:
+    """Normalised blocks ``(blocks_r, blocks_c, cells_r, cells_c, orientations)``."""
+    b_r, b_c = params.cells_per_block
+    n_r, n_c = hist.shape[0] - b_r + 1, hist.shape[1] - b_c + 1
+    if n_r <= 0 or n_c <= 0:
+        return np.zeros((max(n_r, 0), max(n_c, 0), b_r, b_c, hist.shape[2]), np.float32)
+    blocks = np.empty((n_r, n_c, b_r, b_c, hist.shape[2]), np.float32)
+    if params.block_norm in ("L1", "L1-sqrt"):
+        _kernels.l1_blocks(hist, b_r, b_c, params.block_norm == "L1-sqrt", blocks)
+        return blocks
+    for u in range(b_r):
+        for v in range(b_c):
+            blocks[:, :, u, v] = hist[u : u + n_r, v : v + n_c]
+    flat = blocks.reshape(n_r, n_c, -1)
+    flat /= np.sqrt((flat**2).sum(axis=2, keepdims=True) + np.float32(_EPS**2))
+    if params.block_norm == "L2-Hys":
+        np.minimum(flat, np.float32(0.2), out=flat)
+        flat /= np.sqrt((flat**2).sum(axis=2, keepdims=True) + np.float32(_EPS**2))
+    return blocks
+
+
+def hog_blocks(
+    image: np.ndarray,
+    params: HogParams,
+    phases: tuple[tuple[int, int], ...] = ((0, 0),),
+) -> list[np.ndarray]:
+    """Normalised block grids of a ``uint8`` grayscale image, one per cell-grid phase.
+
+    Gradients and orientation bins are computed once; each phase ``(row, col)`` shifts
+    the cell grid so that windows starting at those pixel offsets align with cells.
+    """
+    magnitude, bins = orientation_bins(_as_uint8_gray(image), params)
+    return [normalize_blocks(cell_histograms(magnitude, bins, params, p), params) for p in phases]
+
+
+# ---------------------------------------------------------------------------
+# windows with their one-cell context
+
+
+def context_crop(
+    image: np.ndarray, x: int, y: int, window_dim: tuple[int, int], params: HogParams
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The window at ``(x, y)`` with a one-cell margin where the image has one.
+
+    Returns the crop and the cell offset ``(rows, cols)`` of the window inside it. Where
+    the image offers less than a cell but at least a pixel, the margin is completed by
+    replicating the edge (those pixels only feed margin cells, which are discarded);
+    where the window touches the image border, there is no margin, exactly as in a layer.
+    """
+    width, height = window_dim
+    c_r, c_c = params.pixels_per_cell
+    h, w = image.shape[:2]
+    top, left = min(c_r, y), min(c_c, x)
+    bottom, right = min(c_r, h - y - height), min(c_c, w - x - width)
+    if bottom < 0 or right < 0 or x < 0 or y < 0:
+        raise ValueError(f"window {window_dim} at ({x}, {y}) lies outside the {w}x{h} image")
+    crop = image[y - top : y + height + bottom, x - left : x + width + right]
+    pads = [c_r - top if top else 0, c_r - bottom if bottom else 0]
+    pads += [c_c - left if left else 0, c_c - right if right else 0]
+    if any(pads):
+        crop = cv2.copyMakeBorder(crop, *pads, borderType=cv2.BORDER_REPLICATE)
+    return crop, (1 if top else 0, 1 if left else 0)
+
+
+def window_descriptor(
+    image: np.ndarray, x: int, y: int, window_dim: tuple[int, int], params: HogParams
+) -> np.ndarray:
+    """HOG feature vector (float32) of one window of a grayscale image, with context."""
+    crop, (cell_r, cell_c) = context_crop(image, x, y, window_dim, params)
+    (blocks,) = hog_blocks(crop, params)
+    n_r, n_c = params.window_blocks(window_dim)
+    return blocks[cell_r : cell_r + n_r, cell_c : cell_c + n_c].ravel()
+
+
+def window_descriptors(
+    image: np.ndarray, positions: np.ndarray, window_dim: tuple[int, int], params: HogParams
+) -> np.ndarray:
+    """Feature vectors ``(n, d)`` of the windows at ``positions`` (rows of ``x, y``)."""
+    d = params.descriptor_size(window_dim)
+    out = np.empty((len(positions), d), np.float32)
+    for i, (x, y) in enumerate(np.asarray(positions, dtype=int)):
+        out[i] = window_descriptor(image, int(x), int(y), window_dim, params)
+    return out
+
+
+def _as_uint8_gray(image: np.ndarray) -> np.ndarray:
+    if image.dtype != np.uint8 or image.ndim != 2:
+        raise ValueError(f"expected a 2-D uint8 grayscale image, got {image.dtype} {image.shape}")
+    return image

@@ -1,0 +1,219 @@
+"""Score every window of every pyramid layer at once, then suppress overlaps.
+
+Each layer's HOG block grid is computed once (per cell-grid phase the window step
+needs); every window's score is the correlation of that grid with the model's weight
+grid, done as one matrix product plus a shifted sum. No per-window Python work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..descriptor import _kernels
+from ..descriptor.hog import hog_blocks
+from ..model.linear import LinearModel
+from .nms import non_max_suppression
+from .pyramid import pyramid
+
+
+@dataclass
+class Candidates:
+    """Windows scoring at or above the threshold, before non-maximum suppression.
+
+    ``boxes`` are in original-image pixels ``(x1, y1, x2, y2)``; ``layer_boxes`` in
+    the pixels of the layer they were found in; ``scales`` the layer's shrink factor.
+    ``features`` (optional) are the windows' descriptors, sliced from the layer grid.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    scales: np.ndarray
+    layer_boxes: np.ndarray
+    features: np.ndarray | None = None
+    windows_scored: int = 0
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def take(self, index: np.ndarray) -> Candidates:
+        return Candidates(
+            self.boxes[index],
+            self.scores[index],
+            self.scales[index],
+            self.layer_boxes[index],
+            None if self.features is None else self.features[index],
+            self.windows_scored,
+        )
+
+
+@dataclass
+class Detections:
+    """Detections after non-maximum suppression, highest probability first."""
+
+    boxes: np.ndarray
+    probabilities: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def to_list(self) -> list[dict]:
+        """``[{"box": [x1, y1, x2, y2], "probability": p}, ...]`` in image pixels."""
+        return [
+            {"box": [round(float(v), 2) for v in box], "probability": round(float(p), 6)}
+            for box, p in zip(self.boxes, self.probabilities)
+        ]
+
+
+class Detector:
+    """Sliding-window detector of one linear model over an image pyramid."""
+
+    def __init__(
+        self,
+        model: LinearModel,
+        window_step: int = 4,
+        pyramid_scale: float = 1.5,
+        min_probability: float = 0.7,
+        overlap_thresh: float = 0.3,
+    ):
+        if window_step < 1:
+            raise ValueError(f"window_step must be >= 1, got {window_step}")
+        if pyramid_scale <= 1:
+            raise ValueError(f"pyramid_scale must be > 1, got {pyramid_scale}")
+        self.model = model
+        self.window_step = int(window_step)
+        self.pyramid_scale = float(pyramid_scale)
+        self.min_probability = float(min_probability)
+        self.overlap_thresh = float(overlap_thresh)
+        grid = model.weight_grid()
+        self._win_blocks = grid.shape[:2]
+        # (features_per_block, window_blocks): partial products of a block with every
+        # position of the window, one BLAS call per layer
+        self._weights_t = np.ascontiguousarray(grid.reshape(-1, grid.shape[2]).T)
+
+    @classmethod
+    def from_config(cls, model: LinearModel, conf, mining: bool = False) -> Detector:
+        """The detector the config describes (the ``hn_`` settings when ``mining``)."""
+        if mining:
+            return cls(
+                model,
+                conf["hn_window_step"],
+                conf["hn_pyramid_scale"],
+                conf["hn_min_probability"],
+                conf["overlap_thresh"],
+            )
+        return cls(
+            model,
+            conf["window_step"],
+            conf["pyramid_scale"],
+            conf["min_probability"],
+            conf["overlap_thresh"],
+        )
+
+    @property
+    def decision_threshold(self) -> float:
+        return self.model.decision_threshold(self.min_probability)
+
+    def detect(self, image: np.ndarray, min_probability: float | None = None) -> Detections:
+        """Detections in a ``uint8`` grayscale image after non-maximum suppression."""
+        p = self.min_probability if min_probability is None else min_probability
+        cand = self.candidates(image, threshold=self.model.decision_threshold(p))
+        keep = non_max_suppression(cand.boxes, cand.scores, self.overlap_thresh)
+        return Detections(
+            cand.boxes[keep], self.model.probability(cand.scores[keep]), cand.scores[keep]
+        )
+
+    def candidates(
+        self,
+        image: np.ndarray,
+        threshold: float | None = None,
+        with_features: bool = False,
+    ) -> Candidates:
+        """Every window scoring ``>= threshold`` (decision units; default from
+        ``min_probability``), over all pyramid layers."""
+        if threshold is None:
+            threshold = self.decision_threshold
+        ww, wh = self.model.window_dim
+        parts, scored = [], 0
+        for layer, fx, fy in pyramid(image, self.pyramid_scale, (ww, wh)):
+            for xs, ys, scores, blocks, (bx, by) in self._score_layer(layer):
+                scored += scores.size
+                iy, ix = np.nonzero(scores >= threshold)
+                if iy.size == 0:
+                    continue
+                x, y = xs[ix], ys[iy]
+                layer_boxes = np.stack([x, y, x + ww, y + wh], axis=1).astype(np.float64)
+                boxes = layer_boxes * np.array([fx, fy, fx, fy])
+                feats = None
+                if with_features:
+                    feats = _slice_windows(blocks, by[iy], bx[ix], self._win_blocks)
+                parts.append((boxes, scores[iy, ix], np.full(iy.size, fx), layer_boxes, feats))
+        return _concat(parts, with_features, self.model, scored)
+
+    def score_map(self, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Decision values of all windows of one layer: ``(xs, ys, scores[ys, xs])``."""
+        ww, wh = self.model.window_dim
+        xs = np.arange(0, layer.shape[1] - ww + 1, self.window_step)
+        ys = np.arange(0, layer.shape[0] - wh + 1, self.window_step)
+        out = np.full((ys.size, xs.size), np.nan, np.float32)
+        for pxs, pys, scores, _, _ in self._score_layer(layer):
+            out[np.searchsorted(ys, pys)[:, None], np.searchsorted(xs, pxs)[None, :]] = scores
+        return xs, ys, out
+
+    def _score_layer(self, layer: np.ndarray):
+        """Per cell-grid phase: window x/y positions, their scores, the block grid and the
+        block index of each position."""
+        ww, wh = self.model.window_dim
+        c_r, c_c = self.model.hog.pixels_per_cell
+        xs = np.arange(0, layer.shape[1] - ww + 1, self.window_step)
+        ys = np.arange(0, layer.shape[0] - wh + 1, self.window_step)
+        if xs.size == 0 or ys.size == 0:
+            return
+        phases_r = np.unique(ys % c_r)
+        phases_c = np.unique(xs % c_c)
+        phases = tuple((int(pr), int(pc)) for pr in phases_r for pc in phases_c)
+        grids = hog_blocks(layer, self.model.hog, phases)
+        wr, wc = self._win_blocks
+        for (pr, pc), blocks in zip(phases, grids):
+            sel_y, sel_x = ys[ys % c_r == pr], xs[xs % c_c == pc]
+            by, bx = (sel_y - pr) // c_r, (sel_x - pc) // c_c
+            n_r, n_c = blocks.shape[0] - wr + 1, blocks.shape[1] - wc + 1
+            flat = blocks.reshape(blocks.shape[0] * blocks.shape[1], -1)
+            partial = (flat @ self._weights_t).reshape(blocks.shape[0], blocks.shape[1], -1)
+            full = np.empty((n_r, n_c), np.float32)
+            _kernels.correlate_blocks(partial, n_r, n_c, wr, wc, full)
+            scores = full[by[:, None], bx[None, :]] + np.float32(self.model.bias)
+            yield sel_x, sel_y, scores, blocks, (bx, by)
+
+
+def _slice_windows(blocks: np.ndarray, by: np.ndarray, bx: np.ndarray, win: tuple[int, int]):
+    """Descriptors of the windows whose top-left blocks are ``(by, bx)``."""
+    wr, wc = win
+    out = np.empty((by.size, wr * wc * int(np.prod(blocks.shape[2:]))), np.float32)
+    for i, (r, c) in enumerate(zip(by, bx)):
+        out[i] = blocks[r : r + wr, c : c + wc].ravel()
+    return out
+
+
+def _concat(parts, with_features: bool, model: LinearModel, scored: int) -> Candidates:
+    if not parts:
+        d = model.weights.size
+        return Candidates(
+            np.zeros((0, 4)),
+            np.zeros(0, np.float32),
+            np.zeros(0),
+            np.zeros((0, 4)),
+            np.zeros((0, d), np.float32) if with_features else None,
+            scored,
+        )
+    boxes, scores, scales, layer_boxes, feats = zip(*parts)
+    return Candidates(
+        np.concatenate(boxes),
+        np.concatenate(scores),
+        np.concatenate(scales),
+        np.concatenate(layer_boxes),
+        np.concatenate(feats) if with_features else None,
+        scored,
+    )

@@ -1,0 +1,146 @@
+"""Extract positives (annotated boxes) and random negatives (distraction images) to HDF5."""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..descriptor.hog import HogParams
+from ..errors import ImageReadError
+from ..io.images import read_gray
+from ..parallel import map_images
+from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
+from ..sources.distractions import split_distractions
+from .crops import random_windows, roi_descriptor
+from .store import write_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExtractionSummary:
+    n_positives: int = 0
+    n_negatives: int = 0
+    n_train_images: int = 0
+    n_negative_images: int = 0
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def extract_features(conf, progress: bool = True) -> ExtractionSummary:
+    """Write the store at ``features_path`` with positives and random negatives."""
+    start = time.perf_counter()
+    hog = HogParams.from_config(conf)
+    window_dim = tuple(conf["window_dim"])
+    train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    split = split_distractions(conf)
+    summary = ExtractionSummary(n_train_images=len(train))
+
+    pos = _collect(
+        map_images(
+            positives_of_image,
+            train,
+            conf["n_jobs"],
+            conf["scheduler"],
+            desc="positives",
+            progress=progress,
+            hog=hog,
+            window_dim=window_dim,
+            offset=conf["offset"],
+            use_flip=conf["use_flip"],
+        ),
+        summary,
+    )
+    neg = _collect(
+        map_images(
+            negatives_of_image,
+            split.negatives,
+            conf["n_jobs"],
+            conf["scheduler"],
+            desc="negatives",
+            progress=progress,
+            hog=hog,
+            window_dim=window_dim,
+            count=conf["num_distractions_per_image"],
+            seed=conf["seed"],
+        ),
+        summary,
+    )
+    if not len(pos["features"]):
+        raise ImageReadError("no positive could be extracted: check image_dataset and annotations")
+    summary.n_positives, summary.n_negatives = len(pos["features"]), len(neg["features"])
+    summary.n_negative_images = len(split.negatives)
+    write_store(
+        conf["features_path"],
+        hog,
+        window_dim,
+        {"positives": pos, "negatives": neg},
+        {"negatives": {"images": len(split.negatives), "per_image": conf["num_distractions_per_image"]}},
+    )
+    summary.seconds = time.perf_counter() - start
+    log.info(
+        "wrote %d positives and %d negatives to %s in %.1f s",
+        summary.n_positives,
+        summary.n_negatives,
+        conf["features_path"],
+        summary.seconds,
+    )
+    return summary
+
+
+def positives_of_image(
+    item: AnnotatedImage, hog: HogParams, window_dim, offset: int, use_flip: bool
+) -> dict | str:
+    """Descriptors of the item's boxes (grown by ``offset``), and of their mirror images."""
+    try:
+        image = read_gray(item.path)
+    except ImageReadError as exc:
+        return str(exc)
+    h, w = image.shape
+    rows: dict[str, list] = {"features": [], "source": [], "box": [], "flipped": []}
+    for box in clip_boxes(item, w, h):
+        roi = np.array([box[0] - offset, box[1] - offset, box[2] + offset, box[3] + offset])
+        roi[[0, 2]] = roi[[0, 2]].clip(0, w)
+        roi[[1, 3]] = roi[[1, 3]].clip(0, h)
+        for flipped in (False, True) if use_flip else (False,):
+            rows["features"].append(roi_descriptor(image, roi, window_dim, hog, flip=flipped))
+            rows["source"].append(str(item.path))
+            rows["box"].append(roi)
+            rows["flipped"].append(flipped)
+    return rows
+
+
+def negatives_of_image(path: Path, hog: HogParams, window_dim, count: int, seed: int) -> dict | str:
+    """Descriptors of ``count`` random windows of one distraction image (seeded per image)."""
+    try:
+        image = read_gray(path)
+    except ImageReadError as exc:
+        return str(exc)
+    if image.shape[0] < window_dim[1] or image.shape[1] < window_dim[0]:
+        return f"{path}: image of {image.shape[1]}x{image.shape[0]} is smaller than the window"
+    rng = np.random.default_rng([seed, zlib.crc32(Path(path).name.encode())])
+    features, boxes = random_windows(image, count, window_dim, hog, rng)
+    return {"features": features, "source": [str(path)] * count, "box": boxes}
+
+
+def _collect(results, summary: ExtractionSummary) -> dict[str, np.ndarray]:
+    """Concatenate per-image row dicts; record and log the skipped images."""
+    merged: dict[str, list] = {}
+    for result in results:
+        if isinstance(result, str):
+            summary.skipped.append(result)
+            log.warning("skipped: %s", result)
+            continue
+        for key, values in result.items():
+            merged.setdefault(key, []).extend(values)
+    out = {k: np.asarray(v) for k, v in merged.items()}
+    if "features" in out:
+        out["features"] = np.asarray(out["features"], np.float32).reshape(len(out["features"]), -1)
+    else:
+        out["features"] = np.zeros((0, 0), np.float32)
+    return out

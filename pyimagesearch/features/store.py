@@ -1,0 +1,148 @@
+"""The HDF5 feature store: positives, negatives and each round of hard negatives apart.
+
+Layout (``h5py``)::
+
+    /                      attrs: format, format_version, hog (JSON), window_dim
+    /positives/features    (n, d) float32, with source, box, flipped
+    /negatives/features    (n, d) float32, with source, box
+    /hard_negatives/round_001/features   (n, d) float32, sorted by score (descending),
+                           with source, box, layer_box, scale, score, probability
+
+Every change is written to a copy that replaces the store by an atomic rename, so a
+crash leaves the previous store intact, and re-writing a group replaces it instead of
+appending a duplicate (DESIGN.md decision 4).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..descriptor.hog import HogParams
+from ..errors import StoreError
+from ..io.atomic import atomic_path
+
+FORMAT = "pyimagesearch-features"
+FORMAT_VERSION = 1
+HARD_NEGATIVES = "hard_negatives"
+
+_STR = h5py.string_dtype()
+
+
+def write_store(
+    path: str | os.PathLike,
+    hog: HogParams,
+    window_dim: tuple[int, int],
+    groups: Mapping[str, Mapping[str, np.ndarray]],
+    attrs: Mapping[str, Mapping] | None = None,
+) -> Path:
+    """Create a new store holding ``groups`` (replacing any existing file atomically)."""
+    with atomic_path(path, suffix=".h5tmp") as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["hog"] = json.dumps(hog.to_dict())
+            f.attrs["window_dim"] = json.dumps(list(window_dim))
+            for name, columns in groups.items():
+                _write_group(f, name, columns, (attrs or {}).get(name, {}))
+    return Path(path)
+
+
+def replace_group(
+    path: str | os.PathLike,
+    name: str,
+    columns: Mapping[str, np.ndarray],
+    attrs: Mapping | None = None,
+) -> None:
+    """Add or replace one group in an existing store, atomically."""
+    path = Path(path)
+    with atomic_path(path, suffix=".h5tmp") as tmp:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "r+") as f:
+            if name in f:
+                del f[name]
+            _write_group(f, name, columns, attrs or {})
+
+
+def _write_group(f: h5py.File, name: str, columns: Mapping[str, np.ndarray], attrs) -> None:
+    group = f.require_group(name)
+    for key, value in columns.items():
+        value = np.asarray(value)
+        if value.dtype.kind in "UO":
+            group.create_dataset(key, data=value.astype(object), dtype=_STR)
+        elif key == "features":
+            chunks = (max(1, min(len(value), 256)), value.shape[1]) if value.size else None
+            group.create_dataset(key, data=value.astype(np.float32), chunks=chunks)
+        else:
+            group.create_dataset(key, data=value)
+    for key, value in attrs.items():
+        group.attrs[key] = json.dumps(value)
+
+
+def hard_negative_group(round_index: int) -> str:
+    return f"{HARD_NEGATIVES}/round_{round_index:03d}"
+
+
+class FeatureStore:
+    """Read access to a store, checked against the HOG parameters in use."""
+
+    def __init__(self, path: str | os.PathLike, hog: HogParams, window_dim: tuple[int, int]):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise StoreError(f"{self.path}: feature store does not exist (run extract_features)")
+        try:
+            with h5py.File(self.path, "r") as f:
+                fmt = f.attrs.get("format")
+                stored_hog = json.loads(f.attrs.get("hog", "null"))
+                stored_dim = json.loads(f.attrs.get("window_dim", "null"))
+        except OSError:
+            raise StoreError(f"{self.path}: not a readable HDF5 feature store") from None
+        if fmt != FORMAT:
+            raise StoreError(f"{self.path}: not a pyimagesearch feature store")
+        if stored_hog != hog.to_dict() or stored_dim != list(window_dim):
+            raise StoreError(
+                f"{self.path}: store was written with other HOG parameters "
+                f"({stored_hog}, window {stored_dim}) than the config's "
+                f"({hog.to_dict()}, window {list(window_dim)}); re-run extract_features"
+            )
+
+    def groups(self) -> list[str]:
+        """Names of the groups that hold features."""
+        names: list[str] = []
+        with h5py.File(self.path, "r") as f:
+            f.visititems(
+                lambda name, obj: names.append(name.rsplit("/", 1)[0])
+                if isinstance(obj, h5py.Dataset) and name.endswith("/features")
+                else None
+            )
+        return sorted(names)
+
+    def hard_negative_rounds(self) -> list[int]:
+        prefix = f"{HARD_NEGATIVES}/round_"
+        return sorted(int(g[len(prefix) :]) for g in self.groups() if g.startswith(prefix))
+
+    def read(self, name: str, columns: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """All columns (or the named ones) of a group, strings decoded."""
+        with h5py.File(self.path, "r") as f:
+            if name not in f:
+                raise StoreError(f"{self.path}: no group '{name}' in the feature store")
+            group = f[name]
+            out = {}
+            for key in columns or tuple(group.keys()):
+                data = group[key]
+                out[key] = data.asstr()[...] if h5py.check_string_dtype(data.dtype) else data[...]
+            return out
+
+    def attrs(self, name: str) -> dict:
+        with h5py.File(self.path, "r") as f:
+            return {k: json.loads(v) for k, v in f[name].attrs.items()}
+
+    def count(self, name: str) -> int:
+        with h5py.File(self.path, "r") as f:
+            return int(f[name]["features"].shape[0]) if name in f else 0

@@ -1,0 +1,136 @@
+"""Find image files in folders and decode them safely into 8-bit grayscale arrays.
+
+Real folders hold junk (``Thumbs.db``), truncated downloads and odd formats
+(16-bit, RGBA). Every failure becomes an :class:`ImageReadError` naming the file,
+so callers can skip and report instead of crashing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import ImageReadError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
+)
+
+#: Default refusal threshold for images too large to process (pixels).
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+def list_images(
+    folder: str | os.PathLike,
+    exclude_categories: Iterable[str] = (),
+    exclude_images: Iterable[str] = (),
+) -> list[Path]:
+    """Image files under ``folder`` (recursively, sorted), skipping non-image files.
+
+    ``exclude_categories`` names sub-folders to leave out (e.g. scene categories that
+    contain the object); ``exclude_images`` names files (by name or path) to leave out.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageReadError(f"{folder}: image folder does not exist")
+    excluded_dirs = set(exclude_categories)
+    excluded_files = set(exclude_images)
+    images, skipped = [], 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in excluded_dirs)
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                skipped += 1
+                log.debug("skipping non-image file %s", path)
+                continue
+            if name in excluded_files or str(path) in excluded_files:
+                continue
+            images.append(path)
+    if skipped:
+        log.info("%s: skipped %d non-image file(s)", folder, skipped)
+    return images
+
+
+def category_of(path: str | os.PathLike, root: str | os.PathLike) -> str:
+    """The first sub-folder of ``root`` that holds ``path`` ('' for files directly in root)."""
+    rel = Path(path).relative_to(root)
+    return rel.parts[0] if len(rel.parts) > 1 else ""
+
+
+def read_gray(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode an image file into a 2-D ``uint8`` grayscale array.
+
+    Raises :class:`ImageReadError` for empty, truncated, undecodable or oversized files.
+    """
+    return to_gray_uint8(read_image(path, max_pixels), path)
+
+
+def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode an image file as OpenCV does (BGR or grayscale, any depth), checked."""
+    path = Path(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read file ({exc.strerror})") from None
+    if data.size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes)")
+    _check_complete(path, data)
+    _check_size(path, max_pixels)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise ImageReadError(f"{path}: not a decodable image")
+    return image
+
+
+def to_gray_uint8(image: np.ndarray, path: str | os.PathLike = "<array>") -> np.ndarray:
+    """Convert grayscale/BGR/BGRA images of any integer or float depth to 8-bit gray."""
+    if image.dtype != np.uint8:
+        if image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        elif np.issubdtype(image.dtype, np.floating):
+            image = np.clip(image * 255.0 if image.max() <= 1.0 else image, 0, 255)
+            image = image.astype(np.uint8)
+        else:
+            raise ImageReadError(f"{path}: unsupported pixel type {image.dtype}")
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    raise ImageReadError(f"{path}: unsupported image shape {image.shape}")
+
+
+def _check_complete(path: Path, data: np.ndarray) -> None:
+    """Refuse JPEG/PNG files cut short (OpenCV would silently grey-fill the rest)."""
+    head = data[:8].tobytes()
+    tail = data[-64:].tobytes().rstrip(b"\x00\r\n ")
+    if head.startswith(b"\xff\xd8") and not tail.endswith(b"\xff\xd9"):
+        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" not in tail:
+        raise ImageReadError(f"{path}: truncated PNG (no IEND chunk)")
+
+
+def _check_size(path: Path, max_pixels: int) -> None:
+    """Refuse images whose header announces more pixels than ``max_pixels``."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as probe:
+            width, height = probe.size
+    except Exception:  # header unknown to Pillow: let OpenCV decide
+        return
+    if width * height > max_pixels:
+        raise ImageReadError(
+            f"{path}: image of {width}x{height} pixels exceeds max_image_pixels={max_pixels}"
+        )

@@ -1,0 +1,102 @@
+"""Models are data: a JSON file with weights, calibration, HOG parameters and versions.
+
+Loading never executes code from the file (no pickle), so a model received from
+someone else is safe to open. Loading checks the model against the config so that a
+model is never run with HOG parameters other than those it was trained with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..descriptor.hog import HogParams
+from ..errors import ModelError
+from ..io.atomic import write_text_atomic
+from .linear import LinearModel
+
+FORMAT = "pyimagesearch-linear-detector"
+FORMAT_VERSION = 1
+
+
+def save_model(model: LinearModel, path: str | os.PathLike) -> Path:
+    """Write the model as JSON, atomically."""
+    import sklearn
+
+    from .. import __version__
+
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "hog": model.hog.to_dict(),
+        "window_dim": list(model.window_dim),
+        "bias": model.bias,
+        "calibration": {"method": "platt-sigmoid", "a": model.platt_a, "b": model.platt_b},
+        "metadata": {
+            **model.metadata,
+            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": {
+                "pyimagesearch": __version__,
+                "numpy": np.__version__,
+                "scikit-learn": sklearn.__version__,
+                "python": platform.python_version(),
+            },
+        },
+        "weights": [float(w) for w in model.weights],
+    }
+    return write_text_atomic(path, json.dumps(document, indent=1))
+
+
+def load_model(path: str | os.PathLike) -> LinearModel:
+    """Read a model file; raise :class:`ModelError` naming the file if it is not a model."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file does not exist (train a model first)")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelError(f"{path}: not a model file (expected {FORMAT} JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ModelError(f"{path}: not a model file (expected {FORMAT} JSON)")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: model format version {doc.get('format_version')} is not supported "
+            f"(this version reads {FORMAT_VERSION})"
+        )
+    try:
+        return LinearModel(
+            weights=np.asarray(doc["weights"], dtype=np.float32),
+            bias=float(doc["bias"]),
+            platt_a=float(doc["calibration"]["a"]),
+            platt_b=float(doc["calibration"]["b"]),
+            hog=HogParams(**doc["hog"]),
+            window_dim=tuple(doc["window_dim"]),
+            metadata=doc.get("metadata", {}),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: malformed model file ({exc})") from None
+
+
+def check_compatible(model: LinearModel, conf, path: str | os.PathLike = "model") -> None:
+    """Refuse a model whose HOG parameters or window differ from the config's."""
+    expected = HogParams.from_config(conf)
+    diffs = [
+        f"{key}: model {theirs} vs config {ours}"
+        for key, theirs, ours in (
+            (k, model.hog.to_dict()[k], expected.to_dict()[k]) for k in expected.to_dict()
+        )
+        if theirs != ours
+    ]
+    if list(model.window_dim) != list(conf["window_dim"]):
+        diffs.append(f"window_dim: model {list(model.window_dim)} vs config {conf['window_dim']}")
+    if diffs:
+        raise ModelError(
+            f"{path}: model was trained with other HOG parameters than {conf.path}: "
+            + "; ".join(diffs)
+            + " (retrain, or use the config the model was trained with)"
+        )

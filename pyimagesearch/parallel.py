@@ -1,0 +1,102 @@
+"""Map a function over images: in-process, in joblib worker processes, or on Dask.
+
+Only this module decides where per-image work runs (DESIGN.md decision 5). Workers
+return results; the parent process alone writes files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def effective_jobs(n_jobs: int, n_items: int) -> int:
+    """Number of worker processes worth starting for ``n_items`` items."""
+    cpus = os.cpu_count() or 1
+    jobs = cpus if n_jobs < 0 else n_jobs
+    return max(1, min(jobs, n_items))
+
+
+def map_images(
+    func: Callable[..., Any],
+    items: Sequence[Any],
+    n_jobs: int = -1,
+    scheduler: str | None = None,
+    desc: str | None = None,
+    progress: bool = True,
+    chunk: int = 8,
+    **kwargs: Any,
+) -> Iterator[Any]:
+    """Yield ``func(item, **kwargs)`` for every item, in order.
+
+    ``n_jobs`` worker processes (joblib/loky, -1 = all cores; 1 = in this process), or
+    the Dask cluster at ``scheduler`` (``tcp://host:port``) through joblib's dask
+    backend. Items are sent in chunks of ``chunk`` to amortise scheduling.
+    """
+    items = list(items)
+    bar = tqdm(total=len(items), desc=desc, unit="img", disable=not progress, leave=False)
+    try:
+        for batch in _map_batches(func, items, n_jobs, scheduler, chunk, kwargs):
+            for result in batch:
+                bar.update(1)
+                yield result
+    finally:
+        bar.close()
+
+
+def _map_batches(func, items, n_jobs, scheduler, chunk, kwargs) -> Iterable[list]:
+    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    jobs = effective_jobs(n_jobs, len(chunks))
+    if scheduler is None and jobs == 1:
+        for part in chunks:
+            yield _run_chunk(func, part, kwargs)
+        return
+    import joblib
+
+    if scheduler is not None:
+        yield from _dask_batches(func, chunks, scheduler, kwargs)
+        return
+    with joblib.parallel_config(backend="loky", inner_max_num_threads=1):
+        parallel = joblib.Parallel(n_jobs=jobs, return_as="generator", batch_size=1)
+        yield from parallel(joblib.delayed(_run_chunk)(func, part, kwargs) for part in chunks)
+
+
+def _dask_batches(func, chunks, scheduler, kwargs) -> Iterable[list]:
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            "a Dask scheduler was given but dask.distributed is not installed "
+            "(pip install 'pyimagesearch[distributed]')"
+        ) from None
+    import joblib
+
+    with Client(scheduler) as client:
+        log.info("running on Dask cluster %s", scheduler)
+        with joblib.parallel_config(backend="dask", client=client):
+            parallel = joblib.Parallel(return_as="generator", batch_size=1)
+            yield from parallel(joblib.delayed(_run_chunk)(func, part, kwargs) for part in chunks)
+
+
+def _run_chunk(func, part, kwargs) -> list:
+    _single_threaded()
+    return [func(item, **kwargs) for item in part]
+
+
+def _single_threaded() -> None:
+    """Keep each worker to one thread so processes do not oversubscribe the cores."""
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, "1")
+    import cv2
+
+    cv2.setNumThreads(1)

@@ -1,0 +1,1 @@
+"""Where positives and negatives come from: annotation readers and image sources."""

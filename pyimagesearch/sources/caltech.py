@@ -1,0 +1,45 @@
+"""CALTECH-101 annotations: one ``annotation_NNNN.mat`` per ``image_NNNN.jpg``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from ..errors import AnnotationError
+from .annotations import AnnotatedImage, register_reader
+
+
+def read_caltech_mat(path: str | Path) -> np.ndarray:
+    """Boxes ``(x1, y1, x2, y2)`` from a Caltech-101 ``.mat`` (``box_coord`` = y1, y2, x1, x2).
+
+    The stored arrays are ``uint8``/``uint16``: they are cast to float *before* any
+    arithmetic, so an offset subtracted later cannot wrap around.
+    """
+    try:
+        mat = scipy.io.loadmat(str(path))
+    except Exception as exc:
+        raise AnnotationError(f"{path}: not a readable MATLAB annotation file ({exc})") from None
+    if "box_coord" not in mat:
+        raise AnnotationError(f"{path}: no 'box_coord' in annotation file")
+    coords = np.asarray(mat["box_coord"], dtype=np.float64).reshape(-1, 4)
+    if coords.size == 0:
+        raise AnnotationError(f"{path}: annotation file holds no box")
+    y1, y2, x1, x2 = coords.T
+    return np.stack([x1, y1, x2, y2], axis=1)
+
+
+@register_reader("caltech-mat")
+def read_caltech_folder(conf) -> list[AnnotatedImage]:
+    """Pair every ``annotation_NNNN.mat`` with ``image_NNNN.jpg`` in ``image_dataset``."""
+    ann_dir, img_dir = Path(conf["image_annotations"]), Path(conf["image_dataset"])
+    if not ann_dir.is_dir():
+        raise AnnotationError(f"{ann_dir}: annotation folder does not exist")
+    items = []
+    for mat in sorted(ann_dir.glob("*.mat")):
+        image = img_dir / (mat.stem.replace("annotation_", "image_") + ".jpg")
+        if not image.is_file():
+            raise AnnotationError(f"{mat}: its image {image} does not exist")
+        items.append(AnnotatedImage(image, read_caltech_mat(mat)))
+    return items

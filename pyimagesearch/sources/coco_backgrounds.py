@@ -1,0 +1,292 @@
+"""COCO images that hold none of some categories: a clean source of background negatives.
+
+Selection: every image with at least one annotation, none of whose annotations
+(crowd ones included) belongs to an excluded category or supercategory. Images with
+no annotation at all are added only on request (``include_unannotated``). Ids are
+sorted; with ``num`` the first ``num`` ids are kept, or with ``seed`` a seeded random
+sample of ``num`` (returned sorted). The output folder holds ``images/<file_name>``,
+an empty ``labels/<stem>.txt`` per image (the YOLO "background" convention) and
+``manifest.csv``; it can be used directly as ``image_distractions``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+from pycocotools.coco import COCO
+
+from ..errors import AnnotationError
+from ..io.atomic import write_text_atomic
+from ..io.images import IMAGE_EXTENSIONS
+from .download import (
+    DEFAULT_TIMEOUT,
+    DownloadError,
+    DownloadSummary,
+    DownloadTask,
+    FileResult,
+    download_files,
+    manifest_row,
+    read_manifest,
+    recorded_checks,
+    write_manifest,
+)
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.csv"
+
+
+class CategoryError(AnnotationError):
+    """A category or supercategory name that the annotation file does not define."""
+
+
+class DownloadSourceError(DownloadError):
+    """A record does not say where its image can be fetched or copied from."""
+
+
+@dataclass
+class BackgroundsReport:
+    """What a background fetch selected, fetched and left behind."""
+
+    out_dir: Path
+    excluded: list[str]
+    candidates: int
+    selected: list[int]
+    summary: DownloadSummary
+    stale: list[Path] = field(default_factory=list)
+    pruned: int = 0
+
+    def format(self) -> str:
+        """Several lines for the command line."""
+        lines = [
+            f"excluded categories: {', '.join(self.excluded)}",
+            f"background candidates: {self.candidates}; selected: {len(self.selected)}",
+            self.summary.format(),
+            f"output: {self.out_dir} ({len(self.summary.kept)} images)",
+        ]
+        if self.stale:
+            lines.append(
+                f"warning: {len(self.stale)} image(s) in {self.out_dir / 'images'} are not in "
+                "this selection (an earlier run with other options?); --prune removes them"
+            )
+        if self.pruned:
+            lines.append(f"pruned {self.pruned} image(s) not in this selection")
+        return "\n".join(lines)
+
+
+def load_coco(path: str | os.PathLike) -> COCO:
+    """Load a COCO instances JSON with pycocotools (its progress prints are swallowed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotationError(f"{path}: COCO annotation file does not exist")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco = COCO(str(path))
+    except (ValueError, AssertionError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise AnnotationError(f"{path}: not a COCO annotation file ({exc})") from None
+    if "images" not in coco.dataset or "categories" not in coco.dataset:
+        raise AnnotationError(f"{path}: no 'images' or 'categories' (not COCO instances)")
+    return coco
+
+
+def _unknown(kind: str, name: str, valid: Iterable[str], where: object) -> CategoryError:
+    """An error naming a misspelled category with close matches and the valid names."""
+    valid = sorted(set(valid))
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+    return CategoryError(f"{where}: unknown {kind} '{name}'{hint}; valid names: {', '.join(valid)}")
+
+
+def resolve_categories(
+    coco: COCO,
+    names: Iterable[str] = (),
+    supercategories: Iterable[str] = (),
+    where: object = "annotations",
+) -> dict[int, str]:
+    """Category ids (-> names) for category names plus every category of the supercategories."""
+    cats = coco.loadCats(coco.getCatIds())
+    by_name = {c["name"]: c["id"] for c in cats}
+    supers = {c.get("supercategory", "") for c in cats}
+    chosen: dict[int, str] = {}
+    for name in names:
+        if name not in by_name:
+            raise _unknown("category", name, by_name, where)
+        chosen[by_name[name]] = name
+    for sup in supercategories:
+        if sup not in supers:
+            raise _unknown("supercategory", sup, supers - {""}, where)
+        for cid in coco.getCatIds(supNms=[sup]):
+            chosen[cid] = coco.cats[cid]["name"]
+    return chosen
+
+
+def select_backgrounds(
+    coco: COCO,
+    exclude_cat_ids: Iterable[int],
+    include_unannotated: bool = False,
+    num: int | None = None,
+    seed: int | None = None,
+) -> tuple[list[int], int]:
+    """Sorted ids of images with none of the categories, and the number of candidates."""
+    excluded: set[int] = set()
+    for cid in exclude_cat_ids:  # getImgIds(catIds=[a, b]) is an intersection: union by hand
+        excluded |= set(coco.getImgIds(catIds=[cid]))
+    annotated = {img_id for img_id, anns in coco.imgToAnns.items() if anns}
+    candidates = sorted(
+        img_id
+        for img_id in coco.getImgIds()
+        if img_id not in excluded and (include_unannotated or img_id in annotated)
+    )
+    if num is not None and len(candidates) > num:
+        if seed is None:
+            chosen = candidates[:num]
+        else:
+            picks = np.random.default_rng(seed).choice(len(candidates), num, replace=False)
+            chosen = sorted(candidates[i] for i in picks)
+    else:
+        chosen = candidates
+    return chosen, len(candidates)
+
+
+def coco_image_url(img: dict, base_url: str | None = None) -> str:
+    """The record's ``coco_url``, with scheme and host replaced by ``base_url`` when given."""
+    url = img.get("coco_url") or ""
+    if not url:
+        raise DownloadSourceError(f"image {img.get('id')}: record has no coco_url")
+    if not base_url:
+        return url
+    parts = urlsplit(url)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    return base_url.rstrip("/") + tail
+
+
+def find_local_image(images_dir: Path, img: dict) -> Path | None:
+    """``file_name`` in ``images_dir``, in the split folder of its coco_url, or any subfolder."""
+    name = img["file_name"]
+    candidates = [images_dir / name]
+    url_path = urlsplit(img.get("coco_url") or "").path.strip("/")
+    if "/" in url_path:
+        candidates.append(images_dir / url_path)
+    for path in candidates:
+        if path.is_file():
+            return path
+    matches = sorted(p for p in images_dir.rglob(Path(name).name) if p.is_file())
+    return matches[0] if matches else None
+
+
+def fetch_coco_backgrounds(
+    annotations: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    exclude: Sequence[str] = (),
+    exclude_supercategories: Sequence[str] = (),
+    num: int | None = None,
+    base_url: str | None = None,
+    images_dir: str | os.PathLike | None = None,
+    include_unannotated: bool = False,
+    seed: int | None = None,
+    workers: int = 8,
+    prune: bool = False,
+    retries: int = 5,
+    backoff: float = 0.5,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    progress: bool = True,
+) -> BackgroundsReport:
+    """Select COCO background images and fetch them (resumable) into ``out_dir``."""
+    if not exclude and not exclude_supercategories:
+        raise CategoryError("name at least one category or supercategory to exclude")
+    if num is not None and num < 1:
+        raise CategoryError(f"num must be >= 1 (got {num})")
+    if base_url and images_dir:
+        raise DownloadSourceError("give either a base URL or a local images folder, not both")
+    if base_url and urlsplit(base_url).scheme not in ("http", "https"):
+        raise DownloadSourceError(f"base URL must start with http:// or https:// ({base_url})")
+    local_dir = Path(images_dir) if images_dir else None
+    if local_dir is not None and not local_dir.is_dir():
+        raise DownloadSourceError(f"{local_dir}: images folder does not exist")
+
+    coco = load_coco(annotations)
+    cats = resolve_categories(coco, exclude, exclude_supercategories, where=annotations)
+    selected, n_candidates = select_backgrounds(
+        coco, cats, include_unannotated=include_unannotated, num=num, seed=seed
+    )
+    log.info("%d background candidates, %d selected", n_candidates, len(selected))
+
+    out = Path(out_dir)
+    img_dir, label_dir = out / "images", out / "labels"
+    manifest_path = out / MANIFEST_NAME
+    previous = read_manifest(manifest_path)
+    tasks, failures, id_of = [], [], {}
+    for img_id in selected:
+        img = coco.imgs[img_id]
+        dest = img_dir / Path(img["file_name"]).name
+        id_of[dest.name] = img_id
+        checks = recorded_checks(previous.get(dest.name))
+        try:
+            if local_dir is not None:
+                source: str | Path | None = find_local_image(local_dir, img)
+                if source is None:
+                    raise DownloadSourceError(f"{img['file_name']} not found in {local_dir}")
+            else:
+                source = coco_image_url(img, base_url)
+        except DownloadSourceError as exc:
+            failures.append((DownloadTask(str(img_id), "", dest), str(exc)))
+            continue
+        tasks.append(DownloadTask(str(img_id), source, dest, **checks))
+
+    summary = download_files(
+        tasks,
+        workers=workers,
+        retries=retries,
+        backoff=backoff,
+        timeout=timeout,
+        progress=progress,
+        desc="COCO backgrounds",
+    )
+    summary.results.extend(FileResult(task, "failed", reason) for task, reason in failures)
+    for res in summary.failed:  # a failed image must not keep a background label
+        (label_dir / f"{res.task.dest.stem}.txt").unlink(missing_ok=True)
+    for res in summary.kept:
+        label = label_dir / f"{res.task.dest.stem}.txt"
+        if not label.is_file() or label.stat().st_size:
+            write_text_atomic(label, "")
+
+    wanted = {res.task.dest.name for res in summary.kept}
+    stale = _stale_images(img_dir, {t.dest.name for t in tasks} | wanted)
+    pruned = 0
+    if prune:
+        for path in stale:
+            path.unlink(missing_ok=True)
+            (label_dir / f"{path.stem}.txt").unlink(missing_ok=True)
+            previous.pop(path.name, None)
+            pruned += 1
+        stale = []
+    # rows of earlier images still on disk stay; this run's results replace theirs
+    rows = {name: row for name, row in previous.items() if (img_dir / name).is_file()}
+    for res in summary.failed:
+        rows.pop(res.task.dest.name, None)
+    for res in summary.kept:
+        rows[res.task.dest.name] = manifest_row(id_of[res.task.dest.name], res)
+    write_manifest(manifest_path, rows.values())
+    return BackgroundsReport(
+        out, sorted(cats.values()), n_candidates, selected, summary, stale, pruned
+    )
+
+
+def _stale_images(img_dir: Path, wanted: set[str]) -> list[Path]:
+    """Images in the output folder that the current selection does not contain."""
+    if not img_dir.is_dir():
+        return []
+    return sorted(
+        p
+        for p in img_dir.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and p.name not in wanted
+    )

@@ -1,0 +1,68 @@
+"""Split distraction (object-free) images into evaluation, negative and mining sets.
+
+The split is seeded and disjoint: evaluation images (from the categories named in
+``eval_distraction_categories``) are never used for training or mining; random
+negatives come from the first ``num_distraction_images`` of the remaining shuffled
+pool, and each mining round takes the next ``hn_num_distraction_images``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..io.images import category_of, list_images
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistractionSplit:
+    root: Path
+    evaluation: list[Path]
+    pool: list[Path]
+    n_negatives: int
+    n_per_round: int
+
+    @property
+    def negatives(self) -> list[Path]:
+        return self.pool[: self.n_negatives]
+
+    def mining(self, round_index: int) -> list[Path]:
+        """Images mined in round ``round_index`` (1-based); fresh images while they last."""
+        rest = self.pool[self.n_negatives :] or self.pool
+        start = (round_index - 1) * self.n_per_round
+        if start + self.n_per_round > len(rest):
+            log.warning("mining round %d reuses distraction images: the pool is exhausted",
+                        round_index)
+        return [rest[(start + i) % len(rest)] for i in range(min(self.n_per_round, len(rest)))]
+
+    def category(self, path: Path) -> str:
+        return category_of(path, self.root)
+
+
+def split_distractions(conf) -> DistractionSplit:
+    """The seeded split of the config's distraction images."""
+    root = Path(conf["image_distractions"])
+    images = list_images(
+        root, conf["distraction_exclude_categories"], conf["distraction_exclude_images"]
+    )
+    rng = np.random.default_rng(conf["seed"])
+    wanted = conf["eval_distraction_categories"]
+    eligible = [p for p in images if wanted is None or category_of(p, root) in set(wanted)]
+    n_eval = min(conf["eval_num_distraction_images"], len(eligible) // 2)
+    eval_idx = rng.choice(len(eligible), size=n_eval, replace=False) if n_eval else []
+    evaluation = sorted(eligible[i] for i in eval_idx)
+    held = set(evaluation)
+    pool = [p for p in images if p not in held]
+    pool = [pool[i] for i in rng.permutation(len(pool))]
+    return DistractionSplit(
+        root,
+        evaluation,
+        pool,
+        min(conf["num_distraction_images"], len(pool)),
+        conf["hn_num_distraction_images"],
+    )

@@ -1,0 +1,389 @@
+"""Fetch image files over HTTP (or copy them from a local mirror), checked and resumable.
+
+Every file is written to a hidden temp name beside its target (``.NAME.part``) and
+renamed over the final name only after its size/checksum checks pass and it decodes,
+so nothing half-written ever sits under a final name. A re-run skips files that are
+already complete (recorded checksum or size matches, and the file decodes) and
+resumes a ``.part`` left by a cut connection with an HTTP ``Range`` request.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from tqdm import tqdm
+
+from ..errors import ImageReadError, PyImageSearchError
+from ..io.atomic import write_text_atomic
+from ..io.images import read_image
+
+log = logging.getLogger(__name__)
+
+#: HTTP statuses retried with exponential backoff.
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: (connect, read) timeouts in seconds.
+DEFAULT_TIMEOUT = (10.0, 60.0)
+#: Refuse responses larger than this (bytes): no image we want is that big.
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+PART_SUFFIX = ".part"
+_CHUNK = 1 << 16
+
+#: Columns of the manifest every fetch command writes beside its images.
+MANIFEST_FIELDS = ("image_id", "file_name", "source", "width", "height", "bytes", "sha256")
+
+#: ``verify(path) -> (width, height)``; raises for a file that must not be kept.
+Verifier = Callable[[Path], tuple[int, int]]
+
+
+class DownloadError(PyImageSearchError):
+    """A file could not be fetched, or failed its size/checksum/image checks."""
+
+
+@dataclass(frozen=True)
+class DownloadTask:
+    """One file to fetch: ``source`` is a URL or a local ``Path`` to copy.
+
+    ``size``/``sha256``/``md5`` are what the source promises (checked on every fetch);
+    ``recorded_size``/``recorded_sha256`` come from an earlier run's manifest and only
+    decide whether an existing file can be skipped.
+    """
+
+    key: str
+    source: str | Path
+    dest: Path
+    size: int | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    recorded_size: int | None = None
+    recorded_sha256: str | None = None
+
+
+@dataclass
+class FileResult:
+    """What happened to one task: ``status`` is downloaded, skipped or failed."""
+
+    task: DownloadTask
+    status: str
+    reason: str = ""
+    bytes: int = 0
+    sha256: str = ""
+    width: int = 0
+    height: int = 0
+
+
+@dataclass
+class DownloadSummary:
+    """The outcome of a batch: downloaded / skipped (already complete) / failed with reasons."""
+
+    results: list[FileResult] = field(default_factory=list)
+
+    def _with(self, status: str) -> list[FileResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def downloaded(self) -> list[FileResult]:
+        return self._with("downloaded")
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        return self._with("skipped")
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return self._with("failed")
+
+    @property
+    def kept(self) -> list[FileResult]:
+        """Files now complete under their final name (downloaded or skipped)."""
+        return [r for r in self.results if r.status != "failed"]
+
+    def format(self, max_failures: int = 20) -> str:
+        """A short human-readable report (counts, then one line per failure)."""
+        lines = [
+            f"downloaded: {len(self.downloaded)}  skipped (already complete): "
+            f"{len(self.skipped)}  failed: {len(self.failed)}"
+        ]
+        for res in self.failed[:max_failures]:
+            lines.append(f"  failed {res.task.key} ({res.task.source}): {res.reason}")
+        if len(self.failed) > max_failures:
+            lines.append(f"  ... and {len(self.failed) - max_failures} more failures")
+        return "\n".join(lines)
+
+
+def make_session(retries: int = 5, backoff: float = 0.5, pool_size: int = 8) -> requests.Session:
+    """A session that retries connection errors and 429/5xx answers with backoff."""
+    retry = urllib3.util.Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff,
+        status_forcelist=list(RETRY_STATUSES),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update({"Accept-Encoding": "identity", "User-Agent": "pyimagesearch-fetch"})
+    return session
+
+
+def verify_image(path: Path) -> tuple[int, int]:
+    """Decode the file with the toolkit's checked reader; return ``(width, height)``."""
+    image = read_image(path)
+    return int(image.shape[1]), int(image.shape[0])
+
+
+def part_path(dest: Path) -> Path:
+    """The temp file a download of ``dest`` is written to before its final rename."""
+    return dest.with_name(f".{dest.name}{PART_SUFFIX}")
+
+
+def file_digests(path: Path) -> tuple[int, str, str]:
+    """``(size, sha256 hex, md5 hex)`` of a file, read in chunks."""
+    sha, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            sha.update(chunk)
+            md5.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest(), md5.hexdigest()
+
+
+def md5_b64_to_hex(value: str) -> str | None:
+    """Open Images' ``OriginalMD5`` (base64) as hex; None when empty or malformed."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (ValueError, TypeError):
+        return None
+    return raw.hex() if len(raw) == 16 else None
+
+
+def download_files(
+    tasks: Sequence[DownloadTask],
+    workers: int = 8,
+    verify: Verifier = verify_image,
+    retries: int = 5,
+    backoff: float = 0.5,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: bool = True,
+    desc: str = "fetch",
+) -> DownloadSummary:
+    """Fetch every task with at most ``workers`` in flight; never raises for one bad file."""
+    if workers < 1:
+        raise DownloadError(f"workers must be >= 1 (got {workers})")
+    dests = [t.dest for t in tasks]
+    if len(set(dests)) != len(dests):
+        raise DownloadError("two download tasks write the same file")
+    local = threading.local()
+    sessions: list[requests.Session] = []
+    lock = threading.Lock()
+
+    def session() -> requests.Session:
+        if not hasattr(local, "session"):
+            local.session = make_session(retries, backoff, pool_size=2)
+            with lock:
+                sessions.append(local.session)
+        return local.session
+
+    def run(task: DownloadTask) -> FileResult:
+        try:
+            return _fetch_one(task, session, verify, timeout, max_bytes)
+        except Exception as exc:  # a bug or odd OS error must not kill the batch
+            log.exception("%s: unexpected error", task.key)
+            return FileResult(task, "failed", f"unexpected error: {exc!r}")
+
+    summary = DownloadSummary()
+    bar = tqdm(total=len(tasks), desc=desc, unit="file", disable=not progress, leave=False)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    try:
+        futures = [pool.submit(run, task) for task in tasks]
+        for future in as_completed(futures):
+            res = future.result()
+            summary.results.append(res)
+            if res.status == "failed":
+                log.warning("%s: %s", res.task.key, res.reason)
+            bar.update(1)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        bar.close()
+        for sess in sessions:
+            sess.close()
+    order = {task.dest: i for i, task in enumerate(tasks)}
+    summary.results.sort(key=lambda r: order[r.task.dest])
+    return summary
+
+
+def _fetch_one(
+    task: DownloadTask,
+    session: Callable[[], requests.Session],
+    verify: Verifier,
+    timeout: tuple[float, float],
+    max_bytes: int,
+) -> FileResult:
+    """Skip a complete file, else fetch to ``.part``, check, verify and rename into place."""
+    if task.dest.exists():
+        try:
+            return _result(task, "skipped", task.dest, verify, existing=True)
+        except (DownloadError, ImageReadError) as exc:
+            log.info("%s: existing file is not usable (%s); fetching again", task.dest, exc)
+            task.dest.unlink()  # a file that fails its checks is never kept
+    part = part_path(task.dest)
+    task.dest.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in (1, 2):
+        resumed = False
+        try:
+            if isinstance(task.source, Path):
+                shutil.copyfile(task.source, part)
+            else:
+                resumed = _http_get(session(), task.source, part, timeout, max_bytes)
+            result = _result(task, "downloaded", part, verify)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # the connection broke mid-file: keep the partial file for a Range resume
+            if not (part.exists() and part.stat().st_size):
+                part.unlink(missing_ok=True)
+            return FileResult(task, "failed", f"network error: {_short(exc)}")
+        except (DownloadError, ImageReadError, requests.RequestException, OSError) as exc:
+            part.unlink(missing_ok=True)
+            if resumed and attempt == 1:
+                log.info("%s: resumed file failed its checks (%s); fetching whole", task.key, exc)
+                continue
+            return FileResult(task, "failed", _short(exc))
+        os.replace(part, task.dest)
+        return result
+    raise AssertionError("unreachable")
+
+
+def _result(
+    task: DownloadTask, status: str, path: Path, verify: Verifier, existing: bool = False
+) -> FileResult:
+    """Check ``path`` against the task's expected size/checksums and decode it."""
+    size, sha256, md5 = file_digests(path)
+    if existing and task.recorded_size is not None and size != task.recorded_size:
+        raise DownloadError(f"size {size} differs from the manifest's {task.recorded_size}")
+    if existing and task.recorded_sha256 and sha256 != task.recorded_sha256.lower():
+        raise DownloadError("sha256 differs from the manifest's")
+    if task.size is not None and size != task.size:
+        raise DownloadError(f"size mismatch: {size} bytes, expected {task.size}")
+    if task.sha256 and sha256 != task.sha256.lower():
+        raise DownloadError("sha256 mismatch")
+    if task.md5 and md5 != task.md5.lower():
+        raise DownloadError("md5 mismatch")
+    width, height = verify(path)
+    return FileResult(task, status, "", size, sha256, width, height)
+
+
+def _http_get(
+    sess: requests.Session,
+    url: str,
+    part: Path,
+    timeout: tuple[float, float],
+    max_bytes: int,
+) -> bool:
+    """Stream ``url`` into ``part``; return True when it appended to an earlier partial file."""
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    with sess.get(url, stream=True, timeout=timeout, headers=headers) as resp:
+        if resp.status_code == 416 and offset:  # the partial file is useless: start over
+            part.unlink()
+            return _http_get(sess, url, part, timeout, max_bytes)
+        if resp.status_code >= 400:
+            raise DownloadError(f"HTTP {resp.status_code} {resp.reason or ''}".strip())
+        content_range = resp.headers.get("Content-Range", "")
+        append = bool(offset) and resp.status_code == 206
+        if append and not content_range.startswith(f"bytes {offset}-"):
+            raise DownloadError(f"unexpected Content-Range {content_range!r}")
+        start = offset if append else 0
+        expected = resp.headers.get("Content-Length")
+        written = 0
+        with open(part, "ab" if append else "wb") as fh:
+            for chunk in resp.iter_content(_CHUNK):
+                written += len(chunk)
+                if start + written > max_bytes:
+                    raise DownloadError(f"larger than {max_bytes} bytes")
+                fh.write(chunk)
+        if expected is not None and expected.isdigit() and written != int(expected):
+            raise requests.ConnectionError(f"incomplete body: {written} of {expected} bytes")
+        if append:
+            log.debug("%s: resumed at byte %d", url, offset)
+        return append
+
+
+def _short(exc: BaseException) -> str:
+    """An exception as one short line (urllib3's retry errors are very long)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, requests.exceptions.RetryError):
+        text = "too many retries (" + text.split("(Caused by ")[-1].rstrip(")") + ")"
+    return text[:300]
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, dict[str, str]]:
+    """Rows of a manifest CSV keyed by ``file_name`` ({} when the file does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        log.warning("%s: unreadable manifest ignored (%s)", path, exc)
+        return {}
+    if rows and "file_name" not in rows[0]:
+        log.warning("%s: manifest without a file_name column ignored", path)
+        return {}
+    return {row["file_name"]: row for row in rows if row.get("file_name")}
+
+
+def write_manifest(path: str | os.PathLike, rows: Iterable[Mapping[str, object]]) -> Path:
+    """Write manifest rows (sorted by file name) atomically as CSV."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: str(r["file_name"])):
+        writer.writerow(row)
+    return write_text_atomic(path, buf.getvalue())
+
+
+def manifest_row(image_id: object, res: FileResult) -> dict[str, object]:
+    """The manifest row of one kept file."""
+    return {
+        "image_id": image_id,
+        "file_name": res.task.dest.name,
+        "source": str(res.task.source),
+        "width": res.width,
+        "height": res.height,
+        "bytes": res.bytes,
+        "sha256": res.sha256,
+    }
+
+
+def recorded_checks(row: Mapping[str, str] | None) -> dict[str, object]:
+    """``recorded_size``/``recorded_sha256`` task arguments from an earlier manifest row."""
+    if not row:
+        return {}
+    out: dict[str, object] = {}
+    if str(row.get("bytes", "")).isdigit():
+        out["recorded_size"] = int(row["bytes"])
+    if row.get("sha256"):
+        out["recorded_sha256"] = row["sha256"]
+    return out

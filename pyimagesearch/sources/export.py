@@ -1,0 +1,121 @@
+"""Export detections as COCO results JSON or YOLO txt files, for other evaluation tools.
+
+Detections are ``{image_path: [{"box": [x1, y1, x2, y2], "probability": p}, ...]}``,
+the format ``test_model.py --json`` writes (0-based pixels, x2/y2 exclusive).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..errors import PyImageSearchError
+from ..io.atomic import write_text_atomic
+
+Detections = Mapping[str, Sequence[Mapping[str, object]]]
+
+
+class ExportError(PyImageSearchError, ValueError):
+    """Detections that cannot be exported (unknown image, malformed box)."""
+
+
+def _box(path: str, det: Mapping[str, object]) -> tuple[float, float, float, float, float]:
+    try:
+        x1, y1, x2, y2 = (float(v) for v in det["box"])  # type: ignore[union-attr]
+        score = float(det["probability"])  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        raise ExportError(
+            f"{path}: detection {det!r} needs 'box' [x1,y1,x2,y2] and 'probability'"
+        ) from None
+    if x2 < x1 or y2 < y1:
+        raise ExportError(f"{path}: box {det['box']} has x2 < x1 or y2 < y1")
+    return x1, y1, x2, y2, score
+
+
+def _lookup(table: Mapping[str, object], image: str, what: str) -> object:
+    """``table[image]``, else by resolved path, else by file name."""
+    for key in (image, str(Path(image)), Path(image).name):
+        if key in table:
+            return table[key]
+    raise ExportError(f"{image}: no {what} given for this image")
+
+
+def image_ids_from_coco(path: str | os.PathLike) -> dict[str, int]:
+    """``file_name -> image id`` from a COCO annotation JSON (for ``to_coco_results``)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {img["file_name"]: int(img["id"]) for img in data["images"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ExportError(f"{path}: cannot read image ids ({exc})") from None
+
+
+def to_coco_results(
+    detections: Detections, image_ids: Mapping[str, int], category_id: int
+) -> list[dict]:
+    """COCO results records ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``.
+
+    ``image_ids`` maps an image path or file name to its COCO id.
+    """
+    results = []
+    for image in sorted(detections):
+        image_id = int(_lookup(image_ids, image, "COCO image id"))  # type: ignore[arg-type]
+        for det in detections[image]:
+            x1, y1, x2, y2, score = _box(image, det)
+            results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": int(category_id),
+                    "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                    "score": round(score, 5),
+                }
+            )
+    return results
+
+
+def write_coco_results(path: str | os.PathLike, results: list[dict]) -> Path:
+    """Write COCO results (as for ``COCO.loadRes``) atomically."""
+    return write_text_atomic(path, json.dumps(results))
+
+
+def write_yolo_txt(
+    detections: Detections,
+    out_dir: str | os.PathLike,
+    image_sizes: Mapping[str, tuple[int, int]],
+    class_id: int,
+    with_score: bool = True,
+) -> list[Path]:
+    """One ``<stem>.txt`` per image: ``class cx cy w h [score]`` normalised, boxes clipped.
+
+    ``image_sizes`` maps an image path or file name to ``(width, height)``. An image
+    with no detection gets an empty file (a YOLO background).
+    """
+    out = Path(out_dir)
+    stems: dict[str, str] = {}
+    written = []
+    for image in sorted(detections):
+        stem = Path(image).stem
+        if stem in stems:
+            raise ExportError(f"{image} and {stems[stem]} would both write {stem}.txt")
+        stems[stem] = image
+        width, height = _lookup(image_sizes, image, "image size")  # type: ignore[misc]
+        if width <= 0 or height <= 0:
+            raise ExportError(f"{image}: bad image size {width}x{height}")
+        lines = []
+        for det in detections[image]:
+            x1, y1, x2, y2, score = _box(image, det)
+            x1, x2 = min(max(x1, 0.0), width), min(max(x2, 0.0), width)
+            y1, y2 = min(max(y1, 0.0), height), min(max(y2, 0.0), height)
+            if x2 <= x1 or y2 <= y1:
+                continue  # entirely outside the image
+            values = [
+                (x1 + x2) / 2 / width,
+                (y1 + y2) / 2 / height,
+                (x2 - x1) / width,
+                (y2 - y1) / height,
+            ]
+            text = f"{int(class_id)} " + " ".join(f"{v:.6f}" for v in values)
+            lines.append(text + (f" {score:.5f}" if with_score else ""))
+        written.append(write_text_atomic(out / f"{stem}.txt", "".join(f"{ln}\n" for ln in lines)))
+    return written

@@ -1,0 +1,360 @@
+"""Annotation readers for Pascal VOC XML, COCO JSON, YOLO txt, dlib XML and crop folders.
+
+Each reader is registered under its ``annotation_format`` name and reads
+``image_dataset`` (images), ``image_annotations`` (a folder, or the JSON/XML file for
+coco-json/dlib-xml) and ``annotation_class`` (None = every box). All boxes come out
+as ``x1, y1, x2, y2`` in 0-based pixels with x2/y2 exclusive. An image whose
+annotation has no box of the class is kept with no boxes (useful for mining) and
+logged. Plain functions taking paths (``read_voc_xml`` ...) are there for reuse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import logging
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import AnnotationError
+from ..io.images import list_images
+from .annotations import AnnotatedImage, register_reader
+
+log = logging.getLogger(__name__)
+
+#: Files that may name the YOLO classes, one per line, looked up next to the labels.
+YOLO_NAME_FILES = ("classes.txt", "obj.names", "classes.names", "names", "names.txt")
+
+
+def _empty() -> np.ndarray:
+    return np.zeros((0, 4), np.float64)
+
+
+def _boxes(rows: list[list[float]]) -> np.ndarray:
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4) if rows else _empty()
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` from the image header only (no decode)."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, ValueError) as exc:
+        raise AnnotationError(f"{path}: cannot read the image size ({exc})") from None
+
+
+def _log_empty(fmt: str, items: list[AnnotatedImage], cls: str | None) -> None:
+    empty = [item for item in items if not len(item.boxes)]
+    for item in empty:
+        log.debug("%s: no box of class %r", item.path, cls)
+    if empty:
+        log.info(
+            "%s: %d of %d image(s) have no box of class %r; kept with no boxes",
+            fmt,
+            len(empty),
+            len(items),
+            cls,
+        )
+
+
+def _parse_xml(path: Path) -> ET.Element:
+    try:
+        return ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise AnnotationError(f"{path}: not a readable XML file ({exc})") from None
+
+
+def _number(path: Path, elem: ET.Element | None, tag: str) -> float:
+    text = elem.findtext(tag) if elem is not None else None
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise AnnotationError(f"{path}: missing or non-numeric <{tag}> ({text!r})") from None
+
+
+# ---- Pascal VOC -------------------------------------------------------------------
+
+
+def parse_voc_xml(path: str | os.PathLike) -> tuple[str, list[tuple[str, np.ndarray]]]:
+    """``(<filename>, [(name, box)])`` of a VOC XML, boxes converted to 0-based exclusive."""
+    path = Path(path)
+    root = _parse_xml(path)
+    if root.tag != "annotation":
+        raise AnnotationError(f"{path}: not a Pascal VOC file (root <{root.tag}>)")
+    filename = (root.findtext("filename") or "").strip()
+    objects = []
+    for obj in root.iter("object"):
+        name = (obj.findtext("name") or "").strip()
+        bnd = obj.find("bndbox")
+        if bnd is None:
+            raise AnnotationError(f"{path}: <object> '{name}' has no <bndbox>")
+        xmin, ymin, xmax, ymax = (_number(path, bnd, t) for t in ("xmin", "ymin", "xmax", "ymax"))
+        if xmax < xmin or ymax < ymin:
+            raise AnnotationError(f"{path}: <object> '{name}' has xmax < xmin or ymax < ymin")
+        objects.append((name, np.array([xmin - 1, ymin - 1, xmax, ymax], np.float64)))
+    return filename, objects
+
+
+def read_voc_xml(path: str | os.PathLike, class_name: str | None) -> np.ndarray:
+    """Boxes of ``class_name`` (all when None) in one VOC XML file."""
+    _, objects = parse_voc_xml(path)
+    return _boxes([box for name, box in objects if class_name is None or name == class_name])
+
+
+@register_reader("voc-xml")
+def read_voc(conf: Mapping) -> list[AnnotatedImage]:
+    """One VOC XML per image in ``image_annotations``; the image is ``<filename>``."""
+    ann_dir, img_dir = Path(conf["image_annotations"]), Path(conf["image_dataset"])
+    cls = conf.get("annotation_class")
+    if not ann_dir.is_dir():
+        raise AnnotationError(f"{ann_dir}: VOC annotation folder does not exist")
+    items = []
+    for xml in sorted(ann_dir.glob("*.xml")):
+        filename, objects = parse_voc_xml(xml)
+        image = img_dir / (filename or f"{xml.stem}.jpg")
+        if not image.is_file():
+            raise AnnotationError(f"{xml}: its image {image} does not exist")
+        boxes = [box for name, box in objects if cls is None or name == cls]
+        items.append(AnnotatedImage(image, _boxes(boxes)))
+    _log_empty("voc-xml", items, cls)
+    return items
+
+
+# ---- COCO ---------------------------------------------------------------------------
+
+
+def read_coco_json(path: str | os.PathLike, class_name: str | None) -> dict[str, np.ndarray]:
+    """``file_name -> boxes`` of one category (all when None) for every image of a COCO JSON.
+
+    Crowd annotations (``iscrowd=1``, one box around many objects) are left out.
+    """
+    from pycocotools.coco import COCO
+
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotationError(f"{path}: COCO annotation file does not exist")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco = COCO(str(path))
+        cat_ids = coco.getCatIds()
+        if class_name is not None:
+            cat_ids = coco.getCatIds(catNms=[class_name])
+            if not cat_ids:
+                names = sorted(c["name"] for c in coco.loadCats(coco.getCatIds()))
+                close = difflib.get_close_matches(class_name, names, n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise AnnotationError(
+                    f"{path}: no category '{class_name}'{hint}; categories: {', '.join(names)}"
+                )
+        out = {}
+        for img_id in sorted(coco.getImgIds()):
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id], catIds=cat_ids, iscrowd=False))
+            rows = [[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)]
+            out[coco.imgs[img_id]["file_name"]] = _boxes(rows)
+    except (ValueError, KeyError, TypeError, AssertionError, UnicodeDecodeError) as exc:
+        raise AnnotationError(f"{path}: not a usable COCO annotation file ({exc!r})") from None
+    return out
+
+
+@register_reader("coco-json")
+def read_coco(conf: Mapping) -> list[AnnotatedImage]:
+    """Every image of the JSON found in ``image_dataset``; missing image files are skipped."""
+    img_dir = Path(conf["image_dataset"])
+    cls = conf.get("annotation_class")
+    boxes = read_coco_json(conf["image_annotations"], cls)
+    items, missing = [], 0
+    for name, image_boxes in boxes.items():
+        image = img_dir / name
+        if image.is_file():
+            items.append(AnnotatedImage(image, image_boxes))
+        else:
+            missing += 1
+    if missing:
+        log.warning(
+            "%s: %d of %d image(s) of the JSON are not in %s; skipped",
+            conf["image_annotations"],
+            missing,
+            len(boxes),
+            img_dir,
+        )
+    _log_empty("coco-json", items, cls)
+    return items
+
+
+# ---- YOLO ---------------------------------------------------------------------------
+
+
+def read_yolo_names(label_dir: str | os.PathLike) -> list[str] | None:
+    """Class names from a classes.txt / *.names file next to (or above) the labels."""
+    label_dir = Path(label_dir)
+    for folder in (label_dir, label_dir.parent):
+        for name in YOLO_NAME_FILES:
+            path = folder / name
+            if path.is_file():
+                return [
+                    ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()
+                ]
+    return None
+
+
+def yolo_class_id(label_dir: str | os.PathLike, class_name: str | None) -> int | None:
+    """The integer class of ``annotation_class``: an id as text, or a name in the names file."""
+    if class_name is None:
+        return None
+    if class_name.strip().isdigit():
+        return int(class_name)
+    names = read_yolo_names(label_dir)
+    if names is None:
+        raise AnnotationError(
+            f"{label_dir}: class '{class_name}' is a name but there is no "
+            f"{' / '.join(YOLO_NAME_FILES)} file to resolve it (or give the integer id)"
+        )
+    if class_name not in names:
+        close = difflib.get_close_matches(class_name, names, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise AnnotationError(f"{label_dir}: no class '{class_name}' in the names file{hint}")
+    return names.index(class_name)
+
+
+def read_yolo_txt(
+    path: str | os.PathLike, class_id: int | None, width: int, height: int
+) -> np.ndarray:
+    """Boxes of ``class_id`` (all when None) in a YOLO label file, as pixels."""
+    path = Path(path)
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnnotationError(f"{path}: cannot read YOLO label file ({exc})") from None
+    for number, line in enumerate(lines, start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) not in (5, 6):  # 6: a trailing confidence, as detectors write
+            raise AnnotationError(
+                f"{path}:{number}: expected 'class cx cy w h', got {len(parts)} values"
+            )
+        try:
+            cls = int(parts[0])
+            cx, cy, w, h = (float(v) for v in parts[1:5])
+        except ValueError:
+            raise AnnotationError(f"{path}:{number}: not numbers: {line.strip()!r}") from None
+        if not all(0.0 <= v <= 1.0 for v in (cx, cy, w, h)):
+            raise AnnotationError(
+                f"{path}:{number}: values must be normalised to 0..1 (pixels given?)"
+            )
+        if class_id is None or cls == class_id:
+            rows.append(
+                [(cx - w / 2) * width, (cy - h / 2) * height,
+                 (cx + w / 2) * width, (cy + h / 2) * height]
+            )  # fmt: skip
+    return _boxes(rows)
+
+
+@register_reader("yolo-txt")
+def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
+    """Each image of ``image_dataset`` with ``<stem>.txt`` from ``image_annotations``.
+
+    Labels mirror the image tree (``labels/a/b.txt`` for ``images/a/b.jpg``) or sit flat
+    by stem; an image with no label file is a background (no boxes), as in YOLO.
+    """
+    img_dir, label_dir = Path(conf["image_dataset"]), Path(conf["image_annotations"])
+    if not label_dir.is_dir():
+        raise AnnotationError(f"{label_dir}: YOLO label folder does not exist")
+    cls = conf.get("annotation_class")
+    class_id = yolo_class_id(label_dir, cls)
+    items = []
+    for image in list_images(img_dir):
+        rel = image.relative_to(img_dir).with_suffix(".txt")
+        label = next((p for p in (label_dir / rel, label_dir / rel.name) if p.is_file()), None)
+        if label is None:
+            log.debug("%s: no label file (background)", image)
+            items.append(AnnotatedImage(image, _empty()))
+            continue
+        width, height = image_size(image)
+        items.append(AnnotatedImage(image, read_yolo_txt(label, class_id, width, height)))
+    _log_empty("yolo-txt", items, cls)
+    return items
+
+
+# ---- dlib imglab XML ------------------------------------------------------------------
+
+
+def read_dlib_xml(
+    path: str | os.PathLike, class_name: str | None, image_dir: str | os.PathLike | None = None
+) -> list[AnnotatedImage]:
+    """Images and boxes of an imglab XML (``ignore='1'`` boxes skipped).
+
+    ``file`` is resolved against the XML's folder, then ``image_dir``. With a class, a
+    box matches by its ``<label>``; a file whose boxes carry no labels at all counts as
+    single-class, so every box matches.
+    """
+    path = Path(path)
+    root = _parse_xml(path)
+    images = root.find("images") if root.tag == "dataset" else None
+    if images is None:
+        raise AnnotationError(f"{path}: not a dlib imglab file (no <dataset><images>)")
+    labelled = any(box.findtext("label") for box in images.iter("box"))
+    items = []
+    for node in images.findall("image"):
+        rel = node.get("file")
+        if not rel:
+            raise AnnotationError(f"{path}: <image> without a 'file' attribute")
+        candidates = [path.parent / rel] + ([Path(image_dir) / rel] if image_dir else [])
+        image = next((p for p in candidates if p.is_file()), None)
+        if image is None:
+            raise AnnotationError(
+                f"{path}: image '{rel}' not found beside the XML or in {image_dir}"
+            )
+        rows = []
+        for box in node.findall("box"):
+            if box.get("ignore", "0").strip() not in ("0", "", "false"):
+                continue
+            label = (box.findtext("label") or "").strip()
+            if class_name is not None and labelled and label != class_name:
+                continue
+            try:
+                top, left, width, height = (
+                    float(box.get(k))
+                    for k in ("top", "left", "width", "height")  # type: ignore[arg-type]
+                )
+            except (TypeError, ValueError):
+                raise AnnotationError(
+                    f"{path}: box in '{rel}' lacks top/left/width/height"
+                ) from None
+            rows.append([left, top, left + width, top + height])
+        items.append(AnnotatedImage(image, _boxes(rows)))
+    return items
+
+
+@register_reader("dlib-xml")
+def read_dlib(conf: Mapping) -> list[AnnotatedImage]:
+    """The imglab XML named by ``image_annotations``; images beside it or in ``image_dataset``."""
+    cls = conf.get("annotation_class")
+    items = read_dlib_xml(conf["image_annotations"], cls, conf["image_dataset"])
+    _log_empty("dlib-xml", items, cls)
+    return items
+
+
+# ---- folders of crops -----------------------------------------------------------------
+
+
+def read_crops_folder(folder: str | os.PathLike) -> list[AnnotatedImage]:
+    """Every image in the folder (recursively) with one box covering the whole image."""
+    items = []
+    for image in list_images(folder):
+        width, height = image_size(image)
+        items.append(AnnotatedImage(image, _boxes([[0, 0, width, height]])))
+    return items
+
+
+@register_reader("crops")
+def read_crops(conf: Mapping) -> list[AnnotatedImage]:
+    """Positive crops in ``image_dataset`` (``image_annotations`` is not used)."""
+    return read_crops_folder(conf["image_dataset"])

@@ -1,0 +1,570 @@
+"""Open Images subsets: positive crops of some classes, or backgrounds free of them.
+
+Classes are given by display name (``Car``) and resolved through
+``class-descriptions-boxable.csv``; ``bbox_labels_600_hierarchy.json`` expands a class
+to its descendants (only ``Subcategory`` edges; ``Part`` edges such as Person ->
+Human body are not "kinds of"). Boxes come from a bbox CSV (coordinates normalised
+0..1), image URLs from an image CSV (``ImageID`` plus ``OriginalURL``, ``url`` or
+``image_url``; ``OriginalSize``/``OriginalMD5`` are checked when present).
+
+Flickr answers a deleted photo with a small "photo unavailable" image instead of an
+error. A downloaded file is discarded (and reported as failed) when
+:func:`placeholder_reason` finds that it does not decode, is tiny (shorter side
+< 32 px), is a single flat colour, has a sha256 in :data:`PLACEHOLDER_SHA256`, or has
+a known placeholder size (:data:`PLACEHOLDER_SIZES`) *and* is nearly flat (at least
+80 % of its pixels within 8 grey levels of the median).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import logging
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import AnnotationError, ImageReadError
+from ..io.atomic import write_bytes_atomic, write_text_atomic
+from ..io.images import read_image, to_gray_uint8
+from .download import (
+    DEFAULT_TIMEOUT,
+    DownloadError,
+    DownloadSummary,
+    DownloadTask,
+    download_files,
+    file_digests,
+    manifest_row,
+    md5_b64_to_hex,
+    read_manifest,
+    recorded_checks,
+    write_manifest,
+)
+
+log = logging.getLogger(__name__)
+
+ROOT_LABEL = "/m/0bl9f"  # "Entity", the root of the hierarchy
+MANIFEST_NAME = "manifest.csv"
+URL_COLUMNS = ("OriginalURL", "url", "image_url")
+BBOX_COLUMNS = ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax")
+
+#: sha256 of placeholder files seen in the wild; extend with ``extra_placeholder_sha256``.
+PLACEHOLDER_SHA256: frozenset[str] = frozenset()
+#: (width, height) of Flickr's "photo unavailable" images.
+PLACEHOLDER_SIZES: frozenset[tuple[int, int]] = frozenset({(500, 374), (500, 375)})
+MIN_SIDE = 32
+FLAT_TOLERANCE = 8
+FLAT_FRACTION = 0.8
+
+
+class OpenImagesError(AnnotationError):
+    """A class name, CSV or hierarchy file that cannot be used."""
+
+
+class PlaceholderError(ImageReadError):
+    """A downloaded file that is a placeholder for a deleted photo, not a photo."""
+
+
+@dataclass(frozen=True)
+class OIBox:
+    """One Open Images box (normalised coordinates) and its flags (1 yes, 0 no, -1 unknown)."""
+
+    label: str
+    xmin: float
+    xmax: float
+    ymin: float
+    ymax: float
+    occluded: int = -1
+    truncated: int = -1
+    group_of: int = -1
+    depiction: int = -1
+    inside: int = -1
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where one image is fetched from, and what the CSV promises about it."""
+
+    url: str
+    size: int | None = None
+    md5: str | None = None
+    rotation: float = 0.0
+
+
+@dataclass
+class SubsetReport:
+    """What an Open Images subset run selected, fetched and wrote."""
+
+    mode: str
+    out_dir: Path
+    labels: dict[str, str]
+    selected: list[str]
+    summary: DownloadSummary
+    crops: int = 0
+    boxes_dropped: dict[str, int] = field(default_factory=dict)
+    missing_urls: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        """Several lines for the command line."""
+        lines = [
+            f"mode: {self.mode}; classes: {', '.join(sorted(self.labels.values()))}",
+            f"images selected: {len(self.selected)} (no URL for {self.missing_urls})",
+            self.summary.format(),
+        ]
+        if self.mode == "positives":
+            dropped = ", ".join(f"{k} {v}" for k, v in sorted(self.boxes_dropped.items()) if v)
+            suffix = f" (dropped: {dropped})" if dropped else ""
+            lines.append(f"crops written: {self.crops}{suffix}")
+        lines.extend(f"note: {note}" for note in self.notes)
+        lines.append(f"output: {self.out_dir}")
+        return "\n".join(lines)
+
+
+# ---- classes and hierarchy -------------------------------------------------------
+
+
+def read_class_descriptions(path: str | os.PathLike) -> dict[str, str]:
+    """``LabelName -> DisplayName`` from ``class-descriptions-boxable.csv`` (no header)."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [row for row in csv.reader(fh) if row]
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise OpenImagesError(f"{path}: cannot read class descriptions ({exc})") from None
+    if not rows or any(len(row) < 2 or not row[0].startswith("/m/") for row in rows[:5]):
+        raise OpenImagesError(f"{path}: expected rows 'LabelName,DisplayName' (no header)")
+    return {row[0]: row[1] for row in rows}
+
+
+def resolve_classes(names: Iterable[str], descriptions: dict[str, str]) -> dict[str, str]:
+    """``LabelName -> DisplayName`` for display names (case-insensitive) or /m/ ids."""
+    by_lower = {name.lower(): mid for mid, name in descriptions.items()}
+    out: dict[str, str] = {}
+    for name in names:
+        mid = name if name in descriptions else by_lower.get(name.strip().lower())
+        if mid is None:
+            valid = sorted(descriptions.values())
+            close = difflib.get_close_matches(name, valid, n=5, cutoff=0.6)
+            if not close:
+                lowered = difflib.get_close_matches(name.lower(), list(by_lower), n=5)
+                close = [descriptions[by_lower[c]] for c in lowered]
+            hint = f"; close matches: {', '.join(close)}" if close else ""
+            raise OpenImagesError(
+                f"unknown Open Images class '{name}'{hint} (see class-descriptions-boxable.csv)"
+            )
+        out[mid] = descriptions[mid]
+    if not out:
+        raise OpenImagesError("name at least one Open Images class")
+    return out
+
+
+def read_hierarchy(path: str | os.PathLike) -> dict[str, set[str]]:
+    """``LabelName -> direct subcategories`` from ``bbox_labels_600_hierarchy.json``."""
+    path = Path(path)
+    try:
+        root = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise OpenImagesError(f"{path}: cannot read the label hierarchy ({exc})") from None
+    if not isinstance(root, dict) or "LabelName" not in root:
+        raise OpenImagesError(f"{path}: not a label hierarchy (no top-level 'LabelName')")
+    children: dict[str, set[str]] = defaultdict(set)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for sub in node.get("Subcategory", []):
+            children[node["LabelName"]].add(sub["LabelName"])
+            stack.append(sub)
+        stack.extend(node.get("Part", []))  # parts are walked for their own subcategories
+    return dict(children)
+
+
+def expand_descendants(labels: Iterable[str], children: dict[str, set[str]]) -> set[str]:
+    """The labels plus all their descendants (subcategories, recursively)."""
+    out: set[str] = set()
+    stack = list(labels)
+    while stack:
+        label = stack.pop()
+        if label not in out:
+            out.add(label)
+            stack.extend(children.get(label, ()))
+    return out
+
+
+def related_not_excluded(
+    labels: Iterable[str], excluded: set[str], children: dict[str, set[str]]
+) -> set[str]:
+    """Siblings of the labels (same parent, below the root) that the exclusion leaves in."""
+    parents: dict[str, set[str]] = defaultdict(set)
+    for parent, subs in children.items():
+        for sub in subs:
+            parents[sub].add(parent)
+    out: set[str] = set()
+    for label in labels:
+        for parent in parents.get(label, ()):
+            if parent != ROOT_LABEL:
+                out |= children.get(parent, set()) - excluded
+    return out
+
+
+# ---- CSVs --------------------------------------------------------------------------
+
+
+def _flag(value: str | None) -> int:
+    try:
+        return int(value) if value not in (None, "") else -1
+    except ValueError:
+        return -1
+
+
+def read_bbox_csv(
+    path: str | os.PathLike, labels: set[str]
+) -> tuple[set[str], dict[str, list[OIBox]]]:
+    """All image ids in a bbox CSV, and the boxes whose label is in ``labels`` per image."""
+    path = Path(path)
+    ids: set[str] = set()
+    boxes: dict[str, list[OIBox]] = defaultdict(list)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in BBOX_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise OpenImagesError(f"{path}: bbox CSV lacks column(s) {', '.join(missing)}")
+            for line, row in enumerate(reader, start=2):
+                ids.add(row["ImageID"])
+                if row["LabelName"] not in labels:
+                    continue
+                try:
+                    coords = [float(row[k]) for k in ("XMin", "XMax", "YMin", "YMax")]
+                except (TypeError, ValueError):
+                    raise OpenImagesError(f"{path}:{line}: bad box coordinates") from None
+                boxes[row["ImageID"]].append(
+                    OIBox(
+                        row["LabelName"],
+                        *coords,
+                        occluded=_flag(row.get("IsOccluded")),
+                        truncated=_flag(row.get("IsTruncated")),
+                        group_of=_flag(row.get("IsGroupOf")),
+                        depiction=_flag(row.get("IsDepiction")),
+                        inside=_flag(row.get("IsInside")),
+                    )
+                )
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise OpenImagesError(f"{path}: cannot read bbox CSV ({exc})") from None
+    return ids, dict(boxes)
+
+
+def read_image_sources(
+    path: str | os.PathLike, wanted: set[str] | None = None
+) -> dict[str, ImageSource]:
+    """``ImageID -> ImageSource`` from an image CSV (OriginalURL, url or image_url column)."""
+    path = Path(path)
+    out: dict[str, ImageSource] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            url_col = next((c for c in URL_COLUMNS if c in fields), None)
+            if "ImageID" not in fields or url_col is None:
+                raise OpenImagesError(
+                    f"{path}: image CSV needs columns ImageID and one of {', '.join(URL_COLUMNS)}"
+                )
+            for row in reader:
+                image_id = row["ImageID"]
+                if (wanted is not None and image_id not in wanted) or not row.get(url_col):
+                    continue
+                size = row.get("OriginalSize") or ""
+                rotation = row.get("Rotation") or ""
+                out[image_id] = ImageSource(
+                    row[url_col],
+                    int(size) if size.isdigit() else None,
+                    md5_b64_to_hex(row.get("OriginalMD5") or ""),
+                    float(rotation) if _is_number(rotation) else 0.0,
+                )
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise OpenImagesError(f"{path}: cannot read image CSV ({exc})") from None
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# ---- placeholders ------------------------------------------------------------------
+
+
+def placeholder_reason(
+    image: np.ndarray, sha256: str = "", extra_sha256: Iterable[str] = ()
+) -> str | None:
+    """Why a decoded image looks like a deleted-photo placeholder, or None if it looks real."""
+    height, width = image.shape[:2]
+    if sha256 and (sha256 in PLACEHOLDER_SHA256 or sha256 in set(extra_sha256)):
+        return "known placeholder file (sha256)"
+    if min(width, height) < MIN_SIDE:
+        return f"tiny image ({width}x{height})"
+    gray = to_gray_uint8(image)
+    if int(gray.max()) - int(gray.min()) <= 2:
+        return f"single flat colour ({width}x{height})"
+    if (width, height) in PLACEHOLDER_SIZES:
+        median = float(np.median(gray))
+        near = float(np.mean(np.abs(gray.astype(np.float32) - median) <= FLAT_TOLERANCE))
+        if near >= FLAT_FRACTION:
+            return f"placeholder-like {width}x{height} image ({near:.0%} flat)"
+    return None
+
+
+def make_placeholder_verifier(extra_sha256: Iterable[str] = ()):
+    """A download verifier that decodes the file and rejects placeholders."""
+    extra = frozenset(s.lower() for s in extra_sha256)
+
+    def verify(path: Path) -> tuple[int, int]:
+        image = read_image(path)
+        sha = file_digests(path)[1] if (PLACEHOLDER_SHA256 or extra) else ""
+        reason = placeholder_reason(image, sha, extra)
+        if reason:
+            raise PlaceholderError(f"{path.name}: discarded: {reason}")
+        return int(image.shape[1]), int(image.shape[0])
+
+    return verify
+
+
+# ---- selection and the whole command ----------------------------------------------
+
+
+def filter_boxes(
+    boxes: Sequence[OIBox],
+    drop_group_of: bool = False,
+    drop_depiction: bool = False,
+    drop_truncated: bool = False,
+    drop_occluded: bool = False,
+) -> tuple[list[OIBox], dict[str, int]]:
+    """Boxes left after dropping those flagged 1 in the chosen flags, and the drop counts."""
+    rules = [
+        ("group-of", drop_group_of, "group_of"),
+        ("depiction", drop_depiction, "depiction"),
+        ("truncated", drop_truncated, "truncated"),
+        ("occluded", drop_occluded, "occluded"),
+    ]
+    kept, dropped = [], dict.fromkeys((r[0] for r in rules), 0)
+    for box in boxes:
+        hit = next((name for name, on, attr in rules if on and getattr(box, attr) == 1), None)
+        if hit:
+            dropped[hit] += 1
+        else:
+            kept.append(box)
+    return kept, dropped
+
+
+def _limit(ids: list[str], num: int | None, seed: int | None) -> list[str]:
+    """First ``num`` ids (sorted), or a seeded sample of ``num`` returned sorted."""
+    ids = sorted(ids)
+    if num is None or len(ids) <= num:
+        return ids
+    if seed is None:
+        return ids[:num]
+    picks = np.random.default_rng(seed).choice(len(ids), num, replace=False)
+    return sorted(ids[i] for i in picks)
+
+
+def build_subset(
+    classes: Sequence[str],
+    bbox_csv: str | os.PathLike,
+    images_csv: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    class_descriptions: str | os.PathLike,
+    hierarchy: str | os.PathLike | None = None,
+    mode: str = "positives",
+    descendants: bool = False,
+    drop_group_of: bool = False,
+    drop_depiction: bool = False,
+    drop_truncated: bool = False,
+    drop_occluded: bool = False,
+    min_box_size: int = 16,
+    num: int | None = None,
+    seed: int | None = None,
+    workers: int = 8,
+    extra_placeholder_sha256: Iterable[str] = (),
+    retries: int = 5,
+    backoff: float = 0.5,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    progress: bool = True,
+) -> SubsetReport:
+    """Fetch an Open Images subset: positive crops, or background images without the classes.
+
+    ``positives``: images with a kept box of the classes (plus descendants when
+    ``descendants``) go to ``out/images``; each kept box of at least ``min_box_size``
+    pixels per side is cropped to ``out/crops/<ImageID>_<k>.jpg`` (a folder for
+    ``annotation_format: "crops"``). ``backgrounds``: images of the bbox CSV with no box
+    of the classes or of any descendant go to ``out/images`` with an empty
+    ``out/labels/<ImageID>.txt`` each (a folder for ``image_distractions``).
+    """
+    if mode not in ("positives", "backgrounds"):
+        raise OpenImagesError(f"mode must be 'positives' or 'backgrounds' (got '{mode}')")
+    if num is not None and num < 1:
+        raise OpenImagesError(f"num must be >= 1 (got {num})")
+    names = read_class_descriptions(class_descriptions)
+    labels = resolve_classes(classes, names)
+    expand = mode == "backgrounds" or descendants
+    if expand and hierarchy is None:
+        raise OpenImagesError("the label hierarchy file is needed to expand descendants")
+    children = read_hierarchy(hierarchy) if hierarchy is not None else {}
+    wanted = expand_descendants(labels, children) if expand else set(labels)
+    notes = []
+    if expand and wanted != set(labels):
+        extra = sorted(names.get(m, m) for m in wanted - set(labels))
+        notes.append(f"descendants included: {', '.join(extra)}")
+    all_ids, boxes = read_bbox_csv(bbox_csv, wanted)
+
+    dropped: dict[str, int] = {}
+    if mode == "positives":
+        kept_boxes = {}
+        for image_id, image_boxes in boxes.items():
+            kept, counts = filter_boxes(
+                image_boxes, drop_group_of, drop_depiction, drop_truncated, drop_occluded
+            )
+            for key, value in counts.items():
+                dropped[key] = dropped.get(key, 0) + value
+            if kept:
+                kept_boxes[image_id] = kept
+        candidates = list(kept_boxes)
+    else:
+        kept_boxes = {}
+        candidates = list(all_ids - set(boxes))
+        siblings = related_not_excluded(labels, wanted, children)
+        if siblings:
+            notes.append(
+                "related classes NOT excluded (siblings in the hierarchy; name them too if "
+                "they look like your object): "
+                + ", ".join(sorted(names.get(m, m) for m in siblings))
+            )
+    sources = read_image_sources(images_csv, set(candidates))
+    missing = [i for i in candidates if i not in sources]
+    if missing:
+        log.warning("%d selected image(s) have no URL in %s", len(missing), images_csv)
+    if mode == "positives":
+        rotated = {i for i in candidates if i in sources and sources[i].rotation % 360}
+        if rotated:
+            notes.append(f"{len(rotated)} image(s) with a Rotation skipped (boxes may not fit)")
+        candidates = [i for i in candidates if i not in rotated]
+    selected = _limit([i for i in candidates if i in sources], num, seed)
+
+    out = Path(out_dir)
+    img_dir = out / "images"
+    previous = read_manifest(out / MANIFEST_NAME)
+    tasks = []
+    for image_id in selected:
+        src = sources[image_id]
+        dest = img_dir / f"{image_id}.jpg"
+        checks = recorded_checks(previous.get(dest.name))
+        tasks.append(DownloadTask(image_id, src.url, dest, size=src.size, md5=src.md5, **checks))
+    summary = download_files(
+        tasks,
+        workers=workers,
+        verify=make_placeholder_verifier(extra_placeholder_sha256),
+        retries=retries,
+        backoff=backoff,
+        timeout=timeout,
+        progress=progress,
+        desc=f"Open Images {mode}",
+    )
+    rows = {n: r for n, r in previous.items() if (img_dir / n).is_file()}
+    for res in summary.failed:
+        rows.pop(res.task.dest.name, None)
+    for res in summary.kept:
+        rows[res.task.dest.name] = manifest_row(res.task.key, res)
+    write_manifest(out / MANIFEST_NAME, rows.values())
+
+    report = SubsetReport(mode, out, labels, selected, summary, 0, dropped, len(missing), notes)
+    if mode == "positives":
+        report.crops, small = write_crops(
+            out, {r.task.key: kept_boxes[r.task.key] for r in summary.kept}, min_box_size, names
+        )
+        report.boxes_dropped["smaller than min_box_size"] = small
+    else:
+        label_dir = out / "labels"
+        for res in summary.failed:
+            (label_dir / f"{res.task.dest.stem}.txt").unlink(missing_ok=True)
+        for res in summary.kept:
+            label = label_dir / f"{res.task.dest.stem}.txt"
+            if not label.is_file() or label.stat().st_size:
+                write_text_atomic(label, "")
+    return report
+
+
+_CROP_NAME = re.compile(r"^.+_\d+\.jpg$")
+CROP_INDEX_FIELDS = (
+    "crop", "image_id", "label", "display_name", "x1", "y1", "x2", "y2",
+    "group_of", "depiction", "truncated", "occluded",
+)  # fmt: skip
+
+
+def box_to_pixels(box: OIBox, width: int, height: int) -> tuple[int, int, int, int]:
+    """A normalised box as integer ``x1, y1, x2, y2`` (x2/y2 exclusive), clipped to the image."""
+    x1 = int(np.clip(np.floor(box.xmin * width + 0.5), 0, width))
+    x2 = int(np.clip(np.floor(box.xmax * width + 0.5), 0, width))
+    y1 = int(np.clip(np.floor(box.ymin * height + 0.5), 0, height))
+    y2 = int(np.clip(np.floor(box.ymax * height + 0.5), 0, height))
+    return x1, y1, x2, y2
+
+
+def write_crops(
+    out: Path, boxes: dict[str, list[OIBox]], min_box_size: int, names: dict[str, str]
+) -> tuple[int, int]:
+    """Crop every box into ``out/crops`` (rewritten each run) and index them in crops.csv."""
+    crop_dir = out / "crops"
+    crop_dir.mkdir(parents=True, exist_ok=True)
+    written: set[str] = set()
+    index = io.StringIO()
+    writer = csv.writer(index)
+    writer.writerow(CROP_INDEX_FIELDS)
+    small = 0
+    for image_id in sorted(boxes):
+        try:
+            image = read_image(out / "images" / f"{image_id}.jpg")
+        except ImageReadError as exc:
+            log.warning("%s", exc)
+            continue
+        image = _to_bgr8(image)
+        height, width = image.shape[:2]
+        for k, box in enumerate(boxes[image_id]):
+            box_px = box_to_pixels(box, width, height)
+            x1, y1, x2, y2 = box_px
+            if min(x2 - x1, y2 - y1) < max(min_box_size, 1):
+                small += 1
+                continue
+            ok, data = cv2.imencode(".jpg", image[y1:y2, x1:x2], [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise DownloadError(f"{image_id}: cannot encode crop {k}")
+            name = f"{image_id}_{k}.jpg"
+            write_bytes_atomic(crop_dir / name, data.tobytes())
+            written.add(name)
+            flags = (box.group_of, box.depiction, box.truncated, box.occluded)
+            writer.writerow([name, image_id, box.label, names.get(box.label, ""), *box_px, *flags])
+    for path in crop_dir.iterdir():  # crops of an earlier run with other options
+        if path.is_file() and _CROP_NAME.match(path.name) and path.name not in written:
+            path.unlink()
+    write_text_atomic(out / "crops.csv", index.getvalue())
+    return len(written), small
+
+
+def _to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Any decoded image as 8-bit, 1 or 3 channels (what JPEG can store)."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = to_gray_uint8(image)
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
