@@ -75,6 +75,7 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "eval_min_probability": (_PROB, 0.05),
     "calibration_folds": ({"type": "integer", "minimum": 2}, 3),
     "hn_rounds": (_NONNEG_INT, 1),
+    "hn_nms": (_BOOL, False),
     "hn_max_per_image": ({"type": ["integer", "null"], "minimum": 1}, None),
     "hn_max_total": (_POS_INT, 50000),
     "n_jobs": ({"type": "integer", "not": {"const": 0}}, -1),

@@ -1,0 +1,1 @@
+"""Evaluation: average precision on held-out annotated images, false positives per image."""

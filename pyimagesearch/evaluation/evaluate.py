@@ -1,0 +1,131 @@
+"""Evaluate a model: AP on the held-out annotated images, FPPI on unseen object-free images."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..detection.detector import Detector
+from ..errors import ImageReadError
+from ..io.images import read_gray
+from ..model.linear import LinearModel
+from ..model.modelfile import check_compatible, load_model
+from ..parallel import map_images
+from ..sources.annotations import clip_boxes, read_annotations, split_train_test
+from ..sources.distractions import split_distractions
+from .metrics import average_precision, match_detections, precision_recall
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Evaluation:
+    """Figures of one evaluation; ``curve`` holds the PR curve, ``images`` the detections."""
+
+    average_precision: float
+    precision: float
+    recall: float
+    false_positives_per_image: float
+    min_probability: float
+    n_test_images: int
+    n_objects: int
+    n_distraction_images: int
+    n_false_positives: int
+    seconds: float
+    curve: dict = field(default_factory=dict, repr=False)
+    images: list = field(default_factory=list, repr=False)
+    skipped: list = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict:
+        """The scalar figures (what ``evaluate.py --json`` writes)."""
+        out = asdict(self)
+        for key in ("curve", "images"):
+            out.pop(key)
+        return out
+
+
+def detect_image(path: Path, model: LinearModel, step, scale, floor, overlap, max_pixels):
+    """Detections of one image at probability ``>= floor``, or an error message."""
+    try:
+        image = read_gray(path, max_pixels)
+    except ImageReadError as exc:
+        return str(exc)
+    det = Detector(model, step, scale, floor, overlap).detect(image)
+    return {"boxes": det.boxes, "probabilities": det.probabilities, "shape": image.shape}
+
+
+def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> Evaluation:
+    """Detect on the test share of the annotated images and on held-out distraction images."""
+    start = time.perf_counter()
+    if model is None:
+        model = load_model(conf["classifier_path"])
+        check_compatible(model, conf, conf["classifier_path"])
+    _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    distractions = split_distractions(conf).evaluation
+    paths = [item.path for item in test] + distractions
+    floor = min(conf["eval_min_probability"], conf["min_probability"])
+    results = list(
+        map_images(
+            detect_image,
+            paths,
+            conf["n_jobs"],
+            conf["scheduler"],
+            desc="evaluating",
+            progress=progress,
+            model=model,
+            step=conf["window_step"],
+            scale=conf["pyramid_scale"],
+            floor=floor,
+            overlap=conf["overlap_thresh"],
+            max_pixels=conf["max_image_pixels"],
+        )
+    )
+    skipped = [r for r in results if isinstance(r, str)]
+    for message in skipped:
+        log.warning("skipped: %s", message)
+    test_results, distraction_results = results[: len(test)], results[len(test) :]
+
+    det_boxes, det_scores, gts, images = [], [], [], []
+    for item, res in zip(test, test_results):
+        if isinstance(res, str):
+            continue
+        gt = clip_boxes(item, res["shape"][1], res["shape"][0])
+        det_boxes.append(res["boxes"])
+        det_scores.append(res["probabilities"])
+        gts.append(gt)
+        images.append({"path": str(item.path), "gt": gt.tolist(), **_listed(res)})
+    scores, flags, n_objects = match_detections(det_boxes, det_scores, gts)
+    precision, recall = precision_recall(flags, n_objects)
+    ap = average_precision(precision, recall)
+    p_min = conf["min_probability"]
+    at = scores >= p_min
+    tp_at, n_at = int(flags[at].sum()), int(at.sum())
+
+    ok_distractions = [r for r in distraction_results if not isinstance(r, str)]
+    n_fp = int(sum((r["probabilities"] >= p_min).sum() for r in ok_distractions))
+    fppi = n_fp / max(len(ok_distractions), 1)
+    return Evaluation(
+        average_precision=ap,
+        precision=tp_at / n_at if n_at else 1.0,
+        recall=tp_at / max(n_objects, 1),
+        false_positives_per_image=fppi,
+        min_probability=p_min,
+        n_test_images=len(det_boxes),
+        n_objects=n_objects,
+        n_distraction_images=len(ok_distractions),
+        n_false_positives=n_fp,
+        seconds=time.perf_counter() - start,
+        curve={"precision": precision.tolist(), "recall": recall.tolist(),
+               "scores": scores.tolist()},
+        images=images,
+        skipped=skipped,
+    )
+
+
+def _listed(res: dict) -> dict:
+    return {"boxes": np.round(res["boxes"], 2).tolist(),
+            "probabilities": np.round(res["probabilities"], 6).tolist()}

@@ -1,0 +1,57 @@
+"""Detection metrics: VOC-style matching, precision/recall curve, average precision."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..detection.nms import iou
+
+
+def match_detections(
+    det_boxes: list[np.ndarray],
+    det_scores: list[np.ndarray],
+    gt_boxes: list[np.ndarray],
+    iou_thresh: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Scores and true-positive flags of all detections, highest score first.
+
+    Per image, detections are visited by decreasing score; each one matches the
+    unmatched ground-truth box it overlaps most if that IoU is ``>= iou_thresh``
+    (one detection per object; a second detection of a matched object is a false
+    positive), as in the PASCAL VOC evaluation.
+    """
+    scores, flags = [], []
+    for boxes, s, gts in zip(det_boxes, det_scores, gt_boxes):
+        order = np.argsort(-np.asarray(s), kind="stable")
+        taken = np.zeros(len(gts), bool)
+        for i in order:
+            hit = False
+            if len(gts):
+                overlaps = iou(boxes[i], gts)
+                j = int(np.argmax(overlaps))
+                if overlaps[j] >= iou_thresh and not taken[j]:
+                    taken[j] = hit = True
+            scores.append(float(s[i]))
+            flags.append(hit)
+    scores_arr = np.asarray(scores, np.float64)
+    order = np.argsort(-scores_arr, kind="stable")
+    n_objects = int(sum(len(g) for g in gt_boxes))
+    return scores_arr[order], np.asarray(flags, bool)[order], n_objects
+
+
+def precision_recall(flags: np.ndarray, n_objects: int) -> tuple[np.ndarray, np.ndarray]:
+    """Precision and recall after each detection (detections sorted by score)."""
+    tp = np.cumsum(flags)
+    fp = np.cumsum(~flags)
+    recall = tp / max(n_objects, 1)
+    precision = tp / np.maximum(tp + fp, 1)
+    return precision, recall
+
+
+def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
+    """All-point interpolated AP (PASCAL VOC 2010+): area under the monotone PR envelope."""
+    mrec = np.concatenate([[0.0], recall, [1.0]])
+    mpre = np.concatenate([[0.0], precision, [0.0]])
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    steps = np.flatnonzero(mrec[1:] != mrec[:-1])
+    return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
