@@ -76,6 +76,8 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "calibration_folds": ({"type": "integer", "minimum": 2}, 3),
     "hn_rounds": (_NONNEG_INT, 1),
     "hn_nms": (_BOOL, False),
+    "hn_min_ap_gain": ({"type": ["number", "null"]}, None),
+    "hn_suspect_probability": (_PROB, 0.95),
     "hn_max_per_image": ({"type": ["integer", "null"], "minimum": 1}, None),
     "hn_max_total": (_POS_INT, 50000),
     "n_jobs": ({"type": "integer", "not": {"const": 0}}, -1),
@@ -141,9 +143,7 @@ def load_config(path: str | os.PathLike) -> Config:
     return config_from_dict(raw, path)
 
 
-def config_from_dict(
-    raw: dict[str, Any], path: Path | None = None, resolve: bool = True
-) -> Config:
+def config_from_dict(raw: dict[str, Any], path: Path | None = None, resolve: bool = True) -> Config:
     """Validate a config given as a dict (``path`` only names it in messages)."""
     where = str(path) if path else "<config>"
     _validate(raw, where)
@@ -172,9 +172,7 @@ def _validate(raw: dict[str, Any], where: str) -> None:
     if errors:
         err = errors[0]
         key = err.absolute_path[0] if err.absolute_path else "?"
-        raise ConfigError(
-            f"{where}: key '{key}': {err.message} (got {json5.dumps(raw.get(key))})"
-        )
+        raise ConfigError(f"{where}: key '{key}': {err.message} (got {json5.dumps(raw.get(key))})")
 
 
 def _check_consistency(values: dict[str, Any], where: str) -> None:

@@ -139,7 +139,7 @@ def _edge_vectors(orientations: int, quanta: int = 4096):
     bins_hi = (cos[None, :] >= hi[:, None] + margin).sum(axis=1)  # edges below the angle
     bins_lo = (cos[None, :] >= lo[:, None] - margin).sum(axis=1)
     lut = np.where(bins_hi == bins_lo, bins_hi, -1)
-    lut[: 2] = -1
+    lut[:2] = -1
     lut[-3:] = -1
     return cos, sin, lut.astype(np.int8)
 

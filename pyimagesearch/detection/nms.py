@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def non_max_suppression(
-    boxes: np.ndarray, scores: np.ndarray, overlap_thresh: float
-) -> np.ndarray:
+def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, overlap_thresh: float) -> np.ndarray:
     """Indices of the boxes kept, highest score first.
 
     Boxes are visited from the highest score down; a box is suppressed when its

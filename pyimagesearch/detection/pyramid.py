@@ -33,7 +33,9 @@ def pyramid(
     """
     height, width = image.shape[:2]
     for w, h in pyramid_shapes(width, height, scale, min_size):
-        layer = image if (w, h) == (width, height) else cv2.resize(
-            image, (w, h), interpolation=cv2.INTER_AREA
+        layer = (
+            image
+            if (w, h) == (width, height)
+            else cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         )
         yield layer, width / w, height / h

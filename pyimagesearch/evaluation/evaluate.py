@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ..detection.detector import Detector
-from ..errors import ImageReadError
-from ..io.images import read_gray
+from ..detection.files import detect_file
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
 from ..parallel import map_images
@@ -48,16 +45,6 @@ class Evaluation:
         return out
 
 
-def detect_image(path: Path, model: LinearModel, step, scale, floor, overlap, max_pixels):
-    """Detections of one image at probability ``>= floor``, or an error message."""
-    try:
-        image = read_gray(path, max_pixels)
-    except ImageReadError as exc:
-        return str(exc)
-    det = Detector(model, step, scale, floor, overlap).detect(image)
-    return {"boxes": det.boxes, "probabilities": det.probabilities, "shape": image.shape}
-
-
 def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> Evaluation:
     """Detect on the test share of the annotated images and on held-out distraction images."""
     start = time.perf_counter()
@@ -70,7 +57,7 @@ def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> E
     floor = min(conf["eval_min_probability"], conf["min_probability"])
     results = list(
         map_images(
-            detect_image,
+            detect_file,
             paths,
             conf["n_jobs"],
             conf["scheduler"],
@@ -79,7 +66,7 @@ def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> E
             model=model,
             step=conf["window_step"],
             scale=conf["pyramid_scale"],
-            floor=floor,
+            min_probability=floor,
             overlap=conf["overlap_thresh"],
             max_pixels=conf["max_image_pixels"],
         )
@@ -119,13 +106,18 @@ def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> E
         n_distraction_images=len(ok_distractions),
         n_false_positives=n_fp,
         seconds=time.perf_counter() - start,
-        curve={"precision": precision.tolist(), "recall": recall.tolist(),
-               "scores": scores.tolist()},
+        curve={
+            "precision": precision.tolist(),
+            "recall": recall.tolist(),
+            "scores": scores.tolist(),
+        },
         images=images,
         skipped=skipped,
     )
 
 
 def _listed(res: dict) -> dict:
-    return {"boxes": np.round(res["boxes"], 2).tolist(),
-            "probabilities": np.round(res["probabilities"], 6).tolist()}
+    return {
+        "boxes": np.round(res["boxes"], 2).tolist(),
+        "probabilities": np.round(res["probabilities"], 6).tolist(),
+    }

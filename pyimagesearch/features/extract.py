@@ -80,7 +80,12 @@ def extract_features(conf, progress: bool = True) -> ExtractionSummary:
         hog,
         window_dim,
         {"positives": pos, "negatives": neg},
-        {"negatives": {"images": len(split.negatives), "per_image": conf["num_distractions_per_image"]}},
+        {
+            "negatives": {
+                "images": len(split.negatives),
+                "per_image": conf["num_distractions_per_image"],
+            }
+        },
     )
     summary.seconds = time.perf_counter() - start
     log.info(

@@ -117,9 +117,11 @@ class FeatureStore:
         names: list[str] = []
         with h5py.File(self.path, "r") as f:
             f.visititems(
-                lambda name, obj: names.append(name.rsplit("/", 1)[0])
-                if isinstance(obj, h5py.Dataset) and name.endswith("/features")
-                else None
+                lambda name, obj: (
+                    names.append(name.rsplit("/", 1)[0])
+                    if isinstance(obj, h5py.Dataset) and name.endswith("/features")
+                    else None
+                )
             )
         return sorted(names)
 

@@ -69,7 +69,14 @@ class LinearModel:
         if probability >= 1.0:
             return np.inf
         logit = np.log(probability) - np.log1p(-probability)
-        return float((logit - self.platt_b) / self.platt_a)
+        t = float((logit - self.platt_b) / self.platt_a)
+        # nudge to the smallest double whose probability reaches p, so that the
+        # comparison is exact in floating point, not only on paper
+        while self.probability(t) < probability:
+            t = float(np.nextafter(t, np.inf))
+        while self.probability(np.nextafter(t, -np.inf)) >= probability:
+            t = float(np.nextafter(t, -np.inf))
+        return t
 
     def weight_grid(self) -> np.ndarray:
         """Weights as ``(blocks_r, blocks_c, features_per_block)`` over the window."""

@@ -36,8 +36,9 @@ class DistractionSplit:
         rest = self.pool[self.n_negatives :] or self.pool
         start = (round_index - 1) * self.n_per_round
         if start + self.n_per_round > len(rest):
-            log.warning("mining round %d reuses distraction images: the pool is exhausted",
-                        round_index)
+            log.warning(
+                "mining round %d reuses distraction images: the pool is exhausted", round_index
+            )
         return [rest[(start + i) % len(rest)] for i in range(min(self.n_per_round, len(rest)))]
 
     def category(self, path: Path) -> str:

@@ -1,0 +1,62 @@
+"""What every command-line script shares: ``--conf``, logging, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+from collections.abc import Callable
+
+from .config import Config, load_config
+from .errors import PyImageSearchError
+
+
+def parser(description: str, conf_required: bool = True) -> argparse.ArgumentParser:
+    """An argument parser with the options every script takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("-c", "--conf", required=conf_required, help="path to the JSON config")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    return p
+
+
+def add_execution_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-jobs", type=int, help="worker processes (-1 = all cores); overrides n_jobs")
+    p.add_argument(
+        "--scheduler", help="Dask scheduler address (tcp://host:port); overrides scheduler"
+    )
+
+
+def configure(args: argparse.Namespace) -> Config | None:
+    """Set up logging and load the config named by ``--conf`` (with CLI overrides)."""
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    if not getattr(args, "conf", None):
+        return None
+    conf = load_config(args.conf)
+    overrides = {}
+    if getattr(args, "n_jobs", None) is not None:
+        overrides["n_jobs"] = args.n_jobs
+    if getattr(args, "scheduler", None):
+        overrides["scheduler"] = args.scheduler
+    return conf.replace(**overrides) if overrides else conf
+
+
+def main(func: Callable[[], int | None]) -> Callable[[], None]:
+    """Run a script's main: user errors become one line on stderr and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper() -> None:
+        try:
+            code = func()
+        except PyImageSearchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            print("interrupted: finished files are intact; re-run to continue", file=sys.stderr)
+            sys.exit(130)
+        sys.exit(code or 0)
+
+    return wrapper

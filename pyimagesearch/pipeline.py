@@ -1,0 +1,142 @@
+"""The whole workflow as one call: explore, extract, train, then mine/retrain/evaluate rounds.
+
+Round 0 is the model trained on positives and random negatives; each later round
+mines fresh distraction images with the current model, retrains with every hard
+negative so far (capped by ``hn_max_total``, most confident first) and evaluates on
+the held-out test set. A history of the rounds and a report are written to
+``output_dir/report``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from .config import Config
+from .descriptor.hog import HogParams
+from .evaluation.evaluate import Evaluation, evaluate
+from .features.extract import extract_features
+from .features.store import FeatureStore, hard_negative_group
+from .io.atomic import write_text_atomic
+from .mining.hard_negatives import mine_hard_negatives
+from .model.modelfile import save_model
+from .model.training import train_model
+from .sources.annotations import read_annotations
+from .sources.dims import box_statistics, suggest_window_dim
+
+log = logging.getLogger(__name__)
+
+
+def report_dir(conf: Config) -> Path:
+    return Path(conf["output_dir"]) / "report"
+
+
+def run_pipeline(conf: Config, rounds: int | None = None, progress: bool = True) -> Path:
+    """Run every step and write the report; returns the report folder."""
+    rounds = conf["hn_rounds"] if rounds is None else rounds
+    out = report_dir(conf)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    stats = box_statistics(read_annotations(conf))
+    dims = {
+        "statistics": stats.table(),
+        "_stats": stats,
+        "suggested_window_dim": suggest_window_dim(stats, conf["pixels_per_cell"]),
+    }
+    timings["explore_dims"] = time.perf_counter() - t
+
+    extraction = extract_features(conf, progress=progress)
+    timings["extract_features"] = extraction.seconds
+
+    history: list[dict] = []
+    evaluations: dict[int, Evaluation] = {}
+    mining: dict[int, dict] = {}
+    model = train_model(conf, hard_negatives=False)
+    _keep_round_model(conf, model, 0)
+    evaluations[0] = evaluate(conf, model, progress=progress)
+    history.append(_round_record(0, model, evaluations[0], 0, 0, conf))
+    _write_history(out, history)
+
+    for r in range(1, rounds + 1):
+        summary = mine_hard_negatives(conf, r, model=model, progress=progress)
+        mining[r] = asdict(summary)
+        model = train_model(conf, hard_negatives=True, max_round=r)
+        _keep_round_model(conf, model, r)
+        evaluations[r] = evaluate(conf, model, progress=progress)
+        history.append(
+            _round_record(
+                r,
+                model,
+                evaluations[r],
+                summary.n_kept,
+                model.metadata["hard_negatives"],
+                conf,
+                summary,
+            )
+        )
+        _write_history(out, history)
+        gain = history[-1]["average_precision"] - history[-2]["average_precision"]
+        if conf["hn_min_ap_gain"] is not None and gain < conf["hn_min_ap_gain"]:
+            log.info(
+                "stopping after round %d: AP gained %.4f < hn_min_ap_gain %.4f",
+                r,
+                gain,
+                conf["hn_min_ap_gain"],
+            )
+            break
+
+    from .report.markdown import write_report
+
+    write_report(conf, out, history, evaluations, mining, dims, extraction, timings)
+    return out
+
+
+def _keep_round_model(conf: Config, model, round_index: int) -> None:
+    """Keep a copy of each round's model beside the report, for comparison."""
+    path = Path(conf["output_dir"]) / "models" / f"round_{round_index:03d}.json"
+    save_model(model, path)
+
+
+def _round_record(r, model, ev: Evaluation, added: int, total: int, conf, summary=None) -> dict:
+    record = {
+        "round": r,
+        "images_mined": summary.n_images if summary else 0,
+        "hard_negatives_found": summary.n_found if summary else 0,
+        "hard_negatives_added": added,
+        "hard_negatives_total": total,
+        "train_seconds": model.metadata.get("train_seconds"),
+        "mine_seconds": round(summary.seconds, 3) if summary else 0.0,
+        "average_precision": round(ev.average_precision, 6),
+        "precision": round(ev.precision, 6),
+        "recall": round(ev.recall, 6),
+        "false_positives_per_image": round(ev.false_positives_per_image, 6),
+        "min_probability": conf["min_probability"],
+        "decision_threshold": round(model.decision_threshold(conf["min_probability"]), 6),
+        "n_test_images": ev.n_test_images,
+        "n_distraction_images": ev.n_distraction_images,
+    }
+    if summary:
+        record["per_category"] = summary.per_category
+    return record
+
+
+def _write_history(out: Path, history: list[dict]) -> None:
+    write_text_atomic(out / "history.json", json.dumps(history, indent=1))
+
+
+def mined_rows(conf: Config, round_index: int) -> dict:
+    """The stored hard negatives of a round (without features), most confident first."""
+    store = FeatureStore(
+        conf["features_path"], HogParams.from_config(conf), tuple(conf["window_dim"])
+    )
+    return store.read(
+        hard_negative_group(round_index), ("source", "box", "scale", "score", "probability")
+    )
+
+
+__all__ = ["mined_rows", "report_dir", "run_pipeline"]

@@ -1,0 +1,1 @@
+"""Reports: plots, galleries, the learned template, and the Markdown page tying them together."""

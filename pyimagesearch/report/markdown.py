@@ -1,0 +1,208 @@
+"""The run report: a Markdown page next to its PNG figures and JSON/CSV data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..io.atomic import write_text_atomic
+from ..model.modelfile import load_model
+from .gallery import detection_gallery, window_sheet
+from .plots import plot_box_statistics, plot_pr_curves, plot_rounds
+from .template import template_picture
+
+
+def write_report(conf, out: Path, history, evaluations, mining, dims, extraction, timings) -> Path:
+    """Write figures, per-round data and ``report.md`` into ``out``."""
+    from ..pipeline import mined_rows
+
+    out = Path(out)
+    rounds = sorted(evaluations)
+    last = rounds[-1]
+    for r in rounds:
+        write_text_atomic(
+            out / f"evaluation_round_{r:03d}.json", json.dumps(evaluations[r].summary(), indent=1)
+        )
+    plot_pr_curves(
+        {
+            f"round {r}": {**evaluations[r].curve, "ap": evaluations[r].average_precision}
+            for r in rounds
+        },
+        out / "pr_curves.png",
+    )
+    plot_rounds(history, out / "rounds.png")
+    stats = dims["_stats"]
+    plot_box_statistics(stats.widths, stats.heights, out / "box_statistics.png")
+    template_picture(load_model(conf["classifier_path"]), out / "template.png")
+    detection_gallery(
+        evaluations[0].images, out / "detections_round_000.png", conf["min_probability"]
+    )
+    if last:
+        detection_gallery(
+            evaluations[last].images,
+            out / f"detections_round_{last:03d}.png",
+            conf["min_probability"],
+        )
+    mined_sections = []
+    for r in rounds[1:]:
+        rows = mined_rows(conf, r)
+        window_sheet(rows, out / f"hard_negatives_round_{r:03d}.png")
+        suspects = _write_suspects(
+            rows, conf["hn_suspect_probability"], out / f"suspects_round_{r:03d}.csv"
+        )
+        mined_sections.append(_mined_section(r, mining[r], suspects, conf))
+
+    before, after = history[0], history[-1]
+    ratio = (
+        after["false_positives_per_image"] / before["false_positives_per_image"]
+        if before["false_positives_per_image"]
+        else float("nan")
+    )
+    lines = [
+        "# Detector report",
+        "",
+        f"Config `{conf.path}` · {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · "
+        f"Python {platform.python_version()}",
+        "",
+        "## Result",
+        "",
+        f"| | before mining (round 0) | after mining (round {after['round']}) |",
+        "|---|---|---|",
+        f"| average precision (IoU ≥ 0.5) | {before['average_precision']:.4f} | "
+        f"{after['average_precision']:.4f} |",
+        f"| false positives per image (p ≥ {conf['min_probability']}) | "
+        f"{before['false_positives_per_image']:.4f} | {after['false_positives_per_image']:.4f} |",
+        f"| precision / recall at p ≥ {conf['min_probability']} | "
+        f"{before['precision']:.3f} / {before['recall']:.3f} | "
+        f"{after['precision']:.3f} / {after['recall']:.3f} |",
+        "",
+        f"False positives per image after mining are {ratio:.2f}× the figure before mining. "
+        f"Test set: {before['n_test_images']} held-out annotated images; false positives "
+        f"counted on {before['n_distraction_images']} distraction images never used for "
+        "training or mining.",
+        "",
+        "![PR curves](pr_curves.png)",
+        "",
+        "## Rounds",
+        "",
+        "| round | images mined | hard negatives added | total used | train s | AP | FPPI "
+        "| precision | recall | threshold (decision) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for h in history:
+        lines.append(
+            f"| {h['round']} | {h['images_mined']} | {h['hard_negatives_added']} | "
+            f"{h['hard_negatives_total']} | {h['train_seconds']:.2f} | "
+            f"{h['average_precision']:.4f} | {h['false_positives_per_image']:.4f} | "
+            f"{h['precision']:.3f} | {h['recall']:.3f} | {h['decision_threshold']:.4f} |"
+        )
+    lines += ["", "Machine-readable: `history.json`.", "", "![rounds](rounds.png)", ""]
+    lines += [
+        "## Data",
+        "",
+        f"- positives: {extraction.n_positives} (from {extraction.n_train_images} training "
+        f"images{', with mirrors' if conf['use_flip'] else ''})",
+        f"- random negatives: {extraction.n_negatives} from {extraction.n_negative_images} "
+        "distraction images",
+        f"- skipped inputs: {len(extraction.skipped)}",
+        f"- window: {conf['window_dim']} (suggested from the boxes: "
+        f"{list(dims['suggested_window_dim'])})",
+        "",
+        _stats_table(dims["statistics"]),
+        "",
+        "![box statistics](box_statistics.png)",
+        "",
+        "## Detections on held-out images",
+        "",
+        f"Green: ground truth; red: detections with probability ≥ {conf['min_probability']}.",
+        "",
+        "Before mining:",
+        "",
+        "![detections before](detections_round_000.png)",
+        "",
+    ]
+    if last:
+        lines += [
+            f"After round {last}:",
+            "",
+            f"![detections after](detections_round_{last:03d}.png)",
+            "",
+        ]
+    lines += ["## Hard negatives", ""]
+    for section in mined_sections:
+        lines += section
+    lines += [
+        "## Learned template",
+        "",
+        "The SVM weights drawn as HOG glyphs on the window's cells: left, what the "
+        "detector looks for; right, what counts against a car.",
+        "",
+        "![template](template.png)",
+        "",
+        "## Timings (s)",
+        "",
+        "| step | seconds |",
+        "|---|---|",
+    ]
+    timings = {**timings, **{f"mine round {r}": mining[r]["seconds"] for r in mining}}
+    timings.update({f"evaluate round {r}": evaluations[r].seconds for r in rounds})
+    lines += [f"| {k} | {v:.2f} |" for k, v in timings.items()]
+    write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
+    return out / "report.md"
+
+
+def _stats_table(stats: dict) -> str:
+    rows = ["| | min | mean | median | max |", "|---|---|---|---|---|"]
+    for name, s in stats.items():
+        rows.append(
+            f"| {name} | {s['min']:.1f} | {s['mean']:.1f} | {s['median']:.1f} | {s['max']:.1f} |"
+            if name != "aspect_ratio"
+            else f"| {name} | {s['min']:.2f} | {s['mean']:.2f} | {s['median']:.2f} | "
+            f"{s['max']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def _write_suspects(rows: dict, threshold: float, path: Path) -> int:
+    """CSV of mined windows so confident they are likely unlabelled objects."""
+    probs = np.asarray(rows["probability"])
+    idx = np.flatnonzero(probs >= threshold)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["source", "x1", "y1", "x2", "y2", "scale", "probability"])
+    for i in idx:
+        writer.writerow(
+            [
+                rows["source"][i],
+                *(round(float(v), 1) for v in rows["box"][i]),
+                round(float(rows["scale"][i]), 4),
+                round(float(probs[i]), 6),
+            ]
+        )
+    write_text_atomic(path, buf.getvalue())
+    return len(idx)
+
+
+def _mined_section(r: int, summary: dict, n_suspects: int, conf) -> list[str]:
+    cats = summary.get("per_category", {})
+    cat_line = ", ".join(f"{k}: {v}" for k, v in cats.items() if v) or "none"
+    return [
+        f"### Round {r}",
+        "",
+        f"{summary['n_found']} windows at p ≥ {conf['hn_min_probability']} in "
+        f"{summary['n_images']} images ({summary['n_kept']} kept), {summary['seconds']:.2f} s. "
+        f"By category: {cat_line}.",
+        "",
+        f"{n_suspects} suspect windows (p ≥ {conf['hn_suspect_probability']}, likely "
+        f"unlabelled objects): `suspects_round_{r:03d}.csv`. Exclude categories or images "
+        "with `distraction_exclude_categories` / `distraction_exclude_images`.",
+        "",
+        f"![hard negatives round {r}](hard_negatives_round_{r:03d}.png)",
+        "",
+    ]

@@ -1,0 +1,32 @@
+"""Mine hard negatives: confident detections on distraction images, stored with provenance."""
+
+from pyimagesearch.cli import add_execution_options, configure, main, parser
+from pyimagesearch.mining import mine_hard_negatives
+
+
+@main
+def run() -> None:
+    p = parser(__doc__)
+    p.add_argument(
+        "--round",
+        type=int,
+        default=1,
+        help="mining round (1-based); each round mines the next fresh images "
+        "and is stored as hard_negatives/round_NNN (re-running replaces it)",
+    )
+    add_execution_options(p)
+    args = p.parse_args()
+    conf = configure(args)
+    s = mine_hard_negatives(conf, args.round, progress=not args.quiet)
+    cats = ", ".join(f"{k}: {v}" for k, v in s.per_category.items() if v)
+    print(
+        f"round {s.round}: {s.n_found} windows >= {conf['hn_min_probability']} in "
+        f"{s.n_images} images ({s.n_kept} kept, {len(s.skipped)} skipped) in {s.seconds:.2f} s"
+    )
+    if cats:
+        print(f"by category: {cats}")
+    print(f"stored in {conf['features_path']} under hard_negatives/round_{s.round:03d}")
+
+
+if __name__ == "__main__":
+    run()

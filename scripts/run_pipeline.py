@@ -1,0 +1,20 @@
+"""Run the whole workflow (explore, extract, train, mine/retrain rounds, evaluate) and report."""
+
+from pyimagesearch.cli import add_execution_options, configure, main, parser
+from pyimagesearch.pipeline import run_pipeline
+
+
+@main
+def run() -> None:
+    p = parser(__doc__)
+    p.add_argument("--rounds", type=int, help="mining rounds (default: hn_rounds)")
+    add_execution_options(p)
+    args = p.parse_args()
+    conf = configure(args)
+    out = run_pipeline(conf, rounds=args.rounds, progress=not args.quiet)
+    print(f"report: {out / 'report.md'}")
+    print(out)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,60 @@
+"""Detect objects in an image or a folder; draw the boxes and write them as JSON."""
+
+import json
+from pathlib import Path
+
+import cv2
+
+from pyimagesearch.cli import add_execution_options, configure, main, parser
+from pyimagesearch.detection.files import detect_files, image_paths
+from pyimagesearch.io.atomic import write_text_atomic
+from pyimagesearch.io.images import read_image
+from pyimagesearch.model import check_compatible, load_model
+from pyimagesearch.report.gallery import draw_detections, write_png
+
+
+@main
+def run() -> None:
+    p = parser(__doc__)
+    p.add_argument("-i", "--image", required=True, help="an image, or a folder of images")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="folder for copies of the images with boxes drawn (default: output_dir/detections)",
+    )
+    p.add_argument("--json", help="write {image path: [{box, probability}, ...]} to this file")
+    p.add_argument("--min-probability", type=float, help="override min_probability")
+    p.add_argument("--model", help="model file (default: classifier_path)")
+    p.add_argument("--show", action="store_true", help="also show each result in a window")
+    add_execution_options(p)
+    args = p.parse_args()
+    conf = configure(args)
+    model_path = args.model or conf["classifier_path"]
+    model = load_model(model_path)
+    check_compatible(model, conf, model_path)
+    paths = image_paths(args.image)
+    out_dir = Path(args.output or Path(conf["output_dir"]) / "detections")
+    found, failed = {}, 0
+    for path, res in detect_files(conf, paths, model, args.min_probability, not args.quiet):
+        if isinstance(res, str):
+            print(f"skipped: {res}")
+            failed += 1
+            continue
+        found[str(path)] = [
+            {"box": [round(float(v), 2) for v in box], "probability": round(float(prob), 6)}
+            for box, prob in zip(res["boxes"], res["probabilities"])
+        ]
+        drawn = draw_detections(read_image(path), res["boxes"], res["probabilities"])
+        write_png(out_dir / (Path(path).stem + ".png"), drawn)
+        if args.show:
+            cv2.imshow("detections", drawn)
+            cv2.waitKey(0)
+        print(f"{path}: {len(found[str(path)])} detection(s)")
+    if args.json:
+        write_text_atomic(args.json, json.dumps(found, indent=1))
+    n = sum(len(v) for v in found.values())
+    print(f"{n} detections in {len(found)} images ({failed} skipped); drawings in {out_dir}")
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,148 @@
+"""A short run of the whole workflow on a slice of the real data, through the scripts."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pyimagesearch.config import load_config
+from pyimagesearch.descriptor.hog import HogParams
+from pyimagesearch.features.store import FeatureStore, hard_negative_group
+from pyimagesearch.model import load_model
+
+from .conftest import ROOT
+
+SCRIPTS = [
+    "explore_dims",
+    "extract_features",
+    "train_model",
+    "hard_negative_mine",
+    "test_model",
+    "evaluate",
+    "run_pipeline",
+]
+
+
+def _run(*args):
+    result = subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+    return result
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_prints_help(script):
+    result = _run(ROOT / "scripts" / f"{script}.py", "--help")
+    assert result.returncode == 0 and "--conf" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """Pipeline with one mining round on a slice of the data (scripts, as a user runs them)."""
+    from .conftest import cars_conf_dict
+
+    tmp = tmp_path_factory.mktemp("run")
+    raw = cars_conf_dict(
+        tmp,
+        num_distraction_images=150,
+        hn_num_distraction_images=40,
+        eval_num_distraction_images=40,
+        n_jobs=2,
+    )
+    conf_path = tmp / "conf.json"
+    conf_path.write_text(json.dumps(raw))
+    result = _run(ROOT / "scripts" / "run_pipeline.py", "--conf", conf_path, "-q")
+    assert result.returncode == 0, result.stderr
+    return conf_path, result
+
+
+def test_pipeline_report_and_history(small_run):
+    conf_path, result = small_run
+    conf = load_config(conf_path)
+    out = Path(result.stdout.strip().splitlines()[-1])  # last line: the report folder
+    assert out == Path(conf["output_dir"]) / "report"
+    history = json.loads((out / "history.json").read_text())
+    assert [h["round"] for h in history] == [0, 1]
+    store = FeatureStore(conf["features_path"], HogParams.from_config(conf), (96, 32))
+    n_hard = store.count(hard_negative_group(1))
+    assert history[1]["hard_negatives_added"] == n_hard == history[1]["hard_negatives_total"]
+    mined = store.read(hard_negative_group(1))
+    assert np.all(np.diff(mined["score"]) <= 0)  # sorted by confidence
+    assert np.all(mined["probability"] >= conf["hn_min_probability"])
+    assert set(mined) >= {"source", "box", "scale", "score", "round", "layer_box"}
+    for name in (
+        "report.md",
+        "pr_curves.png",
+        "rounds.png",
+        "template.png",
+        "hard_negatives_round_001.png",
+        "detections_round_000.png",
+    ):
+        assert (out / name).stat().st_size > 0
+
+
+def test_model_finds_cars_in_held_out_images(small_run):
+    conf_path, _ = small_run
+    conf = load_config(conf_path)
+    result = _run(
+        ROOT / "scripts" / "evaluate.py",
+        "--conf",
+        conf_path,
+        "-q",
+        "--json",
+        conf_path.parent / "eval.json",
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((conf_path.parent / "eval.json").read_text())
+    assert figures["n_test_images"] == 61 and figures["n_objects"] == 61
+    assert figures["average_precision"] >= 0.9
+    assert figures["recall"] >= 0.7 and figures["precision"] >= 0.9
+    model = load_model(conf["classifier_path"])
+    assert model.metadata["hard_negatives"] > 0
+
+
+def test_test_model_json_in_image_pixels(small_run, tmp_path):
+    conf_path, _ = small_run
+    from pyimagesearch.sources.annotations import read_annotations, split_train_test
+
+    conf = load_config(conf_path)
+    _, test = split_train_test(read_annotations(conf), 0.5, conf["seed"])
+    item = test[0]
+    out_json = tmp_path / "d.json"
+    result = _run(
+        ROOT / "scripts" / "test_model.py",
+        "--conf",
+        conf_path,
+        "--image",
+        item.path,
+        "--output",
+        tmp_path / "drawn",
+        "--json",
+        out_json,
+        "--min-probability",
+        "0.5",
+        "-q",
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(out_json.read_text())[str(item.path)]
+    assert found and all(d["probability"] >= 0.5 for d in found)
+    best = max(found, key=lambda d: d["probability"])["box"]
+    gt = item.boxes[0]
+    inter = max(0, min(best[2], gt[2]) - max(best[0], gt[0])) * max(
+        0, min(best[3], gt[3]) - max(best[1], gt[1])
+    )
+    union = (best[2] - best[0]) * (best[3] - best[1]) + (gt[2] - gt[0]) * (gt[3] - gt[1]) - inter
+    assert inter / union >= 0.5
+    assert (tmp_path / "drawn" / (item.path.stem + ".png")).is_file()
+
+
+def test_script_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"window_dim": [96, 32]}')
+    result = _run(ROOT / "scripts" / "train_model.py", "--conf", bad)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,65 @@
+"""NMS and detection metrics on hand-worked examples."""
+
+import numpy as np
+import pytest
+
+from pyimagesearch.detection.nms import iou, non_max_suppression
+from pyimagesearch.evaluation.metrics import (
+    average_precision,
+    match_detections,
+    precision_recall,
+)
+
+
+def test_nms_hand_worked():
+    boxes = np.array(
+        [
+            [0, 0, 10, 10],  # A, score 0.9
+            [1, 1, 11, 11],  # B: overlaps A on 9x9 = 81% of its area -> suppressed
+            [8, 0, 18, 10],  # C: overlaps A on 2x10 = 20% -> kept (<= 0.3)
+            [50, 50, 60, 60],  # D: alone -> kept
+            [7, 0, 17, 10],  # E: overlaps A 30% exactly (kept), overlaps C 90% -> suppressed
+        ],
+        float,
+    )
+    scores = np.array([0.9, 0.8, 0.7, 0.1, 0.6])
+    keep = non_max_suppression(boxes, scores, 0.3)
+    assert keep.tolist() == [0, 2, 3]
+
+
+def test_nms_overlap_is_relative_to_the_suppressed_box():
+    big, small = [0, 0, 100, 100], [10, 10, 20, 20]  # small lies fully inside big
+    assert non_max_suppression(np.array([big, small]), np.array([1.0, 0.5]), 0.3).tolist() == [0]
+    # big box scored lower: its overlap with the small kept box is 1% of its area: kept
+    assert non_max_suppression(np.array([big, small]), np.array([0.5, 1.0]), 0.3).tolist() == [
+        1,
+        0,
+    ]
+    assert non_max_suppression(np.zeros((0, 4)), np.zeros(0), 0.3).tolist() == []
+
+
+def test_iou_hand_worked():
+    assert iou(np.array([0, 0, 10, 10]), np.array([[5, 0, 15, 10]]))[0] == pytest.approx(50 / 150)
+    assert iou(np.array([0, 0, 10, 10]), np.array([[20, 20, 30, 30]]))[0] == 0
+
+
+def test_average_precision_hand_worked():
+    # 3 objects; detections by score: TP, FP, TP, FP
+    # -> P = 1, 1/2, 2/3, 1/2 at R = 1/3, 1/3, 2/3, 2/3
+    flags = np.array([True, False, True, False])
+    precision, recall = precision_recall(flags, 3)
+    np.testing.assert_allclose(precision, [1, 0.5, 2 / 3, 0.5])
+    np.testing.assert_allclose(recall, [1 / 3, 1 / 3, 2 / 3, 2 / 3])
+    # all-point AP: 1/3 * 1 + 1/3 * 2/3 + 1/3 * 0 (third object never found)
+    assert average_precision(precision, recall) == pytest.approx(1 / 3 + 2 / 9)
+
+
+def test_matching_one_detection_per_object():
+    gt = [np.array([[0, 0, 10, 10]]), np.zeros((0, 4))]
+    dets = [np.array([[0, 0, 10, 10], [1, 0, 10, 10], [40, 40, 50, 50]]), np.array([[0, 0, 5, 5]])]
+    scores = [np.array([0.9, 0.95, 0.5]), np.array([0.99])]
+    s, flags, n = match_detections(dets, scores, gt)
+    assert n == 1
+    np.testing.assert_allclose(s, [0.99, 0.95, 0.9, 0.5])
+    # the 0.95 detection (IoU 0.9) takes the object; the 0.9 one is a duplicate
+    assert flags.tolist() == [False, True, False, False]
