@@ -25,8 +25,6 @@ import numpy as np
 from pycocotools.coco import COCO
 
 from ..errors import AnnotationError
-from ..io.atomic import write_text_atomic
-from ..io.images import IMAGE_EXTENSIONS
 from .download import (
     DEFAULT_TIMEOUT,
     DownloadError,
@@ -34,10 +32,9 @@ from .download import (
     DownloadTask,
     FileResult,
     download_files,
-    manifest_row,
+    finish_image_folder,
     read_manifest,
     recorded_checks,
-    write_manifest,
 )
 
 log = logging.getLogger(__name__)
@@ -169,8 +166,13 @@ def coco_image_url(img: dict, base_url: str | None = None) -> str:
     return base_url.rstrip("/") + tail
 
 
-def find_local_image(images_dir: Path, img: dict) -> Path | None:
-    """``file_name`` in ``images_dir``, in the split folder of its coco_url, or any subfolder."""
+def find_local_image(
+    images_dir: Path, img: dict, index: dict[str, Path] | None = None
+) -> Path | None:
+    """``file_name`` in ``images_dir``, in the split folder of its coco_url, or any subfolder.
+
+    ``index`` (file name -> path, from :func:`index_images`) avoids a folder walk per image.
+    """
     name = img["file_name"]
     candidates = [images_dir / name]
     url_path = urlsplit(img.get("coco_url") or "").path.strip("/")
@@ -179,8 +181,18 @@ def find_local_image(images_dir: Path, img: dict) -> Path | None:
     for path in candidates:
         if path.is_file():
             return path
-    matches = sorted(p for p in images_dir.rglob(Path(name).name) if p.is_file())
-    return matches[0] if matches else None
+    index = index_images(images_dir) if index is None else index
+    return index.get(Path(name).name)
+
+
+def index_images(images_dir: Path) -> dict[str, Path]:
+    """File name -> first path (sorted walk) of every file under ``images_dir``."""
+    index: dict[str, Path] = {}
+    for root, dirs, files in os.walk(images_dir):
+        dirs.sort()
+        for name in sorted(files):
+            index.setdefault(name, Path(root) / name)
+    return index
 
 
 def fetch_coco_backgrounds(
@@ -221,10 +233,10 @@ def fetch_coco_backgrounds(
     log.info("%d background candidates, %d selected", n_candidates, len(selected))
 
     out = Path(out_dir)
-    img_dir, label_dir = out / "images", out / "labels"
-    manifest_path = out / MANIFEST_NAME
-    previous = read_manifest(manifest_path)
+    img_dir = out / "images"
+    previous = read_manifest(out / MANIFEST_NAME)
     tasks, failures, id_of = [], [], {}
+    index: dict[str, Path] | None = None
     for img_id in selected:
         img = coco.imgs[img_id]
         dest = img_dir / Path(img["file_name"]).name
@@ -232,7 +244,10 @@ def fetch_coco_backgrounds(
         checks = recorded_checks(previous.get(dest.name))
         try:
             if local_dir is not None:
-                source: str | Path | None = find_local_image(local_dir, img)
+                source: str | Path | None = find_local_image(local_dir, img, index or {})
+                if source is None:  # not where expected: one walk of the folder, then lookups
+                    index = index_images(local_dir) if index is None else index
+                    source = index.get(Path(img["file_name"]).name)
                 if source is None:
                     raise DownloadSourceError(f"{img['file_name']} not found in {local_dir}")
             else:
@@ -252,41 +267,9 @@ def fetch_coco_backgrounds(
         desc="COCO backgrounds",
     )
     summary.results.extend(FileResult(task, "failed", reason) for task, reason in failures)
-    for res in summary.failed:  # a failed image must not keep a background label
-        (label_dir / f"{res.task.dest.stem}.txt").unlink(missing_ok=True)
-    for res in summary.kept:
-        label = label_dir / f"{res.task.dest.stem}.txt"
-        if not label.is_file() or label.stat().st_size:
-            write_text_atomic(label, "")
-
-    wanted = {res.task.dest.name for res in summary.kept}
-    stale = _stale_images(img_dir, {t.dest.name for t in tasks} | wanted)
-    pruned = 0
-    if prune:
-        for path in stale:
-            path.unlink(missing_ok=True)
-            (label_dir / f"{path.stem}.txt").unlink(missing_ok=True)
-            previous.pop(path.name, None)
-            pruned += 1
-        stale = []
-    # rows of earlier images still on disk stay; this run's results replace theirs
-    rows = {name: row for name, row in previous.items() if (img_dir / name).is_file()}
-    for res in summary.failed:
-        rows.pop(res.task.dest.name, None)
-    for res in summary.kept:
-        rows[res.task.dest.name] = manifest_row(id_of[res.task.dest.name], res)
-    write_manifest(manifest_path, rows.values())
+    stale, pruned = finish_image_folder(
+        out, summary, previous, lambda res: id_of[res.task.dest.name], labels=True, prune=prune
+    )
     return BackgroundsReport(
         out, sorted(cats.values()), n_candidates, selected, summary, stale, pruned
-    )
-
-
-def _stale_images(img_dir: Path, wanted: set[str]) -> list[Path]:
-    """Images in the output folder that the current selection does not contain."""
-    if not img_dir.is_dir():
-        return []
-    return sorted(
-        p
-        for p in img_dir.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and p.name not in wanted
     )

@@ -25,11 +25,12 @@ from pathlib import Path
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.exceptions import ChunkedEncodingError
 from tqdm import tqdm
 
 from ..errors import ImageReadError, PyImageSearchError
 from ..io.atomic import write_text_atomic
-from ..io.images import read_image
+from ..io.images import IMAGE_EXTENSIONS, read_image
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ DEFAULT_TIMEOUT = (10.0, 60.0)
 #: Refuse responses larger than this (bytes): no image we want is that big.
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 PART_SUFFIX = ".part"
+#: Attempts per file when the connection breaks mid-body (each resumes with Range).
+NETWORK_TRIES = 3
 _CHUNK = 1 << 16
 
 #: Columns of the manifest every fetch command writes beside its images.
@@ -218,8 +221,8 @@ def download_files(
         for future in as_completed(futures):
             res = future.result()
             summary.results.append(res)
-            if res.status == "failed":
-                log.warning("%s: %s", res.task.key, res.reason)
+            if res.status == "failed":  # reported in the summary too
+                log.info("%s: failed: %s", res.task.key, res.reason)
             bar.update(1)
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -250,7 +253,8 @@ def _fetch_one(
             task.dest.unlink()  # a file that fails its checks is never kept
     part = part_path(task.dest)
     task.dest.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in (1, 2):
+    network_tries, whole_retry = NETWORK_TRIES, True
+    while True:
         resumed = False
         try:
             if isinstance(task.source, Path):
@@ -258,20 +262,25 @@ def _fetch_one(
             else:
                 resumed = _http_get(session(), task.source, part, timeout, max_bytes)
             result = _result(task, "downloaded", part, verify)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            # the connection broke mid-file: keep the partial file for a Range resume
-            if not (part.exists() and part.stat().st_size):
+        except (requests.ConnectionError, requests.Timeout, ChunkedEncodingError) as exc:
+            # the connection broke: keep what arrived and resume it with a Range request
+            network_tries -= 1
+            if part.exists() and part.stat().st_size:
+                if network_tries > 0:
+                    log.info("%s: %s; resuming", task.key, _short(exc))
+                    continue
+            else:
                 part.unlink(missing_ok=True)
-            return FileResult(task, "failed", f"network error: {_short(exc)}")
+            return FileResult(task, "failed", f"network error: {_short(exc, part)}")
         except (DownloadError, ImageReadError, requests.RequestException, OSError) as exc:
             part.unlink(missing_ok=True)
-            if resumed and attempt == 1:
+            if resumed and whole_retry:  # the old partial file may not belong to this file
                 log.info("%s: resumed file failed its checks (%s); fetching whole", task.key, exc)
+                whole_retry = False
                 continue
-            return FileResult(task, "failed", _short(exc))
+            return FileResult(task, "failed", _short(exc, part))
         os.replace(part, task.dest)
         return result
-    raise AssertionError("unreachable")
 
 
 def _result(
@@ -316,6 +325,9 @@ def _http_get(
         start = offset if append else 0
         expected = resp.headers.get("Content-Length")
         written = 0
+        # keep the bytes of a body cut short (urllib3 would drop its last buffer): the
+        # length check below turns the short body into a resumable network error
+        resp.raw.enforce_content_length = False
         with open(part, "ab" if append else "wb") as fh:
             for chunk in resp.iter_content(_CHUNK):
                 written += len(chunk)
@@ -329,9 +341,11 @@ def _http_get(
         return append
 
 
-def _short(exc: BaseException) -> str:
-    """An exception as one short line (urllib3's retry errors are very long)."""
+def _short(exc: BaseException, part: Path | None = None) -> str:
+    """An exception as one short line, without the temp file's path (it no longer exists)."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if part is not None:
+        text = text.replace(f"{part}: ", "").replace(f"{part.name}: ", "")
     if isinstance(exc, requests.exceptions.RetryError):
         text = "too many retries (" + text.split("(Caused by ")[-1].rstrip(")") + ")"
     return text[:300]
@@ -387,3 +401,50 @@ def recorded_checks(row: Mapping[str, str] | None) -> dict[str, object]:
     if row.get("sha256"):
         out["recorded_sha256"] = row["sha256"]
     return out
+
+
+def finish_image_folder(
+    out: Path,
+    summary: DownloadSummary,
+    previous: Mapping[str, Mapping[str, str]],
+    image_id: Callable[[FileResult], object],
+    labels: bool = True,
+    prune: bool = False,
+) -> tuple[list[Path], int]:
+    """Labels, stale images and manifest of an ``out/images`` folder after a fetch.
+
+    With ``labels``, every kept image gets an empty ``out/labels/<stem>.txt`` (a YOLO
+    background) and failed ones lose theirs. Images in ``out/images`` that this run did
+    not ask for are returned as stale, or deleted with ``prune``. ``out/manifest.csv``
+    keeps earlier rows of images still on disk and this run's rows of kept images.
+    Returns ``(stale images, number pruned)``.
+    """
+    img_dir, label_dir = out / "images", out / "labels"
+    if labels:
+        for res in summary.failed:
+            (label_dir / f"{res.task.dest.stem}.txt").unlink(missing_ok=True)
+        for res in summary.kept:
+            label = label_dir / f"{res.task.dest.stem}.txt"
+            if not label.is_file() or label.stat().st_size:
+                write_text_atomic(label, "")
+    asked = {res.task.dest.name for res in summary.results}
+    stale = sorted(
+        p
+        for p in (img_dir.iterdir() if img_dir.is_dir() else ())
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and p.name not in asked
+    )
+    pruned = 0
+    if prune:
+        for path in stale:
+            path.unlink(missing_ok=True)
+            (label_dir / f"{path.stem}.txt").unlink(missing_ok=True)
+            pruned += 1
+        log.info("%s: pruned %d image(s) not in this selection", img_dir, pruned)
+        stale = []
+    rows = {name: dict(row) for name, row in previous.items() if (img_dir / name).is_file()}
+    for res in summary.failed:
+        rows.pop(res.task.dest.name, None)
+    for res in summary.kept:
+        rows[res.task.dest.name] = manifest_row(image_id(res), res)
+    write_manifest(out / "manifest.csv", rows.values())
+    return stale, pruned

@@ -42,11 +42,10 @@ from .download import (
     DownloadTask,
     download_files,
     file_digests,
-    manifest_row,
+    finish_image_folder,
     md5_b64_to_hex,
     read_manifest,
     recorded_checks,
-    write_manifest,
 )
 
 log = logging.getLogger(__name__)
@@ -112,6 +111,8 @@ class SubsetReport:
     boxes_dropped: dict[str, int] = field(default_factory=dict)
     missing_urls: int = 0
     notes: list[str] = field(default_factory=list)
+    stale: list[Path] = field(default_factory=list)
+    pruned: int = 0
 
     def format(self) -> str:
         """Several lines for the command line."""
@@ -125,6 +126,13 @@ class SubsetReport:
             suffix = f" (dropped: {dropped})" if dropped else ""
             lines.append(f"crops written: {self.crops}{suffix}")
         lines.extend(f"note: {note}" for note in self.notes)
+        if self.stale:
+            lines.append(
+                f"warning: {len(self.stale)} image(s) in {self.out_dir / 'images'} are not in "
+                "this selection (an earlier run with other options?); --prune removes them"
+            )
+        if self.pruned:
+            lines.append(f"pruned {self.pruned} image(s) not in this selection")
         lines.append(f"output: {self.out_dir}")
         return "\n".join(lines)
 
@@ -334,7 +342,7 @@ def make_placeholder_verifier(extra_sha256: Iterable[str] = ()):
         sha = file_digests(path)[1] if (PLACEHOLDER_SHA256 or extra) else ""
         reason = placeholder_reason(image, sha, extra)
         if reason:
-            raise PlaceholderError(f"{path.name}: discarded: {reason}")
+            raise PlaceholderError(f"{path}: discarded as a deleted-photo placeholder: {reason}")
         return int(image.shape[1]), int(image.shape[0])
 
     return verify
@@ -395,6 +403,7 @@ def build_subset(
     num: int | None = None,
     seed: int | None = None,
     workers: int = 8,
+    prune: bool = False,
     extra_placeholder_sha256: Iterable[str] = (),
     retries: int = 5,
     backoff: float = 0.5,
@@ -408,7 +417,8 @@ def build_subset(
     pixels per side is cropped to ``out/crops/<ImageID>_<k>.jpg`` (a folder for
     ``annotation_format: "crops"``). ``backgrounds``: images of the bbox CSV with no box
     of the classes or of any descendant go to ``out/images`` with an empty
-    ``out/labels/<ImageID>.txt`` each (a folder for ``image_distractions``).
+    ``out/labels/<ImageID>.txt`` each (a folder for ``image_distractions``); images of an
+    earlier run that this selection does not hold are reported, or deleted with ``prune``.
     """
     if mode not in ("positives", "backgrounds"):
         raise OpenImagesError(f"mode must be 'positives' or 'backgrounds' (got '{mode}')")
@@ -479,27 +489,18 @@ def build_subset(
         progress=progress,
         desc=f"Open Images {mode}",
     )
-    rows = {n: r for n, r in previous.items() if (img_dir / n).is_file()}
-    for res in summary.failed:
-        rows.pop(res.task.dest.name, None)
-    for res in summary.kept:
-        rows[res.task.dest.name] = manifest_row(res.task.key, res)
-    write_manifest(out / MANIFEST_NAME, rows.values())
-
+    backgrounds = mode == "backgrounds"
+    stale, pruned = finish_image_folder(
+        out, summary, previous, lambda res: res.task.key, labels=backgrounds, prune=prune
+    )
     report = SubsetReport(mode, out, labels, selected, summary, 0, dropped, len(missing), notes)
-    if mode == "positives":
+    if backgrounds:
+        report.stale, report.pruned = stale, pruned
+    else:
         report.crops, small = write_crops(
             out, {r.task.key: kept_boxes[r.task.key] for r in summary.kept}, min_box_size, names
         )
         report.boxes_dropped["smaller than min_box_size"] = small
-    else:
-        label_dir = out / "labels"
-        for res in summary.failed:
-            (label_dir / f"{res.task.dest.stem}.txt").unlink(missing_ok=True)
-        for res in summary.kept:
-            label = label_dir / f"{res.task.dest.stem}.txt"
-            if not label.is_file() or label.stat().st_size:
-                write_text_atomic(label, "")
     return report
 
 

@@ -1,0 +1,111 @@
+#!/usr/bin/env python
+"""Fetch COCO images that contain none of some categories, as background negatives.
+
+Example:
+    python scripts/coco_backgrounds.py --annotations instances_train2017.json \
+        --exclude person car --exclude-supercategory vehicle --num 1000 --out backgrounds
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pyimagesearch.errors import PyImageSearchError
+from pyimagesearch.sources.coco_backgrounds import fetch_coco_backgrounds
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--annotations", required=True, help="COCO instances JSON")
+    ap.add_argument(
+        "--exclude",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="category names the images must not contain (e.g. person car)",
+    )
+    ap.add_argument(
+        "--exclude-supercategory",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="supercategories whose categories are all excluded (e.g. vehicle)",
+    )
+    ap.add_argument(
+        "--num",
+        type=int,
+        default=None,
+        help="at most this many images: the lowest ids, or a sample with --seed",
+    )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="take a seeded random sample of --num images instead of the lowest ids",
+    )
+    ap.add_argument("--out", required=True, help="output folder (images/, labels/, manifest.csv)")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument(
+        "--base-url",
+        default=None,
+        help="mirror replacing scheme+host of every coco_url (path kept)",
+    )
+    src.add_argument(
+        "--images-dir",
+        default=None,
+        help="copy from a local COCO image folder instead of downloading",
+    )
+    ap.add_argument(
+        "--include-unannotated",
+        action="store_true",
+        help="also use images with no annotation at all",
+    )
+    ap.add_argument("--workers", type=int, default=8, help="parallel downloads (default 8)")
+    ap.add_argument("--retries", type=int, default=5, help="retries per request (default 5)")
+    ap.add_argument("--backoff", type=float, default=0.5, help="retry backoff factor (seconds)")
+    ap.add_argument("--timeout", type=float, default=60.0, help="read timeout (seconds)")
+    ap.add_argument(
+        "--prune", action="store_true", help="delete images in --out that are not in this selection"
+    )
+    ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log details")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; 0 = all fetched, 1 = some files failed, 2 = bad input."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        report = fetch_coco_backgrounds(
+            args.annotations,
+            args.out,
+            exclude=args.exclude,
+            exclude_supercategories=args.exclude_supercategory,
+            num=args.num,
+            base_url=args.base_url,
+            images_dir=args.images_dir,
+            include_unannotated=args.include_unannotated,
+            seed=args.seed,
+            workers=args.workers,
+            prune=args.prune,
+            retries=args.retries,
+            backoff=args.backoff,
+            timeout=(min(10.0, args.timeout), args.timeout),
+            progress=not args.no_progress,
+        )
+    except PyImageSearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.format())
+    return 1 if report.summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+#!/usr/bin/env python
+"""Fetch an Open Images subset: positive crops of some classes, or backgrounds without them.
+
+Examples:
+    python scripts/openimages_subset.py Car --mode positives --descendants \
+        --bbox-csv train-annotations-bbox.csv \
+        --images-csv train-images-boxable-with-rotation.csv --out oi_cars
+    python scripts/openimages_subset.py Car Taxi --mode backgrounds --num 2000 \
+        --bbox-csv train-annotations-bbox.csv \
+        --images-csv train-images-boxable-with-rotation.csv --out oi_backgrounds
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pyimagesearch.config import DATASETS_ENV
+from pyimagesearch.errors import PyImageSearchError
+from pyimagesearch.sources.openimages import build_subset
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    meta = Path(os.environ.get(DATASETS_ENV) or "../shared/datasets") / "openimages"
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("classes", nargs="+", help='class display names, e.g. "Car" "Land vehicle"')
+    ap.add_argument(
+        "--mode",
+        choices=("positives", "backgrounds"),
+        default="positives",
+        help="crop positives, or fetch images with none of the classes",
+    )
+    ap.add_argument("--bbox-csv", required=True, help="Open Images bbox annotations CSV")
+    ap.add_argument(
+        "--images-csv",
+        required=True,
+        help="image CSV with ImageID and OriginalURL (or url / image_url)",
+    )
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument(
+        "--class-descriptions",
+        default=str(meta / "class-descriptions-boxable.csv"),
+        help="class-descriptions-boxable.csv (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--hierarchy",
+        default=str(meta / "bbox_labels_600_hierarchy.json"),
+        help="bbox_labels_600_hierarchy.json (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--descendants",
+        action="store_true",
+        help="positives: also take boxes of descendant classes (always on for backgrounds)",
+    )
+    ap.add_argument("--drop-group-of", action="store_true", help="positives: skip IsGroupOf boxes")
+    ap.add_argument(
+        "--drop-depiction",
+        action="store_true",
+        help="positives: skip IsDepiction boxes (drawings, toys, ...)",
+    )
+    ap.add_argument(
+        "--drop-truncated", action="store_true", help="positives: skip IsTruncated boxes"
+    )
+    ap.add_argument("--drop-occluded", action="store_true", help="positives: skip IsOccluded boxes")
+    ap.add_argument(
+        "--min-box-size",
+        type=int,
+        default=16,
+        help="positives: skip boxes with a side shorter than this (pixels)",
+    )
+    ap.add_argument(
+        "--num",
+        type=int,
+        default=None,
+        help="at most this many images: the lowest ImageIDs, or a sample with --seed",
+    )
+    ap.add_argument("--seed", type=int, default=None, help="sample --num images with this seed")
+    ap.add_argument(
+        "--placeholder-sha256",
+        nargs="+",
+        default=[],
+        metavar="HEX",
+        help="extra sha256 of known placeholder files to discard",
+    )
+    ap.add_argument(
+        "--prune",
+        action="store_true",
+        help="backgrounds: delete images in --out that are not in this selection",
+    )
+    ap.add_argument("--workers", type=int, default=8, help="parallel downloads (default 8)")
+    ap.add_argument("--retries", type=int, default=5, help="retries per request (default 5)")
+    ap.add_argument("--backoff", type=float, default=0.5, help="retry backoff factor (seconds)")
+    ap.add_argument("--timeout", type=float, default=60.0, help="read timeout (seconds)")
+    ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log details")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; 0 = all fetched, 1 = some files failed or were discarded, 2 = bad input."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        report = build_subset(
+            args.classes,
+            args.bbox_csv,
+            args.images_csv,
+            args.out,
+            class_descriptions=args.class_descriptions,
+            hierarchy=args.hierarchy,
+            mode=args.mode,
+            descendants=args.descendants,
+            drop_group_of=args.drop_group_of,
+            drop_depiction=args.drop_depiction,
+            drop_truncated=args.drop_truncated,
+            drop_occluded=args.drop_occluded,
+            min_box_size=args.min_box_size,
+            num=args.num,
+            seed=args.seed,
+            workers=args.workers,
+            prune=args.prune,
+            extra_placeholder_sha256=args.placeholder_sha256,
+            retries=args.retries,
+            backoff=args.backoff,
+            timeout=(min(10.0, args.timeout), args.timeout),
+            progress=not args.no_progress,
+        )
+    except PyImageSearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.format())
+    return 1 if report.summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
