@@ -79,10 +79,11 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "hn_min_ap_gain": ({"type": ["number", "null"]}, None),
     "hn_suspect_probability": (_PROB, 0.95),
     "hn_max_per_image": ({"type": ["integer", "null"], "minimum": 1}, None),
-    "hn_max_total": (_POS_INT, 50000),
+    "hn_max_total": (_POS_INT, 20000),
     "n_jobs": ({"type": "integer", "not": {"const": 0}}, -1),
     "scheduler": ({"type": ["string", "null"]}, None),
     "max_image_pixels": (_POS_INT, 40_000_000),
+    "checkpoint_every": (_POS_INT, 64),
 }
 
 _PATH_KEYS = ("image_dataset", "image_annotations", "image_distractions")

@@ -15,10 +15,11 @@ appending a duplicate (DESIGN.md decision 4).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import h5py
@@ -50,8 +51,18 @@ def write_store(
             f.attrs["hog"] = json.dumps(hog.to_dict())
             f.attrs["window_dim"] = json.dumps(list(window_dim))
             for name, columns in groups.items():
-                _write_group(f, name, columns, (attrs or {}).get(name, {}))
+                write_group(f, name, columns, (attrs or {}).get(name, {}))
     return Path(path)
+
+
+@contextlib.contextmanager
+def updating(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """An open copy of the store; it replaces the store (atomic rename) on success only."""
+    path = Path(path)
+    with atomic_path(path, suffix=".h5tmp") as tmp:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "r+") as f:
+            yield f
 
 
 def replace_group(
@@ -61,16 +72,16 @@ def replace_group(
     attrs: Mapping | None = None,
 ) -> None:
     """Add or replace one group in an existing store, atomically."""
-    path = Path(path)
-    with atomic_path(path, suffix=".h5tmp") as tmp:
-        shutil.copyfile(path, tmp)
-        with h5py.File(tmp, "r+") as f:
-            if name in f:
-                del f[name]
-            _write_group(f, name, columns, attrs or {})
+    with updating(path) as f:
+        if name in f:
+            del f[name]
+        write_group(f, name, columns, attrs or {})
 
 
-def _write_group(f: h5py.File, name: str, columns: Mapping[str, np.ndarray], attrs) -> None:
+def write_group(
+    f: h5py.File, name: str, columns: Mapping[str, np.ndarray], attrs: Mapping
+) -> h5py.Group:
+    """Write ``columns`` as the datasets of a new group ``name`` of an open store."""
     group = f.require_group(name)
     for key, value in columns.items():
         value = np.asarray(value)
@@ -83,6 +94,7 @@ def _write_group(f: h5py.File, name: str, columns: Mapping[str, np.ndarray], att
             group.create_dataset(key, data=value)
     for key, value in attrs.items():
         group.attrs[key] = json.dumps(value)
+    return group
 
 
 def hard_negative_group(round_index: int) -> str:

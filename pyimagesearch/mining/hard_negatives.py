@@ -8,6 +8,7 @@ confident while streaming and writes them, sorted by score, with provenance.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -20,11 +21,11 @@ from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
 from ..detection.nms import non_max_suppression
 from ..errors import ImageReadError
-from ..features.store import FeatureStore, hard_negative_group, replace_group
+from ..checkpoint import BatchCheckpoint, checkpointed_map, fingerprint, iter_batches
+from ..features.store import FeatureStore, hard_negative_group, updating, write_group
 from ..io.images import read_gray
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
-from ..parallel import map_images
 from ..sources.distractions import split_distractions
 
 log = logging.getLogger(__name__)
@@ -78,33 +79,6 @@ def mine_image(
     }
 
 
-class TopK:
-    """The ``k`` highest-scoring rows seen so far, in bounded memory."""
-
-    def __init__(self, k: int):
-        self.k = k
-        self.parts: list[dict] = []
-        self.size = 0
-
-    def add(self, rows: dict) -> None:
-        if len(rows["score"]):
-            self.parts.append({c: rows[c] for c in _COLUMNS})
-            self.size += len(rows["score"])
-        if self.size > 2 * self.k:
-            self._shrink()
-
-    def _shrink(self) -> None:
-        merged = self.result()
-        self.parts, self.size = [merged], len(merged["score"])
-
-    def result(self) -> dict:
-        if not self.parts:
-            return {}
-        merged = {c: np.concatenate([p[c] for p in self.parts]) for c in _COLUMNS}
-        order = np.argsort(-merged["score"], kind="stable")[: self.k]
-        return {c: v[order] for c, v in merged.items()}
-
-
 def mine_hard_negatives(
     conf,
     round_index: int = 1,
@@ -112,7 +86,12 @@ def mine_hard_negatives(
     images: list[Path] | None = None,
     progress: bool = True,
 ) -> MiningSummary:
-    """Mine round ``round_index`` and store it as ``hard_negatives/round_NNN``."""
+    """Mine round ``round_index`` and store it as ``hard_negatives/round_NNN``.
+
+    Images are mined in batches checkpointed beside the store, so a killed run
+    resumes where it stopped; the result is the same rows in the same order as an
+    uninterrupted run. The store is updated atomically at the end.
+    """
     start = time.perf_counter()
     hog = HogParams.from_config(conf)
     FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))  # checks it early
@@ -120,13 +99,24 @@ def mine_hard_negatives(
         model = load_model(conf["classifier_path"])
         check_compatible(model, conf, conf["classifier_path"])
     split = split_distractions(conf)
-    images = split.mining(round_index) if images is None else images
-    summary = MiningSummary(round=round_index, n_images=len(images))
-    top = TopK(conf["hn_max_total"])
-    categories: Counter = Counter()
-    results = map_images(
+    images = split.mining(round_index) if images is None else list(images)
+    params = {k: conf[k] for k in _MINING_KEYS}
+    checkpoint = BatchCheckpoint(
+        checkpoint_folder(conf, f"mining_round_{round_index:03d}"),
+        fingerprint(
+            round_index,
+            params,
+            [str(p) for p in images],
+            model.weights,
+            [model.bias, model.platt_a, model.platt_b],
+        ),
+    )
+    batches = checkpointed_map(
         mine_image,
         images,
+        checkpoint,
+        conf["checkpoint_every"],
+        functools.partial(_batch_rows, cap=conf["hn_max_total"]),
         conf["n_jobs"],
         conf["scheduler"],
         desc=f"mining round {round_index}",
@@ -140,34 +130,12 @@ def mine_hard_negatives(
         max_pixels=conf["max_image_pixels"],
         apply_nms=conf["hn_nms"],
     )
-    for path, rows in zip(images, results):
-        if isinstance(rows, str):
-            summary.skipped.append(rows)
-            log.warning("skipped: %s", rows)
-            continue
-        summary.windows_scored += rows["windows_scored"]
-        summary.n_found += len(rows["score"])
-        categories[split.category(path)] += len(rows["score"])
-        top.add(rows)
-    kept = top.result() or _empty(model)
-    kept["probability"] = model.probability(kept["score"])
-    kept["round"] = np.full(len(kept["score"]), round_index, np.int32)
-    summary.n_kept = len(kept["score"])
-    summary.per_category = dict(sorted(categories.items()))
-    replace_group(
-        conf["features_path"],
-        hard_negative_group(round_index),
-        kept,
-        {
-            "round": round_index,
-            "images": [str(p) for p in images],
-            "n_found": summary.n_found,
-            "per_category": summary.per_category,
-            "min_probability": conf["hn_min_probability"],
-            "model": str(conf["classifier_path"]),
-        },
-    )
+    summary = _summarise(checkpoint, batches, split, round_index, len(images))
+    summary.n_kept = _write_round(conf, checkpoint, batches, model, round_index, images, summary)
+    checkpoint.clear()
     summary.seconds = time.perf_counter() - start
+    for message in summary.skipped:
+        log.warning("skipped: %s", message)
     log.info(
         "round %d: %d hard negatives from %d images (%d kept) in %.2f s",
         round_index,
@@ -179,12 +147,125 @@ def mine_hard_negatives(
     return summary
 
 
-def _empty(model: LinearModel) -> dict:
-    return {
-        "features": np.zeros((0, model.weights.size), np.float32),
-        "source": np.zeros(0, dtype=object),
-        "box": np.zeros((0, 4)),
-        "layer_box": np.zeros((0, 4)),
-        "scale": np.zeros(0),
-        "score": np.zeros(0),
+_MINING_KEYS = (
+    "hn_window_step",
+    "hn_pyramid_scale",
+    "hn_min_probability",
+    "overlap_thresh",
+    "hn_max_per_image",
+    "hn_max_total",
+    "hn_nms",
+    "max_image_pixels",
+)
+
+
+def checkpoint_folder(conf, name: str) -> Path:
+    """Where the checkpoints of a step live: beside the feature store."""
+    store = Path(conf["features_path"])
+    return store.parent / f".{store.name}.checkpoints" / name
+
+
+def _batch_rows(items: list[Path], results: list, cap: int) -> dict[str, np.ndarray]:
+    """One batch's rows (most confident first, at most ``cap``) and per-image status."""
+    found = np.zeros(len(items), np.int64)
+    scored = np.zeros(len(items), np.int64)
+    skipped, parts = [], []
+    for i, rows in enumerate(results):
+        if isinstance(rows, str):
+            found[i] = -1
+            skipped.append(rows)
+            continue
+        found[i], scored[i] = len(rows["score"]), rows["windows_scored"]
+        parts.append(rows)
+    d = results and next((r["features"].shape[1] for r in parts), 0)
+    merged = {
+        c: (np.concatenate([p[c] for p in parts]) if parts else _EMPTY[c](d or 1)) for c in _COLUMNS
     }
+    order = np.argsort(-merged["score"], kind="stable")[:cap]
+    out = {c: v[order] for c, v in merged.items()}
+    out["source"] = out["source"].astype(str)
+    out.update(
+        image_found=found,
+        image_scored=scored,
+        image_path=np.array([str(p) for p in items]),
+        skipped=np.array(skipped, dtype=str),
+    )
+    return out
+
+
+_EMPTY = {
+    "features": lambda d: np.zeros((0, d), np.float32),
+    "source": lambda d: np.zeros(0, dtype=str),
+    "box": lambda d: np.zeros((0, 4)),
+    "layer_box": lambda d: np.zeros((0, 4)),
+    "scale": lambda d: np.zeros(0),
+    "score": lambda d: np.zeros(0),
+}
+
+
+def _summarise(checkpoint, batches, split, round_index: int, n_images: int) -> MiningSummary:
+    summary = MiningSummary(round=round_index, n_images=n_images)
+    categories: Counter = Counter()
+    for part in iter_batches(
+        checkpoint, batches, ("image_found", "image_scored", "image_path", "skipped")
+    ):
+        summary.skipped.extend(part["skipped"].tolist())
+        ok = part["image_found"] >= 0
+        summary.n_found += int(part["image_found"][ok].sum())
+        summary.windows_scored += int(part["image_scored"].sum())
+        for path, n in zip(part["image_path"][ok], part["image_found"][ok]):
+            categories[split.category(Path(path))] += int(n)
+    summary.per_category = dict(sorted(categories.items()))
+    return summary
+
+
+def _write_round(conf, checkpoint, batches, model, round_index, images, summary) -> int:
+    """Merge the batches (global top ``hn_max_total`` by score) into the store, streaming
+    the features batch by batch so memory stays bounded."""
+    scores = [checkpoint.load(b, ("score",))["score"] for b in batches]
+    batch_of = np.concatenate([np.full(len(s), b) for b, s in zip(batches, scores)] or [[]])
+    row_of = np.concatenate([np.arange(len(s)) for s in scores] or [[]]).astype(np.int64)
+    all_scores = np.concatenate(scores) if scores else np.zeros(0)
+    order = np.argsort(-all_scores, kind="stable")[: conf["hn_max_total"]]
+    n, d = len(order), model.weights.size
+    columns = {
+        "source": np.empty(n, dtype=object),
+        "box": np.zeros((n, 4)),
+        "layer_box": np.zeros((n, 4)),
+        "scale": np.zeros(n),
+        "score": np.zeros(n),
+    }
+    name = hard_negative_group(round_index)
+    with updating(conf["features_path"]) as f:
+        if name in f:
+            del f[name]
+        group = f.create_group(name)
+        feats = group.create_dataset(
+            "features", (n, d), np.float32, chunks=(max(1, min(n, 256)), d) if n else None
+        )
+        for b in batches:
+            dest = np.flatnonzero(batch_of[order] == b)
+            if not dest.size:
+                continue
+            rows = row_of[order[dest]]
+            part = checkpoint.load(b, _COLUMNS)
+            feats[dest] = part["features"][rows]
+            for c, values in columns.items():
+                values[dest] = part[c][rows]
+        arrays = dict(columns)
+        arrays["probability"] = model.probability(arrays["score"])
+        arrays["round"] = np.full(n, round_index, np.int32)
+        write_group(
+            f,
+            name,
+            arrays,
+            {
+                "round": round_index,
+                "images": [str(p) for p in images],
+                "n_found": summary.n_found,
+                "per_category": summary.per_category,
+                "min_probability": conf["hn_min_probability"],
+                "model": str(conf["classifier_path"]),
+            },
+        )
+    return n

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
-from sklearn.model_selection import StratifiedKFold
-from sklearn.svm import LinearSVC
 
 from ..descriptor.hog import HogParams
+
+# scikit-learn and scipy.optimize are imported where training needs them: detection
+# workers unpickle LinearModel and should not pay for importing them (about 0.8 s).
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,8 @@ def train_linear_model(
     seed: int = 42,
 ) -> LinearModel:
     """Fit ``LinearSVC`` on all rows and a Platt sigmoid on cross-validated decisions."""
+    from sklearn.model_selection import StratifiedKFold
+
     labels = np.asarray(labels).astype(np.int8)
     n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
     if n_pos < folds or n_neg < folds:
@@ -127,12 +129,16 @@ def train_linear_model(
     )
 
 
-def _svm(C: float, seed: int) -> LinearSVC:
+def _svm(C: float, seed: int):
+    from sklearn.svm import LinearSVC
+
     return LinearSVC(C=C, dual="auto", max_iter=5000, random_state=seed)
 
 
 def platt_sigmoid(decision: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """Platt's ``(a, b)`` with ``P(y=1 | d) = 1 / (1 + exp(-(a d + b)))``."""
+    from scipy.optimize import minimize
+
     decision = np.asarray(decision, np.float64)
     n_pos = float((labels == 1).sum())
     n_neg = float(len(labels) - n_pos)

@@ -1,0 +1,139 @@
+"""Mining is deterministic, survives kill -9 (resumes to the same rows), and runs on Dask."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from pyimagesearch.config import load_config
+from pyimagesearch.descriptor.hog import HogParams
+from pyimagesearch.features.extract import extract_features
+from pyimagesearch.features.store import FeatureStore, hard_negative_group
+from pyimagesearch.mining import mine_hard_negatives
+from pyimagesearch.mining.hard_negatives import checkpoint_folder
+from pyimagesearch.model.training import train_model
+
+from .conftest import ROOT, cars_conf_dict
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A store and a (weak, so it fires often) model from a slice of the real data."""
+    tmp = tmp_path_factory.mktemp("trained")
+    raw = cars_conf_dict(
+        tmp,
+        num_distraction_images=60,
+        num_distractions_per_image=5,
+        eval_num_distraction_images=0,
+        hn_min_probability=0.3,
+    )
+    path = tmp / "conf.json"
+    path.write_text(json.dumps(raw))
+    conf = load_config(path)
+    extract_features(conf, progress=False)
+    train_model(conf)
+    return tmp, raw
+
+
+def _copy_run(trained, tmp_path, **overrides):
+    """A config whose store and model are fresh copies of the trained ones."""
+    src, raw = trained
+    shutil.copy(src / "features.hdf5", tmp_path / "features.hdf5")
+    shutil.copy(src / "model.json", tmp_path / "model.json")
+    raw = {
+        **raw,
+        "features_path": str(tmp_path / "features.hdf5"),
+        "classifier_path": str(tmp_path / "model.json"),
+        "output_dir": str(tmp_path / "out"),
+        **overrides,
+    }
+    path = tmp_path / "conf.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def _rows(conf_path, round_index=1):
+    conf = load_config(conf_path)
+    store = FeatureStore(conf["features_path"], HogParams.from_config(conf), (96, 32))
+    return store.read(hard_negative_group(round_index))
+
+
+def _assert_same_rows(a, b, atol=0.0):
+    assert a["source"].tolist() == b["source"].tolist()
+    np.testing.assert_allclose(a["score"], b["score"], atol=atol)
+    np.testing.assert_allclose(a["features"], b["features"], atol=atol)
+    np.testing.assert_array_equal(a["box"], b["box"])
+
+
+def test_mining_is_deterministic_and_rerun_replaces(trained, tmp_path):
+    conf_path = _copy_run(trained, tmp_path, hn_num_distraction_images=30)
+    conf = load_config(conf_path)
+    first = mine_hard_negatives(conf, 1, progress=False)
+    rows_1 = _rows(conf_path)
+    again = mine_hard_negatives(conf, 1, progress=False)
+    rows_2 = _rows(conf_path)
+    assert first.n_kept == again.n_kept == len(rows_1["score"]) > 0
+    _assert_same_rows(rows_1, rows_2)
+    assert not checkpoint_folder(conf, "mining_round_001").exists()
+
+
+def test_kill_9_then_rerun_equals_uninterrupted_run(trained, tmp_path):
+    common = {"hn_num_distraction_images": 400, "checkpoint_every": 8, "n_jobs": 1}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    reference = _copy_run(trained, tmp_path / "a", **common)
+    mine_hard_negatives(load_config(reference), 1, progress=False)
+
+    killed = _copy_run(trained, tmp_path / "b", **common)
+    folder = checkpoint_folder(load_config(killed), "mining_round_001")
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "hard_negative_mine.py"),
+        "--conf",
+        str(killed),
+        "-q",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not list(folder.glob("batch_*.npz")) and time.time() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "mining finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list(folder.glob("batch_*.npz")))
+    assert 0 < done < 50
+    # the store still opens and holds no partial round
+    conf = load_config(killed)
+    store = FeatureStore(conf["features_path"], HogParams.from_config(conf), (96, 32))
+    assert store.hard_negative_rounds() == []
+
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    _assert_same_rows(_rows(killed), _rows(reference))
+    assert not folder.exists()
+
+
+def test_dask_local_cluster_mines_the_same_rows(trained, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    (tmp_path / "local").mkdir()
+    (tmp_path / "dask").mkdir()
+    local = _copy_run(trained, tmp_path / "local", hn_num_distraction_images=24, n_jobs=1)
+    mine_hard_negatives(load_config(local), 1, progress=False)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        remote = _copy_run(
+            trained,
+            tmp_path / "dask",
+            hn_num_distraction_images=24,
+            scheduler=cluster.scheduler_address,
+        )
+        summary = mine_hard_negatives(load_config(remote), 1, progress=False)
+    assert summary.n_kept > 0
+    _assert_same_rows(_rows(remote), _rows(local), atol=1e-6)
