@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checkpoint import BatchCheckpoint, checkpointed_map, fingerprint, iter_batches
 from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
 from ..detection.nms import non_max_suppression
 from ..errors import ImageReadError
-from ..checkpoint import BatchCheckpoint, checkpointed_map, fingerprint, iter_batches
 from ..features.store import FeatureStore, hard_negative_group, updating, write_group
 from ..io.images import read_gray
 from ..model.linear import LinearModel
