@@ -265,6 +265,17 @@ def window_descriptors(
     return out
 
 
+def warm_up() -> None:
+    """Load (or compile) the kernels now, e.g. before forking workers that inherit them."""
+    image = np.zeros((12, 12), np.uint8)
+    for norm in ("L1", "L2"):
+        hog_blocks(
+            image, HogParams(pixels_per_cell=(4, 4), cells_per_block=(2, 2), block_norm=norm)
+        )
+    partial = np.zeros((2, 2, 1), np.float32)
+    _kernels.correlate_blocks(partial, 1, 1, 1, 1, np.zeros((1, 1), np.float32))
+
+
 def _as_uint8_gray(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8 or image.ndim != 2:
         raise ValueError(f"expected a 2-D uint8 grayscale image, got {image.dtype} {image.shape}")
