@@ -295,9 +295,9 @@ def _result(
     if task.size is not None and size != task.size:
         raise DownloadError(f"size mismatch: {size} bytes, expected {task.size}")
     if task.sha256 and sha256 != task.sha256.lower():
-        raise DownloadError("sha256 mismatch")
+        raise DownloadError(f"sha256 mismatch: expected {task.sha256.lower()}, got {sha256}")
     if task.md5 and md5 != task.md5.lower():
-        raise DownloadError("md5 mismatch")
+        raise DownloadError(f"md5 mismatch: expected {task.md5.lower()}, got {md5}")
     width, height = verify(path)
     return FileResult(task, status, "", size, sha256, width, height)
 
