@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..config import require_paths
 from ..detection.files import detect_file
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
@@ -48,6 +49,7 @@ class Evaluation:
 def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> Evaluation:
     """Detect on the test share of the annotated images and on held-out distraction images."""
     start = time.perf_counter()
+    require_paths(conf, "image_dataset", "image_annotations", "image_distractions")
     if model is None:
         model = load_model(conf["classifier_path"])
         check_compatible(model, conf, conf["classifier_path"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import require_paths
 from ..descriptor.hog import HogParams
 from ..errors import ImageReadError
 from ..io.images import read_gray
@@ -35,6 +36,7 @@ class ExtractionSummary:
 def extract_features(conf, progress: bool = True) -> ExtractionSummary:
     """Write the store at ``features_path`` with positives and random negatives."""
     start = time.perf_counter()
+    require_paths(conf, "image_dataset", "image_annotations", "image_distractions")
     hog = HogParams.from_config(conf)
     window_dim = tuple(conf["window_dim"])
     train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checkpoint import BatchCheckpoint, checkpointed_map, fingerprint, iter_batches
+from ..config import require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
 from ..detection.nms import non_max_suppression
@@ -93,6 +94,8 @@ def mine_hard_negatives(
     uninterrupted run. The store is updated atomically at the end.
     """
     start = time.perf_counter()
+    if images is None:
+        require_paths(conf, "image_distractions")
     hog = HogParams.from_config(conf)
     FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))  # checks it early
     if model is None:
