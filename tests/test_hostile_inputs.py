@@ -40,7 +40,7 @@ def test_corrupt_jpeg_body_is_refused(tmp_path):
     data = bytearray((SCENES / "MITcoast" / "image_0001.jpg").read_bytes())
     data[20:] = b"\x00" * (len(data) - 22) + b"\xff\xd9"  # header kept, body destroyed
     (tmp_path / "garbage.jpg").write_bytes(bytes(data))
-    with pytest.raises(ImageReadError, match="garbage.jpg"):
+    with pytest.raises(ImageReadError, match=r"garbage\.jpg"):
         read_gray(tmp_path / "garbage.jpg")
 
 
@@ -81,7 +81,7 @@ def test_annotation_without_boxes_names_the_file(tmp_path):
     with pytest.raises(AnnotationError, match=r"annotation_0001.mat: annotation file holds no box"):
         read_caltech_mat(path)
     (tmp_path / "annotation_0002.mat").write_text("not matlab")
-    with pytest.raises(AnnotationError, match="annotation_0002.mat: not a readable MATLAB"):
+    with pytest.raises(AnnotationError, match=r"annotation_0002\.mat: not a readable MATLAB"):
         read_caltech_mat(tmp_path / "annotation_0002.mat")
 
 
@@ -97,7 +97,7 @@ def test_bad_annotation_stops_before_writing(write_conf, tmp_path):
     shutil.copytree(CAR_ANNOTATIONS, ann)
     scipy.io.savemat(ann / "annotation_0007.mat", {"box_coord": np.zeros((0, 4), np.uint8)})
     conf = load_config(write_conf(image_annotations=str(ann)))
-    with pytest.raises(AnnotationError, match="annotation_0007.mat"):
+    with pytest.raises(AnnotationError, match=r"annotation_0007\.mat"):
         extract_features(conf, progress=False)
     assert not (tmp_path / "features.hdf5").exists()
 
