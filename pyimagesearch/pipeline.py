@@ -16,10 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .config import Config
-from .descriptor.hog import HogParams
 from .evaluation.evaluate import Evaluation, evaluate
 from .features.extract import extract_features
-from .features.store import FeatureStore, hard_negative_group
 from .io.atomic import write_text_atomic
 from .mining.hard_negatives import mine_hard_negatives
 from .model.modelfile import save_model
@@ -129,14 +127,4 @@ def _write_history(out: Path, history: list[dict]) -> None:
     write_text_atomic(out / "history.json", json.dumps(history, indent=1))
 
 
-def mined_rows(conf: Config, round_index: int) -> dict:
-    """The stored hard negatives of a round (without features), most confident first."""
-    store = FeatureStore(
-        conf["features_path"], HogParams.from_config(conf), tuple(conf["window_dim"])
-    )
-    return store.read(
-        hard_negative_group(round_index), ("source", "box", "scale", "score", "probability")
-    )
-
-
-__all__ = ["mined_rows", "report_dir", "run_pipeline"]
+__all__ = ["report_dir", "run_pipeline"]

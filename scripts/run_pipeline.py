@@ -8,9 +8,17 @@ from pyimagesearch.pipeline import run_pipeline
 def run() -> None:
     p = parser(__doc__)
     p.add_argument("--rounds", type=int, help="mining rounds (default: hn_rounds)")
+    p.add_argument(
+        "--max-hard-negatives",
+        type=int,
+        help="retrain on at most this many hard negatives, most confident first "
+        "(default: hn_max_total)",
+    )
     add_execution_options(p)
     args = p.parse_args()
     conf = configure(args)
+    if args.max_hard_negatives:
+        conf = conf.replace(hn_max_total=args.max_hard_negatives)
     out = run_pipeline(conf, rounds=args.rounds, progress=not args.quiet)
     print(f"report: {out / 'report.md'}")
     print(out)

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from ..io.atomic import write_text_atomic
 from ..model.modelfile import load_model
-from .gallery import detection_gallery, window_sheet
+from .gallery import detection_gallery
 from .plots import plot_box_statistics, plot_pr_curves, plot_rounds
 from .template import template_picture
 
 
 def write_report(conf, out: Path, history, evaluations, mining, dims, extraction, timings) -> Path:
     """Write figures, per-round data and ``report.md`` into ``out``."""
-    from ..pipeline import mined_rows
+    from ..mining.review import review_round
 
     out = Path(out)
     rounds = sorted(evaluations)
@@ -51,12 +47,8 @@ def write_report(conf, out: Path, history, evaluations, mining, dims, extraction
         )
     mined_sections = []
     for r in rounds[1:]:
-        rows = mined_rows(conf, r)
-        window_sheet(rows, out / f"hard_negatives_round_{r:03d}.png")
-        suspects = _write_suspects(
-            rows, conf["hn_suspect_probability"], out / f"suspects_round_{r:03d}.csv"
-        )
-        mined_sections.append(_mined_section(r, mining[r], suspects, conf))
+        review = review_round(conf, r, out)
+        mined_sections.append(_mined_section(r, mining[r], review, conf))
 
     before, after = history[0], history[-1]
     ratio = (
@@ -157,6 +149,10 @@ def write_report(conf, out: Path, history, evaluations, mining, dims, extraction
     return out / "report.md"
 
 
+def _counts(counts: dict) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in counts.items())
+
+
 def _stats_table(stats: dict) -> str:
     rows = ["| | min | mean | median | max |", "|---|---|---|---|---|"]
     for name, s in stats.items():
@@ -169,27 +165,7 @@ def _stats_table(stats: dict) -> str:
     return "\n".join(rows)
 
 
-def _write_suspects(rows: dict, threshold: float, path: Path) -> int:
-    """CSV of mined windows so confident they are likely unlabelled objects."""
-    probs = np.asarray(rows["probability"])
-    idx = np.flatnonzero(probs >= threshold)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["source", "x1", "y1", "x2", "y2", "scale", "probability"])
-    for i in idx:
-        writer.writerow(
-            [
-                rows["source"][i],
-                *(round(float(v), 1) for v in rows["box"][i]),
-                round(float(rows["scale"][i]), 4),
-                round(float(probs[i]), 6),
-            ]
-        )
-    write_text_atomic(path, buf.getvalue())
-    return len(idx)
-
-
-def _mined_section(r: int, summary: dict, n_suspects: int, conf) -> list[str]:
+def _mined_section(r: int, summary: dict, review, conf) -> list[str]:
     cats = summary.get("per_category", {})
     cat_line = ", ".join(f"{k}: {v}" for k, v in cats.items() if v) or "none"
     return [
@@ -199,9 +175,11 @@ def _mined_section(r: int, summary: dict, n_suspects: int, conf) -> list[str]:
         f"{summary['n_images']} images ({summary['n_kept']} kept), {summary['seconds']:.2f} s. "
         f"By category: {cat_line}.",
         "",
-        f"{n_suspects} suspect windows (p ≥ {conf['hn_suspect_probability']}, likely "
-        f"unlabelled objects): `suspects_round_{r:03d}.csv`. Exclude categories or images "
-        "with `distraction_exclude_categories` / `distraction_exclude_images`.",
+        f"{review.n_suspects} suspect windows (p ≥ {conf['hn_suspect_probability']}, likely "
+        f"unlabelled objects): `suspects_round_{r:03d}.csv`"
+        + (f", by category: {_counts(review.suspects_per_category)}" if review.n_suspects else "")
+        + ". Exclude categories or images with `distraction_exclude_categories` / "
+        "`distraction_exclude_images` and mine again.",
         "",
         f"![hard negatives round {r}](hard_negatives_round_{r:03d}.png)",
         "",

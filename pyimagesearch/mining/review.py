@@ -1,0 +1,97 @@
+"""Review what a mining round stored: a contact sheet, suspects, counts per category.
+
+Mined "negatives" are where labelling mistakes hide: a window scored far above the
+threshold on a supposedly object-free image is often an unlabelled object (SceneClass13
+street scenes contain cars). Those are listed as *suspects* so the user can exclude
+the images or their categories and mine again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..descriptor.hog import HogParams
+from ..features.store import FeatureStore, hard_negative_group
+from ..io.atomic import write_text_atomic
+from ..io.images import category_of
+
+_COLUMNS = ("source", "box", "scale", "score", "probability")
+
+
+@dataclass
+class Review:
+    round: int
+    n_mined: int
+    n_suspects: int
+    per_category: dict[str, int]
+    suspects_per_category: dict[str, int]
+    sheet: Path
+    suspects_csv: Path
+    suspects_json: Path
+
+
+def mined_rows(conf, round_index: int) -> dict[str, np.ndarray]:
+    """The stored windows of a round (without features), most confident first."""
+    store = FeatureStore(
+        conf["features_path"], HogParams.from_config(conf), tuple(conf["window_dim"])
+    )
+    return store.read(hard_negative_group(round_index), _COLUMNS)
+
+
+def review_round(conf, round_index: int, out_dir: str | Path, top: int = 48) -> Review:
+    """Write the contact sheet of the ``top`` windows and the suspect list of a round."""
+    from ..report.gallery import window_sheet
+
+    out = Path(out_dir)
+    rows = mined_rows(conf, round_index)
+    root = Path(conf["image_distractions"])
+    categories = np.array([_category(s, root) for s in rows["source"]], dtype=object)
+    suspect = rows["probability"] >= conf["hn_suspect_probability"]
+    sheet = window_sheet(rows, out / f"hard_negatives_round_{round_index:03d}.png", limit=top)
+    csv_path = out / f"suspects_round_{round_index:03d}.csv"
+    json_path = out / f"suspects_round_{round_index:03d}.json"
+    _write_suspects(rows, categories, suspect, csv_path, json_path)
+    return Review(
+        round=round_index,
+        n_mined=len(rows["score"]),
+        n_suspects=int(suspect.sum()),
+        per_category=dict(sorted(Counter(categories.tolist()).items())),
+        suspects_per_category=dict(sorted(Counter(categories[suspect].tolist()).items())),
+        sheet=sheet,
+        suspects_csv=csv_path,
+        suspects_json=json_path,
+    )
+
+
+def _category(source: str, root: Path) -> str:
+    try:
+        return category_of(source, root)
+    except ValueError:  # mined from a folder other than image_distractions
+        return Path(source).parent.name
+
+
+def _write_suspects(rows, categories, suspect, csv_path: Path, json_path: Path) -> None:
+    records = [
+        {
+            "source": str(rows["source"][i]),
+            "category": str(categories[i]),
+            "box": [round(float(v), 1) for v in rows["box"][i]],
+            "scale": round(float(rows["scale"][i]), 4),
+            "probability": round(float(rows["probability"][i]), 6),
+        }
+        for i in np.flatnonzero(suspect)
+    ]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["source", "category", "x1", "y1", "x2", "y2", "scale", "probability"])
+    for r in records:
+        writer.writerow([r["source"], r["category"], *r["box"], r["scale"], r["probability"]])
+    write_text_atomic(csv_path, buf.getvalue())
+    write_text_atomic(json_path, json.dumps(records, indent=1))

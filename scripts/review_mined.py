@@ -1,0 +1,39 @@
+"""Review a mining round: contact sheet of the most confident windows, suspects, categories."""
+
+from pathlib import Path
+
+from pyimagesearch.cli import configure, main, parser
+from pyimagesearch.mining.review import review_round
+
+
+@main
+def run() -> None:
+    p = parser(__doc__)
+    p.add_argument("--round", type=int, default=1, help="mining round to review")
+    p.add_argument("--top", type=int, default=48, help="windows on the contact sheet")
+    p.add_argument("--output", help="folder for the sheet and lists (default: output_dir/review)")
+    args = p.parse_args()
+    conf = configure(args)
+    out = Path(args.output or Path(conf["output_dir"]) / "review")
+    r = review_round(conf, args.round, out, top=args.top)
+    print(f"round {r.round}: {r.n_mined} mined windows")
+    print("by category: " + ", ".join(f"{k}: {v}" for k, v in r.per_category.items()))
+    print(
+        f"{r.n_suspects} suspects (p >= {conf['hn_suspect_probability']})"
+        + (
+            ": " + ", ".join(f"{k}: {v}" for k, v in r.suspects_per_category.items())
+            if r.n_suspects
+            else ""
+        )
+    )
+    print(f"contact sheet: {r.sheet}")
+    print(f"suspects: {r.suspects_csv} and {r.suspects_json}")
+    if r.n_suspects:
+        print(
+            "exclude their images or categories (distraction_exclude_images / "
+            "distraction_exclude_categories) and mine again"
+        )
+
+
+if __name__ == "__main__":
+    run()
