@@ -20,6 +20,9 @@ SCRIPTS = [
     "extract_features",
     "train_model",
     "hard_negative_mine",
+    "review_mined",
+    "coco_backgrounds",
+    "openimages_subset",
     "test_model",
     "evaluate",
     "run_pipeline",
@@ -36,7 +39,9 @@ def _run(*args):
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_every_script_prints_help(script):
     result = _run(ROOT / "scripts" / f"{script}.py", "--help")
-    assert result.returncode == 0 and "--conf" in result.stdout
+    assert result.returncode == 0 and result.stdout.startswith("usage:")
+    if script not in ("coco_backgrounds", "openimages_subset"):
+        assert "--conf" in result.stdout
 
 
 @pytest.fixture(scope="module")

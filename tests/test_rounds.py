@@ -1,5 +1,6 @@
 """Mining rounds: bookkeeping, the stop rule, review of mined windows, the template picture."""
 
+import itertools
 import json
 
 import cv2
@@ -46,7 +47,7 @@ def test_history_bookkeeping(two_rounds):
     history = json.loads((out / "history.json").read_text())
     assert [h["round"] for h in history] == [0, 1, 2]
     assert history[0]["hard_negatives_added"] == history[0]["hard_negatives_total"] == 0
-    for prev, cur in zip(history, history[1:]):
+    for prev, cur in itertools.pairwise(history):
         assert (
             cur["hard_negatives_total"]
             == prev["hard_negatives_total"] + cur["hard_negatives_added"]
