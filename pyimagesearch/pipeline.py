@@ -19,7 +19,7 @@ from .config import Config
 from .evaluation.evaluate import Evaluation, evaluate
 from .features.extract import extract_features
 from .io.atomic import write_text_atomic
-from .mining.hard_negatives import mine_hard_negatives
+from .mining.hard_negatives import mine_annotated, mine_hard_negatives
 from .model.modelfile import save_model
 from .model.training import train_model
 from .sources.annotations import read_annotations
@@ -60,9 +60,16 @@ def run_pipeline(conf: Config, rounds: int | None = None, progress: bool = True)
     history.append(_round_record(0, model, evaluations[0], 0, 0, conf))
     _write_history(out, history)
 
+    use_annotated = conf["hn_mine_annotated"]
+    mine_both = use_annotated or conf["report_compare_annotated_mining"]
     for r in range(1, rounds + 1):
         summary = mine_hard_negatives(conf, r, model=model, progress=progress)
         mining[r] = asdict(summary)
+        if mine_both:
+            annotated = mine_annotated(conf, r, model=model, progress=progress)
+            mining[r]["annotated"] = asdict(annotated)
+            if use_annotated:
+                summary.n_kept += annotated.n_kept
         model = train_model(conf, hard_negatives=True, max_round=r)
         _keep_round_model(conf, model, r)
         evaluations[r] = evaluate(conf, model, progress=progress)
@@ -77,6 +84,9 @@ def run_pipeline(conf: Config, rounds: int | None = None, progress: bool = True)
                 summary,
             )
         )
+        if "annotated" in mining[r]:
+            history[-1]["annotated_hard_negatives_found"] = mining[r]["annotated"]["n_found"]
+            history[-1]["annotated_hard_negatives_used"] = use_annotated
         _write_history(out, history)
         gain = history[-1]["average_precision"] - history[-2]["average_precision"]
         if conf["hn_min_ap_gain"] is not None and gain < conf["hn_min_ap_gain"]:
@@ -88,10 +98,43 @@ def run_pipeline(conf: Config, rounds: int | None = None, progress: bool = True)
             )
             break
 
+    comparison = None
+    if mine_both and len(history) > 1:
+        comparison = _compare_annotated_mining(conf, history[-1]["round"], evaluations, progress)
+
     from .report.markdown import write_report
 
-    write_report(conf, out, history, evaluations, mining, dims, extraction, timings)
+    write_report(conf, out, history, evaluations, mining, dims, extraction, timings, comparison)
     return out
+
+
+def _compare_annotated_mining(conf: Config, last: int, evaluations, progress: bool) -> dict:
+    """The final round retrained with the other ``hn_mine_annotated`` setting, evaluated
+    on the same test set, so the report shows the effect of mining annotated images."""
+    other = not conf["hn_mine_annotated"]
+    path = (
+        Path(conf["output_dir"]) / "models" / f"compare_annotated_{'on' if other else 'off'}.json"
+    )
+    model = train_model(conf, hard_negatives=True, max_round=last, annotated=other, path=str(path))
+    ev = evaluate(conf, model, progress=progress)
+    ours = evaluations[last]
+    with_, without = (ev, ours) if other else (ours, ev)
+    return {
+        "round": last,
+        "default": "with" if conf["hn_mine_annotated"] else "without",
+        "with": {**_figures(with_), "model": str(path) if other else conf["classifier_path"]},
+        "without": {**_figures(without), "model": conf["classifier_path"] if other else str(path)},
+    }
+
+
+def _figures(ev: Evaluation) -> dict:
+    return {
+        "average_precision": round(ev.average_precision, 6),
+        "false_positives_per_image": round(ev.false_positives_per_image, 6),
+        "precision": round(ev.precision, 6),
+        "recall": round(ev.recall, 6),
+        "false_positive_types": ev.false_positive_types,
+    }
 
 
 def _keep_round_model(conf: Config, model, round_index: int) -> None:
@@ -117,6 +160,7 @@ def _round_record(r, model, ev: Evaluation, added: int, total: int, conf, summar
         "decision_threshold": round(model.decision_threshold(conf["min_probability"]), 6),
         "n_test_images": ev.n_test_images,
         "n_distraction_images": ev.n_distraction_images,
+        "false_positive_types": ev.false_positive_types,
     }
     if summary:
         record["per_category"] = summary.per_category

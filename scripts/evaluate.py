@@ -30,6 +30,11 @@ def run() -> None:
         f"false positives per image {ev.false_positives_per_image:.4f} "
         f"({ev.n_false_positives} in {ev.n_distraction_images} distraction images)"
     )
+    t = ev.false_positive_types
+    print(
+        f"false positives on test images: {t['localisation']} localisation, "
+        f"{t['duplicate']} duplicate, {t['background']} background"
+    )
     print(f"PR curve: {plot}")
 
 

@@ -1,7 +1,7 @@
 """Mine hard negatives: confident detections on distraction images, stored with provenance."""
 
 from pyimagesearch.cli import add_execution_options, configure, main, parser
-from pyimagesearch.mining import mine_hard_negatives
+from pyimagesearch.mining import mine_annotated, mine_hard_negatives
 
 
 @main
@@ -26,6 +26,13 @@ def run() -> None:
     if cats:
         print(f"by category: {cats}")
     print(f"stored in {conf['features_path']} under hard_negatives/round_{s.round:03d}")
+    if conf["hn_mine_annotated"]:
+        a = mine_annotated(conf, args.round, progress=not args.quiet)
+        print(
+            f"annotated training images: {a.n_found} windows with IoU < "
+            f"{conf['hn_negative_iou_max']} to every object in {a.n_images} images "
+            f"({a.n_kept} kept) -> hard_negatives/annotated_round_{a.round:03d}"
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,12 @@ from pyimagesearch.io.atomic import write_text_atomic
 from pyimagesearch.io.images import read_image
 from pyimagesearch.model import check_compatible, load_model
 from pyimagesearch.report.gallery import draw_detections, write_png
+from pyimagesearch.sources.export import (
+    image_ids_from_coco,
+    to_coco_results,
+    write_coco_results,
+    write_yolo_txt,
+)
 
 
 @main
@@ -26,6 +32,11 @@ def run() -> None:
     p.add_argument("--min-probability", type=float, help="override min_probability")
     p.add_argument("--model", help="model file (default: classifier_path)")
     p.add_argument("--show", action="store_true", help="also show each result in a window")
+    p.add_argument("--yolo-dir", help="also write YOLO txt files (class cx cy w h score) here")
+    p.add_argument("--yolo-class", type=int, default=0, help="class id for --yolo-dir")
+    p.add_argument("--coco-results", help="also write COCO results JSON (needs --coco-annotations)")
+    p.add_argument("--coco-annotations", help="COCO JSON whose image ids --coco-results uses")
+    p.add_argument("--coco-category-id", type=int, default=1, help="category id for results")
     add_execution_options(p)
     args = p.parse_args()
     conf = configure(args)
@@ -34,12 +45,15 @@ def run() -> None:
     check_compatible(model, conf, model_path)
     paths = image_paths(args.image)
     out_dir = Path(args.output or Path(conf["output_dir"]) / "detections")
-    found, failed = {}, 0
+    if args.coco_results and not args.coco_annotations:
+        p.error("--coco-results needs --coco-annotations (for the image ids)")
+    found, sizes, failed = {}, {}, 0
     for path, res in detect_files(conf, paths, model, args.min_probability, not args.quiet):
         if isinstance(res, str):
             print(f"skipped: {res}")
             failed += 1
             continue
+        sizes[str(path)] = (res["shape"][1], res["shape"][0])
         found[str(path)] = [
             {"box": [round(float(v), 2) for v in box], "probability": round(float(prob), 6)}
             for box, prob in zip(res["boxes"], res["probabilities"])
@@ -52,6 +66,14 @@ def run() -> None:
         print(f"{path}: {len(found[str(path)])} detection(s)")
     if args.json:
         write_text_atomic(args.json, json.dumps(found, indent=1))
+    if args.yolo_dir:
+        write_yolo_txt(found, args.yolo_dir, sizes, args.yolo_class)
+        print(f"YOLO labels in {args.yolo_dir}")
+    if args.coco_results:
+        ids = image_ids_from_coco(args.coco_annotations)
+        results = to_coco_results(found, ids, args.coco_category_id)
+        write_coco_results(args.coco_results, results)
+        print(f"{len(results)} COCO results in {args.coco_results}")
     n = sum(len(v) for v in found.values())
     print(f"{n} detections in {len(found)} images ({failed} skipped); drawings in {out_dir}")
 

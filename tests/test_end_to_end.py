@@ -11,6 +11,7 @@ import pytest
 from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
+from pyimagesearch.mining.hard_negatives import annotated_group
 from pyimagesearch.model import load_model
 
 from .conftest import ROOT
@@ -72,7 +73,8 @@ def test_pipeline_report_and_history(small_run):
     history = json.loads((out / "history.json").read_text())
     assert [h["round"] for h in history] == [0, 1]
     store = FeatureStore(conf["features_path"], HogParams.from_config(conf), (96, 32))
-    n_hard = store.count(hard_negative_group(1))
+    n_hard = store.count(hard_negative_group(1)) + store.count(annotated_group(1))
+    assert store.count(annotated_group(1)) > 0  # hn_mine_annotated is the default
     assert history[1]["hard_negatives_added"] == n_hard == history[1]["hard_negatives_total"]
     mined = store.read(hard_negative_group(1))
     assert np.all(np.diff(mined["score"]) <= 0)  # sorted by confidence
@@ -151,3 +153,74 @@ def test_script_errors_are_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_detections_export_to_coco_results_and_yolo(small_run, tmp_path):
+    from .conftest import DATASETS
+
+    conf_path, _ = small_run
+    coco = DATASETS / "coco_tiny"
+    annotations = coco / "annotations" / "instances_val2017.json"
+    result = _run(
+        ROOT / "scripts" / "test_model.py",
+        "--conf",
+        conf_path,
+        "-q",
+        "--image",
+        coco / "images" / "val2017",
+        "--min-probability",
+        "0.05",
+        "--json",
+        tmp_path / "d.json",
+        "--yolo-dir",
+        tmp_path / "yolo",
+        "--coco-results",
+        tmp_path / "r.json",
+        "--coco-annotations",
+        annotations,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads((tmp_path / "d.json").read_text())
+    results = json.loads((tmp_path / "r.json").read_text())
+    ids = {i["file_name"]: i["id"] for i in json.loads(annotations.read_text())["images"]}
+    assert len(results) == sum(len(v) for v in found.values())
+    for path, dets in found.items():
+        label = (tmp_path / "yolo" / (Path(path).stem + ".txt")).read_text().splitlines()
+        assert len(label) == len(dets)
+        mine = [r for r in results if r["image_id"] == ids[Path(path).name]]
+        for det, r in zip(
+            sorted(dets, key=lambda d: d["box"]), sorted(mine, key=lambda r: r["bbox"])
+        ):
+            x1, y1, x2, y2 = det["box"]
+            assert r["bbox"] == pytest.approx([x1, y1, x2 - x1, y2 - y1], abs=0.01)
+
+
+def test_coco_backgrounds_folder_works_as_distractions(small_run, tmp_path):
+    from pyimagesearch.mining import mine_hard_negatives
+
+    from .conftest import DATASETS
+
+    conf_path, _ = small_run
+    coco = DATASETS / "coco_tiny"
+    out = tmp_path / "backgrounds"
+    result = _run(
+        ROOT / "scripts" / "coco_backgrounds.py",
+        "--annotations",
+        coco / "annotations" / "instances_train2017.json",
+        "--exclude",
+        "person",
+        "car",
+        "--num",
+        "100",
+        "--out",
+        out,
+        "--images-dir",
+        coco / "images",
+    )
+    assert result.returncode == 0, result.stderr
+    conf = load_config(conf_path).replace(image_distractions=str(out))
+    images = sorted((out / "images").glob("*.jpg"))
+    assert images
+    summary = mine_hard_negatives(conf, 7, images=None, progress=False)
+    assert summary.n_images == min(len(images), conf["hn_num_distraction_images"])
+    assert not summary.skipped

@@ -6,6 +6,7 @@ import pytest
 from pyimagesearch.detection.nms import iou, non_max_suppression
 from pyimagesearch.evaluation.metrics import (
     average_precision,
+    false_positive_types,
     match_detections,
     precision_recall,
 )
@@ -63,3 +64,25 @@ def test_matching_one_detection_per_object():
     np.testing.assert_allclose(s, [0.99, 0.95, 0.9, 0.5])
     # the 0.95 detection (IoU 0.9) takes the object; the 0.9 one is a duplicate
     assert flags.tolist() == [False, True, False, False]
+
+
+def test_false_positive_types_hand_worked():
+    gt = [np.array([[0, 0, 100, 40]]), np.zeros((0, 4))]
+    dets = [
+        np.array(
+            [
+                [0, 0, 100, 40],  # 0.9: true positive
+                [2, 0, 102, 40],  # 0.8: IoU 0.96 with an object already found: duplicate
+                [60, 0, 160, 40],  # 0.7: IoU 40*40/(2*4000-1600) = 0.25: localisation
+                [300, 300, 400, 340],  # 0.6: no overlap: background
+            ],
+            float,
+        ),
+        np.array([[0, 0, 10, 10]], float),  # object-free image: background
+    ]
+    scores = [np.array([0.9, 0.8, 0.7, 0.6]), np.array([0.5])]
+    assert false_positive_types(dets, scores, gt) == {
+        "localisation": 1,
+        "duplicate": 1,
+        "background": 2,
+    }

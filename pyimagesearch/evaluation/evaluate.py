@@ -15,7 +15,12 @@ from ..model.modelfile import check_compatible, load_model
 from ..parallel import map_images
 from ..sources.annotations import clip_boxes, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
-from .metrics import average_precision, match_detections, precision_recall
+from .metrics import (
+    average_precision,
+    false_positive_types,
+    match_detections,
+    precision_recall,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ class Evaluation:
     n_distraction_images: int
     n_false_positives: int
     seconds: float
+    false_positive_types: dict = field(default_factory=dict)
     curve: dict = field(default_factory=dict, repr=False)
     images: list = field(default_factory=list, repr=False)
     skipped: list = field(default_factory=list, repr=False)
@@ -96,6 +102,11 @@ def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> E
 
     ok_distractions = [r for r in distraction_results if not isinstance(r, str)]
     n_fp = int(sum((r["probabilities"] >= p_min).sum() for r in ok_distractions))
+    above = [s >= p_min for s in det_scores]
+    fp_types = false_positive_types(
+        [b[k] for b, k in zip(det_boxes, above)], [s[k] for s, k in zip(det_scores, above)], gts
+    )
+    fp_types["background_distraction_images"] = n_fp
     fppi = n_fp / max(len(ok_distractions), 1)
     return Evaluation(
         average_precision=ap,
@@ -108,6 +119,7 @@ def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> E
         n_distraction_images=len(ok_distractions),
         n_false_positives=n_fp,
         seconds=time.perf_counter() - start,
+        false_positive_types=fp_types,
         curve={
             "precision": precision.tolist(),
             "recall": recall.tolist(),

@@ -55,3 +55,36 @@ def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
     mpre = np.maximum.accumulate(mpre[::-1])[::-1]
     steps = np.flatnonzero(mrec[1:] != mrec[:-1])
     return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
+
+
+def false_positive_types(
+    det_boxes: list[np.ndarray],
+    det_scores: list[np.ndarray],
+    gt_boxes: list[np.ndarray],
+    iou_thresh: float = 0.5,
+    low: float = 0.1,
+) -> dict[str, int]:
+    """Count false positives by cause (Hoiem, Chodpathumwan & Dai, ECCV 2012).
+
+    With detections matched as in :func:`match_detections`, an unmatched detection is
+    a *duplicate* if it overlaps an object with IoU >= ``iou_thresh`` (that object was
+    already found), a *localisation* error if its best IoU is in ``[low, iou_thresh)``,
+    and *background* otherwise.
+    """
+    counts = {"localisation": 0, "duplicate": 0, "background": 0}
+    for boxes, scores, gts in zip(det_boxes, det_scores, gt_boxes):
+        taken = np.zeros(len(gts), bool)
+        for i in np.argsort(-np.asarray(scores), kind="stable"):
+            overlaps = iou(boxes[i], gts) if len(gts) else np.zeros(0)
+            j = int(np.argmax(overlaps)) if len(gts) else -1
+            if j >= 0 and overlaps[j] >= iou_thresh and not taken[j]:
+                taken[j] = True
+                continue
+            best = float(overlaps.max()) if len(gts) else 0.0
+            if best >= iou_thresh:
+                counts["duplicate"] += 1
+            elif best >= low:
+                counts["localisation"] += 1
+            else:
+                counts["background"] += 1
+    return counts

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..config import require_paths
 from ..descriptor.hog import HogParams
+from ..detection.nms import iou
 from ..errors import ImageReadError
 from ..io.images import read_gray
 from ..parallel import map_images
@@ -55,6 +56,9 @@ def extract_features(conf, progress: bool = True) -> ExtractionSummary:
             window_dim=window_dim,
             offset=conf["offset"],
             use_flip=conf["use_flip"],
+            jitter=conf["positive_jitter"],
+            jitter_iou=conf["positive_jitter_iou"],
+            seed=conf["seed"],
         ),
         summary,
     )
@@ -101,25 +105,56 @@ def extract_features(conf, progress: bool = True) -> ExtractionSummary:
 
 
 def positives_of_image(
-    item: AnnotatedImage, hog: HogParams, window_dim, offset: int, use_flip: bool
+    item: AnnotatedImage,
+    hog: HogParams,
+    window_dim,
+    offset: int,
+    use_flip: bool,
+    jitter: int = 0,
+    jitter_iou: float = 0.7,
+    seed: int = 0,
 ) -> dict | str:
-    """Descriptors of the item's boxes (grown by ``offset``), and of their mirror images."""
+    """Descriptors of the item's boxes (grown by ``offset``), of their mirror images, and
+    of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``."""
     try:
         image = read_gray(item.path)
     except ImageReadError as exc:
         return str(exc)
     h, w = image.shape
-    rows: dict[str, list] = {"features": [], "source": [], "box": [], "flipped": []}
+    rng = np.random.default_rng([seed, zlib.crc32(item.path.name.encode())])
+    rows: dict[str, list] = {"features": [], "source": [], "box": [], "flipped": [], "jittered": []}
     for box in clip_boxes(item, w, h):
-        roi = np.array([box[0] - offset, box[1] - offset, box[2] + offset, box[3] + offset])
-        roi[[0, 2]] = roi[[0, 2]].clip(0, w)
-        roi[[1, 3]] = roi[[1, 3]].clip(0, h)
-        for flipped in (False, True) if use_flip else (False,):
-            rows["features"].append(roi_descriptor(image, roi, window_dim, hog, flip=flipped))
-            rows["source"].append(str(item.path))
-            rows["box"].append(roi)
-            rows["flipped"].append(flipped)
+        boxes = [(box, False)] + [(b, True) for b in jittered_boxes(box, jitter, jitter_iou, rng)]
+        for b, is_jittered in boxes:
+            roi = np.array([b[0] - offset, b[1] - offset, b[2] + offset, b[3] + offset])
+            roi[[0, 2]] = roi[[0, 2]].clip(0, w)
+            roi[[1, 3]] = roi[[1, 3]].clip(0, h)
+            for flipped in (False, True) if use_flip else (False,):
+                rows["features"].append(roi_descriptor(image, roi, window_dim, hog, flip=flipped))
+                rows["source"].append(str(item.path))
+                rows["box"].append(roi)
+                rows["flipped"].append(flipped)
+                rows["jittered"].append(is_jittered)
     return rows
+
+
+def jittered_boxes(
+    box: np.ndarray, count: int, min_iou: float, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """``count`` boxes shifted and scaled at random, each with IoU ``>= min_iou`` to ``box``."""
+    out: list[np.ndarray] = []
+    w, h = box[2] - box[0], box[3] - box[1]
+    for _ in range(count * 50):
+        if len(out) == count:
+            break
+        scale = np.exp(rng.uniform(-0.15, 0.15, size=2))
+        shift = rng.uniform(-0.15, 0.15, size=2) * (w, h)
+        cx, cy = (box[0] + box[2]) / 2 + shift[0], (box[1] + box[3]) / 2 + shift[1]
+        nw, nh = w * scale[0], h * scale[1]
+        cand = np.array([cx - nw / 2, cy - nh / 2, cx + nw / 2, cy + nh / 2])
+        if iou(cand, box[None, :])[0] >= min_iou:
+            out.append(cand)
+    return out
 
 
 def negatives_of_image(path: Path, hog: HogParams, window_dim, count: int, seed: int) -> dict | str:

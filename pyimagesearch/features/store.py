@@ -137,8 +137,9 @@ class FeatureStore:
             )
         return sorted(names)
 
-    def hard_negative_rounds(self) -> list[int]:
-        prefix = f"{HARD_NEGATIVES}/round_"
+    def hard_negative_rounds(self, annotated: bool = False) -> list[int]:
+        """Rounds stored for distraction images (or, with ``annotated``, annotated ones)."""
+        prefix = f"{HARD_NEGATIVES}/{'annotated_' if annotated else ''}round_"
         return sorted(int(g[len(prefix) :]) for g in self.groups() if g.startswith(prefix))
 
     def read(self, name: str, columns: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:

@@ -21,17 +21,29 @@ from ..checkpoint import BatchCheckpoint, checkpointed_map, fingerprint, iter_ba
 from ..config import require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
-from ..detection.nms import non_max_suppression
+from ..detection.nms import iou_matrix, non_max_suppression
 from ..errors import ImageReadError
-from ..features.store import FeatureStore, hard_negative_group, updating, write_group
+from ..features.store import (
+    HARD_NEGATIVES,
+    FeatureStore,
+    hard_negative_group,
+    updating,
+    write_group,
+)
 from ..io.images import read_gray
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
+from ..sources.annotations import (
+    AnnotatedImage,
+    clip_boxes,
+    read_annotations,
+    split_train_test,
+)
 from ..sources.distractions import split_distractions
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = ("features", "source", "box", "layer_box", "scale", "score")
+_COLUMNS = ("features", "source", "box", "layer_box", "scale", "score", "best_iou")
 
 
 @dataclass
@@ -47,7 +59,7 @@ class MiningSummary:
 
 
 def mine_image(
-    path: Path,
+    path: Path | AnnotatedImage,
     model: LinearModel,
     window_step: int,
     pyramid_scale: float,
@@ -56,20 +68,35 @@ def mine_image(
     max_per_image: int | None = None,
     max_pixels: int = 40_000_000,
     apply_nms: bool = False,
+    negative_iou_max: float = 0.3,
 ) -> dict | str:
-    """Windows of one image scoring at least ``min_probability``, most confident first."""
+    """Windows of one image scoring at least ``min_probability``, most confident first.
+
+    For an annotated image, only windows whose IoU with every object box is below
+    ``negative_iou_max`` are negatives; ``best_iou`` records each window's largest IoU.
+    """
+    item = path if isinstance(path, AnnotatedImage) else None
+    path = item.path if item else path
     try:
         image = read_gray(path, max_pixels)
     except ImageReadError as exc:
         return str(exc)
     detector = Detector(model, window_step, pyramid_scale, min_probability, overlap_thresh)
     cand = detector.candidates(image, with_features=True)
+    best_iou = np.zeros(len(cand))
+    if item is not None:
+        gt = clip_boxes(item, image.shape[1], image.shape[0])
+        if len(gt) and len(cand):
+            best_iou = iou_matrix(cand.boxes, gt).max(axis=1)
+        negative = best_iou < negative_iou_max
+        cand, best_iou = cand.take(np.flatnonzero(negative)), best_iou[negative]
     if apply_nms:
         keep = non_max_suppression(cand.boxes, cand.scores, overlap_thresh)[:max_per_image]
     else:
         keep = np.argsort(-cand.scores, kind="stable")[:max_per_image]
     cand = cand.take(keep)
     return {
+        "best_iou": best_iou[keep],
         "features": cand.features,
         "source": np.full(len(cand), str(path), dtype=object),
         "box": cand.boxes,
@@ -80,12 +107,32 @@ def mine_image(
     }
 
 
+def mine_annotated(
+    conf, round_index: int = 1, model: LinearModel | None = None, progress: bool = True
+) -> MiningSummary:
+    """Mine the training share of the annotated images outside their objects.
+
+    Windows whose IoU with every object is below ``hn_negative_iou_max`` become hard
+    negatives (stored as ``hard_negatives/annotated_round_NNN``); windows overlapping an
+    object more are never negatives. The test share is never touched.
+    """
+    train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    return mine_hard_negatives(
+        conf, round_index, model, train, progress, group=annotated_group(round_index)
+    )
+
+
+def annotated_group(round_index: int) -> str:
+    return f"{HARD_NEGATIVES}/annotated_round_{round_index:03d}"
+
+
 def mine_hard_negatives(
     conf,
     round_index: int = 1,
     model: LinearModel | None = None,
-    images: list[Path] | None = None,
+    images: list[Path] | list[AnnotatedImage] | None = None,
     progress: bool = True,
+    group: str | None = None,
 ) -> MiningSummary:
     """Mine round ``round_index`` and store it as ``hard_negatives/round_NNN``.
 
@@ -103,13 +150,14 @@ def mine_hard_negatives(
         check_compatible(model, conf, conf["classifier_path"])
     split = split_distractions(conf)
     images = split.mining(round_index) if images is None else list(images)
+    group = group or hard_negative_group(round_index)
     params = {k: conf[k] for k in _MINING_KEYS}
     checkpoint = BatchCheckpoint(
-        checkpoint_folder(conf, f"mining_round_{round_index:03d}"),
+        checkpoint_folder(conf, "mining_" + group.rsplit("/", 1)[-1]),
         fingerprint(
             round_index,
             params,
-            [str(p) for p in images],
+            [str(getattr(p, "path", p)) for p in images],
             model.weights,
             [model.bias, model.platt_a, model.platt_b],
         ),
@@ -132,9 +180,12 @@ def mine_hard_negatives(
         max_per_image=conf["hn_max_per_image"],
         max_pixels=conf["max_image_pixels"],
         apply_nms=conf["hn_nms"],
+        negative_iou_max=conf["hn_negative_iou_max"],
     )
     summary = _summarise(checkpoint, batches, split, round_index, len(images))
-    summary.n_kept = _write_round(conf, checkpoint, batches, model, round_index, images, summary)
+    summary.n_kept = _write_round(
+        conf, checkpoint, batches, model, round_index, images, summary, group
+    )
     checkpoint.clear()
     summary.seconds = time.perf_counter() - start
     for message in summary.skipped:
@@ -151,6 +202,7 @@ def mine_hard_negatives(
 
 
 _MINING_KEYS = (
+    "hn_negative_iou_max",
     "hn_window_step",
     "hn_pyramid_scale",
     "hn_min_probability",
@@ -190,7 +242,7 @@ def _batch_rows(items: list[Path], results: list, cap: int) -> dict[str, np.ndar
     out.update(
         image_found=found,
         image_scored=scored,
-        image_path=np.array([str(p) for p in items]),
+        image_path=np.array([str(getattr(p, "path", p)) for p in items]),
         skipped=np.array(skipped, dtype=str),
     )
     return out
@@ -203,6 +255,7 @@ _EMPTY = {
     "layer_box": lambda d: np.zeros((0, 4)),
     "scale": lambda d: np.zeros(0),
     "score": lambda d: np.zeros(0),
+    "best_iou": lambda d: np.zeros(0),
 }
 
 
@@ -217,12 +270,19 @@ def _summarise(checkpoint, batches, split, round_index: int, n_images: int) -> M
         summary.n_found += int(part["image_found"][ok].sum())
         summary.windows_scored += int(part["image_scored"].sum())
         for path, n in zip(part["image_path"][ok], part["image_found"][ok]):
-            categories[split.category(Path(path))] += int(n)
+            categories[_category(split, Path(path))] += int(n)
     summary.per_category = dict(sorted(categories.items()))
     return summary
 
 
-def _write_round(conf, checkpoint, batches, model, round_index, images, summary) -> int:
+def _category(split, path: Path) -> str:
+    try:
+        return split.category(path)
+    except ValueError:  # not a distraction image (e.g. an annotated one)
+        return "annotated"
+
+
+def _write_round(conf, checkpoint, batches, model, round_index, images, summary, name) -> int:
     """Merge the batches (global top ``hn_max_total`` by score) into the store, streaming
     the features batch by batch so memory stays bounded."""
     scores = [checkpoint.load(b, ("score",))["score"] for b in batches]
@@ -237,8 +297,8 @@ def _write_round(conf, checkpoint, batches, model, round_index, images, summary)
         "layer_box": np.zeros((n, 4)),
         "scale": np.zeros(n),
         "score": np.zeros(n),
+        "best_iou": np.zeros(n),
     }
-    name = hard_negative_group(round_index)
     with updating(conf["features_path"]) as f:
         if name in f:
             del f[name]
@@ -264,7 +324,7 @@ def _write_round(conf, checkpoint, batches, model, round_index, images, summary)
             arrays,
             {
                 "round": round_index,
-                "images": [str(p) for p in images],
+                "images": [str(getattr(p, "path", p)) for p in images],
                 "n_found": summary.n_found,
                 "per_category": summary.per_category,
                 "min_probability": conf["hn_min_probability"],

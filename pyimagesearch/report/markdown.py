@@ -14,7 +14,9 @@ from .plots import plot_box_statistics, plot_pr_curves, plot_rounds
 from .template import template_picture
 
 
-def write_report(conf, out: Path, history, evaluations, mining, dims, extraction, timings) -> Path:
+def write_report(
+    conf, out: Path, history, evaluations, mining, dims, extraction, timings, comparison=None
+) -> Path:
     """Write figures, per-round data and ``report.md`` into ``out``."""
     from ..mining.review import review_round
 
@@ -95,6 +97,10 @@ def write_report(conf, out: Path, history, evaluations, mining, dims, extraction
             f"{h['precision']:.3f} | {h['recall']:.3f} | {h['decision_threshold']:.4f} |"
         )
     lines += ["", "Machine-readable: `history.json`.", "", "![rounds](rounds.png)", ""]
+    lines += _fp_types_section(history, conf)
+    if comparison:
+        lines += _comparison_section(comparison, conf)
+        write_text_atomic(out / "annotated_mining.json", json.dumps(comparison, indent=1))
     lines += [
         "## Data",
         "",
@@ -147,6 +153,54 @@ def write_report(conf, out: Path, history, evaluations, mining, dims, extraction
     lines += [f"| {k} | {v:.2f} |" for k, v in timings.items()]
     write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
     return out / "report.md"
+
+
+def _fp_types_section(history, conf) -> list[str]:
+    lines = [
+        "### False positives by cause",
+        "",
+        f"At p ≥ {conf['min_probability']}, on the held-out annotated images: *localisation* "
+        "(overlaps an object, 0.1 ≤ IoU < 0.5), *duplicate* (a second detection of a found "
+        "object), *background* (IoU < 0.1); and detections on object-free distraction images.",
+        "",
+        "| round | localisation | duplicate | background | on distraction images |",
+        "|---|---|---|---|---|",
+    ]
+    for h in history:
+        t = h.get("false_positive_types", {})
+        lines.append(
+            f"| {h['round']} | {t.get('localisation', 0)} | {t.get('duplicate', 0)} | "
+            f"{t.get('background', 0)} | {t.get('background_distraction_images', 0)} |"
+        )
+    return [*lines, ""]
+
+
+def _comparison_section(c: dict, conf) -> list[str]:
+    rows = []
+    for name in ("without", "with"):
+        f = c[name]
+        t = f["false_positive_types"]
+        rows.append(
+            f"| {name} | {f['average_precision']:.4f} | {f['false_positives_per_image']:.4f} | "
+            f"{f['precision']:.3f} / {f['recall']:.3f} | {t.get('localisation', 0)} / "
+            f"{t.get('duplicate', 0)} / {t.get('background', 0)} |"
+        )
+    return [
+        "## Mining the annotated images",
+        "",
+        f"Round {c['round']} retrained with and without the hard negatives mined on the "
+        "training share of the annotated images (windows whose IoU with every object is "
+        f"below {conf['hn_negative_iou_max']}), evaluated on the same held-out images. "
+        f"This run's model is *{c['default']}* (`hn_mine_annotated`).",
+        "",
+        "| annotated images mined | AP | FPPI | precision / recall | FP: localisation / "
+        "duplicate / background |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        "Machine-readable: `annotated_mining.json`.",
+        "",
+    ]
 
 
 def _counts(counts: dict) -> str:
