@@ -27,6 +27,12 @@ from .parallel import map_images
 log = logging.getLogger(__name__)
 
 
+def checkpoint_folder(conf, name: str) -> Path:
+    """Where the checkpoints of a step live: beside the feature store."""
+    store = Path(conf["features_path"])
+    return store.parent / f".{store.name}.checkpoints" / name
+
+
 def fingerprint(*parts: Any) -> str:
     """A short hash of JSON-able parts and arrays."""
     digest = hashlib.sha256()

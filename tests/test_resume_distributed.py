@@ -11,12 +11,12 @@ import time
 import numpy as np
 import pytest
 
+from pyimagesearch.checkpoint import checkpoint_folder
 from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
 from pyimagesearch.mining import mine_hard_negatives
-from pyimagesearch.mining.hard_negatives import checkpoint_folder
 from pyimagesearch.model.training import train_model
 
 from .conftest import ROOT, cars_conf_dict
@@ -137,3 +137,50 @@ def test_dask_local_cluster_mines_the_same_rows(trained, tmp_path):
         summary = mine_hard_negatives(load_config(remote), 1, progress=False)
     assert summary.n_kept > 0
     _assert_same_rows(_rows(remote), _rows(local), atol=1e-6)
+
+
+def test_extraction_killed_then_rerun_equals_uninterrupted(tmp_path):
+    common = {
+        "num_distraction_images": 300,
+        "checkpoint_every": 4,
+        "n_jobs": 1,
+        "eval_num_distraction_images": 0,
+    }
+    paths = {}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        raw = cars_conf_dict(tmp_path / name, **common)
+        paths[name] = tmp_path / name / "conf.json"
+        paths[name].write_text(json.dumps(raw))
+    extract_features(load_config(paths["a"]), progress=False)
+
+    conf = load_config(paths["b"])
+    folder = checkpoint_folder(conf, "extract_negatives")
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "extract_features.py"),
+        "--conf",
+        str(paths["b"]),
+        "-q",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not list(folder.glob("batch_*.npz")) and time.time() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "extraction finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not os.path.exists(conf["features_path"])  # nothing half-written
+    assert 0 < len(list(folder.glob("batch_*.npz"))) < 75
+
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    hog = HogParams.from_config(conf)
+    a = FeatureStore(load_config(paths["a"])["features_path"], hog, (96, 32))
+    b = FeatureStore(conf["features_path"], hog, (96, 32))
+    for group in ("positives", "negatives"):
+        ra, rb = a.read(group), b.read(group)
+        assert ra["source"].tolist() == rb["source"].tolist()
+        np.testing.assert_array_equal(ra["features"], rb["features"])
+        np.testing.assert_array_equal(ra["box"], rb["box"])
+    assert not folder.exists()

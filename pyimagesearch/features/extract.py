@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import shutil
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -10,12 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checkpoint import (
+    BatchCheckpoint,
+    checkpoint_folder,
+    checkpointed_map,
+    fingerprint,
+    iter_batches,
+)
 from ..config import require_paths
 from ..descriptor.hog import HogParams
 from ..detection.nms import iou
 from ..errors import ImageReadError
 from ..io.images import read_gray
-from ..parallel import map_images
 from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .crops import random_windows, roi_descriptor
@@ -44,38 +52,35 @@ def extract_features(conf, progress: bool = True) -> ExtractionSummary:
     split = split_distractions(conf)
     summary = ExtractionSummary(n_train_images=len(train))
 
-    pos = _collect(
-        map_images(
-            positives_of_image,
-            train,
-            conf["n_jobs"],
-            conf["scheduler"],
-            desc="positives",
-            progress=progress,
-            hog=hog,
-            window_dim=window_dim,
-            offset=conf["offset"],
-            use_flip=conf["use_flip"],
-            jitter=conf["positive_jitter"],
-            jitter_iou=conf["positive_jitter_iou"],
-            seed=conf["seed"],
-        ),
+    d = hog.descriptor_size(window_dim)
+    pos = _checkpointed(
+        conf,
+        "extract_positives",
+        positives_of_image,
+        train,
+        d,
         summary,
+        progress,
+        hog=hog,
+        window_dim=window_dim,
+        offset=conf["offset"],
+        use_flip=conf["use_flip"],
+        jitter=conf["positive_jitter"],
+        jitter_iou=conf["positive_jitter_iou"],
+        seed=conf["seed"],
     )
-    neg = _collect(
-        map_images(
-            negatives_of_image,
-            split.negatives,
-            conf["n_jobs"],
-            conf["scheduler"],
-            desc="negatives",
-            progress=progress,
-            hog=hog,
-            window_dim=window_dim,
-            count=conf["num_distractions_per_image"],
-            seed=conf["seed"],
-        ),
+    neg = _checkpointed(
+        conf,
+        "extract_negatives",
+        negatives_of_image,
+        split.negatives,
+        d,
         summary,
+        progress,
+        hog=hog,
+        window_dim=window_dim,
+        count=conf["num_distractions_per_image"],
+        seed=conf["seed"],
     )
     if not len(pos["features"]):
         raise ImageReadError("no positive could be extracted: check image_dataset and annotations")
@@ -93,6 +98,8 @@ def extract_features(conf, progress: bool = True) -> ExtractionSummary:
             }
         },
     )
+    for name in ("extract_positives", "extract_negatives"):
+        shutil.rmtree(checkpoint_folder(conf, name), ignore_errors=True)
     summary.seconds = time.perf_counter() - start
     log.info(
         "wrote %d positives and %d negatives to %s in %.1f s",
@@ -170,19 +177,45 @@ def negatives_of_image(path: Path, hog: HogParams, window_dim, count: int, seed:
     return {"features": features, "source": [str(path)] * count, "box": boxes}
 
 
-def _collect(results, summary: ExtractionSummary) -> dict[str, np.ndarray]:
-    """Concatenate per-image row dicts; record and log the skipped images."""
+def _checkpointed(conf, name, func, items, d, summary, progress, **kwargs) -> dict:
+    """Map ``func`` over ``items`` in checkpointed batches (a killed run resumes), then
+    concatenate the rows; skipped images are recorded in ``summary`` and logged."""
+    key = fingerprint(name, [str(getattr(i, "path", i)) for i in items], repr(kwargs))
+    checkpoint = BatchCheckpoint(checkpoint_folder(conf, name), key)
+    batches = checkpointed_map(
+        func,
+        items,
+        checkpoint,
+        conf["checkpoint_every"],
+        functools.partial(_batch_rows, d=d),
+        conf["n_jobs"],
+        conf["scheduler"],
+        desc=name.replace("extract_", ""),
+        progress=progress,
+        **kwargs,
+    )
+    parts = list(iter_batches(checkpoint, batches))
+    for part in parts:
+        for message in part.pop("skipped").tolist():
+            summary.skipped.append(message)
+            log.warning("skipped: %s", message)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+
+
+def _batch_rows(items, results, d: int) -> dict[str, np.ndarray]:
+    """Concatenate per-image row dicts of one batch; keep the skip messages."""
     merged: dict[str, list] = {}
+    skipped = []
     for result in results:
         if isinstance(result, str):
-            summary.skipped.append(result)
-            log.warning("skipped: %s", result)
+            skipped.append(result)
             continue
         for key, values in result.items():
             merged.setdefault(key, []).extend(values)
-    out = {k: np.asarray(v) for k, v in merged.items()}
-    if "features" in out:
-        out["features"] = np.asarray(out["features"], np.float32).reshape(len(out["features"]), -1)
-    else:
-        out["features"] = np.zeros((0, 0), np.float32)
+    out = {k: np.asarray(v) for k, v in merged.items() if k != "features"}
+    feats = merged.get("features", [])
+    out["features"] = np.asarray(feats, np.float32).reshape(len(feats), d)
+    out["source"] = np.asarray(merged.get("source", []), dtype=str)
+    out["box"] = np.asarray(merged.get("box", []), np.float64).reshape(-1, 4)
+    out["skipped"] = np.asarray(skipped, dtype=str)
     return out

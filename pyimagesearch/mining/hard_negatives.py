@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import BatchCheckpoint, checkpointed_map, fingerprint, iter_batches
+from ..checkpoint import (
+    BatchCheckpoint,
+    checkpoint_folder,
+    checkpointed_map,
+    fingerprint,
+    iter_batches,
+)
 from ..config import require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
@@ -212,12 +218,6 @@ _MINING_KEYS = (
     "hn_nms",
     "max_image_pixels",
 )
-
-
-def checkpoint_folder(conf, name: str) -> Path:
-    """Where the checkpoints of a step live: beside the feature store."""
-    store = Path(conf["features_path"])
-    return store.parent / f".{store.name}.checkpoints" / name
 
 
 def _batch_rows(items: list[Path], results: list, cap: int) -> dict[str, np.ndarray]:
