@@ -74,6 +74,7 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "eval_num_distraction_images": (_NONNEG_INT, 200),
     "eval_min_probability": (_PROB, 0.05),
     "calibration_folds": ({"type": "integer", "minimum": 2}, 3),
+    "train_solver": ({"enum": ["liblinear", "sgd"]}, "liblinear"),
     "hn_rounds": (_NONNEG_INT, 1),
     "hn_nms": (_BOOL, False),
     "hn_mine_annotated": (_BOOL, True),

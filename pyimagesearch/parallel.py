@@ -43,7 +43,7 @@ def map_images(
     backend. Items are sent in chunks of ``chunk`` to amortise scheduling.
     """
     items = list(items)
-    bar = tqdm(total=len(items), desc=desc, unit="img", disable=not progress, leave=False)
+    bar = _Bar(total=len(items), desc=desc, unit="img", disable=not progress, leave=False)
     try:
         for batch in _map_batches(func, items, n_jobs, scheduler, chunk, kwargs):
             for result in batch:
@@ -53,12 +53,18 @@ def map_images(
         bar.close()
 
 
+class _Bar(tqdm):
+    """A progress bar without tqdm's monitor thread (threads make forking unsafe)."""
+
+    monitor_interval = 0
+
+
 def _map_batches(func, items, n_jobs, scheduler, chunk, kwargs) -> Iterable[list]:
     chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
     jobs = effective_jobs(n_jobs, len(chunks))
     if scheduler is None and jobs == 1:
-        for part in chunks:
-            yield _run_chunk(func, part, kwargs)
+        for part in chunks:  # in this process: leave its thread settings alone
+            yield [func(item, **kwargs) for item in part]
         return
     import joblib
 
@@ -74,9 +80,20 @@ def _map_batches(func, items, n_jobs, scheduler, chunk, kwargs) -> Iterable[list
 
 
 def _can_fork() -> bool:
-    import multiprocessing
+    """Fork only where it is safe: Linux, and no other Python thread in this process.
 
-    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+    A thread holding a lock at the moment of the fork leaves that lock held forever in
+    the child (seen: a test process with leftover server threads hung). Processes with
+    threads get loky's fresh interpreters instead.
+    """
+    import multiprocessing
+    import threading
+
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
 
 
 def _forked_batches(func, chunks, jobs, kwargs) -> Iterable[list]:
@@ -85,7 +102,7 @@ def _forked_batches(func, chunks, jobs, kwargs) -> Iterable[list]:
     Forked workers inherit the parent's imports and compiled kernels, so they start in
     milliseconds instead of the ~1.5 s a fresh interpreter needs to import numpy,
     OpenCV and numba and load the kernels: that start-up dominated short runs. The
-    parent warms the kernels and caps its BLAS threads before forking. Chunks are
+    parent warms the kernels before forking. Chunks are
     submitted a few per worker at a time so results stream with bounded memory.
     """
     import multiprocessing
@@ -94,7 +111,6 @@ def _forked_batches(func, chunks, jobs, kwargs) -> Iterable[list]:
 
     from .descriptor.hog import warm_up
 
-    _single_threaded()
     warm_up()
     context = multiprocessing.get_context("fork")
     with joblib.parallel_config(backend="multiprocessing", context=context):

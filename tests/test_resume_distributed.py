@@ -184,3 +184,24 @@ def test_extraction_killed_then_rerun_equals_uninterrupted(tmp_path):
         np.testing.assert_array_equal(ra["features"], rb["features"])
         np.testing.assert_array_equal(ra["box"], rb["box"])
     assert not folder.exists()
+
+
+def test_out_of_core_sgd_training_finds_cars(trained, tmp_path):
+    from pyimagesearch.evaluation.evaluate import evaluate
+
+    conf = load_config(
+        _copy_run(trained, tmp_path, train_solver="sgd", eval_num_distraction_images=10)
+    )
+    model = train_model(conf)
+    assert model.metadata["solver"] == "sgd"
+    assert model.metadata["positives"] == 124 and model.metadata["negatives"] == 300
+    reference = train_model(conf.replace(train_solver="liblinear"), path=str(tmp_path / "l.json"))
+    cosine = (
+        model.weights
+        @ reference.weights
+        / (np.linalg.norm(model.weights) * np.linalg.norm(reference.weights))
+    )
+    assert cosine > 0.5
+    ap_sgd = evaluate(conf, model, progress=False).average_precision
+    ap_ref = evaluate(conf, reference, progress=False).average_precision
+    assert ap_sgd >= 0.8 and ap_sgd >= ap_ref - 0.1

@@ -147,14 +147,15 @@ def _edge_vectors(orientations: int, quanta: int = 4096):
 def _exact_bins(image: np.ndarray, flat: np.ndarray, table64: np.ndarray, n: int) -> np.ndarray:
     """skimage's orientation bin for the given pixels, in its float64 arithmetic."""
     rows, cols = np.divmod(flat, image.shape[1])
-    img = table64[image]
     h, w = image.shape
     inner_c = (cols > 0) & (cols < w - 1)
     inner_r = (rows > 0) & (rows < h - 1)
     g_col = np.zeros(flat.size)
     g_row = np.zeros(flat.size)
-    g_col[inner_c] = img[rows[inner_c], cols[inner_c] + 1] - img[rows[inner_c], cols[inner_c] - 1]
-    g_row[inner_r] = img[rows[inner_r] + 1, cols[inner_r]] - img[rows[inner_r] - 1, cols[inner_r]]
+    r, c = rows[inner_c], cols[inner_c]  # look up the neighbours only, not the whole layer
+    g_col[inner_c] = table64[image[r, c + 1]] - table64[image[r, c - 1]]
+    r, c = rows[inner_r], cols[inner_r]
+    g_row[inner_r] = table64[image[r + 1, c]] - table64[image[r - 1, c]]
     orientation = np.rad2deg(np.arctan2(g_row, g_col)) % 180
     bins = np.searchsorted(_bin_edges(n), orientation, side="right").astype(np.int32) - 1
     bins[bins >= n] = -1  # above the last (C-float-rounded) edge: skimage counts it nowhere

@@ -135,6 +135,12 @@ class Detector:
         ``min_probability``), over all pyramid layers."""
         if threshold is None:
             threshold = self.decision_threshold
+        with _one_blas_thread():
+            parts, scored = self._candidates(image, threshold, with_features)
+        return _concat(parts, with_features, self.model, scored)
+
+    def _candidates(self, image, threshold, with_features) -> tuple[list, int]:
+        """Per-layer parts of ``candidates`` and the number of windows scored."""
         ww, wh = self.model.window_dim
         parts, scored = [], 0
         for layer, fx, fy in pyramid(image, self.pyramid_scale, (ww, wh)):
@@ -150,7 +156,7 @@ class Detector:
                 if with_features:
                     feats = _slice_windows(blocks, by[iy], bx[ix], self._win_blocks)
                 parts.append((boxes, scores[iy, ix], np.full(iy.size, fx), layer_boxes, feats))
-        return _concat(parts, with_features, self.model, scored)
+        return parts, scored
 
     def score_map(self, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Decision values of all windows of one layer: ``(xs, ys, scores[ys, xs])``."""
@@ -186,6 +192,24 @@ class Detector:
             _kernels.correlate_blocks(partial, n_r, n_c, wr, wc, full)
             scores = full[by[:, None], bx[None, :]] + np.float32(self.model.bias)
             yield sel_x, sel_y, scores, blocks, (bx, by)
+
+
+_BLAS = None
+
+
+def _one_blas_thread():
+    """Cap BLAS to one thread for a layer's small matrix products (~7 us per call).
+
+    Its threads do not speed these ``(n, 36) @ (36, 161)`` products up, and they made
+    the detector 2-10x slower whenever another process kept a core busy; the cap is
+    undone on exit, so callers keep their own BLAS settings.
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _slice_windows(blocks: np.ndarray, by: np.ndarray, bx: np.ndarray, win: tuple[int, int]):

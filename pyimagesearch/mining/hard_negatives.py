@@ -36,7 +36,7 @@ from ..features.store import (
     updating,
     write_group,
 )
-from ..io.images import read_gray
+from ..io.images import category_of, read_gray
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
 from ..sources.annotations import (
@@ -154,8 +154,10 @@ def mine_hard_negatives(
     if model is None:
         model = load_model(conf["classifier_path"])
         check_compatible(model, conf, conf["classifier_path"])
-    split = split_distractions(conf)
-    images = split.mining(round_index) if images is None else list(images)
+    if images is None:  # listing all distraction images costs ~0.1 s: only when needed
+        images = split_distractions(conf).mining(round_index)
+    images = list(images)
+    root = Path(conf["image_distractions"]).resolve()
     group = group or hard_negative_group(round_index)
     params = {k: conf[k] for k in _MINING_KEYS}
     checkpoint = BatchCheckpoint(
@@ -188,7 +190,7 @@ def mine_hard_negatives(
         apply_nms=conf["hn_nms"],
         negative_iou_max=conf["hn_negative_iou_max"],
     )
-    summary = _summarise(checkpoint, batches, split, round_index, len(images))
+    summary = _summarise(checkpoint, batches, root, round_index, len(images))
     summary.n_kept = _write_round(
         conf, checkpoint, batches, model, round_index, images, summary, group
     )
@@ -259,7 +261,7 @@ _EMPTY = {
 }
 
 
-def _summarise(checkpoint, batches, split, round_index: int, n_images: int) -> MiningSummary:
+def _summarise(checkpoint, batches, root, round_index: int, n_images: int) -> MiningSummary:
     summary = MiningSummary(round=round_index, n_images=n_images)
     categories: Counter = Counter()
     for part in iter_batches(
@@ -270,14 +272,15 @@ def _summarise(checkpoint, batches, split, round_index: int, n_images: int) -> M
         summary.n_found += int(part["image_found"][ok].sum())
         summary.windows_scored += int(part["image_scored"].sum())
         for path, n in zip(part["image_path"][ok], part["image_found"][ok]):
-            categories[_category(split, Path(path))] += int(n)
+            categories[_category(root, Path(path))] += int(n)
     summary.per_category = dict(sorted(categories.items()))
     return summary
 
 
-def _category(split, path: Path) -> str:
+def _category(root: Path, path: Path) -> str:
+    """The category (sub-folder) of a distraction image, whether its path is relative or not."""
     try:
-        return split.category(path)
+        return category_of(path.resolve(), root)
     except ValueError:  # not a distraction image (e.g. an annotated one)
         return "annotated"
 

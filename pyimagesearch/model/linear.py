@@ -138,6 +138,7 @@ def _svm(C: float, seed: int):
 def platt_sigmoid(decision: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """Platt's ``(a, b)`` with ``P(y=1 | d) = 1 / (1 + exp(-(a d + b)))``."""
     from scipy.optimize import minimize
+    from scipy.special import expit
 
     decision = np.asarray(decision, np.float64)
     n_pos = float((labels == 1).sum())
@@ -150,7 +151,7 @@ def platt_sigmoid(decision: np.ndarray, labels: np.ndarray) -> tuple[float, floa
         log_p = -np.logaddexp(0.0, -z)
         log_q = -np.logaddexp(0.0, z)
         value = -(target * log_p + (1 - target) * log_q).sum()
-        residual = 1.0 / (1.0 + np.exp(-z)) - target
+        residual = expit(z) - target
         return value, np.array([(residual * decision).sum(), residual.sum()])
 
     prior = np.log((n_pos + 1) / (n_neg + 1))

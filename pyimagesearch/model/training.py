@@ -57,6 +57,102 @@ def training_set(
     return features, labels, counts
 
 
+def _row_sources(conf, store, hard_negatives, max_round, max_hard, annotated):
+    """``[(group, sorted row indices, label)]`` of the rows training uses."""
+    annotated = conf["hn_mine_annotated"] if annotated is None else annotated
+    sources = [
+        ("positives", np.arange(store.count("positives")), 1),
+        ("negatives", np.arange(store.count("negatives")), 0),
+    ]
+    if not hard_negatives:
+        return sources
+    groups = [
+        hard_negative_group(r)
+        for r in store.hard_negative_rounds()
+        if max_round is None or r <= max_round
+    ]
+    if annotated:
+        groups += [
+            f"{HARD_NEGATIVES}/annotated_round_{r:03d}"
+            for r in store.hard_negative_rounds(annotated=True)
+            if max_round is None or r <= max_round
+        ]
+    scores = [store.read(g, ("score",))["score"] for g in groups]
+    if not groups:
+        return sources
+    group_of = np.concatenate([np.full(len(sc), i) for i, sc in enumerate(scores)])
+    row_of = np.concatenate([np.arange(len(sc)) for sc in scores])
+    cap = conf["hn_max_total"] if max_hard is None else max_hard
+    keep = np.argsort(-np.concatenate(scores), kind="stable")[:cap]
+    for i, g in enumerate(groups):
+        sources.append((g, np.sort(row_of[keep][group_of[keep] == i]), 0))
+    return sources
+
+
+def train_sgd_out_of_core(conf, store, sources, hog, window_dim, epochs=10, chunk=4096):
+    """A linear SVM fitted by SGD on chunks read from the store, never all rows at once.
+
+    Same objective as ``LinearSVC`` with hinge loss (``alpha = 1 / (C n)``). Each chunk
+    mixes rows of every group (a chunk of one class would drag SGD towards it); every
+    fifth row is held out and its decision values calibrate the Platt sigmoid.
+    """
+    import time
+
+    from sklearn.linear_model import SGDClassifier
+
+    from .linear import platt_sigmoid
+
+    start = time.perf_counter()
+    rng = np.random.default_rng(conf["seed"])
+    group_of = np.concatenate([np.full(len(idx), k) for k, (_, idx, _) in enumerate(sources)])
+    row_of = np.concatenate([idx for _, idx, _ in sources])
+    label_of = np.concatenate([np.full(len(idx), lab, np.int8) for _, idx, lab in sources])
+    held = (row_of % 5) == 0
+    fit = np.flatnonzero(~held)
+    sgd = SGDClassifier(loss="hinge", alpha=1.0 / (conf["C"] * len(fit)), random_state=conf["seed"])
+    classes = np.array([0, 1], np.int8)
+    for _ in range(epochs):
+        order = rng.permutation(fit)
+        for i in range(0, len(order), chunk):
+            pick = order[i : i + chunk]
+            X = _read_rows(store, sources, group_of[pick], row_of[pick])
+            sgd.partial_fit(X, label_of[pick], classes=classes)
+    decision = []
+    hold = np.flatnonzero(held)
+    for i in range(0, len(hold), chunk):
+        pick = hold[i : i + chunk]
+        decision.append(
+            sgd.decision_function(_read_rows(store, sources, group_of[pick], row_of[pick]))
+        )
+    a, b = platt_sigmoid(np.concatenate(decision), label_of[hold])
+    return LinearModel(
+        sgd.coef_.ravel(),
+        float(sgd.intercept_[0]),
+        a,
+        b,
+        hog,
+        window_dim,
+        {"solver": "sgd", "epochs": epochs, "train_seconds": round(time.perf_counter() - start, 3)},
+    )
+
+
+def _read_rows(store, sources, groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Feature rows given by (source index, row) pairs, in that order, read per group."""
+    import h5py
+
+    out = np.empty((len(rows), 0), np.float32)
+    with h5py.File(store.path, "r") as f:
+        for k in np.unique(groups):
+            where = np.flatnonzero(groups == k)
+            idx = rows[where]
+            order = np.argsort(idx)
+            data = f[sources[k][0]]["features"][idx[order]]  # h5py wants increasing indices
+            if out.shape[1] == 0:
+                out = np.empty((len(rows), data.shape[1]), np.float32)
+            out[where[order]] = data
+    return out
+
+
 def train_model(
     conf,
     hard_negatives: bool = False,
@@ -65,7 +161,23 @@ def train_model(
     annotated: bool | None = None,
     path: str | None = None,
 ) -> LinearModel:
-    """Train on the store's rows and save the model to ``path`` (default ``classifier_path``)."""
+    """Train on the store's rows and save the model to ``path`` (default ``classifier_path``).
+
+    ``train_solver: "sgd"`` trains out of core, reading the store in chunks.
+    """
+    if conf["train_solver"] == "sgd":
+        hog = HogParams.from_config(conf)
+        store = FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))
+        sources = _row_sources(conf, store, hard_negatives, max_round, max_hard, annotated)
+        model = train_sgd_out_of_core(conf, store, sources, hog, tuple(conf["window_dim"]))
+        model.metadata.update(
+            positives=len(sources[0][1]),
+            negatives=len(sources[1][1]),
+            hard_negatives=sum(len(i) for _, i, _ in sources[2:]),
+            C=conf["C"],
+        )
+        save_model(model, path or conf["classifier_path"])
+        return model
     features, labels, counts = training_set(conf, hard_negatives, max_round, max_hard, annotated)
     model = train_linear_model(
         features,
