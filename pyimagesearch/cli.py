@@ -28,11 +28,16 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def configure(args: argparse.Namespace) -> Config | None:
-    """Set up logging and load the config named by ``--conf`` (with CLI overrides)."""
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
+    """Log to stderr: INFO by default, DEBUG when verbose, WARNING when quiet."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
+
+
+def configure(args: argparse.Namespace) -> Config | None:
+    """Set up logging and load the config named by ``--conf`` (with CLI overrides)."""
+    setup_logging(args.verbose, args.quiet)
     if not getattr(args, "conf", None):
         return None
     conf = load_config(args.conf)

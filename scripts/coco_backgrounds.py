@@ -9,9 +9,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
+from pyimagesearch.cli import setup_logging
 from pyimagesearch.errors import PyImageSearchError
 from pyimagesearch.sources.coco_backgrounds import fetch_coco_backgrounds
 
@@ -78,10 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; 0 = all fetched, 1 = some files failed, 2 = bad input."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(verbose=False, quiet=not args.verbose)
     try:
         report = fetch_coco_backgrounds(
             args.annotations,

@@ -13,11 +13,11 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 
+from pyimagesearch.cli import setup_logging
 from pyimagesearch.config import DATASETS_ENV
 from pyimagesearch.errors import PyImageSearchError
 from pyimagesearch.sources.openimages import build_subset
@@ -103,10 +103,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; 0 = all fetched, 1 = some files failed or were discarded, 2 = bad input."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(verbose=False, quiet=not args.verbose)
     try:
         report = build_subset(
             args.classes,

@@ -9,10 +9,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..config import require_paths
-from ..detection.files import detect_file
+from ..detection.files import detect_files
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
-from ..parallel import map_images
 from ..sources.annotations import clip_boxes, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .metrics import (
@@ -63,22 +62,7 @@ def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> E
     distractions = split_distractions(conf).evaluation
     paths = [item.path for item in test] + distractions
     floor = min(conf["eval_min_probability"], conf["min_probability"])
-    results = list(
-        map_images(
-            detect_file,
-            paths,
-            conf["n_jobs"],
-            conf["scheduler"],
-            desc="evaluating",
-            progress=progress,
-            model=model,
-            step=conf["window_step"],
-            scale=conf["pyramid_scale"],
-            min_probability=floor,
-            overlap=conf["overlap_thresh"],
-            max_pixels=conf["max_image_pixels"],
-        )
-    )
+    results = [r for _, r in detect_files(conf, paths, model, floor, progress)]
     skipped = [r for r in results if isinstance(r, str)]
     for message in skipped:
         log.warning("skipped: %s", message)
