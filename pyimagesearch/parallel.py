@@ -60,6 +60,8 @@ class _Bar(tqdm):
 
 
 def _map_batches(func, items, n_jobs, scheduler, chunk, kwargs) -> Iterable[list]:
+    if scheduler is not None:  # remote tasks cost milliseconds each: make fewer, larger ones
+        chunk = max(chunk, -(-len(items) // 64))
     chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
     jobs = effective_jobs(n_jobs, len(chunks))
     if scheduler is None and jobs == 1:
