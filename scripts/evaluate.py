@@ -1,40 +1,64 @@
-"""Evaluate the model: PR curve and AP on held-out annotated images, FPPI on distraction images."""
+"""Evaluate models: PR curve and AP on held-out annotated images, FPPI on distraction images.
+
+With several ``--model`` files (e.g. the pipeline's ``models/compare_annotated_off.json``
+beside ``model.json``), all are evaluated on the same images in one run and compared.
+"""
 
 import json
+from pathlib import Path
 
 from pyimagesearch.cli import add_execution_options, configure, main, parser
 from pyimagesearch.evaluation.evaluate import evaluate
 from pyimagesearch.io.atomic import write_text_atomic
+from pyimagesearch.model import check_compatible, load_model
 from pyimagesearch.report.plots import plot_pr_curves
 
 
 @main
 def run() -> None:
-    p = parser(__doc__)
-    p.add_argument("--json", help="write the figures to this JSON file")
+    p = parser(__doc__.split("\n")[0])
+    p.add_argument(
+        "--model",
+        action="append",
+        help="model file to evaluate (repeatable; default: classifier_path)",
+    )
+    p.add_argument("--json", help="write the figures to this JSON file (a list with --model x2)")
     p.add_argument("--plot", help="PR curve PNG (default: output_dir/pr_curve.png)")
     add_execution_options(p)
     args = p.parse_args()
     conf = configure(args)
-    ev = evaluate(conf, progress=not args.quiet)
+    results = {}
+    for path in args.model or [conf["classifier_path"]]:
+        model = load_model(path)
+        check_compatible(model, conf, path)
+        results[path] = evaluate(conf, model, progress=not args.quiet)
     plot = args.plot or f"{conf['output_dir']}/pr_curve.png"
-    plot_pr_curves({"model": {**ev.curve, "ap": ev.average_precision}}, plot)
+    plot_pr_curves(
+        {Path(k).stem: {**ev.curve, "ap": ev.average_precision} for k, ev in results.items()},
+        plot,
+    )
     if args.json:
-        write_text_atomic(args.json, json.dumps(ev.summary(), indent=1))
-    print(
-        f"average precision (IoU >= 0.5): {ev.average_precision:.4f} "
-        f"({ev.n_objects} objects in {ev.n_test_images} test images)"
-    )
-    print(
-        f"at p >= {ev.min_probability}: precision {ev.precision:.3f}, recall {ev.recall:.3f}, "
-        f"false positives per image {ev.false_positives_per_image:.4f} "
-        f"({ev.n_false_positives} in {ev.n_distraction_images} distraction images)"
-    )
-    t = ev.false_positive_types
-    print(
-        f"false positives on test images: {t['localisation']} localisation, "
-        f"{t['duplicate']} duplicate, {t['background']} background"
-    )
+        figures = [{"model": k, **ev.summary()} for k, ev in results.items()]
+        write_text_atomic(
+            args.json, json.dumps(figures[0] if len(figures) == 1 else figures, indent=1)
+        )
+    for path, ev in results.items():
+        if len(results) > 1:
+            print(f"== {path}")
+        print(
+            f"average precision (IoU >= 0.5): {ev.average_precision:.4f} "
+            f"({ev.n_objects} objects in {ev.n_test_images} test images)"
+        )
+        print(
+            f"at p >= {ev.min_probability}: precision {ev.precision:.3f}, recall "
+            f"{ev.recall:.3f}, false positives per image {ev.false_positives_per_image:.4f} "
+            f"({ev.n_false_positives} in {ev.n_distraction_images} distraction images)"
+        )
+        t = ev.false_positive_types
+        print(
+            f"false positives on test images: {t['localisation']} localisation, "
+            f"{t['duplicate']} duplicate, {t['background']} background"
+        )
     print(f"PR curve: {plot}")
 
 
