@@ -54,6 +54,10 @@ def plot_rounds(history: list[dict], path: str | os.PathLike) -> None:
             textcoords="offset points",
             xytext=(3, 3),
         )
+    aps = [h["average_precision"] for h in history]
+    fppi = [h["false_positives_per_image"] for h in history]
+    ax1.set_ylim(max(0.0, min(aps) - 0.05), 1.005)  # do not magnify tiny AP changes
+    ax2.set_ylim(0, max(fppi) * 1.15 + 1e-3)
     ax1.grid(alpha=0.3)
     ax1.set_title("Effect of hard-negative mining rounds")
     _save(fig, path)
