@@ -24,7 +24,7 @@ def plot_pr_curves(curves: dict[str, dict], path: str | os.PathLike) -> None:
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     for name, c in curves.items():
         ax.plot(
-            c["recall"], c["precision"], label=f"{name} (AP {c['ap']:.3f})", drawstyle="steps-post"
+            c["recall"], c["precision"], label=f"{name} (AP {c['ap']:.4f})", drawstyle="steps-post"
         )
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
