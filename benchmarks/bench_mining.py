@@ -98,6 +98,24 @@ pyinstrument 5.1 (0.1 ms interval, 500 calls) agrees: numba kernels 51 % of samp
   the images, only to name their categories), and the store update (copy of the whole
   store, fsync, rename): ~0.01 s on the benchmark's minimal store, ~0.09 s on the
   124 MB cars store, growing with every round mined.
+
+What we changed after profiling (same day, same machine)
+--------------------------------------------------------
+- The binning kernel now works row by row in short branch-free loops (three rows of
+  intensities rolling through buffers; magnitude, quantised cosine and the bin
+  lookup each a separate loop that LLVM vectorises; edge pixels in a final scalar
+  loop): 0.50 -> 0.22 ms per image-layer, bins identical on 97 test images.
+- The cell kernel walks cells instead of dividing every pixel's coordinate.
+- Pyramid layers are shrunk from the previous layer, as the course's ``pyramid``
+  does, not from the original: 0.43 -> 0.25 ms per image.
+- ``_exact_bins`` looks up only the neighbours; ``mine_hard_negatives`` lists the
+  distraction folder only when it must choose the images.
+- Result: ``Detector.candidates`` 3.5 -> 2.1 ms per image (one thread), 1,784x the
+  naive reference and 2.8x faster than OpenCV's ``detectMultiScale`` in the same run;
+  50-image mining wall 0.36 s with fresh workers. pyinstrument now attributes 0.23 s
+  of 1.34 s to the binning kernel, 0.14 s to the correlate kernel, 0.07 s to cells,
+  0.04 s to blocks, 0.16 s to ``cv2.resize`` and 0.55 s to ``_score_layer`` itself
+  (the BLAS partial products): the matrix product is now the largest cost.
 """
 
 from __future__ import annotations
