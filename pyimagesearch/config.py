@@ -84,6 +84,7 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "positive_jitter_iou": (_PROB, 0.7),
     "hn_min_ap_gain": ({"type": ["number", "null"]}, None),
     "hn_suspect_probability": (_PROB, 0.95),
+    "hn_suspect_min_contrast": ({"type": "number", "minimum": 0}, 12.0),
     "hn_max_per_image": ({"type": ["integer", "null"], "minimum": 1}, None),
     "hn_max_total": (_POS_INT, 20000),
     "n_jobs": ({"type": "integer", "not": {"const": 0}}, -1),

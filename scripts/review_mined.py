@@ -19,7 +19,8 @@ def run() -> None:
     print(f"round {r.round}: {r.n_mined} mined windows")
     print("by category: " + ", ".join(f"{k}: {v}" for k, v in r.per_category.items()))
     print(
-        f"{r.n_suspects} suspects (p >= {conf['hn_suspect_probability']})"
+        f"{r.n_suspects} suspects (p >= {conf['hn_suspect_probability']}; "
+        f"{r.n_flat} more on flat patches left out)"
         + (
             ": " + ", ".join(f"{k}: {v}" for k, v in r.suspects_per_category.items())
             if r.n_suspects

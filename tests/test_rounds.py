@@ -80,7 +80,7 @@ def test_stop_rule_fires_when_ap_stops_improving(tmp_path):
 
 def test_review_sheet_and_suspects(two_rounds, tmp_path):
     conf, _ = two_rounds
-    conf = conf.replace(hn_suspect_probability=0.3)
+    conf = conf.replace(hn_suspect_probability=0.3, hn_suspect_min_contrast=0.0)
     review = review_round(conf, 1, tmp_path, top=12)
     sheet = cv2.imread(str(review.sheet))
     n = min(12, review.n_mined)
@@ -89,6 +89,12 @@ def test_review_sheet_and_suspects(two_rounds, tmp_path):
     suspects = json.loads(review.suspects_json.read_text())
     assert len(suspects) == review.n_suspects == review.n_mined  # all above 0.3
     assert sum(review.per_category.values()) == review.n_mined
+    # windows whose gray levels barely vary are not counted as unlabelled objects
+    strict = review_round(conf.replace(hn_suspect_min_contrast=1000.0), 1, tmp_path / "s")
+    assert strict.n_suspects == 0 and strict.n_flat == review.n_mined
+    assert json.loads(strict.suspects_json.read_text()) == []
+    contrasts = [s["contrast"] for s in suspects]
+    assert all(c >= 0 for c in contrasts)
 
 
 def test_excluding_car_categories_removes_their_windows(tmp_path):

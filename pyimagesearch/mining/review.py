@@ -3,7 +3,9 @@
 Mined "negatives" are where labelling mistakes hide: a window scored far above the
 threshold on a supposedly object-free image is often an unlabelled object (SceneClass13
 street scenes contain cars). Those are listed as *suspects* so the user can exclude
-the images or their categories and mine again.
+the images or their categories and mine again. Confident windows on flat patches
+(gray-level standard deviation below ``hn_suspect_min_contrast``) are counted apart:
+they are artefacts of block normalisation, not objects.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from ..descriptor.hog import HogParams
+from ..errors import ImageReadError
 from ..features.store import FeatureStore, hard_negative_group
 from ..io.atomic import write_text_atomic
-from ..io.images import category_of
+from ..io.images import category_of, read_gray
 
 _COLUMNS = ("source", "box", "scale", "score", "probability")
 
@@ -30,6 +33,7 @@ class Review:
     round: int
     n_mined: int
     n_suspects: int
+    n_flat: int
     per_category: dict[str, int]
     suspects_per_category: dict[str, int]
     sheet: Path
@@ -53,21 +57,44 @@ def review_round(conf, round_index: int, out_dir: str | Path, top: int = 48) -> 
     rows = mined_rows(conf, round_index)
     root = Path(conf["image_distractions"])
     categories = np.array([_category(s, root) for s in rows["source"]], dtype=object)
-    suspect = rows["probability"] >= conf["hn_suspect_probability"]
+    confident = rows["probability"] >= conf["hn_suspect_probability"]
+    contrast = window_contrast(rows, np.flatnonzero(confident))
+    # a confident window on a flat patch (e.g. a white wall, where L1 block
+    # normalisation blows JPEG noise up into strong histograms) is not an object
+    flat = confident & (contrast < conf["hn_suspect_min_contrast"])
+    suspect = confident & ~flat
     sheet = window_sheet(rows, out / f"hard_negatives_round_{round_index:03d}.png", limit=top)
     csv_path = out / f"suspects_round_{round_index:03d}.csv"
     json_path = out / f"suspects_round_{round_index:03d}.json"
-    _write_suspects(rows, categories, suspect, csv_path, json_path)
+    _write_suspects(rows, categories, contrast, suspect, csv_path, json_path)
     return Review(
         round=round_index,
         n_mined=len(rows["score"]),
         n_suspects=int(suspect.sum()),
+        n_flat=int(flat.sum()),
         per_category=dict(sorted(Counter(categories.tolist()).items())),
         suspects_per_category=dict(sorted(Counter(categories[suspect].tolist()).items())),
         sheet=sheet,
         suspects_csv=csv_path,
         suspects_json=json_path,
     )
+
+
+def window_contrast(rows: dict, index: np.ndarray) -> np.ndarray:
+    """Standard deviation of the gray levels inside the given windows (NaN elsewhere)."""
+    out = np.full(len(rows["score"]), np.nan)
+    cache: dict[str, np.ndarray] = {}
+    for i in index:
+        src = str(rows["source"][i])
+        if src not in cache:
+            try:
+                cache = {src: read_gray(src)}
+            except ImageReadError:
+                continue
+        x1, y1, x2, y2 = (int(round(v)) for v in rows["box"][i])
+        crop = cache[src][max(0, y1) : y2, max(0, x1) : x2]
+        out[i] = float(crop.std()) if crop.size else np.nan
+    return out
 
 
 def _category(source: str, root: Path) -> str:
@@ -77,7 +104,7 @@ def _category(source: str, root: Path) -> str:
         return Path(source).parent.name
 
 
-def _write_suspects(rows, categories, suspect, csv_path: Path, json_path: Path) -> None:
+def _write_suspects(rows, categories, contrast, suspect, csv_path: Path, json_path: Path):
     records = [
         {
             "source": str(rows["source"][i]),
@@ -85,13 +112,18 @@ def _write_suspects(rows, categories, suspect, csv_path: Path, json_path: Path) 
             "box": [round(float(v), 1) for v in rows["box"][i]],
             "scale": round(float(rows["scale"][i]), 4),
             "probability": round(float(rows["probability"][i]), 6),
+            "contrast": round(float(contrast[i]), 2),
         }
         for i in np.flatnonzero(suspect)
     ]
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["source", "category", "x1", "y1", "x2", "y2", "scale", "probability"])
+    writer.writerow(
+        ["source", "category", "x1", "y1", "x2", "y2", "scale", "probability", "contrast"]
+    )
     for r in records:
-        writer.writerow([r["source"], r["category"], *r["box"], r["scale"], r["probability"]])
+        writer.writerow(
+            [r["source"], r["category"], *r["box"], r["scale"], r["probability"], r["contrast"]]
+        )
     write_text_atomic(csv_path, buf.getvalue())
     write_text_atomic(json_path, json.dumps(records, indent=1))

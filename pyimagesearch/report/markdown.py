@@ -230,7 +230,8 @@ def _mined_section(r: int, summary: dict, review, conf) -> list[str]:
         f"By category: {cat_line}.",
         "",
         f"{review.n_suspects} suspect windows (p ≥ {conf['hn_suspect_probability']}, likely "
-        f"unlabelled objects): `suspects_round_{r:03d}.csv`"
+        f"unlabelled objects; {review.n_flat} more on flat patches left out): "
+        f"`suspects_round_{r:03d}.csv`"
         + (f", by category: {_counts(review.suspects_per_category)}" if review.n_suspects else "")
         + ". Exclude categories or images with `distraction_exclude_categories` / "
         "`distraction_exclude_images` and mine again.",
