@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="positives: also take boxes of descendant classes (always on for backgrounds)",
     )
+    ap.add_argument(
+        "--no-look-alikes",
+        action="store_true",
+        help="backgrounds: exclude only the classes and their descendants, not their "
+        "siblings in the hierarchy (by default excluding Car also excludes Taxi, ...)",
+    )
     ap.add_argument("--drop-group-of", action="store_true", help="positives: skip IsGroupOf boxes")
     ap.add_argument(
         "--drop-depiction",
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             hierarchy=args.hierarchy,
             mode=args.mode,
             descendants=args.descendants,
+            look_alikes=not args.no_look_alikes,
             drop_group_of=args.drop_group_of,
             drop_depiction=args.drop_depiction,
             drop_truncated=args.drop_truncated,

@@ -395,6 +395,7 @@ def build_subset(
     hierarchy: str | os.PathLike | None = None,
     mode: str = "positives",
     descendants: bool = False,
+    look_alikes: bool = True,
     drop_group_of: bool = False,
     drop_depiction: bool = False,
     drop_truncated: bool = False,
@@ -419,6 +420,9 @@ def build_subset(
     of the classes or of any descendant go to ``out/images`` with an empty
     ``out/labels/<ImageID>.txt`` each (a folder for ``image_distractions``); images of an
     earlier run that this selection does not hold are reported, or deleted with ``prune``.
+    With ``look_alikes`` (the default for backgrounds), the classes' siblings in the
+    hierarchy and their descendants are excluded too: a background for a ``Car``
+    detector should hold no ``Taxi`` (a sibling of ``Car`` under ``Land vehicle``).
     """
     if mode not in ("positives", "backgrounds"):
         raise OpenImagesError(f"mode must be 'positives' or 'backgrounds' (got '{mode}')")
@@ -432,8 +436,17 @@ def build_subset(
     children = read_hierarchy(hierarchy) if hierarchy is not None else {}
     wanted = expand_descendants(labels, children) if expand else set(labels)
     notes = []
-    if expand and wanted != set(labels):
-        extra = sorted(names.get(m, m) for m in wanted - set(labels))
+    if mode == "backgrounds" and look_alikes:
+        related = related_not_excluded(labels, wanted, children)
+        if related:
+            wanted |= expand_descendants(related, children)
+            notes.append(
+                "look-alikes excluded too (siblings in the hierarchy and their descendants; "
+                "--no-look-alikes keeps them): "
+                + ", ".join(sorted(names.get(m, m) for m in related))
+            )
+    if expand and expand_descendants(labels, children) != set(labels):
+        extra = sorted(names.get(m, m) for m in expand_descendants(labels, children) - set(labels))
         notes.append(f"descendants included: {', '.join(extra)}")
     all_ids, boxes = read_bbox_csv(bbox_csv, wanted)
 

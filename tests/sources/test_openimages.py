@@ -150,7 +150,8 @@ def test_backgrounds_without_car_via_cli(dataset, names):
     args = ["Car", "--mode", "backgrounds", "--bbox-csv", str(tmp_path / "bbox.csv"),
             "--images-csv", str(tmp_path / "images.csv"), "--out", str(out),
             "--class-descriptions", str(DESCRIPTIONS), "--hierarchy", str(HIERARCHY),
-            "--backoff", "0", "--retries", "1", "--no-progress"]  # fmt: skip
+            "--backoff", "0", "--retries", "1", "--no-progress",
+            "--no-look-alikes"]  # fmt: skip
     res = run_cli(*args)
     assert res.returncode == 1, res.stderr  # some files failed: reported, not kept
     kept = {p.stem for p in (out / "images").iterdir()}
@@ -172,10 +173,22 @@ def test_backgrounds_without_car_via_cli(dataset, names):
     assert server.total() - before == 3  # only the failed ones are tried again
 
 
+def test_backgrounds_without_car_drop_look_alikes_by_default(dataset, names):
+    tmp_path, _ = dataset
+    out = tmp_path / "bg-default"
+    report = subset(tmp_path, out, ["Car"], "backgrounds")
+    kept = {r.task.key for r in report.summary.kept}
+    assert kept == {"dog0000000000001", "tree000000000001", "person0000000001"}
+    for image_id in report.selected:  # no Car, Taxi, Limousine, Ambulance ... box
+        assert not {b[0] for b in BOXES[image_id]} & CAR_LIKE
+    assert "look-alikes excluded too" in report.format() and "Taxi" in report.format()
+
+
 def test_backgrounds_without_vehicle_drop_every_car_like_image(dataset, names):
     tmp_path, _ = dataset
     out = tmp_path / "bg"
-    subset(tmp_path, out, ["Car"], "backgrounds")  # an earlier, laxer run into the same folder
+    # an earlier, laxer run into the same folder
+    subset(tmp_path, out, ["Car"], "backgrounds", look_alikes=False)
     report = subset(tmp_path, out, ["Vehicle"], "backgrounds")
     kept = {r.task.key for r in report.summary.kept}
     assert kept == {"dog0000000000001", "tree000000000001", "person0000000001"}
