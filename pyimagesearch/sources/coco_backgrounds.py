@@ -35,6 +35,7 @@ from .download import (
     finish_image_folder,
     read_manifest,
     recorded_checks,
+    stale_lines,
 )
 
 log = logging.getLogger(__name__)
@@ -70,13 +71,7 @@ class BackgroundsReport:
             self.summary.format(),
             f"output: {self.out_dir} ({len(self.summary.kept)} images)",
         ]
-        if self.stale:
-            lines.append(
-                f"warning: {len(self.stale)} image(s) in {self.out_dir / 'images'} are not in "
-                "this selection (an earlier run with other options?); --prune removes them"
-            )
-        if self.pruned:
-            lines.append(f"pruned {self.pruned} image(s) not in this selection")
+        lines.extend(stale_lines(self.stale, self.pruned, self.out_dir))
         return "\n".join(lines)
 
 

@@ -448,3 +448,16 @@ def finish_image_folder(
         rows[res.task.dest.name] = manifest_row(image_id(res), res)
     write_manifest(out / "manifest.csv", rows.values())
     return stale, pruned
+
+
+def stale_lines(stale: Sequence[Path], pruned: int, out_dir: Path) -> list[str]:
+    """Summary lines about images an earlier run left in the output folder."""
+    lines = []
+    if stale:
+        lines.append(
+            f"warning: {len(stale)} image(s) in {out_dir / 'images'} are not in "
+            "this selection (an earlier run with other options?); --prune removes them"
+        )
+    if pruned:
+        lines.append(f"pruned {pruned} image(s) not in this selection")
+    return lines

@@ -46,6 +46,7 @@ from .download import (
     md5_b64_to_hex,
     read_manifest,
     recorded_checks,
+    stale_lines,
 )
 
 log = logging.getLogger(__name__)
@@ -126,13 +127,7 @@ class SubsetReport:
             suffix = f" (dropped: {dropped})" if dropped else ""
             lines.append(f"crops written: {self.crops}{suffix}")
         lines.extend(f"note: {note}" for note in self.notes)
-        if self.stale:
-            lines.append(
-                f"warning: {len(self.stale)} image(s) in {self.out_dir / 'images'} are not in "
-                "this selection (an earlier run with other options?); --prune removes them"
-            )
-        if self.pruned:
-            lines.append(f"pruned {self.pruned} image(s) not in this selection")
+        lines.extend(stale_lines(self.stale, self.pruned, self.out_dir))
         lines.append(f"output: {self.out_dir}")
         return "\n".join(lines)
 
