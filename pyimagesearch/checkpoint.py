@@ -17,17 +17,20 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .io.atomic import atomic_path
 from .parallel import map_images
 
+if TYPE_CHECKING:
+    from .config import Config
+
 log = logging.getLogger(__name__)
 
 
-def checkpoint_folder(conf, name: str) -> Path:
+def checkpoint_folder(conf: Config, name: str) -> Path:
     """Where the checkpoints of a step live: beside the feature store."""
     store = Path(conf["features_path"])
     return store.parent / f".{store.name}.checkpoints" / name

@@ -20,11 +20,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from . import _kernels
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 _EPS = 1e-5  # as skimage's _hog_normalize_block
 _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
@@ -51,7 +55,7 @@ class HogParams:
             raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}, got {self.block_norm!r}")
 
     @classmethod
-    def from_config(cls, conf) -> HogParams:
+    def from_config(cls, conf: Config) -> HogParams:
         """The HOG parameters named in a config (``normalize`` is ``transform_sqrt``)."""
         return cls(
             orientations=conf["orientations"],

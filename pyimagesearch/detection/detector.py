@@ -8,6 +8,7 @@ grid, done as one matrix product plus a shifted sum. No per-window Python work.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from ..descriptor.hog import hog_blocks
 from ..model.linear import LinearModel
 from .nms import non_max_suppression
 from .pyramid import pyramid
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 @dataclass
@@ -94,7 +98,7 @@ class Detector:
         self._weights_t = np.ascontiguousarray(grid.reshape(-1, grid.shape[2]).T)
 
     @classmethod
-    def from_config(cls, model: LinearModel, conf, mining: bool = False) -> Detector:
+    def from_config(cls, model: LinearModel, conf: Config, mining: bool = False) -> Detector:
         """The detector the config describes (the ``hn_`` settings when ``mining``)."""
         if mining:
             return cls(

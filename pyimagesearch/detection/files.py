@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ImageReadError
 from ..io.images import list_images, read_gray
@@ -11,8 +12,19 @@ from ..model.linear import LinearModel
 from ..parallel import map_images
 from .detector import Detector
 
+if TYPE_CHECKING:
+    from ..config import Config
 
-def detect_file(path, model: LinearModel, step, scale, min_probability, overlap, max_pixels):
+
+def detect_file(
+    path: str | os.PathLike,
+    model: LinearModel,
+    step: int,
+    scale: float,
+    min_probability: float,
+    overlap: float,
+    max_pixels: int,
+) -> dict | str:
     """Detections of one image file at ``>= min_probability``, or an error message."""
     try:
         image = read_gray(path, max_pixels)
@@ -32,7 +44,13 @@ def image_paths(path: str | os.PathLike) -> list[Path]:
     return [path]
 
 
-def detect_files(conf, paths, model: LinearModel, min_probability=None, progress=True):
+def detect_files(
+    conf: Config,
+    paths: list[Path],
+    model: LinearModel,
+    min_probability: float | None = None,
+    progress: bool = True,
+) -> list[tuple[Path, dict | str]]:
     """``[(path, result)]`` for each path; result as :func:`detect_file` returns."""
     p = conf["min_probability"] if min_probability is None else min_probability
     results = map_images(

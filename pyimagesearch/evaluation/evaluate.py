@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from .metrics import (
     match_detections,
     precision_recall,
 )
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ class Evaluation:
         return out
 
 
-def evaluate(conf, model: LinearModel | None = None, progress: bool = True) -> Evaluation:
+def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = True) -> Evaluation:
     """Detect on the test share of the annotated images and on held-out distraction images."""
     start = time.perf_counter()
     require_paths(conf, "image_dataset", "image_annotations", "image_distractions")

@@ -9,6 +9,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from ..sources.distractions import split_distractions
 from .crops import random_windows, roi_descriptor
 from .store import write_store
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 log = logging.getLogger(__name__)
 
 
@@ -42,7 +46,7 @@ class ExtractionSummary:
     seconds: float = 0.0
 
 
-def extract_features(conf, progress: bool = True) -> ExtractionSummary:
+def extract_features(conf: Config, progress: bool = True) -> ExtractionSummary:
     """Write the store at ``features_path`` with positives and random negatives."""
     start = time.perf_counter()
     require_paths(conf, "image_dataset", "image_annotations", "image_distractions")
@@ -177,7 +181,7 @@ def negatives_of_image(path: Path, hog: HogParams, window_dim, count: int, seed:
     return {"features": features, "source": [str(path)] * count, "box": boxes}
 
 
-def _checkpointed(conf, name, func, items, d, summary, progress, **kwargs) -> dict:
+def _checkpointed(conf: Config, name, func, items, d, summary, progress, **kwargs) -> dict:
     """Map ``func`` over ``items`` in checkpointed batches (a killed run resumes), then
     concatenate the rows; skipped images are recorded in ``summary`` and logged."""
     key = fingerprint(name, [str(getattr(i, "path", i)) for i in items], repr(kwargs))

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from ..sources.annotations import (
     split_train_test,
 )
 from ..sources.distractions import split_distractions
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +118,7 @@ def mine_image(
 
 
 def mine_annotated(
-    conf, round_index: int = 1, model: LinearModel | None = None, progress: bool = True
+    conf: Config, round_index: int = 1, model: LinearModel | None = None, progress: bool = True
 ) -> MiningSummary:
     """Mine the training share of the annotated images outside their objects.
 
@@ -133,7 +137,7 @@ def annotated_group(round_index: int) -> str:
 
 
 def mine_hard_negatives(
-    conf,
+    conf: Config,
     round_index: int = 1,
     model: LinearModel | None = None,
     images: list[Path] | list[AnnotatedImage] | None = None,
@@ -285,7 +289,9 @@ def _category(root: Path, path: Path) -> str:
         return "annotated"
 
 
-def _write_round(conf, checkpoint, batches, model, round_index, images, summary, name) -> int:
+def _write_round(
+    conf: Config, checkpoint, batches, model, round_index, images, summary, name
+) -> int:
     """Merge the batches (global top ``hn_max_total`` by score) into the store, streaming
     the features batch by batch so memory stays bounded."""
     scores = [checkpoint.load(b, ("score",))["score"] for b in batches]

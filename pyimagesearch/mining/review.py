@@ -16,6 +16,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ..errors import ImageReadError
 from ..features.store import FeatureStore, hard_negative_group
 from ..io.atomic import write_text_atomic
 from ..io.images import category_of, read_gray
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 _COLUMNS = ("source", "box", "scale", "score", "probability")
 
@@ -41,7 +45,7 @@ class Review:
     suspects_json: Path
 
 
-def mined_rows(conf, round_index: int) -> dict[str, np.ndarray]:
+def mined_rows(conf: Config, round_index: int) -> dict[str, np.ndarray]:
     """The stored windows of a round (without features), most confident first."""
     store = FeatureStore(
         conf["features_path"], HogParams.from_config(conf), tuple(conf["window_dim"])
@@ -49,7 +53,7 @@ def mined_rows(conf, round_index: int) -> dict[str, np.ndarray]:
     return store.read(hard_negative_group(round_index), _COLUMNS)
 
 
-def review_round(conf, round_index: int, out_dir: str | Path, top: int = 48) -> Review:
+def review_round(conf: Config, round_index: int, out_dir: str | Path, top: int = 48) -> Review:
     """Write the contact sheet of the ``top`` windows and the suspect list of a round."""
     from ..report.gallery import window_sheet
 

@@ -12,6 +12,7 @@ import os
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from .linear import LinearModel
 
 FORMAT = "pyimagesearch-linear-detector"
 FORMAT_VERSION = 1
+
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def save_model(model: LinearModel, path: str | os.PathLike) -> Path:
@@ -82,7 +87,7 @@ def load_model(path: str | os.PathLike) -> LinearModel:
         raise ModelError(f"{path}: malformed model file ({exc})") from None
 
 
-def check_compatible(model: LinearModel, conf, path: str | os.PathLike = "model") -> None:
+def check_compatible(model: LinearModel, conf: Config, path: str | os.PathLike = "model") -> None:
     """Refuse a model whose HOG parameters or window differ from the config's."""
     expected = HogParams.from_config(conf)
     diffs = [

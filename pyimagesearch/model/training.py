@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,11 +12,14 @@ from ..features.store import HARD_NEGATIVES, FeatureStore, hard_negative_group
 from .linear import LinearModel, train_linear_model
 from .modelfile import save_model
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 log = logging.getLogger(__name__)
 
 
 def training_set(
-    conf,
+    conf: Config,
     hard_negatives: bool,
     max_round: int | None = None,
     max_hard: int | None = None,
@@ -57,7 +61,7 @@ def training_set(
     return features, labels, counts
 
 
-def _row_sources(conf, store, hard_negatives, max_round, max_hard, annotated):
+def _row_sources(conf: Config, store, hard_negatives, max_round, max_hard, annotated):
     """``[(group, sorted row indices, label)]`` of the rows training uses."""
     annotated = conf["hn_mine_annotated"] if annotated is None else annotated
     sources = [
@@ -89,7 +93,7 @@ def _row_sources(conf, store, hard_negatives, max_round, max_hard, annotated):
     return sources
 
 
-def train_sgd_out_of_core(conf, store, sources, hog, window_dim, epochs=10, chunk=4096):
+def train_sgd_out_of_core(conf: Config, store, sources, hog, window_dim, epochs=10, chunk=4096):
     """A linear SVM fitted by SGD on chunks read from the store, never all rows at once.
 
     Same objective as ``LinearSVC`` with hinge loss (``alpha = 1 / (C n)``). Each chunk
@@ -154,7 +158,7 @@ def _read_rows(store, sources, groups: np.ndarray, rows: np.ndarray) -> np.ndarr
 
 
 def train_model(
-    conf,
+    conf: Config,
     hard_negatives: bool = False,
     max_round: int | None = None,
     max_hard: int | None = None,

@@ -6,6 +6,7 @@ import json
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..io.atomic import write_text_atomic
 from ..model.modelfile import load_model
@@ -13,9 +14,20 @@ from .gallery import detection_gallery
 from .plots import plot_box_statistics, plot_pr_curves, plot_rounds
 from .template import template_picture
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 
 def write_report(
-    conf, out: Path, history, evaluations, mining, dims, extraction, timings, comparison=None
+    conf: Config,
+    out: Path,
+    history: list[dict],
+    evaluations: dict,
+    mining: dict,
+    dims: dict,
+    extraction,
+    timings: dict[str, float],
+    comparison: dict | None = None,
 ) -> Path:
     """Write figures, per-round data and ``report.md`` into ``out``."""
     from ..mining.review import review_round
@@ -155,7 +167,7 @@ def write_report(
     return out / "report.md"
 
 
-def _fp_types_section(history, conf) -> list[str]:
+def _fp_types_section(history, conf: Config) -> list[str]:
     lines = [
         "### False positives by cause",
         "",
@@ -175,7 +187,7 @@ def _fp_types_section(history, conf) -> list[str]:
     return [*lines, ""]
 
 
-def _comparison_section(c: dict, conf) -> list[str]:
+def _comparison_section(c: dict, conf: Config) -> list[str]:
     rows = []
     for name in ("without", "with"):
         f = c[name]
@@ -219,7 +231,7 @@ def _stats_table(stats: dict) -> str:
     return "\n".join(rows)
 
 
-def _mined_section(r: int, summary: dict, review, conf) -> list[str]:
+def _mined_section(r: int, summary: dict, review, conf: Config) -> list[str]:
     cats = summary.get("per_category", {})
     cat_line = ", ".join(f"{k}: {v}" for k, v in cats.items() if v) or "none"
     return [

@@ -12,10 +12,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import AnnotationError, ConfigError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ def register_reader(name: str) -> Callable[[Callable], Callable]:
     return wrap
 
 
-def read_annotations(conf) -> list[AnnotatedImage]:
+def read_annotations(conf: Config) -> list[AnnotatedImage]:
     """Read the annotated images named by the config, in a stable (sorted) order."""
     from . import caltech  # noqa: F401  (registers the default reader)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.io
 
 from ..errors import AnnotationError
 from .annotations import AnnotatedImage, register_reader
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def read_caltech_mat(path: str | Path) -> np.ndarray:
@@ -31,7 +35,7 @@ def read_caltech_mat(path: str | Path) -> np.ndarray:
 
 
 @register_reader("caltech-mat")
-def read_caltech_folder(conf) -> list[AnnotatedImage]:
+def read_caltech_folder(conf: Config) -> list[AnnotatedImage]:
     """Pair every ``annotation_NNNN.mat`` with ``image_NNNN.jpg`` in ``image_dataset``."""
     ann_dir, img_dir = Path(conf["image_annotations"]), Path(conf["image_dataset"])
     if not ann_dir.is_dir():

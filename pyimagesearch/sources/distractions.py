@@ -11,10 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..io.images import category_of, list_images
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class DistractionSplit:
         return category_of(path, self.root)
 
 
-def split_distractions(conf) -> DistractionSplit:
+def split_distractions(conf: Config) -> DistractionSplit:
     """The seeded split of the config's distraction images."""
     root = Path(conf["image_distractions"])
     images = list_images(
