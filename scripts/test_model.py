@@ -61,8 +61,12 @@ def run() -> None:
         drawn = draw_detections(read_image(path), res["boxes"], res["probabilities"])
         write_png(out_dir / (Path(path).stem + ".png"), drawn)
         if args.show:
-            cv2.imshow("detections", drawn)
-            cv2.waitKey(0)
+            try:
+                cv2.imshow("detections", drawn)
+                cv2.waitKey(0)
+            except cv2.error:
+                print("--show: this OpenCV build has no GUI (headless); see the drawings")
+                args.show = False
         print(f"{path}: {len(found[str(path)])} detection(s)")
     if args.json:
         write_text_atomic(args.json, json.dumps(found, indent=1))
