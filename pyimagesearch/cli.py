@@ -28,6 +28,27 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_download_options(p: argparse.ArgumentParser) -> None:
+    """The HTTP options shared by the commands that download images."""
+    p.add_argument("--workers", type=int, default=8, help="parallel downloads (default 8)")
+    p.add_argument("--retries", type=int, default=5, help="retries per request (default 5)")
+    p.add_argument("--backoff", type=float, default=0.5, help="retry backoff factor (seconds)")
+    p.add_argument("--timeout", type=float, default=60.0, help="read timeout (seconds)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details")
+
+
+def download_kwargs(args: argparse.Namespace) -> dict:
+    """The keyword arguments of the download functions, from ``add_download_options``."""
+    return {
+        "workers": args.workers,
+        "retries": args.retries,
+        "backoff": args.backoff,
+        "timeout": (min(10.0, args.timeout), args.timeout),
+        "progress": not args.no_progress,
+    }
+
+
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     """Log to stderr: INFO by default, DEBUG when verbose, WARNING when quiet."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from pyimagesearch.cli import setup_logging
+from pyimagesearch.cli import add_download_options, download_kwargs, setup_logging
 from pyimagesearch.config import DATASETS_ENV
 from pyimagesearch.errors import PyImageSearchError
 from pyimagesearch.sources.openimages import build_subset
@@ -97,12 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="backgrounds: delete images in --out that are not in this selection",
     )
-    ap.add_argument("--workers", type=int, default=8, help="parallel downloads (default 8)")
-    ap.add_argument("--retries", type=int, default=5, help="retries per request (default 5)")
-    ap.add_argument("--backoff", type=float, default=0.5, help="retry backoff factor (seconds)")
-    ap.add_argument("--timeout", type=float, default=60.0, help="read timeout (seconds)")
-    ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    ap.add_argument("-v", "--verbose", action="store_true", help="log details")
+    add_download_options(ap)
     return ap.parse_args(argv)
 
 
@@ -128,13 +123,9 @@ def main(argv: list[str] | None = None) -> int:
             min_box_size=args.min_box_size,
             num=args.num,
             seed=args.seed,
-            workers=args.workers,
             prune=args.prune,
             extra_placeholder_sha256=args.placeholder_sha256,
-            retries=args.retries,
-            backoff=args.backoff,
-            timeout=(min(10.0, args.timeout), args.timeout),
-            progress=not args.no_progress,
+            **download_kwargs(args),
         )
     except PyImageSearchError as exc:
         print(f"error: {exc}", file=sys.stderr)

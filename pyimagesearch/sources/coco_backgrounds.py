@@ -11,9 +11,6 @@ an empty ``labels/<stem>.txt`` per image (the YOLO "background" convention) and
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import io
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -24,7 +21,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from pycocotools.coco import COCO
 
-from ..errors import AnnotationError
+from .coco import CategoryError, load_coco, unknown_category
 from .download import (
     DEFAULT_TIMEOUT,
     DownloadError,
@@ -41,10 +38,6 @@ from .download import (
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.csv"
-
-
-class CategoryError(AnnotationError):
-    """A category or supercategory name that the annotation file does not define."""
 
 
 class DownloadSourceError(DownloadError):
@@ -75,29 +68,6 @@ class BackgroundsReport:
         return "\n".join(lines)
 
 
-def load_coco(path: str | os.PathLike) -> COCO:
-    """Load a COCO instances JSON with pycocotools (its progress prints are swallowed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise AnnotationError(f"{path}: COCO annotation file does not exist")
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco = COCO(str(path))
-    except (ValueError, AssertionError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise AnnotationError(f"{path}: not a COCO annotation file ({exc})") from None
-    if "images" not in coco.dataset or "categories" not in coco.dataset:
-        raise AnnotationError(f"{path}: no 'images' or 'categories' (not COCO instances)")
-    return coco
-
-
-def _unknown(kind: str, name: str, valid: Iterable[str], where: object) -> CategoryError:
-    """An error naming a misspelled category with close matches and the valid names."""
-    valid = sorted(set(valid))
-    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
-    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-    return CategoryError(f"{where}: unknown {kind} '{name}'{hint}; valid names: {', '.join(valid)}")
-
-
 def resolve_categories(
     coco: COCO,
     names: Iterable[str] = (),
@@ -111,11 +81,11 @@ def resolve_categories(
     chosen: dict[int, str] = {}
     for name in names:
         if name not in by_name:
-            raise _unknown("category", name, by_name, where)
+            raise unknown_category("category", name, by_name, where)
         chosen[by_name[name]] = name
     for sup in supercategories:
         if sup not in supers:
-            raise _unknown("supercategory", sup, supers - {""}, where)
+            raise unknown_category("supercategory", sup, supers - {""}, where)
         for cid in coco.getCatIds(supNms=[sup]):
             chosen[cid] = coco.cats[cid]["name"]
     return chosen

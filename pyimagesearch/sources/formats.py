@@ -10,9 +10,7 @@ logged. Plain functions taking paths (``read_voc_xml`` ...) are there for reuse.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import io
 import logging
 import os
 import xml.etree.ElementTree as ET
@@ -25,6 +23,7 @@ from PIL import Image
 from ..errors import AnnotationError
 from ..io.images import list_images
 from .annotations import AnnotatedImage, register_reader
+from .coco import load_coco, unknown_category
 
 log = logging.getLogger(__name__)
 
@@ -134,24 +133,14 @@ def read_coco_json(path: str | os.PathLike, class_name: str | None) -> dict[str,
 
     Crowd annotations (``iscrowd=1``, one box around many objects) are left out.
     """
-    from pycocotools.coco import COCO
-
-    path = Path(path)
-    if not path.is_file():
-        raise AnnotationError(f"{path}: COCO annotation file does not exist")
+    coco = load_coco(path)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco = COCO(str(path))
         cat_ids = coco.getCatIds()
         if class_name is not None:
             cat_ids = coco.getCatIds(catNms=[class_name])
             if not cat_ids:
-                names = sorted(c["name"] for c in coco.loadCats(coco.getCatIds()))
-                close = difflib.get_close_matches(class_name, names, n=3)
-                hint = f" (did you mean {', '.join(close)}?)" if close else ""
-                raise AnnotationError(
-                    f"{path}: no category '{class_name}'{hint}; categories: {', '.join(names)}"
-                )
+                names = [c["name"] for c in coco.loadCats(coco.getCatIds())]
+                raise unknown_category("category", class_name, names, path)
         out = {}
         for img_id in sorted(coco.getImgIds()):
             anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id], catIds=cat_ids, iscrowd=False))

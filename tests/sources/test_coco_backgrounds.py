@@ -15,11 +15,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from pyimagesearch.io.images import list_images, read_image
+from pyimagesearch.sources.coco import CategoryError, load_coco
 from pyimagesearch.sources.coco_backgrounds import (
-    CategoryError,
     coco_image_url,
     fetch_coco_backgrounds,
-    load_coco,
     resolve_categories,
     select_backgrounds,
 )

@@ -135,7 +135,7 @@ def test_coco_reader_matches_plain_json():
 
 
 def test_coco_unknown_class_names_close_matches():
-    with pytest.raises(AnnotationError, match=r"no category 'cars' \(did you mean car"):
+    with pytest.raises(AnnotationError, match=r"unknown category 'cars' \(did you mean 'car'"):
         read_coco_json(COCO_JSON, "cars")
 
 
