@@ -87,8 +87,8 @@ def review_round(conf: Config, round_index: int, out_dir: str | Path, top: int =
 def window_contrast(rows: dict, index: np.ndarray) -> np.ndarray:
     """Standard deviation of the gray levels inside the given windows (NaN elsewhere)."""
     out = np.full(len(rows["score"]), np.nan)
-    cache: dict[str, np.ndarray] = {}
-    for i in index:
+    cache: dict[str, np.ndarray] = {}  # one image at a time; windows grouped by image
+    for i in sorted(index, key=lambda i: str(rows["source"][i])):
         src = str(rows["source"][i])
         if src not in cache:
             try:

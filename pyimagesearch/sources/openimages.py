@@ -429,7 +429,8 @@ def build_subset(
     if expand and hierarchy is None:
         raise OpenImagesError("the label hierarchy file is needed to expand descendants")
     children = read_hierarchy(hierarchy) if hierarchy is not None else {}
-    wanted = expand_descendants(labels, children) if expand else set(labels)
+    family = expand_descendants(labels, children)  # the labels and their descendants
+    wanted = set(family) if expand else set(labels)
     notes = []
     if mode == "backgrounds" and look_alikes:
         related = related_not_excluded(labels, wanted, children)
@@ -440,8 +441,8 @@ def build_subset(
                 "--no-look-alikes keeps them): "
                 + ", ".join(sorted(names.get(m, m) for m in related))
             )
-    if expand and expand_descendants(labels, children) != set(labels):
-        extra = sorted(names.get(m, m) for m in expand_descendants(labels, children) - set(labels))
+    if expand and family != set(labels):
+        extra = sorted(names.get(m, m) for m in family - set(labels))
         notes.append(f"descendants included: {', '.join(extra)}")
     all_ids, boxes = read_bbox_csv(bbox_csv, wanted)
 
