@@ -6,6 +6,7 @@ return results; the parent process alone writes files.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -115,13 +116,31 @@ def _forked_batches(func, chunks, jobs, kwargs) -> Iterable[list]:
 
     warm_up()
     context = multiprocessing.get_context("fork")
-    with joblib.parallel_config(backend="multiprocessing", context=context):
+    with _no_opencv_pool(), joblib.parallel_config(backend="multiprocessing", context=context):
         with joblib.Parallel(n_jobs=jobs, batch_size=1) as parallel:
             group = 4 * jobs
             for i in range(0, len(chunks), group):
                 yield from parallel(
                     joblib.delayed(_run_chunk)(func, part, kwargs) for part in chunks[i : i + group]
                 )
+
+
+@contextlib.contextmanager
+def _no_opencv_pool() -> Iterator[None]:
+    """Stop OpenCV's native thread pool while workers are forked, restore it after.
+
+    A worker forked while that pool runs inherits it broken and hangs in its first
+    OpenCV call (seen: after the parent resized large images). Python threads are
+    checked by :func:`_can_fork`; this pool is invisible to it.
+    """
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # joins the pool's threads
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads)
 
 
 def _dask_batches(func, chunks, scheduler, kwargs) -> Iterable[list]:

@@ -9,8 +9,11 @@ from pathlib import Path
 
 from pyimagesearch.cli import add_execution_options, configure, main, parser
 from pyimagesearch.evaluation.evaluate import evaluate
+from pyimagesearch.evaluation.stress import stress_suite
 from pyimagesearch.io.atomic import write_text_atomic
 from pyimagesearch.model import check_compatible, load_model
+from pyimagesearch.pipeline import report_dir
+from pyimagesearch.report.stress import write_stress_report
 from pyimagesearch.report.plots import plot_pr_curves
 
 
@@ -24,9 +27,17 @@ def run() -> None:
     )
     p.add_argument("--json", help="write the figures to this JSON file (a list with --model x2)")
     p.add_argument("--plot", help="PR curve PNG (default: output_dir/pr_curve.png)")
+    p.add_argument(
+        "--suite",
+        choices=["stress"],
+        help="evaluate on the stress suite (rescaled, border-cut, side-by-side and rotated "
+        "variants of the held-out images) and add its table to the report",
+    )
     add_execution_options(p)
     args = p.parse_args()
     conf = configure(args)
+    if args.suite:
+        return run_suite(conf, args)
     results = {}
     for path in args.model or [conf["classifier_path"]]:
         model = load_model(path)
@@ -60,6 +71,24 @@ def run() -> None:
             f"{t['duplicate']} duplicate, {t['background']} background"
         )
     print(f"PR curve: {plot}")
+
+
+def run_suite(conf, args) -> None:
+    """The stress suite of the config's model (the first ``--model`` if given)."""
+    path = (args.model or [conf["classifier_path"]])[0]
+    model = load_model(path)
+    check_compatible(model, conf, path)
+    results = stress_suite(conf, model, progress=not args.quiet)
+    report = write_stress_report(results, report_dir(conf))
+    if args.json:
+        write_text_atomic(args.json, json.dumps(results, indent=1))
+    print(f"{'variant':<14} {'ap50':>7} {'ap70':>7} {'mean_iou':>9} {'objects':>8}")
+    for name, v in results["variants"].items():
+        print(
+            f"{name:<14} {v['ap50']:7.4f} {v['ap70']:7.4f} {v['mean_iou']:9.3f} "
+            f"{v['n_objects']:8d}"
+        )
+    print(f"report: {report}")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,12 @@ from ..config import require_paths
 from ..detection.files import detect_files
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
-from ..sources.annotations import clip_boxes, read_annotations, split_train_test
+from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .metrics import (
     average_precision,
     false_positive_types,
+    detection_figures,
     match_detections,
     precision_recall,
 )
@@ -42,6 +43,8 @@ class Evaluation:
     n_distraction_images: int
     n_false_positives: int
     seconds: float
+    average_precision_70: float = 0.0
+    mean_iou: float = 0.0
     false_positive_types: dict = field(default_factory=dict)
     curve: dict = field(default_factory=dict, repr=False)
     images: list = field(default_factory=list, repr=False)
@@ -84,6 +87,7 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
     scores, flags, n_objects = match_detections(det_boxes, det_scores, gts)
     precision, recall = precision_recall(flags, n_objects)
     ap = average_precision(precision, recall)
+    figures = detection_figures(det_boxes, det_scores, gts)
     p_min = conf["min_probability"]
     at = scores >= p_min
     tp_at, n_at = int(flags[at].sum()), int(at.sum())
@@ -107,6 +111,8 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
         n_distraction_images=len(ok_distractions),
         n_false_positives=n_fp,
         seconds=time.perf_counter() - start,
+        average_precision_70=figures["ap70"],
+        mean_iou=figures["mean_iou"],
         false_positive_types=fp_types,
         curve={
             "precision": precision.tolist(),
@@ -116,6 +122,23 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
         images=images,
         skipped=skipped,
     )
+
+
+def evaluate_items(
+    conf: Config, model: LinearModel, items: list[AnnotatedImage], progress: bool = True
+) -> dict[str, float | int]:
+    """AP at IoU 0.5 and 0.7 and mean IoU of true positives on the given annotated images."""
+    floor = min(conf["eval_min_probability"], conf["min_probability"])
+    results = detect_files(conf, [item.path for item in items], model, floor, progress)
+    det_boxes, det_scores, gts = [], [], []
+    for item, (_, res) in zip(items, results):
+        if isinstance(res, str):
+            log.warning("skipped: %s", res)
+            continue
+        det_boxes.append(res["boxes"])
+        det_scores.append(res["probabilities"])
+        gts.append(clip_boxes(item, res["shape"][1], res["shape"][0]))
+    return detection_figures(det_boxes, det_scores, gts)
 
 
 def _listed(res: dict) -> dict:

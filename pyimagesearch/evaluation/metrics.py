@@ -20,23 +20,57 @@ def match_detections(
     (one detection per object; a second detection of a matched object is a false
     positive), as in the PASCAL VOC evaluation.
     """
-    scores, flags = [], []
+    scores, flags, _, n_objects = match_with_iou(det_boxes, det_scores, gt_boxes, iou_thresh)
+    return scores, flags, n_objects
+
+
+def match_with_iou(
+    det_boxes: list[np.ndarray],
+    det_scores: list[np.ndarray],
+    gt_boxes: list[np.ndarray],
+    iou_thresh: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """As :func:`match_detections`, plus each detection's IoU with the object it matched
+    (0 for false positives), to measure how well true positives frame their objects."""
+    scores, flags, ious = [], [], []
     for boxes, s, gts in zip(det_boxes, det_scores, gt_boxes):
         order = np.argsort(-np.asarray(s), kind="stable")
         taken = np.zeros(len(gts), bool)
         for i in order:
-            hit = False
+            hit, value = False, 0.0
             if len(gts):
                 overlaps = iou(boxes[i], gts)
                 j = int(np.argmax(overlaps))
                 if overlaps[j] >= iou_thresh and not taken[j]:
                     taken[j] = hit = True
+                    value = float(overlaps[j])
             scores.append(float(s[i]))
             flags.append(hit)
+            ious.append(value)
     scores_arr = np.asarray(scores, np.float64)
     order = np.argsort(-scores_arr, kind="stable")
     n_objects = int(sum(len(g) for g in gt_boxes))
-    return scores_arr[order], np.asarray(flags, bool)[order], n_objects
+    return (
+        scores_arr[order],
+        np.asarray(flags, bool)[order],
+        np.asarray(ious, np.float64)[order],
+        n_objects,
+    )
+
+
+def detection_figures(
+    det_boxes: list[np.ndarray], det_scores: list[np.ndarray], gt_boxes: list[np.ndarray]
+) -> dict[str, float | int]:
+    """AP at IoU 0.5 and 0.7 and the mean IoU of the true positives at IoU 0.5."""
+    out: dict[str, float | int] = {}
+    for thresh, key in ((0.5, "ap50"), (0.7, "ap70")):
+        _, flags, ious, n = match_with_iou(det_boxes, det_scores, gt_boxes, thresh)
+        precision, recall = precision_recall(flags, n)
+        out[key] = average_precision(precision, recall)
+        if thresh == 0.5:
+            out["mean_iou"] = float(ious[flags].mean()) if flags.any() else 0.0
+            out["n_objects"] = n
+    return out
 
 
 def precision_recall(flags: np.ndarray, n_objects: int) -> tuple[np.ndarray, np.ndarray]:

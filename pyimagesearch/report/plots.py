@@ -75,3 +75,21 @@ def plot_box_statistics(widths: np.ndarray, heights: np.ndarray, path: str | os.
         ax.set_xlabel(name)
     axes[0].set_ylabel("boxes")
     _save(fig, path)
+
+
+def plot_stress(results: dict, path: str | os.PathLike) -> None:
+    """AP at IoU 0.5 and 0.7 per stress variant, as grouped bars."""
+    names = list(results["variants"])
+    ap50 = [results["variants"][n]["ap50"] for n in names]
+    ap70 = [results["variants"][n]["ap70"] for n in names]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(5.5, 0.8 * len(names)), 4))
+    ax.bar(x - 0.2, ap50, width=0.4, label="AP (IoU >= 0.5)")
+    ax.bar(x + 0.2, ap70, width=0.4, label="AP (IoU >= 0.7)")
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.axhline(0.97, color="grey", lw=0.8, ls="--")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower left")
+    ax.set_title("Stress suite")
+    _save(fig, path)

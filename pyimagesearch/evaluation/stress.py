@@ -1,0 +1,278 @@
+"""A stress suite derived from the held-out images: scales, borders, neighbours, rotation.
+
+The seed data are saturated (AP 1.0), so they cannot tell whether a change helps. The
+suite derives harder, seeded variants of the held-out half of the annotated images and
+measures each one (AP at IoU 0.5 and 0.7, mean IoU of the true positives):
+
+- ``original``: the held-out images as they are;
+- ``scale_S``: each image rescaled by S, pasted on an object-free scene of the original
+  size when it shrinks (objects smaller than the window);
+- ``border``: each image cropped so that 25-50 % of one object's width lies outside it;
+- ``side_by_side``: two held-out objects pasted next to each other on one scene,
+  touching or slightly overlapping;
+- ``transposed``: the whole annotated set rotated by 90 degrees, trained from scratch by
+  the default pipeline with the window ``explore_dims`` suggests (a tall object).
+
+Variant images are written as PNG under ``output_dir/stress/`` so they can be looked at.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+from xml.sax.saxutils import quoteattr
+
+import cv2
+import numpy as np
+
+from ..io.atomic import write_bytes_atomic, write_text_atomic
+from ..io.images import read_gray
+from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
+from ..sources.distractions import split_distractions
+from .evaluate import evaluate_items
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..model.linear import LinearModel
+
+log = logging.getLogger(__name__)
+
+SCALES = (0.5, 0.75, 1.5, 2.0)
+VARIANTS = (
+    "original",
+    *(f"scale_{s:g}" for s in SCALES),
+    "border",
+    "side_by_side",
+    "transposed",
+)
+
+Sample = tuple[np.ndarray, np.ndarray]  # grayscale image, boxes (n, 4)
+
+
+def stress_suite(
+    conf: Config,
+    model: LinearModel,
+    variants: tuple[str, ...] = VARIANTS,
+    progress: bool = True,
+) -> dict:
+    """Evaluate ``model`` (and, for ``transposed``, a model trained on the rotated set)
+    on every variant; returns ``{"variants": {name: {ap50, ap70, mean_iou, n_objects}}}``."""
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise ValueError(f"unknown stress variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
+    root = Path(conf["output_dir"]) / "stress"
+    _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    samples = [(read_gray(item.path, conf["max_image_pixels"]), item) for item in test]
+    samples = [(img, clip_boxes(item, img.shape[1], img.shape[0])) for img, item in samples]
+    scenes = split_distractions(conf).evaluation
+    results: dict[str, dict] = {}
+    for name in variants:
+        if name == "transposed":
+            results[name] = _transposed(conf, root / name, progress)
+            continue
+        rng = np.random.default_rng([conf["seed"], zlib.crc32(name.encode())])
+        derived = _MAKERS[_maker_of(name)](name, samples, scenes, rng)
+        items = _write_variant(root / name, derived)
+        results[name] = evaluate_items(conf, model, items, progress)
+        log.info("stress %s: %s", name, results[name])
+    return {"variants": results}
+
+
+def _maker_of(name: str) -> str:
+    return "scale" if name.startswith("scale_") else name
+
+
+# ---------------------------------------------------------------------------
+# variants derived from the held-out images
+
+
+def _original(name: str, samples: list[Sample], scenes, rng) -> list[Sample]:
+    return list(samples)
+
+
+def _scaled(name: str, samples: list[Sample], scenes: list[Path], rng) -> list[Sample]:
+    """Each image rescaled; a shrunk image is pasted at a random place on a scene."""
+    factor = float(name.split("_", 1)[1])
+    out = []
+    for image, boxes in samples:
+        h, w = image.shape
+        size = (max(1, round(w * factor)), max(1, round(h * factor)))
+        interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(image, size, interpolation=interp)
+        fx, fy = size[0] / w, size[1] / h
+        scaled = boxes * np.array([fx, fy, fx, fy])
+        if factor >= 1 or not scenes:
+            out.append((small, scaled))
+            continue
+        canvas = _scene(scenes, rng, w, h)
+        x0 = int(rng.integers(0, w - size[0] + 1))
+        y0 = int(rng.integers(0, h - size[1] + 1))
+        canvas[y0 : y0 + size[1], x0 : x0 + size[0]] = small
+        out.append((canvas, scaled + np.array([x0, y0, x0, y0])))
+    return out
+
+
+def _border(name: str, samples: list[Sample], scenes, rng) -> list[Sample]:
+    """Each image cropped so that 25-50 % of one object's width lies outside it."""
+    out = []
+    for image, boxes in samples:
+        if not len(boxes):
+            continue
+        x1, _, x2, _ = boxes[int(rng.integers(len(boxes)))]
+        cut = float(rng.uniform(0.25, 0.5)) * (x2 - x1)
+        h, w = image.shape
+        if rng.random() < 0.5:  # the object leaves on the left
+            left = int(np.ceil(x1 + cut))
+            crop, shift = image[:, left:], left
+        else:
+            right = int(np.floor(x2 - cut))
+            crop, shift = image[:, :right], 0
+        moved = boxes - np.array([shift, 0, shift, 0])
+        out.append((np.ascontiguousarray(crop), _clip(moved, crop.shape[1], h)))
+    return out
+
+
+def _side_by_side(name: str, samples: list[Sample], scenes: list[Path], rng) -> list[Sample]:
+    """Two held-out objects (with some context) pasted side by side on a scene, their
+    boxes touching or overlapping by up to 10 % of the narrower one's width."""
+    objects = [(img, box) for img, boxes in samples for box in boxes]
+    out = []
+    for i in range(len(objects)):
+        (img_a, box_a), (img_b, box_b) = objects[i], objects[(i + 1) % len(objects)]
+        patch_a, inner_a = _object_patch(img_a, box_a)
+        patch_b, inner_b = _object_patch(img_b, box_b)
+        height = max(patch_a.shape[0], patch_b.shape[0])
+        width_a, width_b = inner_a[2] - inner_a[0], inner_b[2] - inner_b[0]
+        gap = -float(rng.uniform(0.0, 0.1)) * min(width_a, width_b)  # <= 0: touch/overlap
+        margin = height // 2
+        xa = margin
+        xb = int(round(xa + inner_a[2] + gap - inner_b[0]))
+        w = xb + patch_b.shape[1] + margin
+        h = height + 2 * margin
+        canvas = _scene(scenes, rng, w, h) if scenes else np.full((h, w), 128, np.uint8)
+        ya = margin + (height - patch_a.shape[0]) // 2
+        yb = margin + (height - patch_b.shape[0]) // 2
+        canvas[ya : ya + patch_a.shape[0], xa : xa + patch_a.shape[1]] = patch_a
+        canvas[yb : yb + patch_b.shape[0], xb : xb + patch_b.shape[1]] = patch_b
+        gt = np.array(
+            [
+                [xa + inner_a[0], ya + inner_a[1], xa + inner_a[2], ya + inner_a[3]],
+                [xb + inner_b[0], yb + inner_b[1], xb + inner_b[2], yb + inner_b[3]],
+            ],
+            np.float64,
+        )
+        out.append((canvas, gt))
+    return out
+
+
+def _object_patch(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The object with a context of 10 % of its size, and its box inside the patch."""
+    h, w = image.shape
+    x1, y1, x2, y2 = box
+    mx, my = 0.1 * (x2 - x1), 0.1 * (y2 - y1)
+    px1, py1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    px2, py2 = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
+    return image[py1:py2, px1:px2], np.array([x1 - px1, y1 - py1, x2 - px1, y2 - py1])
+
+
+_MAKERS: dict[str, Callable] = {
+    "original": _original,
+    "scale": _scaled,
+    "border": _border,
+    "side_by_side": _side_by_side,
+}
+
+
+def _scene(scenes: list[Path], rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A random object-free scene resized to ``width`` x ``height``."""
+    scene = read_gray(scenes[int(rng.integers(len(scenes)))])
+    return cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA).copy()
+
+
+def _clip(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    boxes = boxes.copy()
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+    return boxes[(boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)]
+
+
+def _write_variant(folder: Path, samples: list[Sample]) -> list[AnnotatedImage]:
+    """Write the variant's images as PNG (lossless) and return them with their boxes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for i, (image, boxes) in enumerate(samples):
+        path = folder / f"{i:04d}.png"
+        ok, data = cv2.imencode(".png", image)
+        if not ok:  # pragma: no cover - OpenCV always encodes uint8 PNG
+            raise OSError(f"{path}: cannot encode PNG")
+        write_bytes_atomic(path, data.tobytes())
+        items.append(AnnotatedImage(path, boxes))
+    return items
+
+
+# ---------------------------------------------------------------------------
+# the transposed data set, trained from scratch
+
+
+def _transposed(conf: Config, folder: Path, progress: bool) -> dict:
+    """Rotate every annotated image by 90 degrees, train with the default pipeline and
+    the suggested window, and evaluate on the rotated held-out half."""
+    from ..pipeline import run_pipeline
+    from ..sources.dims import box_statistics, suggest_window_dim
+
+    items = read_annotations(conf)
+    images_dir = folder / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    rotated = []
+    for i, item in enumerate(items):
+        image = read_gray(item.path, conf["max_image_pixels"])
+        h = image.shape[0]
+        turned = np.ascontiguousarray(np.rot90(image, -1))  # clockwise: (x, y) -> (h - y, x)
+        boxes = clip_boxes(item, image.shape[1], h)
+        new = np.stack([h - boxes[:, 3], boxes[:, 0], h - boxes[:, 1], boxes[:, 2]], axis=1)
+        path = images_dir / f"{i:04d}_{item.path.stem}.png"
+        ok, data = cv2.imencode(".png", turned)
+        write_bytes_atomic(path, data.tobytes())
+        rotated.append(AnnotatedImage(path, new))
+    xml = folder / "annotations.xml"
+    write_text_atomic(xml, _imglab_xml(rotated, images_dir))
+    window = suggest_window_dim(box_statistics(rotated), conf["pixels_per_cell"])
+    derived = conf.replace(
+        image_dataset=str(images_dir),
+        image_annotations=str(xml),
+        annotation_format="dlib-xml",
+        annotation_class=None,
+        window_dim=list(window),
+        features_path=str(folder / "features.hdf5"),
+        classifier_path=str(folder / "model.json"),
+        output_dir=str(folder / "out"),
+        report_compare_annotated_mining=False,
+        **({"stress_suite": False} if "stress_suite" in conf else {}),
+    )
+    log.info("stress transposed: training with window_dim %s", list(window))
+    run_pipeline(derived, progress=progress)
+    from ..model.modelfile import load_model
+
+    model = load_model(derived["classifier_path"])
+    _, test = split_train_test(rotated, conf["percent_gt_images"], conf["seed"])
+    figures = evaluate_items(derived, model, test, progress)
+    figures["window_dim"] = list(window)
+    return figures
+
+
+def _imglab_xml(items: list[AnnotatedImage], images_dir: Path) -> str:
+    """A dlib imglab XML of the items (file names relative to ``images_dir``)."""
+    lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<dataset>", "<images>"]
+    for item in items:
+        lines.append(f"  <image file={quoteattr(str(item.path.relative_to(images_dir)))}>")
+        for x1, y1, x2, y2 in item.boxes:
+            lines.append(
+                f"    <box top='{y1:.3f}' left='{x1:.3f}' width='{x2 - x1:.3f}' "
+                f"height='{y2 - y1:.3f}'/>"
+            )
+        lines.append("  </image>")
+    lines += ["</images>", "</dataset>", ""]
+    return "\n".join(lines)
