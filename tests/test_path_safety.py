@@ -416,3 +416,47 @@ def test_every_reader_module_uses_the_helper():
         text = (ROOT / "pyimagesearch/sources" / f"{module}.py").read_text()
         assert "safe_paths import" in text, module
     assert os.sep == "/"  # the symlink cases above assume POSIX
+
+
+# ---- stores: sources recorded in a mining round ------------------------------------------
+
+
+def test_review_reads_no_image_outside_the_config_folders(tmp_path, sentinel, monkeypatch, caplog):
+    """A store from elsewhere naming an outside image: the review never reads it."""
+    import numpy as np
+
+    from pyimagesearch.config import load_config
+    from pyimagesearch.descriptor.hog import HogParams
+    from pyimagesearch.features.store import hard_negative_group, replace_group, write_store
+    from pyimagesearch.mining import review
+    from pyimagesearch.report import gallery
+
+    from .conftest import SCENES, cars_conf_dict
+
+    conf_path = tmp_path / "conf.json"
+    conf_path.write_text(json.dumps(cars_conf_dict(tmp_path, hn_suspect_probability=0.5)))
+    conf = load_config(conf_path)
+    hog = HogParams.from_config(conf)
+    d = hog.descriptor_size((96, 32))
+    feats = np.zeros((2, d), np.float32)
+    write_store(conf["features_path"], hog, (96, 32), {"positives": {"features": feats}})
+    inside = str(sorted((SCENES / "kitchen").glob("*.jpg"))[0])
+    replace_group(conf["features_path"], hard_negative_group(1), {
+        "features": feats, "source": np.array([str(sentinel), inside]),
+        "box": np.array([[0, 0, 96, 32]] * 2, float), "scale": np.ones(2),
+        "score": np.array([3.0, 2.0]), "probability": np.array([0.99, 0.98]),
+    })  # fmt: skip
+    read: list[str] = []
+    for module, name in ((gallery, "read_image"), (review, "read_gray")):
+        original = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda p, *a, _f=original: read.append(str(p)) or _f(p, *a)
+        )
+    with caplog.at_level(logging.WARNING):
+        result = review.review_round(conf, 1, tmp_path / "review")
+    assert result.n_mined == 1 and read and str(sentinel) not in read
+    assert any(
+        "1 mined window(s) left out of the review" in r.getMessage()
+        and str(sentinel) in r.getMessage()
+        for r in caplog.records
+    )
