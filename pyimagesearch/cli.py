@@ -24,7 +24,9 @@ def parser(description: str, conf_required: bool = True) -> argparse.ArgumentPar
 def add_execution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-jobs", type=int, help="worker processes (-1 = all cores); overrides n_jobs")
     p.add_argument(
-        "--scheduler", help="Dask scheduler address (tcp://host:port); overrides scheduler"
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:port) to run on; overrides "
+        "$PYIMAGESEARCH_SCHEDULER (a config file may not name one)",
     )
 
 

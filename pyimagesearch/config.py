@@ -19,6 +19,8 @@ from .errors import ConfigError
 
 #: Environment variable that overrides ``datasets_root`` (where the data sets live).
 DATASETS_ENV = "PYIMAGESEARCH_DATASETS"
+#: Environment variable naming the Dask scheduler (``--scheduler`` overrides it).
+SCHEDULER_ENV = "PYIMAGESEARCH_SCHEDULER"
 
 _INT = {"type": "integer"}
 _POS_INT = {"type": "integer", "minimum": 1}
@@ -88,6 +90,7 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "hn_max_per_image": ({"type": ["integer", "null"], "minimum": 1}, None),
     "hn_max_total": (_POS_INT, 20000),
     "n_jobs": ({"type": "integer", "not": {"const": 0}}, -1),
+    # never taken from a config file (see _refuse_scheduler); null is accepted
     "scheduler": ({"type": ["string", "null"]}, None),
     "max_image_pixels": (_POS_INT, 40_000_000),
     "checkpoint_every": (_POS_INT, 64),
@@ -130,8 +133,8 @@ class Config(Mapping):
         return f"Config({self.path})"
 
     def replace(self, **changes: Any) -> Config:
-        """A copy with some keys changed, validated again."""
-        return config_from_dict({**self._values, **changes}, self.path, resolve=False)
+        """A copy with some keys changed, validated again (``scheduler`` may be set here)."""
+        return _build({**self._values, **changes}, self.path, resolve=False)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self._values)
@@ -152,7 +155,28 @@ def load_config(path: str | os.PathLike) -> Config:
 
 
 def config_from_dict(raw: dict[str, Any], path: Path | None = None, resolve: bool = True) -> Config:
-    """Validate a config given as a dict (``path`` only names it in messages)."""
+    """Validate a config given as a dict (``path`` only names it in messages).
+
+    The Dask scheduler comes from ``$PYIMAGESEARCH_SCHEDULER`` (or ``--scheduler``),
+    never from the dict: a config that names one is refused.
+    """
+    _refuse_scheduler(raw, str(path) if path else "<config>")
+    values = {**raw, "scheduler": os.environ.get(SCHEDULER_ENV) or None}
+    return _build(values, path, resolve)
+
+
+def _refuse_scheduler(raw: dict[str, Any], where: str) -> None:
+    """A config naming a scheduler could run code on this machine: refuse it."""
+    if raw.get("scheduler") is not None:
+        raise ConfigError(
+            f"{where}: key 'scheduler': a config may not name a Dask scheduler (Dask runs "
+            f"what the scheduler sends, so a config from someone else could run code); "
+            f"give it with --scheduler or the {SCHEDULER_ENV} environment variable"
+        )
+
+
+def _build(raw: dict[str, Any], path: Path | None, resolve: bool) -> Config:
+    """Validate ``raw``, fill defaults and (with ``resolve``) resolve the paths."""
     where = str(path) if path else "<config>"
     _validate(raw, where)
     values = {k: default for k, (_, default) in EXTRA_KEYS.items()}

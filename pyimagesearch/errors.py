@@ -23,3 +23,7 @@ class StoreError(PyImageSearchError, ValueError):
 
 class AnnotationError(PyImageSearchError, ValueError):
     """An annotation file cannot be read or holds no usable box."""
+
+
+class UnsafePathError(PyImageSearchError, ValueError):
+    """A name or path from a data file would leave the folder it must stay in."""

@@ -41,7 +41,9 @@ def map_images(
 
     ``n_jobs`` worker processes (joblib/loky, -1 = all cores; 1 = in this process), or
     the Dask cluster at ``scheduler`` (``tcp://host:port``) through joblib's dask
-    backend. Items are sent in chunks of ``chunk`` to amortise scheduling.
+    backend. Items are sent in chunks of ``chunk`` to amortise scheduling. Dask
+    unpickles what the scheduler sends: the address comes only from ``--scheduler`` or
+    ``$PYIMAGESEARCH_SCHEDULER``, never from a config file (see ``config.py``).
     """
     items = list(items)
     bar = _Bar(total=len(items), desc=desc, unit="img", disable=not progress, leave=False)

@@ -32,8 +32,14 @@ def report_dir(conf: Config) -> Path:
     return Path(conf["output_dir"]) / "report"
 
 
-def run_pipeline(conf: Config, rounds: int | None = None, progress: bool = True) -> Path:
-    """Run every step and write the report; returns the report folder."""
+def run_pipeline(
+    conf: Config, rounds: int | None = None, progress: bool = True, drop_mined: bool = False
+) -> Path:
+    """Run every step and write the report; returns the report folder.
+
+    Rounds already in the store are kept (each round mined here replaces its own);
+    ``drop_mined`` discards them first.
+    """
     rounds = conf["hn_rounds"] if rounds is None else rounds
     out = report_dir(conf)
     out.mkdir(parents=True, exist_ok=True)
@@ -48,7 +54,7 @@ def run_pipeline(conf: Config, rounds: int | None = None, progress: bool = True)
     }
     timings["explore_dims"] = time.perf_counter() - t
 
-    extraction = extract_features(conf, progress=progress)
+    extraction = extract_features(conf, progress=progress, drop_mined=drop_mined)
     timings["extract_features"] = extraction.seconds
 
     history: list[dict] = []

@@ -14,12 +14,19 @@ def run() -> None:
         help="retrain on at most this many hard negatives, most confident first "
         "(default: hn_max_total)",
     )
+    p.add_argument(
+        "--drop-mined",
+        action="store_true",
+        help="discard rounds of hard negatives already in the store (see extract_features.py)",
+    )
     add_execution_options(p)
     args = p.parse_args()
     conf = configure(args)
     if args.max_hard_negatives:
         conf = conf.replace(hn_max_total=args.max_hard_negatives)
-    out = run_pipeline(conf, rounds=args.rounds, progress=not args.quiet)
+    out = run_pipeline(
+        conf, rounds=args.rounds, progress=not args.quiet, drop_mined=args.drop_mined
+    )
     print(f"report: {out / 'report.md'}")
     print(out)
 

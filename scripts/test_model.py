@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 
 from pyimagesearch.cli import add_execution_options, configure, main, parser
-from pyimagesearch.detection.files import detect_files, image_paths
+from pyimagesearch.detection.files import detect_files, drawing_paths, image_paths
 from pyimagesearch.io.atomic import write_text_atomic
 from pyimagesearch.io.images import read_image
 from pyimagesearch.model import check_compatible, load_model
@@ -45,6 +45,7 @@ def run() -> None:
     check_compatible(model, conf, model_path)
     paths = image_paths(args.image)
     out_dir = Path(args.output or Path(conf["output_dir"]) / "detections")
+    drawings = dict(zip(paths, drawing_paths(paths, args.image, out_dir)))
     if args.coco_results and not args.coco_annotations:
         p.error("--coco-results needs --coco-annotations (for the image ids)")
     found, sizes, failed = {}, {}, 0
@@ -59,7 +60,7 @@ def run() -> None:
             for box, prob in zip(res["boxes"], res["probabilities"])
         ]
         drawn = draw_detections(read_image(path), res["boxes"], res["probabilities"])
-        write_png(out_dir / (Path(path).stem + ".png"), drawn)
+        write_png(drawings[path], drawn)
         if args.show:
             try:
                 cv2.imshow("detections", drawn)

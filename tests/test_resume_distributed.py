@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.checkpoint import checkpoint_folder
-from pyimagesearch.config import load_config
+from pyimagesearch.config import SCHEDULER_ENV, load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
@@ -119,7 +119,7 @@ def test_kill_9_then_rerun_equals_uninterrupted_run(trained, tmp_path):
     assert not folder.exists()
 
 
-def test_dask_local_cluster_mines_the_same_rows(trained, tmp_path):
+def test_dask_local_cluster_mines_the_same_rows(trained, tmp_path, monkeypatch):
     distributed = pytest.importorskip("dask.distributed")
     (tmp_path / "local").mkdir()
     (tmp_path / "dask").mkdir()
@@ -128,13 +128,12 @@ def test_dask_local_cluster_mines_the_same_rows(trained, tmp_path):
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     ) as cluster:
-        remote = _copy_run(
-            trained,
-            tmp_path / "dask",
-            hn_num_distraction_images=24,
-            scheduler=cluster.scheduler_address,
-        )
-        summary = mine_hard_negatives(load_config(remote), 1, progress=False)
+        remote = _copy_run(trained, tmp_path / "dask", hn_num_distraction_images=24)
+        # the scheduler never comes from the config file: here from the environment
+        monkeypatch.setenv(SCHEDULER_ENV, cluster.scheduler_address)
+        conf = load_config(remote)
+        assert conf["scheduler"] == cluster.scheduler_address
+        summary = mine_hard_negatives(conf, 1, progress=False)
     assert summary.n_kept > 0
     _assert_same_rows(_rows(remote), _rows(local), atol=1e-6)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ImageReadError
+from ..errors import ImageReadError, PyImageSearchError
 from ..io.images import list_images, read_gray
 from ..model.linear import LinearModel
 from ..parallel import map_images
@@ -42,6 +43,40 @@ def image_paths(path: str | os.PathLike) -> list[Path]:
     if not path.exists():
         raise ImageReadError(f"{path}: no such image or folder")
     return [path]
+
+
+def drawing_paths(paths: list[Path], source: str | os.PathLike, out_dir: Path) -> list[Path]:
+    """One output PNG per input, never an input: ``out_dir/<sub-path>/<stem>.png``.
+
+    The sub-path below ``source`` (a folder) is mirrored, so ``a/car.jpg`` and
+    ``b/car.jpg`` get their own drawings. When ``<stem>.png`` would be an input (output
+    folder = input folder) or another input's drawing, ``<name>.png`` is used instead
+    (``car.png.png``, ``car.jpg.png``); when even that is an input, the run is refused.
+    """
+    source = Path(source)
+    inputs = {p.resolve() for p in paths}
+
+    def base(path: Path) -> Path:
+        rel = path.relative_to(source) if source.is_dir() else Path(path.name)
+        return out_dir / rel.with_suffix(".png")
+
+    counts = Counter(base(p).resolve() for p in paths)
+    out = []
+    for path in paths:
+        dest = base(path)
+        if counts[dest.resolve()] > 1 or dest.resolve() in inputs:
+            dest = dest.with_name(path.name + ".png")
+        out.append(dest)
+    resolved = [d.resolve() for d in out]
+    clash = next((p for p, d in zip(paths, resolved) if d in inputs), None)
+    if clash is None and len(set(resolved)) < len(resolved):
+        clash = next(p for p, d in zip(paths, resolved) if resolved.count(d) > 1)
+    if clash is not None:
+        raise PyImageSearchError(
+            f"{clash}: no drawing name in {out_dir} that is neither an input nor another "
+            "image's drawing; choose another --output folder"
+        )
+    return out
 
 
 def detect_files(

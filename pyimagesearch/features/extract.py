@@ -23,12 +23,12 @@ from ..checkpoint import (
 from ..config import require_paths
 from ..descriptor.hog import HogParams
 from ..detection.nms import iou
-from ..errors import ImageReadError
+from ..errors import ImageReadError, StoreError
 from ..io.images import read_gray
 from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .crops import random_windows, roi_descriptor
-from .store import write_store
+from .store import HARD_NEGATIVES, existing_groups, write_store
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -46,12 +46,19 @@ class ExtractionSummary:
     seconds: float = 0.0
 
 
-def extract_features(conf: Config, progress: bool = True) -> ExtractionSummary:
-    """Write the store at ``features_path`` with positives and random negatives."""
+def extract_features(
+    conf: Config, progress: bool = True, drop_mined: bool = False
+) -> ExtractionSummary:
+    """Write the store at ``features_path`` with positives and random negatives.
+
+    Rounds of hard negatives already in the store are kept; ``drop_mined`` discards
+    them (needed when they were mined with other HOG parameters).
+    """
     start = time.perf_counter()
     require_paths(conf, "image_dataset", "image_annotations", "image_distractions")
     hog = HogParams.from_config(conf)
     window_dim = tuple(conf["window_dim"])
+    keep = _mined_to_keep(conf["features_path"], hog, window_dim, drop_mined)
     train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     split = split_distractions(conf)
     summary = ExtractionSummary(n_train_images=len(train))
@@ -101,6 +108,7 @@ def extract_features(conf: Config, progress: bool = True) -> ExtractionSummary:
                 "per_image": conf["num_distractions_per_image"],
             }
         },
+        keep=keep,
     )
     for name in ("extract_positives", "extract_negatives"):
         shutil.rmtree(checkpoint_folder(conf, name), ignore_errors=True)
@@ -113,6 +121,28 @@ def extract_features(conf: Config, progress: bool = True) -> ExtractionSummary:
         summary.seconds,
     )
     return summary
+
+
+def _mined_to_keep(path, hog: HogParams, window_dim, drop_mined: bool) -> tuple[str, ...]:
+    """The store groups a re-extraction carries over: the mined rounds, unless dropped.
+
+    Checked before the work starts: rounds mined with other HOG parameters cannot be
+    kept, and are only discarded when asked (``--drop-mined``).
+    """
+    found, same = existing_groups(path, (HARD_NEGATIVES,), hog, window_dim)
+    if drop_mined:
+        if found:
+            log.warning("%s: dropping mined %s (--drop-mined)", path, ", ".join(found))
+        return ()
+    if found and not same:
+        raise StoreError(
+            f"{path}: holds mined {', '.join(found)} written with other HOG parameters, "
+            "which cannot be kept; re-run with --drop-mined to discard them (or use "
+            "another features_path)"
+        )
+    if found:
+        log.info("%s: keeping mined %s", path, ", ".join(found))
+    return (HARD_NEGATIVES,)
 
 
 def positives_of_image(

@@ -10,20 +10,25 @@ Layout (``h5py``)::
 
 Every change is written to a copy that replaces the store by an atomic rename, so a
 crash leaves the previous store intact, and re-writing a group replaces it instead of
-appending a duplicate (DESIGN.md decision 4).
+appending a duplicate (DESIGN.md decision 4). Every writer holds the store's lock
+(``.NAME.lock`` beside it, :func:`store_lock`) from reading the old store to the
+rename, so two writers at once (two mining rounds) never lose each other's groups: the
+second waits for the first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
+from filelock import FileLock, Timeout
 
 from ..descriptor.hog import HogParams
 from ..errors import StoreError
@@ -34,6 +39,40 @@ FORMAT_VERSION = 1
 HARD_NEGATIVES = "hard_negatives"
 
 _STR = h5py.string_dtype()
+#: Seconds a writer waits for another process writing the same store before giving up.
+LOCK_TIMEOUT = 600.0
+
+log = logging.getLogger(__name__)
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of a store: ``.NAME.lock`` beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def store_lock(path: str | os.PathLike, timeout: float | None = None) -> Iterator[None]:
+    """Hold the store's write lock; wait for another writer (at most ``timeout`` seconds)."""
+    path = Path(path)
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.warning("%s: another process is writing this store; waiting for it", path)
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise StoreError(
+                f"{path}: another process has been writing this store for over {timeout:.0f} s "
+                f"(lock {lock_path(path)}); nothing was written, run again when it has finished"
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def write_store(
@@ -42,9 +81,15 @@ def write_store(
     window_dim: tuple[int, int],
     groups: Mapping[str, Mapping[str, np.ndarray]],
     attrs: Mapping[str, Mapping] | None = None,
+    keep: Sequence[str] = (),
 ) -> Path:
-    """Create a new store holding ``groups`` (replacing any existing file atomically)."""
-    with atomic_path(path, suffix=".h5tmp") as tmp:
+    """Create a new store holding ``groups`` (replacing any existing file atomically).
+
+    Groups named in ``keep`` that the existing store holds are copied into the new one
+    (under the same lock, so a group written meanwhile is kept too); they must have
+    been written with the same HOG parameters.
+    """
+    with store_lock(path), atomic_path(path, suffix=".h5tmp") as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
@@ -52,14 +97,65 @@ def write_store(
             f.attrs["window_dim"] = json.dumps(list(window_dim))
             for name, columns in groups.items():
                 write_group(f, name, columns, (attrs or {}).get(name, {}))
+            _copy_groups(Path(path), f, keep, hog, window_dim)
     return Path(path)
+
+
+def existing_groups(
+    path: str | os.PathLike, names: Sequence[str], hog: HogParams, window_dim: tuple[int, int]
+) -> tuple[list[str], bool]:
+    """Feature groups under ``names`` in an existing store, and whether its HOG matches.
+
+    ``([], True)`` when there is no store or it cannot be read (nothing to keep).
+    """
+    path = Path(path)
+    if not path.is_file() or not names:
+        return [], True
+    try:
+        with h5py.File(path, "r") as f:
+            found: list[str] = []
+            f.visititems(
+                lambda name, obj: (
+                    found.append(name.rsplit("/", 1)[0])
+                    if isinstance(obj, h5py.Dataset)
+                    and name.endswith("/features")
+                    and any(name.startswith(f"{n}/") for n in names)
+                    else None
+                )
+            )
+            same = json.loads(f.attrs.get("hog", "null")) == hog.to_dict() and json.loads(
+                f.attrs.get("window_dim", "null")
+            ) == list(window_dim)
+    except (OSError, ValueError) as exc:
+        log.warning("%s: existing file is not a readable store (%s); replaced", path, exc)
+        return [], True
+    return sorted(found), same
+
+
+def _copy_groups(
+    path: Path, dest: h5py.File, names: Sequence[str], hog: HogParams, window_dim
+) -> None:
+    """Copy the groups ``names`` of the store at ``path`` (if any) into ``dest``."""
+    found, same = existing_groups(path, names, hog, window_dim)
+    if not found:
+        return
+    if not same:
+        raise StoreError(
+            f"{path}: holds {', '.join(found)} written with other HOG parameters, which "
+            "cannot be kept; nothing was written (extract_features.py --drop-mined drops them)"
+        )
+    with h5py.File(path, "r") as src:
+        for name in names:
+            if name in src:
+                src.copy(src[name], dest, name=name)
+    log.info("%s: kept %s", path, ", ".join(found))
 
 
 @contextlib.contextmanager
 def updating(path: str | os.PathLike) -> Iterator[h5py.File]:
-    """An open copy of the store; it replaces the store (atomic rename) on success only."""
+    """An open copy of the store, under its lock; it replaces the store on success only."""
     path = Path(path)
-    with atomic_path(path, suffix=".h5tmp") as tmp:
+    with store_lock(path), atomic_path(path, suffix=".h5tmp") as tmp:
         shutil.copyfile(path, tmp)
         with h5py.File(tmp, "r+") as f:
             yield f

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,12 @@ from ..errors import ImageReadError
 from ..features.store import FeatureStore, hard_negative_group
 from ..io.atomic import write_text_atomic
 from ..io.images import category_of, read_gray
+from ..io.safe_paths import is_inside
 
 if TYPE_CHECKING:
     from ..config import Config
+
+log = logging.getLogger(__name__)
 
 _COLUMNS = ("source", "box", "scale", "score", "probability")
 
@@ -58,7 +62,7 @@ def review_round(conf: Config, round_index: int, out_dir: str | Path, top: int =
     from ..report.gallery import window_sheet
 
     out = Path(out_dir)
-    rows = mined_rows(conf, round_index)
+    rows = _inside_inputs(conf, mined_rows(conf, round_index))
     root = Path(conf["image_distractions"])
     categories = np.array([_category(s, root) for s in rows["source"]], dtype=object)
     confident = rows["probability"] >= conf["hn_suspect_probability"]
@@ -82,6 +86,26 @@ def review_round(conf: Config, round_index: int, out_dir: str | Path, top: int =
         suspects_csv=csv_path,
         suspects_json=json_path,
     )
+
+
+def _inside_inputs(conf: Config, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The rows whose source image lies in ``image_distractions`` or ``image_dataset``.
+
+    A store from elsewhere must not make the review read (and draw into its sheet)
+    images outside the folders the config names; such rows are left out with a warning.
+    """
+    roots = [Path(conf["image_distractions"]), Path(conf["image_dataset"])]
+    keep = np.array([any(is_inside(s, r) for r in roots) for s in rows["source"]], bool)
+    if not keep.all():
+        first = rows["source"][int(np.flatnonzero(~keep)[0])]
+        log.warning(
+            "%s: %d mined window(s) left out of the review: their source (first: %s) is "
+            "outside image_distractions and image_dataset",
+            conf["features_path"],
+            int((~keep).sum()),
+            first,
+        )
+    return {k: v[keep] for k, v in rows.items()}
 
 
 def window_contrast(rows: dict, index: np.ndarray) -> np.ndarray:

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from pycocotools.coco import COCO
 
+from ..errors import UnsafePathError
+from ..io.safe_paths import check_relative, is_inside, safe_child
 from .coco import CategoryError, load_coco, unknown_category
 from .download import (
     DEFAULT_TIMEOUT,
@@ -137,17 +139,23 @@ def find_local_image(
     """``file_name`` in ``images_dir``, in the split folder of its coco_url, or any subfolder.
 
     ``index`` (file name -> path, from :func:`index_images`) avoids a folder walk per image.
+    A ``file_name`` or coco_url path that would leave ``images_dir`` raises
+    :class:`UnsafePathError`.
     """
-    name = img["file_name"]
-    candidates = [images_dir / name]
+    what = f"image id {img.get('id')}: file_name"
+    name = check_relative(img.get("file_name"), what=what)
+    candidates = [safe_child(images_dir, name, what=what)]
     url_path = urlsplit(img.get("coco_url") or "").path.strip("/")
     if "/" in url_path:
-        candidates.append(images_dir / url_path)
+        candidates.append(safe_child(images_dir, url_path, what=f"image id {img.get('id')}: url"))
     for path in candidates:
         if path.is_file():
             return path
     index = index_images(images_dir) if index is None else index
-    return index.get(Path(name).name)
+    found = index.get(Path(name).name)
+    if found is not None and not is_inside(found, images_dir):
+        raise UnsafePathError(f"{what} {name!r} refused: {found} resolves outside {images_dir}")
+    return found
 
 
 def index_images(images_dir: Path) -> dict[str, Path]:
@@ -158,6 +166,34 @@ def index_images(images_dir: Path) -> dict[str, Path]:
         for name in sorted(files):
             index.setdefault(name, Path(root) / name)
     return index
+
+
+class _LocalLookup:
+    """Finds the records' files in a local images folder, walking it at most once."""
+
+    def __init__(self, images_dir: Path):
+        self.images_dir = images_dir
+        self.index: dict[str, Path] | None = None
+
+    def find(self, img: dict, where: object) -> Path:
+        """The record's file; refusals name ``where`` (the annotation file)."""
+        try:
+            source = find_local_image(self.images_dir, img, self.index or {})
+            if source is None:  # not where expected: one walk of the folder, then lookups
+                self.index = index_images(self.images_dir) if self.index is None else self.index
+                source = find_local_image(self.images_dir, img, self.index)
+        except UnsafePathError as exc:
+            raise UnsafePathError(f"{where}: {exc}") from None
+        if source is None:
+            raise DownloadSourceError(f"{img['file_name']} not found in {self.images_dir}")
+        return source
+
+
+def _dest_of(img_dir: Path, img: dict, where: object) -> Path:
+    """``img_dir / <file name of the record>``; a ``file_name`` that is not safe is refused."""
+    what = f"{where}: image id {img.get('id')}: file_name"
+    name = check_relative(img.get("file_name"), what=what)
+    return safe_child(img_dir, Path(name).name, what=what)
 
 
 def fetch_coco_backgrounds(
@@ -201,22 +237,14 @@ def fetch_coco_backgrounds(
     img_dir = out / "images"
     previous = read_manifest(out / MANIFEST_NAME)
     tasks, failures, id_of = [], [], {}
-    index: dict[str, Path] | None = None
+    lookup = _LocalLookup(local_dir) if local_dir is not None else None
     for img_id in selected:
         img = coco.imgs[img_id]
-        dest = img_dir / Path(img["file_name"]).name
+        dest = _dest_of(img_dir, img, annotations)
         id_of[dest.name] = img_id
         checks = recorded_checks(previous.get(dest.name))
         try:
-            if local_dir is not None:
-                source: str | Path | None = find_local_image(local_dir, img, index or {})
-                if source is None:  # not where expected: one walk of the folder, then lookups
-                    index = index_images(local_dir) if index is None else index
-                    source = index.get(Path(img["file_name"]).name)
-                if source is None:
-                    raise DownloadSourceError(f"{img['file_name']} not found in {local_dir}")
-            else:
-                source = coco_image_url(img, base_url)
+            source = lookup.find(img, annotations) if lookup else coco_image_url(img, base_url)
         except DownloadSourceError as exc:
             failures.append((DownloadTask(str(img_id), "", dest), str(exc)))
             continue
@@ -230,6 +258,7 @@ def fetch_coco_backgrounds(
         timeout=timeout,
         progress=progress,
         desc="COCO backgrounds",
+        root=out,
     )
     summary.results.extend(FileResult(task, "failed", reason) for task, reason in failures)
     stale, pruned = finish_image_folder(

@@ -28,9 +28,10 @@ from requests.adapters import HTTPAdapter
 from requests.exceptions import ChunkedEncodingError
 from tqdm import tqdm
 
-from ..errors import ImageReadError, PyImageSearchError
+from ..errors import ImageReadError, PyImageSearchError, UnsafePathError
 from ..io.atomic import write_text_atomic
 from ..io.images import IMAGE_EXTENSIONS, read_image
+from ..io.safe_paths import is_inside, safe_file_name
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +189,20 @@ def download_files(
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: bool = True,
     desc: str = "fetch",
+    root: str | os.PathLike | None = None,
 ) -> DownloadSummary:
-    """Fetch every task with at most ``workers`` in flight; never raises for one bad file."""
+    """Fetch every task with at most ``workers`` in flight; never raises for one bad file.
+
+    With ``root`` (the output folder), a task whose file (or its temp file) would lie
+    outside it, symlinks resolved, stops the batch before anything is fetched.
+    """
     if workers < 1:
         raise DownloadError(f"workers must be >= 1 (got {workers})")
     dests = [t.dest for t in tasks]
     if len(set(dests)) != len(dests):
         raise DownloadError("two download tasks write the same file")
+    if root is not None:
+        check_inside(tasks, Path(root))
     local = threading.local()
     sessions: list[requests.Session] = []
     lock = threading.Lock()
@@ -235,6 +243,17 @@ def download_files(
     order = {task.dest: i for i, task in enumerate(tasks)}
     summary.results.sort(key=lambda r: order[r.task.dest])
     return summary
+
+
+def check_inside(tasks: Iterable[DownloadTask], root: Path) -> None:
+    """Raise naming the first task whose file or temp file would lie outside ``root``."""
+    for task in tasks:
+        for path in (task.dest, part_path(task.dest)):
+            if not is_inside(path, root) or Path(path).resolve() == root.resolve():
+                raise UnsafePathError(
+                    f"{task.key}: refused: its file {path} would lie outside the output "
+                    f"folder {root}"
+                )
 
 
 def _fetch_one(
@@ -365,7 +384,13 @@ def read_manifest(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     if rows and "file_name" not in rows[0]:
         log.warning("%s: manifest without a file_name column ignored", path)
         return {}
-    return {row["file_name"]: row for row in rows if row.get("file_name")}
+    out = {}
+    for line, row in enumerate(rows, start=2):
+        try:
+            out[safe_file_name(row.get("file_name"), what=f"{path}:{line}: file_name")] = row
+        except UnsafePathError as exc:  # the manifest is a cache: a bad row is only ignored
+            log.warning("%s; row ignored", exc)
+    return out
 
 
 def write_manifest(path: str | os.PathLike, rows: Iterable[Mapping[str, object]]) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import PyImageSearchError
 from ..io.atomic import write_text_atomic
+from ..io.safe_paths import safe_child
 
 Detections = Mapping[str, Sequence[Mapping[str, object]]]
 
@@ -117,5 +118,6 @@ def write_yolo_txt(
             ]
             text = f"{int(class_id)} " + " ".join(f"{v:.6f}" for v in values)
             lines.append(text + (f" {score:.5f}" if with_score else ""))
-        written.append(write_text_atomic(out / f"{stem}.txt", "".join(f"{ln}\n" for ln in lines)))
+        dest = safe_child(out, f"{stem}.txt", what=f"detections: image {image!r}: label file")
+        written.append(write_text_atomic(dest, "".join(f"{ln}\n" for ln in lines)))
     return written

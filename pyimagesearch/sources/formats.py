@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import AnnotationError
+from ..errors import AnnotationError, UnsafePathError
 from ..io.images import list_images
+from ..io.safe_paths import check_relative, is_inside, safe_child
 from .annotations import AnnotatedImage, register_reader
 from .coco import load_coco, unknown_category
 
@@ -116,7 +117,7 @@ def read_voc(conf: Mapping) -> list[AnnotatedImage]:
     items = []
     for xml in sorted(ann_dir.glob("*.xml")):
         filename, objects = parse_voc_xml(xml)
-        image = img_dir / (filename or f"{xml.stem}.jpg")
+        image = safe_child(img_dir, filename or f"{xml.stem}.jpg", what=f"{xml}: <filename>")
         if not image.is_file():
             raise AnnotationError(f"{xml}: its image {image} does not exist")
         boxes = [box for name, box in objects if cls is None or name == cls]
@@ -145,7 +146,10 @@ def read_coco_json(path: str | os.PathLike, class_name: str | None) -> dict[str,
         for img_id in sorted(coco.getImgIds()):
             anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id], catIds=cat_ids, iscrowd=False))
             rows = [[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)]
-            out[coco.imgs[img_id]["file_name"]] = _boxes(rows)
+            name = coco.imgs[img_id].get("file_name")
+            out[check_relative(name, what=f"{path}: image id {img_id}: file_name")] = _boxes(rows)
+    except UnsafePathError:
+        raise
     except (ValueError, KeyError, TypeError, AssertionError, UnicodeDecodeError) as exc:
         raise AnnotationError(f"{path}: not a usable COCO annotation file ({exc!r})") from None
     return out
@@ -159,7 +163,7 @@ def read_coco(conf: Mapping) -> list[AnnotatedImage]:
     boxes = read_coco_json(conf["image_annotations"], cls)
     items, missing = [], 0
     for name, image_boxes in boxes.items():
-        image = img_dir / name
+        image = safe_child(img_dir, name, what=f"{conf['image_annotations']}: file_name")
         if image.is_file():
             items.append(AnnotatedImage(image, image_boxes))
         else:
@@ -262,6 +266,8 @@ def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
     for image in list_images(img_dir):
         rel = image.relative_to(img_dir).with_suffix(".txt")
         label = next((p for p in (label_dir / rel, label_dir / rel.name) if p.is_file()), None)
+        if label is not None and not is_inside(label, label_dir):
+            raise AnnotationError(f"{label}: label file refused: it resolves outside {label_dir}")
         if label is None:
             log.debug("%s: no label file (background)", image)
             items.append(AnnotatedImage(image, _empty()))
@@ -295,12 +301,7 @@ def read_dlib_xml(
         rel = node.get("file")
         if not rel:
             raise AnnotationError(f"{path}: <image> without a 'file' attribute")
-        candidates = [path.parent / rel] + ([Path(image_dir) / rel] if image_dir else [])
-        image = next((p for p in candidates if p.is_file()), None)
-        if image is None:
-            raise AnnotationError(
-                f"{path}: image '{rel}' not found beside the XML or in {image_dir}"
-            )
+        image = _dlib_image(path, rel, image_dir)
         rows = []
         for box in node.findall("box"):
             if box.get("ignore", "0").strip() not in ("0", "", "false"):
@@ -320,6 +321,16 @@ def read_dlib_xml(
             rows.append([left, top, left + width, top + height])
         items.append(AnnotatedImage(image, _boxes(rows)))
     return items
+
+
+def _dlib_image(xml: Path, rel: str, image_dir: str | os.PathLike | None) -> Path:
+    """The image ``file='rel'`` beside the XML or in ``image_dir``, never outside them."""
+    what = f"{xml}: <image file>"
+    check_relative(rel, what=what)
+    for base in [xml.parent] + ([Path(image_dir)] if image_dir else []):
+        if (base / rel).is_file():
+            return safe_child(base, rel, what=what)  # refused when a symlink leads outside
+    raise AnnotationError(f"{xml}: image '{rel}' not found beside the XML or in {image_dir}")
 
 
 @register_reader("dlib-xml")

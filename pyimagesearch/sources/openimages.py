@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import AnnotationError, ImageReadError
 from ..io.atomic import write_bytes_atomic, write_text_atomic
 from ..io.images import read_image, to_gray_uint8
+from ..io.safe_paths import safe_child, safe_id
 from .download import (
     DEFAULT_TIMEOUT,
     DownloadError,
@@ -242,7 +243,8 @@ def read_bbox_csv(
             if missing:
                 raise OpenImagesError(f"{path}: bbox CSV lacks column(s) {', '.join(missing)}")
             for line, row in enumerate(reader, start=2):
-                ids.add(row["ImageID"])
+                if row["ImageID"] not in ids:
+                    ids.add(safe_id(row["ImageID"], what=f"{path}:{line}: ImageID"))
                 if row["LabelName"] not in labels:
                     continue
                 try:
@@ -280,10 +282,11 @@ def read_image_sources(
                 raise OpenImagesError(
                     f"{path}: image CSV needs columns ImageID and one of {', '.join(URL_COLUMNS)}"
                 )
-            for row in reader:
+            for line, row in enumerate(reader, start=2):
                 image_id = row["ImageID"]
                 if (wanted is not None and image_id not in wanted) or not row.get(url_col):
                     continue
+                safe_id(image_id, what=f"{path}:{line}: ImageID")
                 size = row.get("OriginalSize") or ""
                 rotation = row.get("Rotation") or ""
                 out[image_id] = ImageSource(
@@ -485,7 +488,7 @@ def build_subset(
     tasks = []
     for image_id in selected:
         src = sources[image_id]
-        dest = img_dir / f"{image_id}.jpg"
+        dest = safe_child(img_dir, f"{image_id}.jpg", what=f"{images_csv}: ImageID")
         checks = recorded_checks(previous.get(dest.name))
         tasks.append(DownloadTask(image_id, src.url, dest, size=src.size, md5=src.md5, **checks))
     summary = download_files(
@@ -497,6 +500,7 @@ def build_subset(
         timeout=timeout,
         progress=progress,
         desc=f"Open Images {mode}",
+        root=out,
     )
     backgrounds = mode == "backgrounds"
     stale, pruned = finish_image_folder(
@@ -541,8 +545,9 @@ def write_crops(
     writer.writerow(CROP_INDEX_FIELDS)
     small = 0
     for image_id in sorted(boxes):
+        safe_id(image_id, what="crop of ImageID")
         try:
-            image = read_image(out / "images" / f"{image_id}.jpg")
+            image = read_image(safe_child(out / "images", f"{image_id}.jpg", what="ImageID"))
         except ImageReadError as exc:
             log.warning("%s", exc)
             continue
@@ -558,7 +563,7 @@ def write_crops(
             if not ok:
                 raise DownloadError(f"{image_id}: cannot encode crop {k}")
             name = f"{image_id}_{k}.jpg"
-            write_bytes_atomic(crop_dir / name, data.tobytes())
+            write_bytes_atomic(safe_child(crop_dir, name, what="crop"), data.tobytes())
             written.add(name)
             flags = (box.group_of, box.depiction, box.truncated, box.occluded)
             writer.writerow([name, image_id, box.label, names.get(box.label, ""), *box_px, *flags])

@@ -1,0 +1,92 @@
+"""Names and paths taken from data files, checked before they touch the disk.
+
+An id or relative path read from a CSV, JSON, XML or manifest (COCO ``file_name``,
+Open Images ``ImageID``, VOC ``<filename>``, dlib ``file`` ...) must never make the
+toolkit read outside the folders the user named, nor write or delete outside its
+output folder. Every reader and fetcher passes such names through this module; an
+unsafe one raises :class:`UnsafePathError` with ``what`` (the file and row) in front.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..errors import UnsafePathError
+
+#: Characters allowed in an id used as a file stem.
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_SEPARATORS = re.compile(r"[\\/]")
+#: Longest id accepted as a file stem (file names are limited to 255 bytes).
+MAX_ID_LENGTH = 200
+
+
+def unsafe_reason(name: object) -> str | None:
+    """Why ``name`` is not a safe relative path, or None when it is."""
+    if not isinstance(name, str):
+        return f"not a string ({type(name).__name__})"
+    if not name.strip():
+        return "empty"
+    if "\0" in name:
+        return "contains a NUL byte"
+    if name.startswith(("/", "\\")) or os.path.isabs(name):
+        return "an absolute path"
+    if _DRIVE.match(name):
+        return "starts with a drive"
+    parts = _SEPARATORS.split(name)
+    if ".." in parts:
+        return "contains a '..' component"
+    if all(part in ("", ".") for part in parts):
+        return "names no file"
+    return None
+
+
+def _refuse(what: str, name: object, reason: str) -> UnsafePathError:
+    text = repr(name)
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return UnsafePathError(f"{what} {text} refused: {reason}")
+
+
+def check_relative(name: object, *, what: str) -> str:
+    """``name`` itself when it is a safe relative path; else raise naming ``what``."""
+    reason = unsafe_reason(name)
+    if reason:
+        raise _refuse(what, name, reason)
+    return name  # type: ignore[return-value]
+
+
+def is_inside(path: str | os.PathLike, base: str | os.PathLike) -> bool:
+    """True when ``path`` (symlinks resolved) is ``base`` or lies under it."""
+    resolved, root = Path(path).resolve(), Path(base).resolve()
+    return resolved == root or root in resolved.parents
+
+
+def safe_child(base: str | os.PathLike, name: object, *, what: str) -> Path:
+    """``base / name`` for a relative ``name`` that stays inside ``base`` (symlinks resolved)."""
+    check_relative(name, what=what)
+    path = Path(base) / name  # type: ignore[operator]
+    if not is_inside(path, base):
+        raise _refuse(what, name, f"resolves outside {base}")
+    return path
+
+
+def safe_id(value: object, *, what: str) -> str:
+    """``value`` as text when it is usable as a file stem (``[A-Za-z0-9._-]``, not ``.``/``..``)."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not text:
+        raise _refuse(what, value, "empty or not text")
+    if text in (".", "..") or not _SAFE_ID.fullmatch(text):
+        raise _refuse(what, value, "an id may hold only letters, digits, '.', '_' and '-'")
+    if len(text) > MAX_ID_LENGTH:
+        raise _refuse(what, value, f"longer than {MAX_ID_LENGTH} characters")
+    return text
+
+
+def safe_file_name(name: object, *, what: str) -> str:
+    """``name`` when it is one plain file name (no folder part, not ``.``/``..``)."""
+    check_relative(name, what=what)
+    if _SEPARATORS.search(name) or name in (".", ".."):  # type: ignore[arg-type]
+        raise _refuse(what, name, "a file name may not hold a folder part")
+    return name  # type: ignore[return-value]
