@@ -13,8 +13,8 @@ from pyimagesearch.evaluation.stress import stress_suite
 from pyimagesearch.io.atomic import write_text_atomic
 from pyimagesearch.model import check_compatible, load_model
 from pyimagesearch.pipeline import report_dir
-from pyimagesearch.report.stress import write_stress_report
 from pyimagesearch.report.plots import plot_pr_curves
+from pyimagesearch.report.stress import write_stress_report
 
 
 @main
@@ -85,8 +85,7 @@ def run_suite(conf, args) -> None:
     print(f"{'variant':<14} {'ap50':>7} {'ap70':>7} {'mean_iou':>9} {'objects':>8}")
     for name, v in results["variants"].items():
         print(
-            f"{name:<14} {v['ap50']:7.4f} {v['ap70']:7.4f} {v['mean_iou']:9.3f} "
-            f"{v['n_objects']:8d}"
+            f"{name:<14} {v['ap50']:7.4f} {v['ap70']:7.4f} {v['mean_iou']:9.3f} {v['n_objects']:8d}"
         )
     print(f"report: {report}")
 

@@ -17,8 +17,8 @@ from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, 
 from ..sources.distractions import split_distractions
 from .metrics import (
     average_precision,
-    false_positive_types,
     detection_figures,
+    false_positive_types,
     match_detections,
     precision_recall,
 )

@@ -123,7 +123,7 @@ def _border(name: str, samples: list[Sample], scenes, rng) -> list[Sample]:
             continue
         x1, _, x2, _ = boxes[int(rng.integers(len(boxes)))]
         cut = float(rng.uniform(0.25, 0.5)) * (x2 - x1)
-        h, w = image.shape
+        h = image.shape[0]
         if rng.random() < 0.5:  # the object leaves on the left
             left = int(np.ceil(x1 + cut))
             crop, shift = image[:, left:], left
@@ -234,8 +234,7 @@ def _transposed(conf: Config, folder: Path, progress: bool) -> dict:
         boxes = clip_boxes(item, image.shape[1], h)
         new = np.stack([h - boxes[:, 3], boxes[:, 0], h - boxes[:, 1], boxes[:, 2]], axis=1)
         path = images_dir / f"{i:04d}_{item.path.stem}.png"
-        ok, data = cv2.imencode(".png", turned)
-        write_bytes_atomic(path, data.tobytes())
+        write_bytes_atomic(path, cv2.imencode(".png", turned)[1].tobytes())
         rotated.append(AnnotatedImage(path, new))
     xml = folder / "annotations.xml"
     write_text_atomic(xml, _imglab_xml(rotated, images_dir))
