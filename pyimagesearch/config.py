@@ -94,6 +94,12 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "scheduler": ({"type": ["string", "null"]}, None),
     "max_image_pixels": (_POS_INT, 40_000_000),
     "checkpoint_every": (_POS_INT, 64),
+    # share of the window that may extend past the image border (objects cut by it)
+    "padding": ({"type": "number", "minimum": 0, "maximum": 1}, 0.5),
+    # enlarge the image up to 2**upsample in the pyramid (objects smaller than the window)
+    "upsample": ({"type": "integer", "minimum": 0, "maximum": 3}, 0),
+    # windows per training object for the box regressor (0: boxes are the windows)
+    "box_regression_samples": ({"type": "integer", "minimum": 0, "maximum": 100}, 8),
 }
 
 _PATH_KEYS = ("image_dataset", "image_annotations", "image_distractions")

@@ -84,12 +84,12 @@ def test_interior_window_is_slice_of_skimage_on_margin_crop():
 
 def test_context_crop_margins():
     image = np.arange(100 * 200, dtype=np.uint32).reshape(100, 200).astype(np.uint8)
-    crop, offset = context_crop(image, 0, 0, (96, 32), COURSE)
+    crop, offset, _ = context_crop(image, 0, 0, (96, 32), COURSE)
     assert offset == (0, 0) and crop.shape == (36, 100)
-    crop, offset = context_crop(image, 10, 10, (96, 32), COURSE)
+    crop, offset, _ = context_crop(image, 10, 10, (96, 32), COURSE)
     assert offset == (1, 1) and crop.shape == (40, 104)
     np.testing.assert_array_equal(crop, image[6:46, 6:110])
-    crop, offset = context_crop(image, 2, 1, (96, 32), COURSE)  # partial margin: padded
+    crop, offset, _ = context_crop(image, 2, 1, (96, 32), COURSE)  # partial margin: padded
     assert offset == (1, 1) and crop.shape == (40, 104)
     np.testing.assert_array_equal(crop[3:, 2:], image[0:37, 0:102])
     with pytest.raises(ValueError, match="outside"):

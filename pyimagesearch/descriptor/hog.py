@@ -206,18 +206,46 @@ def normalize_blocks(hist: np.ndarray, params: HogParams) -> np.ndarray:
     return blocks
 
 
+#: ``(top, bottom, left, right)``: the rows and columns of an array that hold image pixels
+#: (the rest is padding, whose gradients do not count).
+Valid = tuple[int, int, int, int]
+
+
 def hog_blocks(
     image: np.ndarray,
     params: HogParams,
     phases: tuple[tuple[int, int], ...] = ((0, 0),),
+    valid: Valid | None = None,
 ) -> list[np.ndarray]:
     """Normalised block grids of a ``uint8`` grayscale image, one per cell-grid phase.
 
     Gradients and orientation bins are computed once; each phase ``(row, col)`` shifts
     the cell grid so that windows starting at those pixel offsets align with cells.
+    With ``valid``, pixels outside that region are padding: their gradient magnitude is
+    zero, so cells beyond the image border are empty (as dlib's padded HOG).
     """
     magnitude, bins = orientation_bins(_as_uint8_gray(image), params)
+    if valid is not None:
+        _zero_outside(magnitude, valid)
     return [normalize_blocks(cell_histograms(magnitude, bins, params, p), params) for p in phases]
+
+
+def _zero_outside(magnitude: np.ndarray, valid: Valid) -> None:
+    top, bottom, left, right = (max(0, int(v)) for v in valid)
+    magnitude[:top] = 0
+    magnitude[bottom:] = 0
+    magnitude[:, :left] = 0
+    magnitude[:, right:] = 0
+
+
+def pad_image(image: np.ndarray, pad_x: int, pad_y: int) -> tuple[np.ndarray, Valid]:
+    """The image with ``pad_x``/``pad_y`` pixels of padding on each side, and its valid
+    region: windows may then extend past the border, onto empty cells."""
+    h, w = image.shape[:2]
+    if not pad_x and not pad_y:
+        return image, (0, h, 0, w)
+    padded = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+    return padded, (pad_y, pad_y + h, pad_x, pad_x + w)
 
 
 # ---------------------------------------------------------------------------
@@ -226,10 +254,11 @@ def hog_blocks(
 
 def context_crop(
     image: np.ndarray, x: int, y: int, window_dim: tuple[int, int], params: HogParams
-) -> tuple[np.ndarray, tuple[int, int]]:
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
     """The window at ``(x, y)`` with a one-cell margin where the image has one.
 
-    Returns the crop and the cell offset ``(rows, cols)`` of the window inside it. Where
+    Returns the crop, the cell offset ``(rows, cols)`` of the window inside it and the
+    crop's top-left pixel in ``image`` coordinates (replicated rows included). Where
     the image offers less than a cell but at least a pixel, the margin is completed by
     replicating the edge (those pixels only feed margin cells, which are discarded);
     where the window touches the image border, there is no margin, exactly as in a layer.
@@ -246,27 +275,40 @@ def context_crop(
     pads += [c_c - left if left else 0, c_c - right if right else 0]
     if any(pads):
         crop = cv2.copyMakeBorder(crop, *pads, borderType=cv2.BORDER_REPLICATE)
-    return crop, (1 if top else 0, 1 if left else 0)
+    origin = (y - top - pads[0], x - left - pads[2])
+    return crop, (1 if top else 0, 1 if left else 0), origin
 
 
 def window_descriptor(
-    image: np.ndarray, x: int, y: int, window_dim: tuple[int, int], params: HogParams
+    image: np.ndarray,
+    x: int,
+    y: int,
+    window_dim: tuple[int, int],
+    params: HogParams,
+    valid: Valid | None = None,
 ) -> np.ndarray:
-    """HOG feature vector (float32) of one window of a grayscale image, with context."""
-    crop, (cell_r, cell_c) = context_crop(image, x, y, window_dim, params)
-    (blocks,) = hog_blocks(crop, params)
+    """HOG feature vector (float32) of one window of a grayscale image, with context
+    (``valid``: the image's region of a padded layer, as :func:`hog_blocks`)."""
+    crop, (cell_r, cell_c), (oy, ox) = context_crop(image, x, y, window_dim, params)
+    if valid is not None:
+        valid = (valid[0] - oy, valid[1] - oy, valid[2] - ox, valid[3] - ox)
+    (blocks,) = hog_blocks(crop, params, valid=valid)
     n_r, n_c = params.window_blocks(window_dim)
     return blocks[cell_r : cell_r + n_r, cell_c : cell_c + n_c].ravel()
 
 
 def window_descriptors(
-    image: np.ndarray, positions: np.ndarray, window_dim: tuple[int, int], params: HogParams
+    image: np.ndarray,
+    positions: np.ndarray,
+    window_dim: tuple[int, int],
+    params: HogParams,
+    valid: Valid | None = None,
 ) -> np.ndarray:
     """Feature vectors ``(n, d)`` of the windows at ``positions`` (rows of ``x, y``)."""
     d = params.descriptor_size(window_dim)
     out = np.empty((len(positions), d), np.float32)
     for i, (x, y) in enumerate(np.asarray(positions, dtype=int)):
-        out[i] = window_descriptor(image, int(x), int(y), window_dim, params)
+        out[i] = window_descriptor(image, int(x), int(y), window_dim, params, valid)
     return out
 
 

@@ -18,7 +18,7 @@ def skimage_window_descriptor(
     image: np.ndarray, x: int, y: int, window_dim: tuple[int, int], params: HogParams
 ) -> np.ndarray:
     """The window's descriptor from ``skimage.feature.hog`` on its one-cell context crop."""
-    crop, (cell_r, cell_c) = context_crop(image, x, y, window_dim, params)
+    crop, (cell_r, cell_c), _ = context_crop(image, x, y, window_dim, params)
     blocks = skimage_hog(
         crop,
         orientations=params.orientations,

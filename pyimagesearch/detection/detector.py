@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..descriptor import _kernels
-from ..descriptor.hog import hog_blocks
+from ..descriptor.hog import hog_blocks, pad_image
 from ..model.linear import LinearModel
 from .nms import non_max_suppression
 from .pyramid import pyramid
@@ -26,9 +26,13 @@ if TYPE_CHECKING:
 class Candidates:
     """Windows scoring at or above the threshold, before non-maximum suppression.
 
-    ``boxes`` are in original-image pixels ``(x1, y1, x2, y2)``; ``layer_boxes`` in
-    the pixels of the layer they were found in; ``scales`` the layer's shrink factor.
-    ``features`` (optional) are the windows' descriptors, sliced from the layer grid.
+    ``boxes`` are the objects' boxes in original-image pixels ``(x1, y1, x2, y2)``,
+    predicted from the windows by the model's box regressor (the windows themselves
+    without one) and clipped to the image; ``layer_boxes`` are the windows in the pixels
+    of the layer they were found in (they may extend past its border by the padding);
+    ``scales`` the layer's shrink factor; ``windows`` the windows in original-image
+    pixels. ``features`` (optional) are the windows' descriptors, sliced from the
+    layer grid.
     """
 
     boxes: np.ndarray
@@ -37,6 +41,7 @@ class Candidates:
     layer_boxes: np.ndarray
     features: np.ndarray | None = None
     windows_scored: int = 0
+    windows: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -49,6 +54,7 @@ class Candidates:
             self.layer_boxes[index],
             None if self.features is None else self.features[index],
             self.windows_scored,
+            None if self.windows is None else self.windows[index],
         )
 
 
@@ -72,7 +78,13 @@ class Detections:
 
 
 class Detector:
-    """Sliding-window detector of one linear model over an image pyramid."""
+    """Sliding-window detector of one linear model over an image pyramid.
+
+    ``padding`` is the share of the window that may extend past the image border (so
+    objects cut by the border are found; padded cells are empty), ``upsample`` the
+    number of doublings of the image the pyramid may enlarge it by (so objects smaller
+    than the window are found).
+    """
 
     def __init__(
         self,
@@ -81,16 +93,25 @@ class Detector:
         pyramid_scale: float = 1.5,
         min_probability: float = 0.7,
         overlap_thresh: float = 0.3,
+        padding: float = 0.0,
+        upsample: int = 0,
     ):
         if window_step < 1:
             raise ValueError(f"window_step must be >= 1, got {window_step}")
         if pyramid_scale <= 1:
             raise ValueError(f"pyramid_scale must be > 1, got {pyramid_scale}")
+        if not 0 <= padding <= 1:
+            raise ValueError(f"padding must be a share of the window in [0, 1], got {padding}")
+        if upsample < 0:
+            raise ValueError(f"upsample must be >= 0, got {upsample}")
         self.model = model
         self.window_step = int(window_step)
         self.pyramid_scale = float(pyramid_scale)
         self.min_probability = float(min_probability)
         self.overlap_thresh = float(overlap_thresh)
+        self.padding = float(padding)
+        self.upsample = int(upsample)
+        self._pad = window_padding(model.window_dim, model.hog.pixels_per_cell, padding)
         grid = model.weight_grid()
         self._win_blocks = grid.shape[:2]
         # (features_per_block, window_blocks): partial products of a block with every
@@ -107,6 +128,8 @@ class Detector:
                 conf["hn_pyramid_scale"],
                 conf["hn_min_probability"],
                 conf["overlap_thresh"],
+                conf["padding"],
+                conf["upsample"],
             )
         return cls(
             model,
@@ -114,6 +137,8 @@ class Detector:
             conf["pyramid_scale"],
             conf["min_probability"],
             conf["overlap_thresh"],
+            conf["padding"],
+            conf["upsample"],
         )
 
     @property
@@ -146,8 +171,10 @@ class Detector:
     def _candidates(self, image, threshold, with_features) -> tuple[list, int]:
         """Per-layer parts of ``candidates`` and the number of windows scored."""
         ww, wh = self.model.window_dim
+        height, width = image.shape[:2]
+        regressor = self.model.box_regressor
         parts, scored = [], 0
-        for layer, fx, fy in pyramid(image, self.pyramid_scale, (ww, wh)):
+        for layer, fx, fy in pyramid(image, self.pyramid_scale, self.min_layer, self.upsample):
             for xs, ys, scores, blocks, (bx, by) in self._score_layer(layer):
                 scored += scores.size
                 iy, ix = np.nonzero(scores >= threshold)
@@ -155,18 +182,43 @@ class Detector:
                     continue
                 x, y = xs[ix], ys[iy]
                 layer_boxes = np.stack([x, y, x + ww, y + wh], axis=1).astype(np.float64)
-                boxes = layer_boxes * np.array([fx, fy, fx, fy])
                 feats = None
-                if with_features:
+                if with_features or regressor is not None:
                     feats = _slice_windows(blocks, by[iy], bx[ix], self._win_blocks)
-                parts.append((boxes, scores[iy, ix], np.full(iy.size, fx), layer_boxes, feats))
+                objects = layer_boxes if regressor is None else regressor.apply(layer_boxes, feats)
+                factors = np.array([fx, fy, fx, fy])
+                boxes = objects * factors
+                boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+                boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+                feats = feats if with_features else None
+                parts.append(
+                    (
+                        boxes,
+                        scores[iy, ix],
+                        np.full(iy.size, fx),
+                        layer_boxes,
+                        feats,
+                        layer_boxes * factors,
+                    )
+                )
         return parts, scored
+
+    @property
+    def min_layer(self) -> tuple[int, int]:
+        """The smallest layer scanned: the window less the padding on one side."""
+        (ww, wh), (px, py) = self.model.window_dim, self._pad
+        return max(1, ww - px), max(1, wh - py)
+
+    def _positions(self, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Top-left corners of the windows in layer pixels (negative: past the border)."""
+        (ww, wh), (px, py) = self.model.window_dim, self._pad
+        xs = np.arange(-px, layer.shape[1] - ww + px + 1, self.window_step)
+        ys = np.arange(-py, layer.shape[0] - wh + py + 1, self.window_step)
+        return xs, ys
 
     def score_map(self, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Decision values of all windows of one layer: ``(xs, ys, scores[ys, xs])``."""
-        ww, wh = self.model.window_dim
-        xs = np.arange(0, layer.shape[1] - ww + 1, self.window_step)
-        ys = np.arange(0, layer.shape[0] - wh + 1, self.window_step)
+        xs, ys = self._positions(layer)
         out = np.full((ys.size, xs.size), np.nan, np.float32)
         for pxs, pys, scores, _, _ in self._score_layer(layer):
             out[np.searchsorted(ys, pys)[:, None], np.searchsorted(xs, pxs)[None, :]] = scores
@@ -174,21 +226,24 @@ class Detector:
 
     def _score_layer(self, layer: np.ndarray):
         """Per cell-grid phase: window x/y positions, their scores, the block grid and the
-        block index of each position."""
-        ww, wh = self.model.window_dim
+        block index of each position. Positions are in layer pixels; the grids are those
+        of the padded layer."""
         c_r, c_c = self.model.hog.pixels_per_cell
-        xs = np.arange(0, layer.shape[1] - ww + 1, self.window_step)
-        ys = np.arange(0, layer.shape[0] - wh + 1, self.window_step)
+        px, py = self._pad
+        xs, ys = self._positions(layer)
         if xs.size == 0 or ys.size == 0:
             return
-        phases_r = np.unique(ys % c_r)
-        phases_c = np.unique(xs % c_c)
+        xs_p, ys_p = xs + px, ys + py  # in the padded layer
+        phases_r = np.unique(ys_p % c_r)
+        phases_c = np.unique(xs_p % c_c)
         phases = tuple((int(pr), int(pc)) for pr in phases_r for pc in phases_c)
-        grids = hog_blocks(layer, self.model.hog, phases)
+        padded, valid = pad_image(layer, px, py)
+        grids = hog_blocks(padded, self.model.hog, phases, valid if (px or py) else None)
         wr, wc = self._win_blocks
         for (pr, pc), blocks in zip(phases, grids):
-            sel_y, sel_x = ys[ys % c_r == pr], xs[xs % c_c == pc]
-            by, bx = (sel_y - pr) // c_r, (sel_x - pc) // c_c
+            in_r, in_c = ys_p % c_r == pr, xs_p % c_c == pc
+            sel_y, sel_x = ys[in_r], xs[in_c]
+            by, bx = (ys_p[in_r] - pr) // c_r, (xs_p[in_c] - pc) // c_c
             n_r, n_c = blocks.shape[0] - wr + 1, blocks.shape[1] - wc + 1
             flat = blocks.reshape(blocks.shape[0] * blocks.shape[1], -1)
             partial = (flat @ self._weights_t).reshape(blocks.shape[0], blocks.shape[1], -1)
@@ -216,13 +271,21 @@ def _one_blas_thread():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
+def window_padding(
+    window_dim: tuple[int, int], pixels_per_cell: tuple[int, int], share: float
+) -> tuple[int, int]:
+    """Pixels ``(x, y)`` a window may extend past the border: at most ``share`` of the
+    window, in whole cells (so the padded layer's cell grid stays aligned)."""
+    (ww, wh), (c_r, c_c) = window_dim, pixels_per_cell
+    return int(share * ww // c_c) * c_c, int(share * wh // c_r) * c_r
+
+
 def _slice_windows(blocks: np.ndarray, by: np.ndarray, bx: np.ndarray, win: tuple[int, int]):
     """Descriptors of the windows whose top-left blocks are ``(by, bx)``."""
     wr, wc = win
-    out = np.empty((by.size, wr * wc * int(np.prod(blocks.shape[2:]))), np.float32)
-    for i, (r, c) in enumerate(zip(by, bx)):
-        out[i] = blocks[r : r + wr, c : c + wc].ravel()
-    return out
+    rows = by[:, None, None] + np.arange(wr)[None, :, None]
+    cols = bx[:, None, None] + np.arange(wc)[None, None, :]
+    return blocks[rows, cols].reshape(by.size, -1).astype(np.float32, copy=False)
 
 
 def _concat(parts, with_features: bool, model: LinearModel, scored: int) -> Candidates:
@@ -235,8 +298,9 @@ def _concat(parts, with_features: bool, model: LinearModel, scored: int) -> Cand
             np.zeros((0, 4)),
             np.zeros((0, d), np.float32) if with_features else None,
             scored,
+            np.zeros((0, 4)),
         )
-    boxes, scores, scales, layer_boxes, feats = zip(*parts)
+    boxes, scores, scales, layer_boxes, feats, windows = zip(*parts)
     return Candidates(
         np.concatenate(boxes),
         np.concatenate(scores),
@@ -244,4 +308,5 @@ def _concat(parts, with_features: bool, model: LinearModel, scored: int) -> Cand
         np.concatenate(layer_boxes),
         np.concatenate(feats) if with_features else None,
         scored,
+        np.concatenate(windows),
     )

@@ -25,13 +25,15 @@ def detect_file(
     min_probability: float,
     overlap: float,
     max_pixels: int,
+    padding: float = 0.0,
+    upsample: int = 0,
 ) -> dict | str:
     """Detections of one image file at ``>= min_probability``, or an error message."""
     try:
         image = read_gray(path, max_pixels)
     except ImageReadError as exc:
         return str(exc)
-    det = Detector(model, step, scale, min_probability, overlap).detect(image)
+    det = Detector(model, step, scale, min_probability, overlap, padding, upsample).detect(image)
     return {"boxes": det.boxes, "probabilities": det.probabilities, "shape": image.shape}
 
 
@@ -101,5 +103,7 @@ def detect_files(
         min_probability=p,
         overlap=conf["overlap_thresh"],
         max_pixels=conf["max_image_pixels"],
+        padding=conf["padding"],
+        upsample=conf["upsample"],
     )
     return list(zip(paths, results))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..descriptor.hog import HogParams, hog_blocks, window_descriptors
+from ..descriptor.hog import HogParams, Valid, hog_blocks, pad_image, window_descriptors
 
 
 def roi_descriptor(
@@ -21,32 +21,54 @@ def roi_descriptor(
     where the image ends), resized with the region, and its cells are discarded:
     the window's border pixels get real gradients, as in a pyramid layer.
     """
-    patch = roi_patch(image, roi, window_dim, params)
+    patch, valid = roi_patch(image, roi, window_dim, params)
     if flip:
         patch = np.ascontiguousarray(patch[:, ::-1])
-    (blocks,) = hog_blocks(patch, params)
+        if valid is not None:
+            valid = (valid[0], valid[1], patch.shape[1] - valid[3], patch.shape[1] - valid[2])
+    (blocks,) = hog_blocks(patch, params, valid=valid)
     n_r, n_c = params.window_blocks(window_dim)
     return blocks[1 : 1 + n_r, 1 : 1 + n_c].ravel()
 
 
 def roi_patch(
     image: np.ndarray, roi: np.ndarray, window_dim: tuple[int, int], params: HogParams
-) -> np.ndarray:
-    """The region plus a margin, resized so the region becomes ``window_dim`` (+1 cell)."""
+) -> tuple[np.ndarray, Valid | None]:
+    """The region plus a margin, resized so the region becomes ``window_dim`` (+1 cell),
+    and the patch's part that holds image pixels (``None``: all of it) when the region
+    extends past the image: there, cells are empty, as in a padded pyramid layer."""
     ww, wh = window_dim
     c_r, c_c = params.pixels_per_cell
-    x1, y1, x2, y2 = (float(v) for v in roi)
+    x1, y1, x2, y2 = (_snap(float(v)) for v in roi)
     mx = max(1, round(c_c * (x2 - x1) / ww))
     my = max(1, round(c_r * (y2 - y1) / wh))
     x1i, y1i = int(np.floor(x1)) - mx, int(np.floor(y1)) - my
     x2i, y2i = int(np.ceil(x2)) + mx, int(np.ceil(y2)) + my
     h, w = image.shape[:2]
+    out_w, out_h = ww + 2 * c_c, wh + 2 * c_r
+    sx, sy = out_w / (x2i - x1i), out_h / (y2i - y1i)
+    # the image inside the patch; only margin pixels may lie outside it unflagged
+    valid = (
+        round(-y1i * sy),
+        round((h - y1i) * sy),
+        round(-x1i * sx),
+        round((w - x1i) * sx),
+    )
+    outside = x1 < 0 or y1 < 0 or x2 > w or y2 > h
     pad = (max(0, -y1i), max(0, y2i - h), max(0, -x1i), max(0, x2i - w))
     if any(pad):
         image = cv2.copyMakeBorder(image, *pad, borderType=cv2.BORDER_REPLICATE)
         x1i, x2i, y1i, y2i = x1i + pad[2], x2i + pad[2], y1i + pad[0], y2i + pad[0]
     crop = image[y1i:y2i, x1i:x2i]
-    return cv2.resize(crop, (ww + 2 * c_c, wh + 2 * c_r), interpolation=cv2.INTER_AREA)
+    patch = cv2.resize(crop, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    return patch, (valid if outside else None)
+
+
+def _snap(v: float, tol: float = 1e-3) -> float:
+    """A coordinate within ``tol`` of a whole pixel is that pixel: boxes read from other
+    formats (YOLO's normalised floats) then crop exactly as the integer boxes do."""
+    r = round(v)
+    return float(r) if abs(v - r) < tol else v
 
 
 def random_windows(
@@ -55,12 +77,20 @@ def random_windows(
     window_dim: tuple[int, int],
     params: HogParams,
     rng: np.random.Generator,
+    pad: tuple[int, int] = (0, 0),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Descriptors and boxes of ``count`` random window-sized patches (scale 1)."""
+    """Descriptors and boxes of ``count`` random window-sized patches (scale 1).
+
+    With ``pad`` (pixels x, y), windows may extend past the border as the detector's
+    do, onto empty cells: negatives then cover every kind of window it scores.
+    """
     ww, wh = window_dim
     h, w = image.shape[:2]
-    xs = rng.integers(0, w - ww + 1, size=count)
-    ys = rng.integers(0, h - wh + 1, size=count)
-    positions = np.stack([xs, ys], axis=1)
+    px, py = pad
+    xs = rng.integers(-px, w - ww + px + 1, size=count)
+    ys = rng.integers(-py, h - wh + py + 1, size=count)
     boxes = np.stack([xs, ys, xs + ww, ys + wh], axis=1).astype(np.float64)
-    return window_descriptors(image, positions, window_dim, params), boxes
+    padded, valid = pad_image(image, px, py)
+    positions = np.stack([xs + px, ys + py], axis=1)
+    feats = window_descriptors(padded, positions, window_dim, params, valid if any(pad) else None)
+    return feats, boxes

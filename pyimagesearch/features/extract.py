@@ -22,13 +22,15 @@ from ..checkpoint import (
 )
 from ..config import require_paths
 from ..descriptor.hog import HogParams
+from ..detection.detector import window_padding
 from ..detection.nms import iou
 from ..errors import ImageReadError, StoreError
 from ..io.images import read_gray
+from ..model.box_regression import box_targets
 from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .crops import random_windows, roi_descriptor
-from .store import HARD_NEGATIVES, existing_groups, write_store
+from .store import BOX_SAMPLES, HARD_NEGATIVES, existing_groups, write_store
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -79,6 +81,7 @@ def extract_features(
         jitter=conf["positive_jitter"],
         jitter_iou=conf["positive_jitter_iou"],
         seed=conf["seed"],
+        clip=conf["padding"] == 0,
     )
     neg = _checkpointed(
         conf,
@@ -92,7 +95,25 @@ def extract_features(
         window_dim=window_dim,
         count=conf["num_distractions_per_image"],
         seed=conf["seed"],
+        pad=window_padding(window_dim, hog.pixels_per_cell, conf["padding"]),
     )
+    boxes = {}
+    if conf["box_regression_samples"]:
+        boxes = _checkpointed(
+            conf,
+            "extract_box_samples",
+            box_samples_of_image,
+            train,
+            d,
+            summary,
+            progress,
+            hog=hog,
+            window_dim=window_dim,
+            offset=conf["offset"],
+            count=conf["box_regression_samples"],
+            use_flip=conf["use_flip"],
+            seed=conf["seed"],
+        )
     if not len(pos["features"]):
         raise ImageReadError("no positive could be extracted: check image_dataset and annotations")
     summary.n_positives, summary.n_negatives = len(pos["features"]), len(neg["features"])
@@ -101,7 +122,7 @@ def extract_features(
         conf["features_path"],
         hog,
         window_dim,
-        {"positives": pos, "negatives": neg},
+        {"positives": pos, "negatives": neg, **({BOX_SAMPLES: boxes} if boxes else {})},
         {
             "negatives": {
                 "images": len(split.negatives),
@@ -110,7 +131,7 @@ def extract_features(
         },
         keep=keep,
     )
-    for name in ("extract_positives", "extract_negatives"):
+    for name in ("extract_positives", "extract_negatives", "extract_box_samples"):
         shutil.rmtree(checkpoint_folder(conf, name), ignore_errors=True)
     summary.seconds = time.perf_counter() - start
     log.info(
@@ -154,9 +175,14 @@ def positives_of_image(
     jitter: int = 0,
     jitter_iou: float = 0.7,
     seed: int = 0,
+    clip: bool = True,
 ) -> dict | str:
     """Descriptors of the item's boxes (grown by ``offset``), of their mirror images, and
-    of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``."""
+    of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``.
+
+    With ``clip``, the grown box is clipped to the image (a detector without padding
+    never sees past the border); otherwise the part past the border is empty cells.
+    """
     try:
         image = read_gray(item.path)
     except ImageReadError as exc:
@@ -168,8 +194,9 @@ def positives_of_image(
         boxes = [(box, False)] + [(b, True) for b in jittered_boxes(box, jitter, jitter_iou, rng)]
         for b, is_jittered in boxes:
             roi = np.array([b[0] - offset, b[1] - offset, b[2] + offset, b[3] + offset])
-            roi[[0, 2]] = roi[[0, 2]].clip(0, w)
-            roi[[1, 3]] = roi[[1, 3]].clip(0, h)
+            if clip:
+                roi[[0, 2]] = roi[[0, 2]].clip(0, w)
+                roi[[1, 3]] = roi[[1, 3]].clip(0, h)
             for flipped in (False, True) if use_flip else (False,):
                 rows["features"].append(roi_descriptor(image, roi, window_dim, hog, flip=flipped))
                 rows["source"].append(str(item.path))
@@ -177,6 +204,64 @@ def positives_of_image(
                 rows["flipped"].append(flipped)
                 rows["jittered"].append(is_jittered)
     return rows
+
+
+def box_samples_of_image(
+    item: AnnotatedImage,
+    hog: HogParams,
+    window_dim,
+    offset: int,
+    count: int,
+    use_flip: bool,
+    seed: int = 0,
+) -> dict | str:
+    """Windows around each object, as the detector would place them, with their
+    descriptors and the object's box relative to them (box regression samples).
+
+    Each object's *canonical* window has the window's aspect, the centre and the area
+    of the object grown by ``offset``; ``count`` more are shifted and scaled at random
+    within a pyramid step of it. Mirrored copies are added with ``use_flip``.
+    """
+    try:
+        image = read_gray(item.path)
+    except ImageReadError as exc:
+        return str(exc)
+    h, w = image.shape
+    rng = np.random.default_rng([seed, 7, zlib.crc32(item.path.name.encode())])
+    rows: dict[str, list] = {"features": [], "source": [], "box": [], "target": []}
+    for obj in clip_boxes(item, w, h):
+        for window in regression_windows(obj, window_dim, offset, count, rng):
+            for flipped in (False, True) if use_flip else (False,):
+                target = box_targets(window, obj)[0]
+                if flipped:  # mirrored about the window's centre: left and right swap
+                    target = np.array([-target[2], target[1], -target[0], target[3]])
+                feats = roi_descriptor(image, window, window_dim, hog, flip=flipped)
+                rows["features"].append(feats)
+                rows["source"].append(str(item.path))
+                rows["box"].append(window)
+                rows["target"].append(target)
+    return rows
+
+
+def regression_windows(
+    obj: np.ndarray, window_dim, offset: int, count: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """The object's canonical window and ``count`` randomly shifted/scaled ones."""
+    ww, wh = window_dim
+    x1, y1, x2, y2 = obj[0] - offset, obj[1] - offset, obj[2] + offset, obj[3] + offset
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    area = (x2 - x1) * (y2 - y1)
+    aspect = ww / wh
+    bw, bh = np.sqrt(area * aspect), np.sqrt(area / aspect)
+    out = [np.array([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2])]
+    for _ in range(count):
+        s = float(np.exp(rng.uniform(-0.2, 0.2)))
+        dx, dy = rng.uniform(-0.12, 0.12, size=2) * (bw, bh)
+        nw, nh = bw * s, bh * s
+        out.append(
+            np.array([cx + dx - nw / 2, cy + dy - nh / 2, cx + dx + nw / 2, cy + dy + nh / 2])
+        )
+    return out
 
 
 def jittered_boxes(
@@ -198,8 +283,11 @@ def jittered_boxes(
     return out
 
 
-def negatives_of_image(path: Path, hog: HogParams, window_dim, count: int, seed: int) -> dict | str:
-    """Descriptors of ``count`` random windows of one distraction image (seeded per image)."""
+def negatives_of_image(
+    path: Path, hog: HogParams, window_dim, count: int, seed: int, pad: tuple[int, int] = (0, 0)
+) -> dict | str:
+    """Descriptors of ``count`` random windows of one distraction image (seeded per image),
+    reaching past its border by up to ``pad`` pixels as the detector's windows do."""
     try:
         image = read_gray(path)
     except ImageReadError as exc:
@@ -207,7 +295,7 @@ def negatives_of_image(path: Path, hog: HogParams, window_dim, count: int, seed:
     if image.shape[0] < window_dim[1] or image.shape[1] < window_dim[0]:
         return f"{path}: image of {image.shape[1]}x{image.shape[0]} is smaller than the window"
     rng = np.random.default_rng([seed, zlib.crc32(Path(path).name.encode())])
-    features, boxes = random_windows(image, count, window_dim, hog, rng)
+    features, boxes = random_windows(image, count, window_dim, hog, rng, pad)
     return {"features": features, "source": [str(path)] * count, "box": boxes}
 
 

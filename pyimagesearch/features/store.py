@@ -37,6 +37,8 @@ from ..io.atomic import atomic_path
 FORMAT = "pyimagesearch-features"
 FORMAT_VERSION = 1
 HARD_NEGATIVES = "hard_negatives"
+#: Windows around the training objects with their boxes: the box regressor's samples.
+BOX_SAMPLES = "box_samples"
 
 _STR = h5py.string_dtype()
 #: Seconds a writer waits for another process writing the same store before giving up.

@@ -79,6 +79,8 @@ def mine_image(
     max_pixels: int = 40_000_000,
     apply_nms: bool = False,
     negative_iou_max: float = 0.3,
+    padding: float = 0.0,
+    upsample: int = 0,
 ) -> dict | str:
     """Windows of one image scoring at least ``min_probability``, most confident first.
 
@@ -91,7 +93,9 @@ def mine_image(
         image = read_gray(path, max_pixels)
     except ImageReadError as exc:
         return str(exc)
-    detector = Detector(model, window_step, pyramid_scale, min_probability, overlap_thresh)
+    detector = Detector(
+        model, window_step, pyramid_scale, min_probability, overlap_thresh, padding, upsample
+    )
     cand = detector.candidates(image, with_features=True)
     best_iou = np.zeros(len(cand))
     if item is not None:
@@ -193,6 +197,8 @@ def mine_hard_negatives(
         max_pixels=conf["max_image_pixels"],
         apply_nms=conf["hn_nms"],
         negative_iou_max=conf["hn_negative_iou_max"],
+        padding=conf["padding"],
+        upsample=conf["upsample"],
     )
     summary = _summarise(checkpoint, batches, root, round_index, len(images))
     summary.n_kept = _write_round(
@@ -223,6 +229,8 @@ _MINING_KEYS = (
     "hn_max_total",
     "hn_nms",
     "max_image_pixels",
+    "padding",
+    "upsample",
 )
 
 

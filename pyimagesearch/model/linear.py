@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..descriptor.hog import HogParams
+from .box_regression import BoxRegressor
 
 # scikit-learn and scipy.optimize are imported where training needs them: detection
 # workers unpickle LinearModel and should not pay for importing them (about 0.8 s).
@@ -35,6 +36,7 @@ class LinearModel:
     hog: HogParams
     window_dim: tuple[int, int]
     metadata: dict = field(default_factory=dict)
+    box_regressor: BoxRegressor | None = None
 
     def __post_init__(self) -> None:
         self.weights = np.ascontiguousarray(self.weights, dtype=np.float32).ravel()
@@ -47,6 +49,11 @@ class LinearModel:
             )
         if not self.platt_a > 0:
             raise ValueError(f"calibration slope must be positive, got {self.platt_a}")
+        if self.box_regressor is not None and self.box_regressor.weights.shape[1] != expected:
+            raise ValueError(
+                f"box regressor has {self.box_regressor.weights.shape[1]} inputs but the "
+                f"window's descriptor has {expected} features"
+            )
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:
         """Signed distance ``w . x + b`` of each row of ``features``."""

@@ -19,10 +19,13 @@ import numpy as np
 from ..descriptor.hog import HogParams
 from ..errors import ModelError
 from ..io.atomic import write_text_atomic
+from .box_regression import BoxRegressor
 from .linear import LinearModel
 
 FORMAT = "pyimagesearch-linear-detector"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this code reads (1: no box regressor; boxes are the windows).
+READABLE_VERSIONS = (1, 2)
 
 
 if TYPE_CHECKING:
@@ -54,6 +57,12 @@ def save_model(model: LinearModel, path: str | os.PathLike) -> Path:
         },
         "weights": [float(w) for w in model.weights],
     }
+    if model.box_regressor is not None:
+        document["box_regressor"] = {
+            "targets": "(object - window) edges / window size: dx1, dy1, dx2, dy2",
+            "bias": [float(b) for b in model.box_regressor.bias],
+            "weights": [[float(w) for w in row] for row in model.box_regressor.weights],
+        }
     return write_text_atomic(path, json.dumps(document, indent=1))
 
 
@@ -68,10 +77,10 @@ def load_model(path: str | os.PathLike) -> LinearModel:
         raise ModelError(f"{path}: not a model file (expected {FORMAT} JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelError(f"{path}: not a model file (expected {FORMAT} JSON)")
-    if doc.get("format_version") != FORMAT_VERSION:
+    if doc.get("format_version") not in READABLE_VERSIONS:
         raise ModelError(
             f"{path}: model format version {doc.get('format_version')} is not supported "
-            f"(this version reads {FORMAT_VERSION})"
+            f"(this version reads {', '.join(map(str, READABLE_VERSIONS))})"
         )
     try:
         return LinearModel(
@@ -82,9 +91,16 @@ def load_model(path: str | os.PathLike) -> LinearModel:
             hog=HogParams(**doc["hog"]),
             window_dim=tuple(doc["window_dim"]),
             metadata=doc.get("metadata", {}),
+            box_regressor=_box_regressor(doc.get("box_regressor")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: malformed model file ({exc})") from None
+
+
+def _box_regressor(doc: dict | None) -> BoxRegressor | None:
+    if doc is None:
+        return None
+    return BoxRegressor(np.asarray(doc["weights"], np.float32), np.asarray(doc["bias"]))
 
 
 def check_compatible(model: LinearModel, conf: Config, path: str | os.PathLike = "model") -> None:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..descriptor.hog import HogParams
-from ..features.store import HARD_NEGATIVES, FeatureStore, hard_negative_group
+from ..features.store import BOX_SAMPLES, HARD_NEGATIVES, FeatureStore, hard_negative_group
+from .box_regression import fit_box_regressor
 from .linear import LinearModel, train_linear_model
 from .modelfile import save_model
 
@@ -180,6 +181,7 @@ def train_model(
             hard_negatives=sum(len(i) for _, i, _ in sources[2:]),
             C=conf["C"],
         )
+        _add_box_regressor(model, conf)
         save_model(model, path or conf["classifier_path"])
         return model
     features, labels, counts = training_set(conf, hard_negatives, max_round, max_hard, annotated)
@@ -193,5 +195,17 @@ def train_model(
         seed=conf["seed"],
     )
     model.metadata.update(counts)
+    _add_box_regressor(model, conf)
     save_model(model, path or conf["classifier_path"])
     return model
+
+
+def _add_box_regressor(model: LinearModel, conf: Config) -> None:
+    """Fit the box regressor on the store's box samples, when it has them."""
+    store = FeatureStore(conf["features_path"], model.hog, model.window_dim)
+    if not store.count(BOX_SAMPLES):
+        log.warning("%s holds no box samples: boxes will be the windows", store.path)
+        return
+    samples = store.read(BOX_SAMPLES, ("features", "target"))
+    model.box_regressor = fit_box_regressor(samples["features"], samples["target"])
+    model.metadata["box_regression_samples"] = len(samples["target"])

@@ -1,0 +1,70 @@
+"""Boxes that frame the object: a linear regression from a window's descriptor to the box.
+
+A window frames its object with context (``offset``) and at the window's aspect, not
+the object's, so reporting windows costs localisation (mean IoU about 0.72 on
+``car_side``). As in DPM's bounding-box prediction and R-CNN's box regression, four
+ridge regressions map the window's HOG descriptor to the object box's edges,
+relative to the window's size; being linear, they cost one product per detection.
+
+References: P. Felzenszwalb et al., "Object Detection with Discriminatively Trained
+Part Based Models", PAMI 2010 (section 7.1); R. Girshick et al., "Rich feature
+hierarchies for accurate object detection", CVPR 2014 (appendix C).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class BoxRegressor:
+    """``(4, d)`` weights and ``(4,)`` bias giving ``(dx1, dy1, dx2, dy2)``: the object's
+    edges minus the window's, in units of the window's width and height."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.weights = np.ascontiguousarray(self.weights, np.float32).reshape(4, -1)
+        self.bias = np.asarray(self.bias, np.float64).reshape(4)
+        if not (np.isfinite(self.weights).all() and np.isfinite(self.bias).all()):
+            raise ValueError("box regressor holds non-finite values")
+
+    def offsets(self, features: np.ndarray) -> np.ndarray:
+        """``(n, 4)`` relative edge offsets of the windows with these descriptors."""
+        return np.asarray(features, np.float32) @ self.weights.T + self.bias
+
+    def apply(self, windows: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Object boxes ``(n, 4)`` predicted for windows ``(x1, y1, x2, y2)``."""
+        windows = np.asarray(windows, np.float64).reshape(-1, 4)
+        size = np.repeat(windows[:, 2:] - windows[:, :2], 2, axis=1)[:, [0, 2, 1, 3]]
+        boxes = windows + self.offsets(features) * size
+        # a box never turns inside out
+        boxes[:, 2] = np.maximum(boxes[:, 2], boxes[:, 0] + 1e-3)
+        boxes[:, 3] = np.maximum(boxes[:, 3], boxes[:, 1] + 1e-3)
+        return boxes
+
+
+def box_targets(windows: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """Regression targets: the objects' edges minus the windows', over the window size."""
+    windows = np.asarray(windows, np.float64).reshape(-1, 4)
+    objects = np.asarray(objects, np.float64).reshape(-1, 4)
+    size = np.repeat(windows[:, 2:] - windows[:, :2], 2, axis=1)[:, [0, 2, 1, 3]]
+    return (objects - windows) / size
+
+
+def fit_box_regressor(
+    features: np.ndarray, targets: np.ndarray, alphas: tuple[float, ...] = (1.0, 10.0, 100.0)
+) -> BoxRegressor:
+    """Ridge regression of the targets on the descriptors, its penalty chosen by
+    leave-one-out error (scikit-learn's ``RidgeCV``)."""
+    from sklearn.linear_model import RidgeCV
+
+    features = np.asarray(features, np.float64)
+    targets = np.asarray(targets, np.float64).reshape(-1, 4)
+    if len(features) < 2:
+        raise ValueError(f"need at least 2 samples to fit the box regressor, got {len(features)}")
+    ridge = RidgeCV(alphas=list(alphas)).fit(features, targets)
+    return BoxRegressor(ridge.coef_, ridge.intercept_)

@@ -1,0 +1,148 @@
+"""Windows past the border, enlarged layers and regressed boxes, against brute force."""
+
+import cv2
+import numpy as np
+import pytest
+
+from pyimagesearch.descriptor.hog import HogParams, pad_image, window_descriptor
+from pyimagesearch.detection import Detector
+from pyimagesearch.detection.detector import window_padding
+from pyimagesearch.detection.pyramid import enlargements, pyramid, pyramid_shapes
+from pyimagesearch.features.crops import random_windows, roi_descriptor
+from pyimagesearch.io.images import read_gray
+from pyimagesearch.model.box_regression import BoxRegressor, box_targets, fit_box_regressor
+from pyimagesearch.model.linear import LinearModel
+from pyimagesearch.model.modelfile import load_model, save_model
+
+from .conftest import CARS
+
+COURSE = HogParams(9, (4, 4), (2, 2), True, "L1")
+
+
+def _model(window=(96, 32), seed=0, regressor=None):
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(scale=0.05, size=COURSE.descriptor_size(window))
+    return LinearModel(weights, -0.2, 2.0, 0.1, COURSE, window, box_regressor=regressor)
+
+
+def _car(size=(150, 90)):
+    return cv2.resize(read_gray(sorted(CARS.glob("*.jpg"))[5]), size, interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("step", [4, 3])
+def test_padded_layer_scores_equal_per_window_scores(step):
+    """Every window, including those hanging past the border onto empty cells, scores
+    as its own descriptor computed from the padded layer (decision 1 with padding)."""
+    model = _model()
+    detector = Detector(model, window_step=step, padding=0.5)
+    image = _car()
+    px, py = window_padding((96, 32), (4, 4), 0.5)
+    assert (px, py) == (48, 16)
+    xs, ys, fast = detector.score_map(image)
+    assert xs[0] == -48 and ys[0] == -16 and xs[-1] + 96 > image.shape[1]
+    padded, valid = pad_image(image, px, py)
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            feat = window_descriptor(padded, int(x + px), int(y + py), (96, 32), COURSE, valid)
+            ref = float(feat.astype(np.float64) @ model.weights + model.bias)
+            assert fast[i, j] == pytest.approx(ref, abs=1e-4)
+
+
+def test_cells_past_the_border_are_empty():
+    image = _car()
+    padded, valid = pad_image(image, 48, 16)
+    # a window wholly in the padding has no gradient at all
+    feat = window_descriptor(padded, 0, 0, (40, 16), COURSE, valid)
+    assert not feat.any()
+    # random negatives hang past the border like the detector's windows, and agree
+    rng = np.random.default_rng(1)
+    feats, boxes = random_windows(image, 50, (96, 32), COURSE, rng, pad=(48, 16))
+    assert (boxes[:, 0] < 0).any() and (boxes[:, 2] > image.shape[1]).any()
+    x, y = int(boxes[0, 0]), int(boxes[0, 1])
+    ref = window_descriptor(padded, x + 48, y + 16, (96, 32), COURSE, valid)
+    np.testing.assert_array_equal(feats[0], ref)
+
+
+def test_padding_zero_is_the_unpadded_detector():
+    model, image = _model(), _car()
+    a = Detector(model, 4).score_map(image)
+    b = Detector(model, 4, padding=0.0).score_map(image)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_upsampled_pyramid():
+    assert enlargements(1.5, 0) == []
+    assert enlargements(1.5, 1) == [1.5]
+    assert enlargements(1.2, 1) == pytest.approx([1.2**3, 1.2**2, 1.2])
+    assert pyramid_shapes(300, 197, 1.5, (96, 32), upsample=1)[:2] == [(450, 296), (300, 197)]
+    image = _car((300, 197))
+    layers = list(pyramid(image, 1.5, (96, 32), upsample=1))
+    assert layers[0][0].shape == (296, 450)
+    assert layers[0][1] == pytest.approx(300 / 450)
+    # an object half the window's size is found only with the enlarged layer
+    cand = Detector(_model(), 4, 1.5, upsample=1).candidates(image, threshold=-np.inf)
+    assert cand.boxes[:, 2].max() - cand.boxes[:, 0].min() > 0
+    small = (cand.layer_boxes[:, 2] - cand.layer_boxes[:, 0]) * cand.scales
+    assert small.min() == pytest.approx(96 * 300 / 450)
+
+
+def test_box_regressor_recovers_a_linear_map():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(400, 20))
+    true_w = rng.normal(scale=0.1, size=(4, 20))
+    targets = feats @ true_w.T + np.array([0.05, 0.1, -0.05, -0.1])
+    reg = fit_box_regressor(feats, targets, alphas=(1e-6,))
+    np.testing.assert_allclose(reg.weights, true_w, atol=1e-3)
+    np.testing.assert_allclose(reg.bias, [0.05, 0.1, -0.05, -0.1], atol=1e-3)
+    windows = np.array([[10.0, 20.0, 110.0, 60.0]])
+    objects = np.array([[15.0, 22.0, 100.0, 58.0]])
+    t = box_targets(windows, objects)
+    np.testing.assert_allclose(t, [[0.05, 0.05, -0.1, -0.05]])
+    identity = BoxRegressor(np.zeros((4, 3)), t[0])
+    np.testing.assert_allclose(identity.apply(windows, np.zeros((1, 3))), objects)
+
+
+def test_detections_use_regressed_boxes_and_model_file_keeps_them(tmp_path):
+    """A regressor that shrinks every window by a known margin shows in the boxes, and
+    survives a save/load round trip."""
+    d = COURSE.descriptor_size((96, 32))
+    shrink = np.array([0.1, 0.125, -0.1, -0.125])
+    model = _model(regressor=BoxRegressor(np.zeros((4, d)), shrink))
+    image = _car((300, 197))
+    cand = Detector(model, 4).candidates(image, threshold=-np.inf)
+    cand = cand.take(np.flatnonzero(cand.scales == 1.0))  # the full-size layer
+    assert len(cand) > 100
+    windows = cand.layer_boxes
+    expected = (
+        windows + shrink * np.repeat(windows[:, 2:] - windows[:, :2], 2, axis=1)[:, [0, 2, 1, 3]]
+    )
+    np.testing.assert_allclose(cand.boxes, expected.clip(0, [300, 197, 300, 197]))
+    path = save_model(model, tmp_path / "m.json")
+    again = load_model(path)
+    np.testing.assert_array_equal(again.box_regressor.weights, model.box_regressor.weights)
+    np.testing.assert_array_equal(again.box_regressor.bias, shrink)
+
+
+def test_float_boxes_crop_as_integer_boxes():
+    """Boxes from normalised formats (YOLO) off by 1e-6 px give the same positives."""
+    image = _car((300, 197))
+    box = np.array([40.0, 50.0, 240.0, 120.0])
+    noisy = box + np.array([-1.7e-6, 1.2e-6, 3e-7, -9e-7])
+    np.testing.assert_array_equal(
+        roi_descriptor(image, box, (96, 32), COURSE), roi_descriptor(image, noisy, (96, 32), COURSE)
+    )
+
+
+def test_positive_past_the_border_has_empty_cells():
+    """A positive whose box (with offset) leaves the image gets empty cells there, as the
+    detector's padded window over the same spot does."""
+    image = _car((300, 197))
+    inside = roi_descriptor(image, np.array([0.0, 50.0, 96.0, 82.0]), (96, 32), COURSE)
+    past = roi_descriptor(image, np.array([-48.0, 50.0, 48.0, 82.0]), (96, 32), COURSE)
+    blocks = past.reshape(7, 23, -1)
+    assert not blocks[:, :10].any()  # the 11 left columns of cells lie past the border
+    assert blocks[:, 13:].any() and inside.any()
+    padded, valid = pad_image(image, 48, 16)
+    ref = window_descriptor(padded, 0, 66, (96, 32), COURSE, valid)
+    np.testing.assert_allclose(past, ref, atol=1e-6)

@@ -1,0 +1,114 @@
+"""The stress suite's variants are what they claim to be, and its figures are real."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pyimagesearch.config import config_from_dict
+from pyimagesearch.detection.nms import iou_matrix
+from pyimagesearch.evaluation import stress
+from pyimagesearch.evaluation.metrics import detection_figures
+from pyimagesearch.io.images import read_gray
+from pyimagesearch.sources.annotations import read_annotations, split_train_test
+
+from .conftest import cars_conf_dict
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    conf = config_from_dict(cars_conf_dict(tmp_path_factory.mktemp("s")))
+    _, test = split_train_test(read_annotations(conf), 0.5, 42)
+    out = [(read_gray(i.path), i.boxes.copy()) for i in test[:12]]
+    from pyimagesearch.sources.distractions import split_distractions
+
+    return out, split_distractions(conf).evaluation[:5]
+
+
+def test_scaled_variant_pastes_the_shrunk_image_on_a_scene(samples):
+    items, scenes = samples
+    rng = np.random.default_rng(0)
+    out = stress._scaled("scale_0.5", items, scenes, rng)
+    for (image, boxes), (orig, orig_boxes) in zip(out, items):
+        assert image.shape == orig.shape  # same canvas size
+        sizes = boxes[:, 2:] - boxes[:, :2]
+        np.testing.assert_allclose(sizes, (orig_boxes[:, 2:] - orig_boxes[:, :2]) * 0.5, atol=1)
+        x1, y1, x2, y2 = np.round(boxes[0]).astype(int)
+        assert image[y1:y2, x1:x2].std() > 5  # the object, not an empty canvas
+    big = stress._scaled("scale_2", items, scenes, rng)
+    assert big[0][0].shape == (items[0][0].shape[0] * 2, items[0][0].shape[1] * 2)
+
+
+def test_border_variant_cuts_a_quarter_to_a_half_of_one_object(samples):
+    items, _ = samples
+    out = stress._border("border", items, [], np.random.default_rng(0))
+    for (image, boxes), (orig, orig_boxes) in zip(out, items):
+        widths = orig_boxes[:, 2] - orig_boxes[:, 0]
+        visible = boxes[:, 2] - boxes[:, 0]
+        assert image.shape[1] < orig.shape[1]
+        cut = 1 - visible.min() / widths[np.argmin(visible)]
+        assert 0.25 - 0.02 <= cut <= 0.5 + 0.02
+        assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= image.shape[1]).all()
+        touches = (boxes[:, 0] == 0) | (boxes[:, 2] == image.shape[1])
+        assert touches.any()
+
+
+def test_side_by_side_objects_touch_or_overlap_slightly(samples):
+    items, scenes = samples
+    out = stress._side_by_side("side_by_side", items, scenes, np.random.default_rng(0))
+    assert len(out) == sum(len(b) for _, b in items)
+    for image, boxes in out:
+        assert boxes.shape == (2, 4)
+        a, b = boxes
+        gap = b[0] - a[2]
+        narrow = min(a[2] - a[0], b[2] - b[0])
+        assert -0.1 * narrow - 1 <= gap <= 1  # touching or overlapping by <= 10 %
+        assert iou_matrix(boxes[:1], boxes[1:])[0, 0] < 0.1
+        assert (boxes >= 0).all() and (boxes[:, 2] <= image.shape[1]).all()
+
+
+def test_transposed_boxes_follow_the_rotated_pixels(samples, tmp_path):
+    items, _ = samples
+    image, boxes = items[0]
+    h = image.shape[0]
+    turned = np.rot90(image, -1)
+    new = np.stack([h - boxes[:, 3], boxes[:, 0], h - boxes[:, 1], boxes[:, 2]], axis=1)
+    x1, y1, x2, y2 = np.round(boxes[0]).astype(int)
+    u1, v1, u2, v2 = np.round(new[0]).astype(int)
+    np.testing.assert_array_equal(np.rot90(image[y1:y2, x1:x2], -1), turned[v1:v2, u1:u2])
+
+
+def test_detection_figures_hand_worked():
+    gt = [np.array([[0, 0, 10, 10], [20, 0, 30, 10.0]])]
+    boxes = [np.array([[0, 0, 10, 10], [20, 0, 28, 10], [50, 50, 60, 60.0]])]
+    scores = [np.array([0.9, 0.8, 0.95])]
+    f = detection_figures(boxes, scores, gt)
+    # ranked: FP (0.95), TP iou 1 (0.9), TP iou 0.8 (0.8): precision 1/2 at recall 1/2,
+    # 2/3 at recall 1; the monotone envelope is 2/3 on both halves
+    assert f["ap50"] == pytest.approx(2 / 3)
+    assert f["ap70"] == pytest.approx(f["ap50"])
+    assert f["mean_iou"] == pytest.approx(0.9)
+    assert f["n_objects"] == 2
+    strict = detection_figures(boxes, scores, [gt[0] + np.array([0, 0, 0, 4.0])])
+    assert strict["ap70"] < strict["ap50"]
+
+
+def test_unknown_variant_is_refused(tmp_path):
+    conf = config_from_dict(cars_conf_dict(tmp_path))
+    with pytest.raises(ValueError, match="unknown stress variant 'tilted'"):
+        stress.stress_suite(conf, None, ("tilted",))
+
+
+def test_stress_report_section_replaces_itself(tmp_path):
+    from pyimagesearch.report.stress import write_stress_report
+
+    (tmp_path / "report.md").write_text("# Detector report\n\nbody\n")
+    results = {
+        "variants": {"original": {"ap50": 1.0, "ap70": 0.9, "mean_iou": 0.8, "n_objects": 3}}
+    }
+    write_stress_report(results, tmp_path)
+    write_stress_report(results, tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert text.count("## Stress suite") == 1 and "| `original` | 1.0000 | 0.9000 |" in text
+    assert json.loads((tmp_path / "stress.json").read_text()) == results
+    assert (tmp_path / "stress.png").stat().st_size > 1000
