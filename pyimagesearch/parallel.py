@@ -6,9 +6,12 @@ return results; the parent process alone writes files.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -116,12 +119,28 @@ def _forked_batches(func, chunks, jobs, kwargs) -> Iterable[list]:
     warm_up()
     context = multiprocessing.get_context("fork")
     with joblib.parallel_config(backend="multiprocessing", context=context):
-        with joblib.Parallel(n_jobs=jobs, batch_size=1) as parallel:
+        with contextlib.ExitStack() as stack:
+            with _workers_ignore_sigint():  # restored in the parent once the pool exists
+                parallel = stack.enter_context(joblib.Parallel(n_jobs=jobs, batch_size=1))
             group = 4 * jobs
             for i in range(0, len(chunks), group):
                 yield from parallel(
                     joblib.delayed(_run_chunk)(func, part, kwargs) for part in chunks[i : i + group]
                 )
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Fork workers that ignore Ctrl-C: only the parent handles it (one message, no
+    worker tracebacks), and it stops the workers itself."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield  # the pool's workers are forked here and inherit SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _dask_batches(func, chunks, scheduler, kwargs) -> Iterable[list]:
@@ -144,8 +163,19 @@ def _dask_batches(func, chunks, scheduler, kwargs) -> Iterable[list]:
 
 
 def _run_chunk(func, part, kwargs) -> list:
+    _ignore_sigint_in_worker()
     _single_threaded()
     return [func(item, **kwargs) for item in part]
+
+
+def _ignore_sigint_in_worker() -> None:
+    """In a worker process, leave Ctrl-C to the parent (no traceback per worker)."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:
+        return  # not a worker process (e.g. a Dask worker's thread): leave it alone
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _single_threaded() -> None:
