@@ -24,7 +24,7 @@ from ..config import require_paths
 from ..descriptor.hog import HogParams
 from ..detection.nms import iou
 from ..errors import ImageReadError
-from ..io.images import read_gray
+from ..io.images import DEFAULT_MAX_PIXELS, read_gray
 from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .crops import random_windows, roi_descriptor
@@ -72,6 +72,7 @@ def extract_features(conf: Config, progress: bool = True) -> ExtractionSummary:
         jitter=conf["positive_jitter"],
         jitter_iou=conf["positive_jitter_iou"],
         seed=conf["seed"],
+        max_pixels=conf["max_image_pixels"],
     )
     neg = _checkpointed(
         conf,
@@ -85,6 +86,7 @@ def extract_features(conf: Config, progress: bool = True) -> ExtractionSummary:
         window_dim=window_dim,
         count=conf["num_distractions_per_image"],
         seed=conf["seed"],
+        max_pixels=conf["max_image_pixels"],
     )
     if not len(pos["features"]):
         raise ImageReadError("no positive could be extracted: check image_dataset and annotations")
@@ -124,11 +126,12 @@ def positives_of_image(
     jitter: int = 0,
     jitter_iou: float = 0.7,
     seed: int = 0,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict | str:
     """Descriptors of the item's boxes (grown by ``offset``), of their mirror images, and
     of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``."""
     try:
-        image = read_gray(item.path)
+        image = read_gray(item.path, max_pixels)
     except ImageReadError as exc:
         return str(exc)
     h, w = image.shape
@@ -168,10 +171,17 @@ def jittered_boxes(
     return out
 
 
-def negatives_of_image(path: Path, hog: HogParams, window_dim, count: int, seed: int) -> dict | str:
+def negatives_of_image(
+    path: Path,
+    hog: HogParams,
+    window_dim,
+    count: int,
+    seed: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> dict | str:
     """Descriptors of ``count`` random windows of one distraction image (seeded per image)."""
     try:
-        image = read_gray(path)
+        image = read_gray(path, max_pixels)
     except ImageReadError as exc:
         return str(exc)
     if image.shape[0] < window_dim[1] or image.shape[1] < window_dim[0]:
