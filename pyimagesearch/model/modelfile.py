@@ -74,17 +74,40 @@ def load_model(path: str | os.PathLike) -> LinearModel:
             f"(this version reads {FORMAT_VERSION})"
         )
     try:
-        return LinearModel(
-            weights=np.asarray(doc["weights"], dtype=np.float32),
-            bias=float(doc["bias"]),
-            platt_a=float(doc["calibration"]["a"]),
-            platt_b=float(doc["calibration"]["b"]),
+        model = LinearModel(
+            weights=_numbers(doc["weights"], "weights"),
+            bias=float(_numbers(doc["bias"], "bias")),
+            platt_a=float(_numbers(doc["calibration"]["a"], "calibration a")),
+            platt_b=float(_numbers(doc["calibration"]["b"], "calibration b")),
             hog=HogParams(**doc["hog"]),
-            window_dim=tuple(doc["window_dim"]),
+            window_dim=tuple(_whole_numbers(doc["window_dim"], "window_dim")),
             metadata=doc.get("metadata", {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: malformed model file ({exc})") from None
+    if not np.isfinite(model.weights).all():
+        bad = int(np.count_nonzero(~np.isfinite(model.weights)))
+        raise ModelError(f"{path}: {bad} weight(s) are NaN or infinite (or overflow float32)")
+    return model
+
+
+def _numbers(value: object, what: str) -> np.ndarray:
+    """``value`` (a JSON number or list of numbers) as float64; NaN and infinity refused."""
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+        raise ValueError(f"{what} must be numbers")
+    array = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} holds NaN or infinite values")
+    return array
+
+
+def _whole_numbers(value: object, what: str) -> list[int]:
+    """``value`` as a list of positive whole numbers."""
+    array = _numbers(value, what)
+    if array.ndim != 1 or not (array == np.round(array)).all() or not (array >= 1).all():
+        raise ValueError(f"{what} must be a list of positive whole numbers")
+    return [int(v) for v in array]
 
 
 def check_compatible(model: LinearModel, conf: Config, path: str | os.PathLike = "model") -> None:

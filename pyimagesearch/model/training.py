@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..descriptor.hog import HogParams
-from ..features.store import HARD_NEGATIVES, FeatureStore, hard_negative_group
+from ..features.store import HARD_NEGATIVES, FeatureStore, check_column, hard_negative_group
 from .linear import LinearModel, train_linear_model
 from .modelfile import save_model
 
@@ -151,6 +151,7 @@ def _read_rows(store, sources, groups: np.ndarray, rows: np.ndarray) -> np.ndarr
             idx = rows[where]
             order = np.argsort(idx)
             data = f[sources[k][0]]["features"][idx[order]]  # h5py wants increasing indices
+            check_column(store.path, sources[k][0], "features", data)
             if out.shape[1] == 0:
                 out = np.empty((len(rows), data.shape[1]), np.float32)
             out[where[order]] = data
