@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from .config import Config, load_config
-from .errors import PyImageSearchError
+from .errors import PyImageSearchError, os_error_text
 
 #: Set by ``setup_logging(verbose=True)``: errors then show their traceback too.
 _VERBOSE = False
@@ -162,7 +162,7 @@ def error_message(exc: BaseException) -> str:
     if isinstance(exc, PyImageSearchError):
         text = str(exc)
     elif isinstance(exc, OSError):
-        text = _os_error_text(exc)
+        text = os_error_text(exc)
     elif isinstance(exc, KeyError):
         text = f"missing key {exc.args[0]!r}" if exc.args else "missing key"
     elif isinstance(exc, MemoryError):
@@ -170,13 +170,6 @@ def error_message(exc: BaseException) -> str:
     else:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return f"error: {one_line(text)}"
-
-
-def _os_error_text(exc: OSError) -> str:
-    """``file: reason`` of an OS error (disk full, read-only, a file where a folder is wanted)."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
-    return f"{' -> '.join(names)}: {reason}" if names else reason
 
 
 def _verbose() -> bool:

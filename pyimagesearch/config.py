@@ -245,6 +245,20 @@ def _resolve_paths(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def require_outputs(conf: Config, *keys: str) -> None:
+    """Stop with a clear message, before any work, when an output named in the config
+    cannot be written (a file in the way, a read-only folder)."""
+    from .errors import OutputError
+    from .io.atomic import check_writable
+
+    for key in keys:
+        try:
+            check_writable(conf[key], folder=key == "output_dir")
+        except OutputError as exc:
+            where = conf.path or "<config>"
+            raise ConfigError(f"{where}: key '{key}': {exc}") from None
+
+
 def require_paths(conf: Config, *keys: str) -> None:
     """Stop with a clear message when an input path named in the config does not exist."""
     for key in keys:

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import Config
+from .config import Config, require_outputs
 from .evaluation.evaluate import Evaluation, evaluate
 from .features.extract import extract_features
 from .io.atomic import write_text_atomic
@@ -35,6 +35,7 @@ def report_dir(conf: Config) -> Path:
 def run_pipeline(conf: Config, rounds: int | None = None, progress: bool = True) -> Path:
     """Run every step and write the report; returns the report folder."""
     rounds = conf["hn_rounds"] if rounds is None else rounds
+    require_outputs(conf, "features_path", "classifier_path", "output_dir")
     out = report_dir(conf)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..config import require_outputs
 from ..descriptor.hog import HogParams
+from ..errors import StoreError
 from ..features.store import HARD_NEGATIVES, FeatureStore, check_column, hard_negative_group
 from .linear import LinearModel, train_linear_model
 from .modelfile import save_model
@@ -58,7 +60,24 @@ def training_set(
     features = np.concatenate(parts).astype(np.float32, copy=False)
     labels = np.zeros(len(features), np.int8)
     labels[: len(pos)] = 1
+    require_enough(conf, store.path, len(pos), len(features) - len(pos))
     return features, labels, counts
+
+
+def require_enough(conf: Config, path, n_pos: int, n_neg: int) -> None:
+    """Refuse to train on fewer positives or negatives than the calibration folds need."""
+    folds = conf["calibration_folds"]
+    if n_pos >= folds and n_neg >= folds:
+        return
+    hint = (
+        "more annotated training images (percent_gt_images, image_annotations)"
+        if n_pos < folds
+        else "distraction images at least as large as window_dim (image_distractions)"
+    )
+    raise StoreError(
+        f"{path}: {n_pos} positives and {n_neg} negatives; training needs at least "
+        f"{folds} of each (calibration_folds): use {hint}, then re-run extract_features"
+    )
 
 
 def _row_sources(conf: Config, store, hard_negatives, max_round, max_hard, annotated):
@@ -170,10 +189,14 @@ def train_model(
 
     ``train_solver: "sgd"`` trains out of core, reading the store in chunks.
     """
+    if path is None:
+        require_outputs(conf, "classifier_path")
     if conf["train_solver"] == "sgd":
         hog = HogParams.from_config(conf)
         store = FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))
         sources = _row_sources(conf, store, hard_negatives, max_round, max_hard, annotated)
+        n_pos = len(sources[0][1])
+        require_enough(conf, store.path, n_pos, sum(len(i) for _, i, _ in sources) - n_pos)
         model = train_sgd_out_of_core(conf, store, sources, hog, tuple(conf["window_dim"]))
         model.metadata.update(
             positives=len(sources[0][1]),
