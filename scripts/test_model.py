@@ -27,7 +27,7 @@ from pyimagesearch.sources.export import (
 
 
 @main
-def run() -> None:
+def run() -> int:
     p = parser(__doc__)
     p.add_argument("-i", "--image", required=True, help="an image, or a folder of images")
     p.add_argument(
@@ -87,6 +87,7 @@ def run() -> None:
         print(f"{len(results)} COCO results in {args.coco_results}")
     n = sum(len(v) for v in found.values())
     print(f"{n} detections in {len(found)} images ({failed} skipped); drawings in {out_dir}")
+    return 1 if failed and not found else 0  # no image could be read: say so in the status
 
 
 if __name__ == "__main__":
