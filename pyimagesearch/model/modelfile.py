@@ -75,7 +75,7 @@ def load_model(path: str | os.PathLike) -> LinearModel:
         )
     try:
         model = LinearModel(
-            weights=_numbers(doc["weights"], "weights"),
+            weights=_float32(_numbers(doc["weights"], "weights"), "weights"),
             bias=float(_numbers(doc["bias"], "bias")),
             platt_a=float(_numbers(doc["calibration"]["a"], "calibration a")),
             platt_b=float(_numbers(doc["calibration"]["b"], "calibration b")),
@@ -85,9 +85,6 @@ def load_model(path: str | os.PathLike) -> LinearModel:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: malformed model file ({exc})") from None
-    if not np.isfinite(model.weights).all():
-        bad = int(np.count_nonzero(~np.isfinite(model.weights)))
-        raise ModelError(f"{path}: {bad} weight(s) are NaN or infinite (or overflow float32)")
     return model
 
 
@@ -100,6 +97,13 @@ def _numbers(value: object, what: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"{what} holds NaN or infinite values")
     return array
+
+
+def _float32(array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` as float32, refusing values too large for it (they would become infinite)."""
+    if array.size and np.abs(array).max() > np.finfo(np.float32).max:
+        raise ValueError(f"{what} overflow float32 (largest {np.abs(array).max():.3g})")
+    return array.astype(np.float32)
 
 
 def _whole_numbers(value: object, what: str) -> list[int]:
