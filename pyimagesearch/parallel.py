@@ -44,16 +44,61 @@ def map_images(
     ``n_jobs`` worker processes (joblib/loky, -1 = all cores; 1 = in this process), or
     the Dask cluster at ``scheduler`` (``tcp://host:port``) through joblib's dask
     backend. Items are sent in chunks of ``chunk`` to amortise scheduling.
+
+    Ctrl-C is deferred to the next result (see :class:`_DeferredInterrupt`); callers
+    that stop early should ``close()`` the generator so the workers stop at once.
     """
     items = list(items)
     bar = _Bar(total=len(items), desc=desc, unit="img", disable=not progress, leave=False)
-    try:
-        for batch in _map_batches(func, items, n_jobs, scheduler, chunk, kwargs):
-            for result in batch:
-                bar.update(1)
-                yield result
-    finally:
-        bar.close()
+    batches = _map_batches(func, items, n_jobs, scheduler, chunk, kwargs)
+    with _DeferredInterrupt() as interrupt:
+        try:
+            for batch in batches:
+                interrupt.check()
+                for result in batch:
+                    bar.update(1)
+                    yield result
+                    interrupt.check()
+        finally:
+            batches.close()  # stops the workers before the interrupt goes on
+            bar.close()
+
+
+class _DeferredInterrupt:
+    """Turn Ctrl-C into a ``KeyboardInterrupt`` raised at a safe point of our own code.
+
+    Raised inside joblib or multiprocessing (waiting for results, starting or stopping
+    the pool), an interrupt could hang the run or be swallowed by a generator's
+    finaliser (seen: exit 0 after Ctrl-C). The handler only records it; ``check()``
+    raises it between results. A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+        if self.pending and (exc_type is None or exc_type is GeneratorExit):
+            raise KeyboardInterrupt
+
+    def _handle(self, signum, frame) -> None:
+        self.pending = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        log.info("interrupted: stopping the workers (Ctrl-C again to stop at once)")
+
+    def check(self) -> None:
+        """Raise the recorded interrupt, if any."""
+        if self.pending:
+            raise KeyboardInterrupt
 
 
 class _Bar(tqdm):

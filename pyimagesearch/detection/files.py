@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,7 +54,7 @@ def detect_files(
 ) -> list[tuple[Path, dict | str]]:
     """``[(path, result)]`` for each path; result as :func:`detect_file` returns."""
     p = conf["min_probability"] if min_probability is None else min_probability
-    results = map_images(
+    results = map_images(  # closed once every path has its result: the workers stop
         detect_file,
         paths,
         conf["n_jobs"],
@@ -67,4 +68,5 @@ def detect_files(
         overlap=conf["overlap_thresh"],
         max_pixels=conf["max_image_pixels"],
     )
-    return list(zip(paths, results))
+    with contextlib.closing(results):
+        return list(zip(paths, results))
