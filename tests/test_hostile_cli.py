@@ -5,6 +5,7 @@ Each case runs a script as a user does (a subprocess) and reads its exit status 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -18,7 +19,9 @@ import numpy as np
 import pytest
 import scipy.io
 
+from pyimagesearch import cli
 from pyimagesearch.descriptor.hog import HogParams
+from pyimagesearch.errors import ConfigError
 from pyimagesearch.features.store import write_store
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.model.modelfile import save_model
@@ -323,3 +326,56 @@ def test_ctrl_c_during_parallel_extraction_is_one_line(tmp_path):
         "interrupted: finished files are intact; re-run to continue"
     ]
     assert not (tmp_path / "features.hdf5").exists()
+
+
+# ---- the wrapper itself ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "exc, expected, status",
+    [
+        (KeyError("features"), "error: missing key 'features'", 1),
+        (
+            OSError(errno.ENOSPC, "No space left on device", "/out/model.json"),
+            "error: /out/model.json: No space left on device",
+            1,
+        ),
+        (
+            OSError(errno.EROFS, "Read-only file system", "/ro/a", None, "/ro/b"),
+            "error: /ro/a -> /ro/b: Read-only file system",
+            1,
+        ),
+        (ValueError("bad\n  value\nhere"), "error: ValueError: bad value here", 1),
+        (TypeError("x"), "error: TypeError: x", 1),
+        (ConfigError("c.json: key 'C': bad"), "error: c.json: key 'C': bad", 2),
+    ],
+)
+def test_every_error_is_one_line(capsys, monkeypatch, exc, expected, status):
+    monkeypatch.setattr(sys, "argv", ["script.py"])
+
+    def fail():
+        raise exc
+
+    assert cli.run_guarded(fail) == status
+    err = capsys.readouterr().err
+    assert err == expected + "\n"
+
+
+def test_library_errors_are_one_line(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["script.py"])
+
+    def sklearn_fails():
+        from sklearn.svm import LinearSVC
+
+        LinearSVC().fit(np.array([[np.nan, 1.0], [0.0, 1.0]]), [0, 1])
+
+    def h5py_fails(path=Path(__file__)):
+        import h5py
+
+        h5py.File(path, "r")
+
+    for func in (sklearn_fails, h5py_fails):
+        assert cli.run_guarded(func) == 1
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert cli.run_guarded(lambda: None) == 0
