@@ -10,6 +10,7 @@ Files are ``numpy`` archives read with ``allow_pickle=False``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -113,10 +114,11 @@ def checkpointed_map(
         progress=progress,
         **kwargs,
     )
-    for b in todo:
-        lo, hi = b * batch_size, min(len(items), (b + 1) * batch_size)
-        batch_results = [next(results) for _ in range(lo, hi)]
-        checkpoint.save(b, reduce_batch(list(items[lo:hi]), batch_results))
+    with contextlib.closing(results):  # stop the workers now, even on an error
+        for b in todo:
+            lo, hi = b * batch_size, min(len(items), (b + 1) * batch_size)
+            batch_results = [next(results) for _ in range(lo, hi)]
+            checkpoint.save(b, reduce_batch(list(items[lo:hi]), batch_results))
     return list(range(n_batches))
 
 

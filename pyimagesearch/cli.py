@@ -5,16 +5,92 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import math
 import sys
+import traceback
 from collections.abc import Callable
+from typing import Any, NoReturn
 
 from .config import Config, load_config
-from .errors import PyImageSearchError
+from .errors import PyImageSearchError, os_error_text
+
+#: Set by ``setup_logging(verbose=True)``: errors then show their traceback too.
+_VERBOSE = False
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: ``error: ...``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line (no usage block) and exit with status 2."""
+        print(f"error: {one_line(message)} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _number(text: str, kind: type) -> Any:
+    """``text`` as an int or a finite float, or an ``ArgumentTypeError``."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}"
+        ) from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def n_jobs(text: str) -> int:
+    """argparse type: a worker count, not 0 (-1 = all cores)."""
+    value = _number(text, int)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0 (1 = in this process, -1 = all cores)")
+    return value
+
+
+def probability(text: str) -> float:
+    """argparse type: a finite number in [0, 1]."""
+    value = _number(text, float)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def nonneg_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
 
 
 def parser(description: str, conf_required: bool = True) -> argparse.ArgumentParser:
     """An argument parser with the options every script takes."""
-    p = argparse.ArgumentParser(description=description)
+    p = ArgumentParser(description=description)
     p.add_argument("-c", "--conf", required=conf_required, help="path to the JSON config")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
@@ -22,7 +98,9 @@ def parser(description: str, conf_required: bool = True) -> argparse.ArgumentPar
 
 
 def add_execution_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n-jobs", type=int, help="worker processes (-1 = all cores); overrides n_jobs")
+    p.add_argument(
+        "--n-jobs", type=n_jobs, help="worker processes (-1 = all cores); overrides n_jobs"
+    )
     p.add_argument(
         "--scheduler",
         help="Dask scheduler address (tcp://host:port) to run on; overrides "
@@ -32,10 +110,12 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
 
 def add_download_options(p: argparse.ArgumentParser) -> None:
     """The HTTP options shared by the commands that download images."""
-    p.add_argument("--workers", type=int, default=8, help="parallel downloads (default 8)")
-    p.add_argument("--retries", type=int, default=5, help="retries per request (default 5)")
-    p.add_argument("--backoff", type=float, default=0.5, help="retry backoff factor (seconds)")
-    p.add_argument("--timeout", type=float, default=60.0, help="read timeout (seconds)")
+    p.add_argument("--workers", type=positive_int, default=8, help="parallel downloads (default 8)")
+    p.add_argument("--retries", type=nonneg_int, default=5, help="retries per request (default 5)")
+    p.add_argument(
+        "--backoff", type=nonneg_float, default=0.5, help="retry backoff factor (seconds)"
+    )
+    p.add_argument("--timeout", type=positive_float, default=60.0, help="read timeout (seconds)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
 
@@ -53,6 +133,8 @@ def download_kwargs(args: argparse.Namespace) -> dict:
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     """Log to stderr: INFO by default, DEBUG when verbose, WARNING when quiet."""
+    global _VERBOSE
+    _VERBOSE = _VERBOSE or verbose
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
@@ -72,19 +154,54 @@ def configure(args: argparse.Namespace) -> Config | None:
     return conf.replace(**overrides) if overrides else conf
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks and runs of spaces collapsed into single spaces."""
+    return " ".join(str(text).split())
+
+
+def error_message(exc: BaseException) -> str:
+    """What went wrong, in one line naming the file or key where the exception knows it."""
+    if isinstance(exc, PyImageSearchError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        text = os_error_text(exc)
+    elif isinstance(exc, KeyError):
+        text = f"missing key {exc.args[0]!r}" if exc.args else "missing key"
+    elif isinstance(exc, MemoryError):
+        text = "out of memory"
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"error: {one_line(text)}"
+
+
+def _verbose() -> bool:
+    """Whether the user asked for details (``-v``/``--verbose``)."""
+    return _VERBOSE or any(a in ("-v", "--verbose") for a in sys.argv[1:])
+
+
+def run_guarded(func: Callable[..., int | None], *args: Any) -> int:
+    """Call ``func(*args)``; any error becomes one line on stderr and a non-zero status.
+
+    Errors from the user's input (the toolkit's own) give status 2; disk, library and
+    unexpected errors 1; an interrupt 130. ``--verbose`` prints the traceback as well.
+    """
+    try:
+        return func(*args) or 0
+    except KeyboardInterrupt:
+        print("interrupted: finished files are intact; re-run to continue", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if _verbose():
+            traceback.print_exc()
+        print(error_message(exc), file=sys.stderr)
+        return 2 if isinstance(exc, PyImageSearchError) else 1
+
+
 def main(func: Callable[[], int | None]) -> Callable[[], None]:
-    """Run a script's main: user errors become one line on stderr and exit status 2."""
+    """Run a script's main: errors become one line on stderr and a non-zero exit status."""
 
     @functools.wraps(func)
     def wrapper() -> None:
-        try:
-            code = func()
-        except PyImageSearchError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            print("interrupted: finished files are intact; re-run to continue", file=sys.stderr)
-            sys.exit(130)
-        sys.exit(code or 0)
+        sys.exit(run_guarded(func))
 
     return wrapper

@@ -7,6 +7,7 @@ naming the key and the file.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -184,7 +185,9 @@ def _refuse_scheduler(raw: dict[str, Any], where: str) -> None:
 def _build(raw: dict[str, Any], path: Path | None, resolve: bool) -> Config:
     """Validate ``raw``, fill defaults and (with ``resolve``) resolve the paths."""
     where = str(path) if path else "<config>"
+    _refuse_non_finite(raw, where)
     _validate(raw, where)
+    raw = {key: _integral_to_int(value, SCHEMA["properties"][key]) for key, value in raw.items()}
     values = {k: default for k, (_, default) in EXTRA_KEYS.items()}
     values.update(raw)
     _check_consistency(values, where)
@@ -213,6 +216,41 @@ def _validate(raw: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: key '{key}': {err.message} (got {json5.dumps(raw.get(key))})")
 
 
+def _refuse_non_finite(raw: dict[str, Any], where: str) -> None:
+    """Refuse NaN and ±Infinity anywhere in the config (JSON5 reads them; schemas pass them)."""
+    for key, value in raw.items():
+        if not _all_finite(value):
+            raise ConfigError(
+                f"{where}: key '{key}': NaN and Infinity are not allowed (got {json5.dumps(value)})"
+            )
+
+
+def _all_finite(value: Any) -> bool:
+    """Whether no float in ``value`` (a JSON value) is NaN or infinite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_all_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    return True
+
+
+def _integral_to_int(value: Any, schema: dict) -> Any:
+    """Whole numbers written as floats (``9.0``) where the schema wants integers, as ints.
+
+    The schema accepts ``9.0`` as an integer (JSON Schema counts by value); converting
+    here means every step sees an ``int``, whatever the config's spelling.
+    """
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, float) and "integer" in types and value.is_integer():
+        return int(value)
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_integral_to_int(v, schema["items"]) for v in value]
+    return value
+
+
 def _check_consistency(values: dict[str, Any], where: str) -> None:
     cell_w, cell_h = values["pixels_per_cell"][1], values["pixels_per_cell"][0]
     win_w, win_h = values["window_dim"]
@@ -235,6 +273,20 @@ def _resolve_paths(values: dict[str, Any]) -> dict[str, Any]:
     for key in _PATH_KEYS + _OUTPUT_KEYS:
         values[key] = values[key].replace("{datasets_root}", root)
     return values
+
+
+def require_outputs(conf: Config, *keys: str) -> None:
+    """Stop with a clear message, before any work, when an output named in the config
+    cannot be written (a file in the way, a read-only folder)."""
+    from .errors import OutputError
+    from .io.atomic import check_writable
+
+    for key in keys:
+        try:
+            check_writable(conf[key], folder=key == "output_dir")
+        except OutputError as exc:
+            where = conf.path or "<config>"
+            raise ConfigError(f"{where}: key '{key}': {exc}") from None
 
 
 def require_paths(conf: Config, *keys: str) -> None:

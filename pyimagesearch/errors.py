@@ -27,3 +27,14 @@ class AnnotationError(PyImageSearchError, ValueError):
 
 class UnsafePathError(PyImageSearchError, ValueError):
     """A name or path from a data file would leave the folder it must stay in."""
+
+
+class OutputError(PyImageSearchError, OSError):
+    """An output file cannot be written (full disk, read-only folder, a file in the way)."""
+
+
+def os_error_text(exc: OSError) -> str:
+    """``file: reason`` of an OS error, in one line (the reason alone if no file is known)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{' -> '.join(names)}: {reason}" if names else reason

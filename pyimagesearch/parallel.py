@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -44,16 +46,61 @@ def map_images(
     backend. Items are sent in chunks of ``chunk`` to amortise scheduling. Dask
     unpickles what the scheduler sends: the address comes only from ``--scheduler`` or
     ``$PYIMAGESEARCH_SCHEDULER``, never from a config file (see ``config.py``).
+
+    Ctrl-C is deferred to the next result (see :class:`_DeferredInterrupt`); callers
+    that stop early should ``close()`` the generator so the workers stop at once.
     """
     items = list(items)
     bar = _Bar(total=len(items), desc=desc, unit="img", disable=not progress, leave=False)
-    try:
-        for batch in _map_batches(func, items, n_jobs, scheduler, chunk, kwargs):
-            for result in batch:
-                bar.update(1)
-                yield result
-    finally:
-        bar.close()
+    batches = _map_batches(func, items, n_jobs, scheduler, chunk, kwargs)
+    with _DeferredInterrupt() as interrupt:
+        try:
+            for batch in batches:
+                interrupt.check()
+                for result in batch:
+                    bar.update(1)
+                    yield result
+                    interrupt.check()
+        finally:
+            batches.close()  # stops the workers before the interrupt goes on
+            bar.close()
+
+
+class _DeferredInterrupt:
+    """Turn Ctrl-C into a ``KeyboardInterrupt`` raised at a safe point of our own code.
+
+    Raised inside joblib or multiprocessing (waiting for results, starting or stopping
+    the pool), an interrupt could hang the run or be swallowed by a generator's
+    finaliser (seen: exit 0 after Ctrl-C). The handler only records it; ``check()``
+    raises it between results. A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+        if self.pending and (exc_type is None or exc_type is GeneratorExit):
+            raise KeyboardInterrupt
+
+    def _handle(self, signum, frame) -> None:
+        self.pending = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        log.info("interrupted: stopping the workers (Ctrl-C again to stop at once)")
+
+    def check(self) -> None:
+        """Raise the recorded interrupt, if any."""
+        if self.pending:
+            raise KeyboardInterrupt
 
 
 class _Bar(tqdm):
@@ -119,7 +166,9 @@ def _forked_batches(func, chunks, jobs, kwargs) -> Iterable[list]:
     warm_up()
     context = multiprocessing.get_context("fork")
     with _no_opencv_pool(), joblib.parallel_config(backend="multiprocessing", context=context):
-        with joblib.Parallel(n_jobs=jobs, batch_size=1) as parallel:
+        with contextlib.ExitStack() as stack:
+            with _workers_ignore_sigint():  # restored in the parent once the pool exists
+                parallel = stack.enter_context(joblib.Parallel(n_jobs=jobs, batch_size=1))
             group = 4 * jobs
             for i in range(0, len(chunks), group):
                 yield from parallel(
@@ -145,6 +194,20 @@ def _no_opencv_pool() -> Iterator[None]:
         cv2.setNumThreads(threads)
 
 
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Fork workers that ignore Ctrl-C: only the parent handles it (one message, no
+    worker tracebacks), and it stops the workers itself."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield  # the pool's workers are forked here and inherit SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _dask_batches(func, chunks, scheduler, kwargs) -> Iterable[list]:
     try:
         from dask.distributed import Client
@@ -165,8 +228,19 @@ def _dask_batches(func, chunks, scheduler, kwargs) -> Iterable[list]:
 
 
 def _run_chunk(func, part, kwargs) -> list:
+    _ignore_sigint_in_worker()
     _single_threaded()
     return [func(item, **kwargs) for item in part]
+
+
+def _ignore_sigint_in_worker() -> None:
+    """In a worker process, leave Ctrl-C to the parent (no traceback per worker)."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:
+        return  # not a worker process (e.g. a Dask worker's thread): leave it alone
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _single_threaded() -> None:

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import Config
+from .config import Config, require_outputs
 from .evaluation.evaluate import Evaluation, evaluate
 from .features.extract import extract_features
 from .io.atomic import write_text_atomic
@@ -41,6 +41,7 @@ def run_pipeline(
     ``drop_mined`` discards them first.
     """
     rounds = conf["hn_rounds"] if rounds is None else rounds
+    require_outputs(conf, "features_path", "classifier_path", "output_dir")
     out = report_dir(conf)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}

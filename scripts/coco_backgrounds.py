@@ -11,14 +11,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pyimagesearch.cli import add_download_options, download_kwargs, setup_logging
+from pyimagesearch.cli import (
+    ArgumentParser,
+    add_download_options,
+    download_kwargs,
+    nonneg_int,
+    positive_int,
+    run_guarded,
+    setup_logging,
+)
 from pyimagesearch.errors import PyImageSearchError
 from pyimagesearch.sources.coco_backgrounds import fetch_coco_backgrounds
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--annotations", required=True, help="COCO instances JSON")
     ap.add_argument(
         "--exclude",
@@ -36,13 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--num",
-        type=int,
+        type=positive_int,
         default=None,
         help="at most this many images: the lowest ids, or a sample with --seed",
     )
     ap.add_argument(
         "--seed",
-        type=int,
+        type=nonneg_int,
         default=None,
         help="take a seeded random sample of --num images instead of the lowest ids",
     )
@@ -96,4 +104,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(main))

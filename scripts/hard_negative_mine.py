@@ -1,6 +1,6 @@
 """Mine hard negatives: confident detections on distraction images, stored with provenance."""
 
-from pyimagesearch.cli import add_execution_options, configure, main, parser
+from pyimagesearch.cli import add_execution_options, configure, main, parser, positive_int
 from pyimagesearch.mining import mine_annotated, mine_hard_negatives
 
 
@@ -9,7 +9,7 @@ def run() -> None:
     p = parser(__doc__)
     p.add_argument(
         "--round",
-        type=int,
+        type=positive_int,
         default=1,
         help="mining round (1-based); each round mines the next fresh images "
         "and is stored as hard_negatives/round_NNN (re-running replaces it)",

@@ -17,7 +17,15 @@ import os
 import sys
 from pathlib import Path
 
-from pyimagesearch.cli import add_download_options, download_kwargs, setup_logging
+from pyimagesearch.cli import (
+    ArgumentParser,
+    add_download_options,
+    download_kwargs,
+    nonneg_int,
+    positive_int,
+    run_guarded,
+    setup_logging,
+)
 from pyimagesearch.config import DATASETS_ENV
 from pyimagesearch.errors import PyImageSearchError
 from pyimagesearch.sources.openimages import build_subset
@@ -26,7 +34,7 @@ from pyimagesearch.sources.openimages import build_subset
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     meta = Path(os.environ.get(DATASETS_ENV) or "../shared/datasets") / "openimages"
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("classes", nargs="+", help='class display names, e.g. "Car" "Land vehicle"')
     ap.add_argument(
         "--mode",
@@ -74,17 +82,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--drop-occluded", action="store_true", help="positives: skip IsOccluded boxes")
     ap.add_argument(
         "--min-box-size",
-        type=int,
+        type=nonneg_int,
         default=16,
         help="positives: skip boxes with a side shorter than this (pixels)",
     )
     ap.add_argument(
         "--num",
-        type=int,
+        type=positive_int,
         default=None,
         help="at most this many images: the lowest ImageIDs, or a sample with --seed",
     )
-    ap.add_argument("--seed", type=int, default=None, help="sample --num images with this seed")
+    ap.add_argument(
+        "--seed", type=nonneg_int, default=None, help="sample --num images with this seed"
+    )
     ap.add_argument(
         "--placeholder-sha256",
         nargs="+",
@@ -135,4 +145,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(main))

@@ -2,15 +2,15 @@
 
 from pathlib import Path
 
-from pyimagesearch.cli import configure, main, parser
+from pyimagesearch.cli import configure, main, parser, positive_int
 from pyimagesearch.mining.review import review_round
 
 
 @main
 def run() -> None:
     p = parser(__doc__)
-    p.add_argument("--round", type=int, default=1, help="mining round to review")
-    p.add_argument("--top", type=int, default=48, help="windows on the contact sheet")
+    p.add_argument("--round", type=positive_int, default=1, help="mining round to review")
+    p.add_argument("--top", type=positive_int, default=48, help="windows on the contact sheet")
     p.add_argument("--output", help="folder for the sheet and lists (default: output_dir/review)")
     args = p.parse_args()
     conf = configure(args)

@@ -1,16 +1,23 @@
 """Run the whole workflow (explore, extract, train, mine/retrain rounds, evaluate) and report."""
 
-from pyimagesearch.cli import add_execution_options, configure, main, parser
+from pyimagesearch.cli import (
+    add_execution_options,
+    configure,
+    main,
+    nonneg_int,
+    parser,
+    positive_int,
+)
 from pyimagesearch.pipeline import run_pipeline
 
 
 @main
 def run() -> None:
     p = parser(__doc__)
-    p.add_argument("--rounds", type=int, help="mining rounds (default: hn_rounds)")
+    p.add_argument("--rounds", type=nonneg_int, help="mining rounds (default: hn_rounds)")
     p.add_argument(
         "--max-hard-negatives",
-        type=int,
+        type=positive_int,
         help="retrain on at most this many hard negatives, most confident first "
         "(default: hn_max_total)",
     )
@@ -22,7 +29,7 @@ def run() -> None:
     add_execution_options(p)
     args = p.parse_args()
     conf = configure(args)
-    if args.max_hard_negatives:
+    if args.max_hard_negatives is not None:
         conf = conf.replace(hn_max_total=args.max_hard_negatives)
     out = run_pipeline(
         conf, rounds=args.rounds, progress=not args.quiet, drop_mined=args.drop_mined

@@ -5,7 +5,14 @@ from pathlib import Path
 
 import cv2
 
-from pyimagesearch.cli import add_execution_options, configure, main, parser
+from pyimagesearch.cli import (
+    add_execution_options,
+    configure,
+    main,
+    nonneg_int,
+    parser,
+    probability,
+)
 from pyimagesearch.detection.files import detect_files, drawing_paths, image_paths
 from pyimagesearch.io.atomic import write_text_atomic
 from pyimagesearch.io.images import read_image
@@ -20,7 +27,7 @@ from pyimagesearch.sources.export import (
 
 
 @main
-def run() -> None:
+def run() -> int:
     p = parser(__doc__)
     p.add_argument("-i", "--image", required=True, help="an image, or a folder of images")
     p.add_argument(
@@ -29,14 +36,14 @@ def run() -> None:
         help="folder for copies of the images with boxes drawn (default: output_dir/detections)",
     )
     p.add_argument("--json", help="write {image path: [{box, probability}, ...]} to this file")
-    p.add_argument("--min-probability", type=float, help="override min_probability")
+    p.add_argument("--min-probability", type=probability, help="override min_probability")
     p.add_argument("--model", help="model file (default: classifier_path)")
     p.add_argument("--show", action="store_true", help="also show each result in a window")
     p.add_argument("--yolo-dir", help="also write YOLO txt files (class cx cy w h score) here")
-    p.add_argument("--yolo-class", type=int, default=0, help="class id for --yolo-dir")
+    p.add_argument("--yolo-class", type=nonneg_int, default=0, help="class id for --yolo-dir")
     p.add_argument("--coco-results", help="also write COCO results JSON (needs --coco-annotations)")
     p.add_argument("--coco-annotations", help="COCO JSON whose image ids --coco-results uses")
-    p.add_argument("--coco-category-id", type=int, default=1, help="category id for results")
+    p.add_argument("--coco-category-id", type=nonneg_int, default=1, help="category id for results")
     add_execution_options(p)
     args = p.parse_args()
     conf = configure(args)
@@ -81,6 +88,7 @@ def run() -> None:
         print(f"{len(results)} COCO results in {args.coco_results}")
     n = sum(len(v) for v in found.values())
     print(f"{n} detections in {len(found)} images ({failed} skipped); drawings in {out_dir}")
+    return 1 if failed and not found else 0  # no image could be read: say so in the status
 
 
 if __name__ == "__main__":

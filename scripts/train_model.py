@@ -1,6 +1,6 @@
 """Train the calibrated linear SVM on the feature store and save the model (JSON)."""
 
-from pyimagesearch.cli import configure, main, parser
+from pyimagesearch.cli import configure, main, parser, positive_int
 from pyimagesearch.model.training import train_model
 
 
@@ -16,7 +16,7 @@ def run() -> None:
     )
     p.add_argument(
         "--max-hard-negatives",
-        type=int,
+        type=positive_int,
         help="use at most this many hard negatives, most confident first (default: hn_max_total)",
     )
     args = p.parse_args()

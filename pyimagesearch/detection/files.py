@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from pathlib import Path
@@ -90,7 +91,7 @@ def detect_files(
 ) -> list[tuple[Path, dict | str]]:
     """``[(path, result)]`` for each path; result as :func:`detect_file` returns."""
     p = conf["min_probability"] if min_probability is None else min_probability
-    results = map_images(
+    results = map_images(  # closed once every path has its result: the workers stop
         detect_file,
         paths,
         conf["n_jobs"],
@@ -106,4 +107,5 @@ def detect_files(
         padding=conf["padding"],
         upsample=conf["upsample"],
     )
-    return list(zip(paths, results))
+    with contextlib.closing(results):
+        return list(zip(paths, results))

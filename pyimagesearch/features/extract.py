@@ -20,12 +20,13 @@ from ..checkpoint import (
     fingerprint,
     iter_batches,
 )
-from ..config import require_paths
+from ..config import require_outputs, require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import window_padding
 from ..detection.nms import iou
-from ..errors import ImageReadError, StoreError
-from ..io.images import read_gray
+from ..errors import ConfigError, ImageReadError, StoreError
+from ..io.atomic import remove_stale_temps
+from ..io.images import DEFAULT_MAX_PIXELS, header_size, read_gray
 from ..model.box_regression import box_targets
 from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
@@ -58,11 +59,14 @@ def extract_features(
     """
     start = time.perf_counter()
     require_paths(conf, "image_dataset", "image_annotations", "image_distractions")
+    require_outputs(conf, "features_path")
+    remove_stale_temps(conf["features_path"], ".h5tmp")
     hog = HogParams.from_config(conf)
     window_dim = tuple(conf["window_dim"])
     keep = _mined_to_keep(conf["features_path"], hog, window_dim, drop_mined)
     train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     split = split_distractions(conf)
+    _require_window_fits(conf, split.negatives)
     summary = ExtractionSummary(n_train_images=len(train))
 
     d = hog.descriptor_size(window_dim)
@@ -82,7 +86,9 @@ def extract_features(
         jitter_iou=conf["positive_jitter_iou"],
         seed=conf["seed"],
         clip=conf["padding"] == 0,
+        max_pixels=conf["max_image_pixels"],
     )
+    _require_enough_positives(conf, len(pos.get("features", ())), len(train))
     neg = _checkpointed(
         conf,
         "extract_negatives",
@@ -96,7 +102,10 @@ def extract_features(
         count=conf["num_distractions_per_image"],
         seed=conf["seed"],
         pad=window_padding(window_dim, hog.pixels_per_cell, conf["padding"]),
+        max_pixels=conf["max_image_pixels"],
     )
+    if not len(neg.get("features", ())):
+        raise ConfigError(_no_negatives_message(conf, split.negatives, summary.skipped))
     boxes = {}
     if conf["box_regression_samples"]:
         boxes = _checkpointed(
@@ -113,9 +122,8 @@ def extract_features(
             count=conf["box_regression_samples"],
             use_flip=conf["use_flip"],
             seed=conf["seed"],
+            max_pixels=conf["max_image_pixels"],
         )
-    if not len(pos["features"]):
-        raise ImageReadError("no positive could be extracted: check image_dataset and annotations")
     summary.n_positives, summary.n_negatives = len(pos["features"]), len(neg["features"])
     summary.n_negative_images = len(split.negatives)
     write_store(
@@ -176,6 +184,7 @@ def positives_of_image(
     jitter_iou: float = 0.7,
     seed: int = 0,
     clip: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict | str:
     """Descriptors of the item's boxes (grown by ``offset``), of their mirror images, and
     of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``.
@@ -184,7 +193,7 @@ def positives_of_image(
     never sees past the border); otherwise the part past the border is empty cells.
     """
     try:
-        image = read_gray(item.path)
+        image = read_gray(item.path, max_pixels)
     except ImageReadError as exc:
         return str(exc)
     h, w = image.shape
@@ -214,6 +223,7 @@ def box_samples_of_image(
     count: int,
     use_flip: bool,
     seed: int = 0,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict | str:
     """Windows around each object, as the detector would place them, with their
     descriptors and the object's box relative to them (box regression samples).
@@ -223,7 +233,7 @@ def box_samples_of_image(
     within a pyramid step of it. Mirrored copies are added with ``use_flip``.
     """
     try:
-        image = read_gray(item.path)
+        image = read_gray(item.path, max_pixels)
     except ImageReadError as exc:
         return str(exc)
     h, w = image.shape
@@ -284,12 +294,18 @@ def jittered_boxes(
 
 
 def negatives_of_image(
-    path: Path, hog: HogParams, window_dim, count: int, seed: int, pad: tuple[int, int] = (0, 0)
+    path: Path,
+    hog: HogParams,
+    window_dim,
+    count: int,
+    seed: int,
+    pad: tuple[int, int] = (0, 0),
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict | str:
     """Descriptors of ``count`` random windows of one distraction image (seeded per image),
     reaching past its border by up to ``pad`` pixels as the detector's windows do."""
     try:
-        image = read_gray(path)
+        image = read_gray(path, max_pixels)
     except ImageReadError as exc:
         return str(exc)
     if image.shape[0] < window_dim[1] or image.shape[1] < window_dim[0]:
@@ -297,6 +313,62 @@ def negatives_of_image(
     rng = np.random.default_rng([seed, zlib.crc32(Path(path).name.encode())])
     features, boxes = random_windows(image, count, window_dim, hog, rng, pad)
     return {"features": features, "source": [str(path)] * count, "box": boxes}
+
+
+def _require_enough_positives(conf: Config, n_positives: int, n_images: int) -> None:
+    """Stop before the negatives when training could not use the positives extracted."""
+    if not n_positives:
+        raise ImageReadError("no positive could be extracted: check image_dataset and annotations")
+    folds = conf["calibration_folds"]
+    if n_positives < folds:
+        raise ConfigError(
+            f"{conf.path or '<config>'}: key 'percent_gt_images': its training share of "
+            f"{n_images} image(s) gives {n_positives} positive(s); training needs at least "
+            f"{folds} (calibration_folds): raise percent_gt_images"
+        )
+
+
+def _require_window_fits(conf: Config, images: list[Path]) -> None:
+    """Stop up front when ``window_dim`` is larger than every distraction image.
+
+    Reads image headers only until one image holds the window (usually the first).
+    """
+    width, height = conf["window_dim"]
+    readable = False
+    for path in images:
+        try:
+            w, h = header_size(path)
+        except ImageReadError:
+            continue  # reported when extraction skips it
+        if w >= width and h >= height:
+            return
+        readable = True
+    if readable:
+        raise ConfigError(_no_negatives_message(conf, images, []))
+
+
+def _no_negatives_message(conf: Config, images: list[Path], skipped: list[str]) -> str:
+    """Why no negative window came out of the distraction images, naming the sizes."""
+    where = conf.path or "<config>"
+    width, height = conf["window_dim"]
+    sizes = []
+    for path in images:
+        try:
+            sizes.append(header_size(path))
+        except ImageReadError:
+            continue
+    if sizes and all(w < width or h < height for w, h in sizes):
+        big_w, big_h = max(sizes, key=lambda s: s[0] * s[1])
+        return (
+            f"{where}: key 'window_dim': the window {width}x{height} (width x height) is larger "
+            f"than every one of the {len(sizes)} distraction images (the largest is "
+            f"{big_w}x{big_h}): no negative could be extracted; use a smaller window_dim"
+        )
+    example = f", e.g. {skipped[0]}" if skipped else ""
+    return (
+        f"{where}: key 'image_distractions': no negative could be extracted from "
+        f"{len(images)} distraction image(s) ({len(skipped)} skipped{example})"
+    )
 
 
 def _checkpointed(conf: Config, name, func, items, d, summary, progress, **kwargs) -> dict:

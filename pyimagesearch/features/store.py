@@ -195,6 +195,31 @@ def write_group(
     return group
 
 
+#: HOG features are block-normalised: every value lies in [0, 1] (tolerance for rounding).
+FEATURE_RANGE = (-1e-4, 1.0 + 1e-3)
+
+
+def check_column(path: str | os.PathLike, group: str, key: str, values: np.ndarray) -> None:
+    """Refuse a column holding NaN or infinity, or features outside the HOG range."""
+    if values.dtype.kind not in "fc" and key != "features":
+        return
+    if key == "features" and values.dtype.kind not in "fiu":
+        raise StoreError(f"{path}: group '{group}': features of type {values.dtype} (not numbers)")
+    if not np.isfinite(values).all():
+        bad = int(np.count_nonzero(~np.isfinite(values)))
+        raise StoreError(
+            f"{path}: group '{group}': column '{key}' holds {bad} NaN or infinite value(s); "
+            "the store is damaged: re-run extract_features (or mine the round again)"
+        )
+    low, high = FEATURE_RANGE
+    if key == "features" and values.size and not (low <= values.min() and values.max() <= high):
+        raise StoreError(
+            f"{path}: group '{group}': features outside the HOG range [0, 1] "
+            f"(min {values.min():.3g}, max {values.max():.3g}); the store is damaged: "
+            "re-run extract_features"
+        )
+
+
 def hard_negative_group(round_index: int) -> str:
     return f"{HARD_NEGATIVES}/round_{round_index:03d}"
 
@@ -241,16 +266,26 @@ class FeatureStore:
         return sorted(int(g[len(prefix) :]) for g in self.groups() if g.startswith(prefix))
 
     def read(self, name: str, columns: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-        """All columns (or the named ones) of a group, strings decoded."""
-        with h5py.File(self.path, "r") as f:
-            if name not in f:
-                raise StoreError(f"{self.path}: no group '{name}' in the feature store")
-            group = f[name]
-            out = {}
-            for key in columns or tuple(group.keys()):
-                data = group[key]
-                out[key] = data.asstr()[...] if h5py.check_string_dtype(data.dtype) else data[...]
-            return out
+        """All columns (or the named ones) of a group, strings decoded, numbers checked."""
+        try:
+            with h5py.File(self.path, "r") as f:
+                if name not in f:
+                    raise StoreError(f"{self.path}: no group '{name}' in the feature store")
+                group = f[name]
+                out = {}
+                for key in columns or tuple(group.keys()):
+                    if key not in group:
+                        raise StoreError(f"{self.path}: group '{name}' has no column '{key}'")
+                    data = group[key]
+                    is_str = h5py.check_string_dtype(data.dtype)
+                    out[key] = data.asstr()[...] if is_str else data[...]
+        except StoreError:
+            raise
+        except (OSError, ValueError, TypeError) as exc:  # damaged file or dataset
+            raise StoreError(f"{self.path}: group '{name}': cannot read ({exc})") from None
+        for key, values in out.items():
+            check_column(self.path, name, key, values)
+        return out
 
     def attrs(self, name: str) -> dict:
         with h5py.File(self.path, "r") as f:

@@ -7,8 +7,12 @@ so callers can skip and report instead of crashing.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import stat
+import threading
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -53,10 +57,22 @@ def list_images(
                 continue
             if name in excluded_files or str(path) in excluded_files:
                 continue
+            if not is_regular_file(path):
+                skipped += 1
+                log.warning("skipping %s: not a regular file", path)
+                continue
             images.append(path)
     if skipped:
         log.info("%s: skipped %d non-image file(s)", folder, skipped)
     return images
+
+
+def is_regular_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is (a link to) a regular file: not a FIFO, device, socket or folder."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def category_of(path: str | os.PathLike, root: str | os.PathLike) -> str:
@@ -76,14 +92,12 @@ def read_gray(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
 def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode an image file as OpenCV does (BGR or grayscale, any depth), checked."""
     path = Path(path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        raise ImageReadError(f"{path}: cannot read file ({exc.strerror})") from None
-    if data.size == 0:
+    raw = _read_regular_file(path)
+    if not raw:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
+    data = np.frombuffer(raw, dtype=np.uint8)
     _check_complete(path, data)
-    _check_size(path, max_pixels)
+    _check_size(path, raw, max_pixels)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise ImageReadError(f"{path}: not a decodable image")
@@ -121,16 +135,76 @@ def _check_complete(path: Path, data: np.ndarray) -> None:
         raise ImageReadError(f"{path}: truncated PNG (no IEND chunk)")
 
 
-def _check_size(path: Path, max_pixels: int) -> None:
-    """Refuse images whose header announces more pixels than ``max_pixels``."""
-    from PIL import Image
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path``, refusing anything but a regular file.
 
+    The file is opened non-blocking and checked on the open descriptor, so a FIFO or
+    device named ``x.jpg`` (even one swapped in after listing) never blocks the run.
+    """
     try:
-        with Image.open(path) as probe:
-            width, height = probe.size
-    except Exception:  # header unknown to Pillow: let OpenCV decide
-        return
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read file ({exc.strerror})") from None
+    with open(fd, "rb", closefd=True) as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ImageReadError(f"{path}: not a regular file")
+        try:
+            return fh.read()
+        except OSError as exc:
+            raise ImageReadError(f"{path}: cannot read file ({exc.strerror})") from None
+
+
+def _check_size(path: Path, data: bytes, max_pixels: int) -> None:
+    """Refuse images whose header announces more pixels than ``max_pixels``, before decoding.
+
+    Pillow reads only the header here (width and height), for every format it knows;
+    a file whose header it cannot read is refused rather than handed to the decoder.
+    """
+    width, height = _header_size(path, data)
     if width * height > max_pixels:
         raise ImageReadError(
             f"{path}: image of {width}x{height} pixels exceeds max_image_pixels={max_pixels}"
         )
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` of an image file from its header only (no decode)."""
+    path = Path(path)
+    return _header_size(path, _read_regular_file(path))
+
+
+def _header_size(path: str | os.PathLike, data: bytes) -> tuple[int, int]:
+    """``(width, height)`` announced by the header of the encoded image ``data``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return _probe_size(data)
+    except Image.DecompressionBombError:  # Pillow's own limit: read the header without it
+        return _probe_size(data, unlimited=True)
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not a decodable image (unknown format)") from None
+    except Exception as exc:  # a header Pillow cannot parse: refuse, never decode blindly
+        raise ImageReadError(
+            f"{path}: not a decodable image (unreadable header: {type(exc).__name__})"
+        ) from None
+
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+def _probe_size(data: bytes, unlimited: bool = False) -> tuple[int, int]:
+    """Open ``data`` lazily with Pillow (header only) and return its size."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        if not unlimited:
+            with Image.open(io.BytesIO(data)) as probe:
+                return probe.size
+        with _PILLOW_LIMIT:
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(io.BytesIO(data)) as probe:
+                    return probe.size
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved

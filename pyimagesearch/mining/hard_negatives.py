@@ -25,7 +25,7 @@ from ..checkpoint import (
     fingerprint,
     iter_batches,
 )
-from ..config import require_paths
+from ..config import require_outputs, require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
 from ..detection.nms import iou_matrix, non_max_suppression
@@ -157,6 +157,7 @@ def mine_hard_negatives(
     start = time.perf_counter()
     if images is None:
         require_paths(conf, "image_distractions")
+    require_outputs(conf, "features_path")
     hog = HogParams.from_config(conf)
     FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))  # checks it early
     if model is None:

@@ -83,18 +83,45 @@ def load_model(path: str | os.PathLike) -> LinearModel:
             f"(this version reads {', '.join(map(str, READABLE_VERSIONS))})"
         )
     try:
-        return LinearModel(
-            weights=np.asarray(doc["weights"], dtype=np.float32),
-            bias=float(doc["bias"]),
-            platt_a=float(doc["calibration"]["a"]),
-            platt_b=float(doc["calibration"]["b"]),
+        model = LinearModel(
+            weights=_float32(_numbers(doc["weights"], "weights"), "weights"),
+            bias=float(_numbers(doc["bias"], "bias")),
+            platt_a=float(_numbers(doc["calibration"]["a"], "calibration a")),
+            platt_b=float(_numbers(doc["calibration"]["b"], "calibration b")),
             hog=HogParams(**doc["hog"]),
-            window_dim=tuple(doc["window_dim"]),
+            window_dim=tuple(_whole_numbers(doc["window_dim"], "window_dim")),
             metadata=doc.get("metadata", {}),
             box_regressor=_box_regressor(doc.get("box_regressor")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: malformed model file ({exc})") from None
+    return model
+
+
+def _numbers(value: object, what: str) -> np.ndarray:
+    """``value`` (a JSON number or list of numbers) as float64; NaN and infinity refused."""
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+        raise ValueError(f"{what} must be numbers")
+    array = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} holds NaN or infinite values")
+    return array
+
+
+def _float32(array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` as float32, refusing values too large for it (they would become infinite)."""
+    if array.size and np.abs(array).max() > np.finfo(np.float32).max:
+        raise ValueError(f"{what} overflow float32 (largest {np.abs(array).max():.3g})")
+    return array.astype(np.float32)
+
+
+def _whole_numbers(value: object, what: str) -> list[int]:
+    """``value`` as a list of positive whole numbers."""
+    array = _numbers(value, what)
+    if array.ndim != 1 or not (array == np.round(array)).all() or not (array >= 1).all():
+        raise ValueError(f"{what} must be a list of positive whole numbers")
+    return [int(v) for v in array]
 
 
 def _box_regressor(doc: dict | None) -> BoxRegressor | None:

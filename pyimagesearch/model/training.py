@@ -7,8 +7,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..config import require_outputs
 from ..descriptor.hog import HogParams
-from ..features.store import BOX_SAMPLES, HARD_NEGATIVES, FeatureStore, hard_negative_group
+from ..errors import StoreError
+from ..features.store import (
+    BOX_SAMPLES,
+    HARD_NEGATIVES,
+    FeatureStore,
+    check_column,
+    hard_negative_group,
+)
 from .box_regression import fit_box_regressor
 from .linear import LinearModel, train_linear_model
 from .modelfile import save_model
@@ -59,7 +67,24 @@ def training_set(
     features = np.concatenate(parts).astype(np.float32, copy=False)
     labels = np.zeros(len(features), np.int8)
     labels[: len(pos)] = 1
+    require_enough(conf, store.path, len(pos), len(features) - len(pos))
     return features, labels, counts
+
+
+def require_enough(conf: Config, path, n_pos: int, n_neg: int) -> None:
+    """Refuse to train on fewer positives or negatives than the calibration folds need."""
+    folds = conf["calibration_folds"]
+    if n_pos >= folds and n_neg >= folds:
+        return
+    hint = (
+        "more annotated training images (percent_gt_images, image_annotations)"
+        if n_pos < folds
+        else "distraction images at least as large as window_dim (image_distractions)"
+    )
+    raise StoreError(
+        f"{path}: {n_pos} positives and {n_neg} negatives; training needs at least "
+        f"{folds} of each (calibration_folds): use {hint}, then re-run extract_features"
+    )
 
 
 def _row_sources(conf: Config, store, hard_negatives, max_round, max_hard, annotated):
@@ -152,6 +177,7 @@ def _read_rows(store, sources, groups: np.ndarray, rows: np.ndarray) -> np.ndarr
             idx = rows[where]
             order = np.argsort(idx)
             data = f[sources[k][0]]["features"][idx[order]]  # h5py wants increasing indices
+            check_column(store.path, sources[k][0], "features", data)
             if out.shape[1] == 0:
                 out = np.empty((len(rows), data.shape[1]), np.float32)
             out[where[order]] = data
@@ -170,10 +196,14 @@ def train_model(
 
     ``train_solver: "sgd"`` trains out of core, reading the store in chunks.
     """
+    if path is None:
+        require_outputs(conf, "classifier_path")
     if conf["train_solver"] == "sgd":
         hog = HogParams.from_config(conf)
         store = FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))
         sources = _row_sources(conf, store, hard_negatives, max_round, max_hard, annotated)
+        n_pos = len(sources[0][1])
+        require_enough(conf, store.path, n_pos, sum(len(i) for _, i, _ in sources) - n_pos)
         model = train_sgd_out_of_core(conf, store, sources, hog, tuple(conf["window_dim"]))
         model.metadata.update(
             positives=len(sources[0][1]),

@@ -86,10 +86,20 @@ def clip_boxes(item: AnnotatedImage, width: int, height: int) -> np.ndarray:
 def split_train_test(
     items: list[AnnotatedImage], percent_train: float, seed: int
 ) -> tuple[list[AnnotatedImage], list[AnnotatedImage]]:
-    """Seeded random split of annotated images into a training and a held-out test share."""
+    """Seeded random split of annotated images into a training and a held-out test share.
+
+    A share that would be empty (too few images, or ``percent_gt_images`` too close to
+    0 or 1) is refused with a message naming the key.
+    """
     order = np.random.default_rng(seed).permutation(len(items))
     n_train = int(round(len(items) * percent_train))
-    n_train = min(max(n_train, 1), len(items) - 1) if len(items) > 1 else len(items)
+    if n_train < 1 or n_train >= len(items):
+        share = "training" if n_train < 1 else "test"
+        raise ConfigError(
+            f"key 'percent_gt_images': {percent_train} of {len(items)} annotated image(s) "
+            f"leaves the {share} share empty; choose a value so that both shares hold "
+            "at least one image"
+        )
     train = [items[i] for i in sorted(order[:n_train])]
     test = [items[i] for i in sorted(order[n_train:])]
     return train, test

@@ -27,11 +27,30 @@ def read_caltech_mat(path: str | Path) -> np.ndarray:
         raise AnnotationError(f"{path}: not a readable MATLAB annotation file ({exc})") from None
     if "box_coord" not in mat:
         raise AnnotationError(f"{path}: no 'box_coord' in annotation file")
-    coords = np.asarray(mat["box_coord"], dtype=np.float64).reshape(-1, 4)
-    if coords.size == 0:
-        raise AnnotationError(f"{path}: annotation file holds no box")
+    coords = _box_coord(path, mat["box_coord"])
     y1, y2, x1, x2 = coords.T
     return np.stack([x1, y1, x2, y2], axis=1)
+
+
+def _box_coord(path: str | Path, value: object) -> np.ndarray:
+    """``box_coord`` as an ``(n, 4)`` float array of finite numbers, or an error naming the file."""
+    raw = np.asarray(value)
+    kind = raw.dtype.kind
+    if kind not in "uif":
+        what = {"U": "text", "S": "text", "O": "a cell or struct", "c": "complex numbers"}
+        raise AnnotationError(
+            f"{path}: 'box_coord' must hold numbers, not {what.get(kind, str(raw.dtype))}"
+        )
+    if raw.size == 0:
+        raise AnnotationError(f"{path}: annotation file holds no box")
+    if raw.ndim > 2 or raw.shape[-1] != 4:
+        raise AnnotationError(
+            f"{path}: 'box_coord' must have 4 columns (y1, y2, x1, x2), got shape {raw.shape}"
+        )
+    coords = raw.astype(np.float64).reshape(-1, 4)
+    if not np.isfinite(coords).all():
+        raise AnnotationError(f"{path}: 'box_coord' holds NaN or infinite values")
+    return coords
 
 
 @register_reader("caltech-mat")

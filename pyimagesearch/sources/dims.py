@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..io.images import read_image
+from ..io.images import header_size
 from .annotations import AnnotatedImage, clip_boxes
 
 log = logging.getLogger(__name__)
@@ -43,14 +43,7 @@ def box_statistics(items: list[AnnotatedImage]) -> BoxStatistics:
     """Widths and heights of all boxes (clipped to their images)."""
     widths, heights = [], []
     for item in items:
-        from PIL import Image
-
-        try:
-            with Image.open(item.path) as im:
-                w, h = im.size
-        except Exception:
-            image = read_image(item.path)
-            h, w = image.shape[:2]
+        w, h = header_size(item.path)
         boxes = clip_boxes(item, w, h)
         widths.extend(boxes[:, 2] - boxes[:, 0])
         heights.extend(boxes[:, 3] - boxes[:, 1])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..io.images import category_of, list_images
 
 if TYPE_CHECKING:
@@ -55,6 +56,12 @@ def split_distractions(conf: Config) -> DistractionSplit:
     images = list_images(
         root, conf["distraction_exclude_categories"], conf["distraction_exclude_images"]
     )
+    if not images:
+        excluded = conf["distraction_exclude_categories"] or conf["distraction_exclude_images"]
+        raise ConfigError(
+            f"{conf.path or '<config>'}: key 'image_distractions': no image found in {root}"
+            + (" (after distraction_exclude_categories/_images)" if excluded else "")
+        )
     rng = np.random.default_rng(conf["seed"])
     wanted = conf["eval_distraction_categories"]
     eligible = [p for p in images if wanted is None or category_of(p, root) in set(wanted)]

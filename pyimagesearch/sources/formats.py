@@ -18,10 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from ..errors import AnnotationError, UnsafePathError
-from ..io.images import list_images
+from ..errors import AnnotationError, ImageReadError, UnsafePathError
+from ..io.images import header_size, list_images
 from ..io.safe_paths import check_relative, is_inside, safe_child
 from .annotations import AnnotatedImage, register_reader
 from .coco import load_coco, unknown_category
@@ -43,10 +42,9 @@ def _boxes(rows: list[list[float]]) -> np.ndarray:
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` from the image header only (no decode)."""
     try:
-        with Image.open(path) as im:
-            return im.size
-    except (OSError, ValueError) as exc:
-        raise AnnotationError(f"{path}: cannot read the image size ({exc})") from None
+        return header_size(path)
+    except ImageReadError as exc:
+        raise AnnotationError(f"cannot read the image size: {exc}") from None
 
 
 def _log_empty(fmt: str, items: list[AnnotatedImage], cls: str | None) -> None:
