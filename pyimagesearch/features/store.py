@@ -129,7 +129,7 @@ def existing_groups(
                 f.attrs.get("window_dim", "null")
             ) == list(window_dim)
     except (OSError, ValueError) as exc:
-        log.warning("%s: existing file is not a readable store (%s); replaced", path, exc)
+        log.info("%s: existing file is not a readable store (%s); it will be replaced", path, exc)
         return [], True
     return sorted(found), same
 
