@@ -37,6 +37,7 @@ from pyimagesearch.io.images import list_images
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.model import check_compatible, load_model
 from pyimagesearch.model.linear import LinearModel
+from pyimagesearch.settings import settled_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -96,7 +97,7 @@ def mine(conf, model, images) -> tuple[float, int, dict]:
 
 def main() -> None:
     args = parse_args()
-    conf = load_config(args.conf)
+    conf = settled_config(load_config(args.conf))  # the settings the search chose
     images = list_images(conf["image_distractions"])[: args.limit]
     print(
         f"config {args.conf}: {len(images)} distraction images, hn_window_step="

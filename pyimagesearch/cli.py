@@ -140,8 +140,9 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 
-def configure(args: argparse.Namespace) -> Config | None:
-    """Set up logging and load the config named by ``--conf`` (with CLI overrides)."""
+def configure(args: argparse.Namespace, settled: bool = True) -> Config | None:
+    """Set up logging and load the config named by ``--conf`` (with CLI overrides and,
+    when ``settled``, the settings its model file records as chosen by the search)."""
     setup_logging(args.verbose, args.quiet)
     if not getattr(args, "conf", None):
         return None
@@ -151,7 +152,12 @@ def configure(args: argparse.Namespace) -> Config | None:
         overrides["n_jobs"] = args.n_jobs
     if getattr(args, "scheduler", None):
         overrides["scheduler"] = args.scheduler
-    return conf.replace(**overrides) if overrides else conf
+    conf = conf.replace(**overrides) if overrides else conf
+    if settled:
+        from .settings import settled_config
+
+        conf = settled_config(conf)
+    return conf
 
 
 def one_line(text: str) -> str:

@@ -78,10 +78,16 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "eval_min_probability": (_PROB, 0.05),
     "calibration_folds": ({"type": "integer", "minimum": 2}, 3),
     "train_solver": ({"enum": ["liblinear", "sgd"]}, "liblinear"),
-    "hn_rounds": (_NONNEG_INT, 1),
+    "hn_rounds": (_NONNEG_INT, 2),
     "hn_nms": (_BOOL, False),
     "hn_mine_annotated": (_BOOL, True),
     "hn_negative_iou_max": (_PROB, 0.3),
+    # a window an object covers for this share of its area is never a negative
+    "hn_negative_cover_max": (_PROB, 0.5),
+    # when an image gives fewer than hn_margin_per_image windows at hn_min_probability,
+    # add its best distinct windows with decision value >= hn_margin (null: never)
+    "hn_margin": ({"type": ["number", "null"]}, -1.0),
+    "hn_margin_per_image": (_NONNEG_INT, 5),
     "report_compare_annotated_mining": (_BOOL, True),
     "positive_jitter": (_NONNEG_INT, 0),
     "positive_jitter_iou": (_PROB, 0.7),
@@ -97,10 +103,52 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "checkpoint_every": (_POS_INT, 64),
     # share of the window that may extend past the image border (objects cut by it)
     "padding": ({"type": "number", "minimum": 0, "maximum": 1}, 0.5),
+    # copies of each positive cut by an image border (with padding): objects leaving it
+    "positive_truncation": ({"type": "integer", "minimum": 0, "maximum": 10}, 1),
     # enlarge the image up to 2**upsample in the pyramid (objects smaller than the window)
     "upsample": ({"type": "integer", "minimum": 0, "maximum": 3}, 0),
     # windows per training object for the box regressor (0: boxes are the windows)
     "box_regression_samples": ({"type": "integer", "minimum": 0, "maximum": 100}, 8),
+    # choose window_dim, C, pyramid_scale and upsample on a validation share (pipeline)
+    "search": (_BOOL, True),
+    "search_validation_share": (
+        {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        0.3,
+    ),
+    "search_window_scales": (
+        {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1},
+        [1.0, 0.75, 1.33],
+    ),
+    "search_C_factors": (
+        {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1},
+        [1.0, 0.1, 10.0],
+    ),
+    "search_pyramid_scales": (
+        {"type": "array", "items": {"type": "number", "exclusiveMinimum": 1}, "minItems": 1},
+        [1.5, 1.25],
+    ),
+    "search_validation_variants": (
+        {
+            "type": "array",
+            "items": {
+                "enum": [
+                    "original",
+                    "scale_0.5",
+                    "scale_0.75",
+                    "scale_1.5",
+                    "scale_2",
+                    "border",
+                    "side_by_side",
+                ]
+            },
+            "minItems": 1,
+        },
+        ["original", "scale_0.5", "border"],
+    ),
+    "search_upsample": (
+        {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 3}, "minItems": 1},
+        [0, 1],
+    ),
 }
 
 _PATH_KEYS = ("image_dataset", "image_annotations", "image_distractions")

@@ -22,6 +22,8 @@ from .io.atomic import write_text_atomic
 from .mining.hard_negatives import mine_annotated, mine_hard_negatives
 from .model.modelfile import save_model
 from .model.training import train_model
+from .search import search_settings
+from .settings import chosen_config
 from .sources.annotations import read_annotations
 from .sources.dims import box_statistics, suggest_window_dim
 
@@ -55,13 +57,23 @@ def run_pipeline(
     }
     timings["explore_dims"] = time.perf_counter() - t
 
-    extraction = extract_features(conf, progress=progress, drop_mined=drop_mined)
+    search, chosen = None, {}
+    if conf["search"]:
+        result = search_settings(conf, progress=progress)
+        timings["search_settings"] = result.seconds
+        chosen = {"chosen_settings": result.chosen}
+        search = asdict(result)
+        conf = chosen_config(conf, result.chosen)
+
+    extraction = extract_features(conf, progress=progress, drop_mined=drop_mined or bool(search))
     timings["extract_features"] = extraction.seconds
 
     history: list[dict] = []
     evaluations: dict[int, Evaluation] = {}
     mining: dict[int, dict] = {}
-    model = train_model(conf, hard_negatives=False)
+    t = time.perf_counter()
+    model = train_model(conf, hard_negatives=False, metadata=chosen)
+    timings["train"] = time.perf_counter() - t
     _keep_round_model(conf, model, 0)
     evaluations[0] = evaluate(conf, model, progress=progress)
     history.append(_round_record(0, model, evaluations[0], 0, 0, conf))
@@ -77,7 +89,9 @@ def run_pipeline(
             mining[r]["annotated"] = asdict(annotated)
             if use_annotated:
                 summary.n_kept += annotated.n_kept
-        model = train_model(conf, hard_negatives=True, max_round=r)
+        t = time.perf_counter()
+        model = train_model(conf, hard_negatives=True, max_round=r, metadata=chosen)
+        timings["train"] += time.perf_counter() - t
         _keep_round_model(conf, model, r)
         evaluations[r] = evaluate(conf, model, progress=progress)
         history.append(
@@ -96,6 +110,9 @@ def run_pipeline(
             history[-1]["annotated_hard_negatives_used"] = use_annotated
         _write_history(out, history)
         gain = history[-1]["average_precision"] - history[-2]["average_precision"]
+        if not summary.n_kept:
+            log.info("stopping after round %d: it added no hard negative", r)
+            break
         if conf["hn_min_ap_gain"] is not None and gain < conf["hn_min_ap_gain"]:
             log.info(
                 "stopping after round %d: AP gained %.4f < hn_min_ap_gain %.4f",
@@ -111,7 +128,9 @@ def run_pipeline(
 
     from .report.markdown import write_report
 
-    write_report(conf, out, history, evaluations, mining, dims, extraction, timings, comparison)
+    write_report(
+        conf, out, history, evaluations, mining, dims, extraction, timings, comparison, search
+    )
     return out
 
 

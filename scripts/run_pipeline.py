@@ -28,7 +28,7 @@ def run() -> None:
     )
     add_execution_options(p)
     args = p.parse_args()
-    conf = configure(args)
+    conf = configure(args, settled=False)
     if args.max_hard_negatives is not None:
         conf = conf.replace(hn_max_total=args.max_hard_negatives)
     out = run_pipeline(

@@ -44,7 +44,9 @@ def test_mined_windows_are_exactly_those_below_the_iou_threshold(iou_max):
     boxes = np.vstack([gt, [[5, 5, 60, 30]]])
     item = AnnotatedImage(path, boxes)
     model = _model()
-    rows = mine_image(item, model, 4, 1.5, 0.0, 0.3, negative_iou_max=iou_max)
+    rows = mine_image(
+        item, model, 4, 1.5, 0.0, 0.3, negative_iou_max=iou_max, negative_cover_max=1.01
+    )
     everything = Detector(model, 4, 1.5).candidates(read_gray(path), threshold=-np.inf)
     expected = [tuple(b) for b in everything.boxes if max(_iou(b, g) for g in boxes) < iou_max]
     assert len(rows["score"]) == len(expected) > 0
@@ -97,3 +99,48 @@ def test_jittered_positives_overlap_enough():
     assert len(boxes) == 20
     assert all(_iou(b, box) >= 0.7 for b in boxes)
     assert len({tuple(np.round(b, 3)) for b in boxes}) == 20
+
+
+def test_windows_inside_an_object_are_never_negatives():
+    """A window that an object covers for >= half its area (a letter of a sign, a wheel
+    of a car) is not a negative, whatever its IoU with the object."""
+    path = CARS / "image_0005.jpg"
+    gt = read_caltech_mat(CAR_ANNOTATIONS / "annotation_0005.mat")
+    item = AnnotatedImage(path, gt)
+    model = _model()
+    rows = mine_image(item, model, 4, 1.5, 0.0, 0.3, negative_iou_max=0.3)
+    everything = Detector(model, 4, 1.5).candidates(read_gray(path), threshold=-np.inf)
+
+    def cover(w):
+        iw = max(0.0, min(w[2], gt[0][2]) - max(w[0], gt[0][0]))
+        ih = max(0.0, min(w[3], gt[0][3]) - max(w[1], gt[0][1]))
+        return iw * ih / ((w[2] - w[0]) * (w[3] - w[1]))
+
+    expected = {tuple(b) for b in everything.boxes if _iou(b, gt[0]) < 0.3 and cover(b) < 0.5}
+    assert {tuple(b) for b in rows["box"]} == expected
+    inside = [b for b in everything.boxes if _iou(b, gt[0]) < 0.3 and cover(b) >= 0.5]
+    assert inside  # such windows exist in this image, and none was mined
+    assert not expected & {tuple(b) for b in inside}
+
+
+def test_margin_mining_tops_up_a_confident_model():
+    """When no window reaches the probability, the best distinct windows inside the SVM
+    margin (decision >= -1) are mined, at most hn_margin_per_image of them."""
+    path = CARS / "image_0010.jpg"
+    model = _model()
+    image = read_gray(path)
+    everything = Detector(model, 4, 1.5).candidates(image, threshold=-np.inf)
+    top = float(everything.scores.max())
+    # a probability no window reaches: the rule alone mines nothing
+    p = float(model.probability(top + 1.0))
+    none = mine_image(path, model, 4, 1.5, p, 0.3)
+    assert len(none["score"]) == 0
+    margin = top - 0.5
+    rows = mine_image(path, model, 4, 1.5, p, 0.3, margin=margin, margin_per_image=5)
+    assert 1 <= len(rows["score"]) <= 5
+    assert (rows["score"] >= margin - 1e-6).all()
+    assert rows["score"][0] == pytest.approx(top, abs=1e-5)  # the best window comes first
+    boxes = rows["box"]
+    for i in range(len(boxes)):  # distinct places: suppressed as NMS would
+        for j in range(i + 1, len(boxes)):
+            assert _iou(boxes[i], boxes[j]) < 0.9

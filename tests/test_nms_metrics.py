@@ -86,3 +86,22 @@ def test_false_positive_types_hand_worked():
         "duplicate": 1,
         "background": 2,
     }
+
+
+def test_suppression_keeps_neighbours_and_removes_duplicates():
+    """Two objects side by side (touching, or overlapping by 10 % of their width) both
+    survive; a second box on the same object (shifted, or inside it) does not."""
+    from pyimagesearch.detection.nms import non_max_suppression
+
+    a = [0, 0, 100, 40]
+    touching = [100, 0, 200, 40]
+    overlapping = [90, 2, 190, 42]
+    shifted_dup = [8, 2, 104, 42]
+    inner_dup = [10, 5, 60, 35]
+    boxes = np.array([a, touching, overlapping, shifted_dup, inner_dup], float)
+    keep = non_max_suppression(boxes[:2], np.array([0.9, 0.8]), 0.3)
+    assert sorted(keep.tolist()) == [0, 1]
+    keep = non_max_suppression(boxes[[0, 2]], np.array([0.9, 0.8]), 0.3)
+    assert sorted(keep.tolist()) == [0, 1]
+    keep = non_max_suppression(boxes[[0, 3, 4]], np.array([0.9, 0.8, 0.7]), 0.3)
+    assert keep.tolist() == [0]

@@ -28,14 +28,14 @@ def samples(tmp_path_factory):
 def test_scaled_variant_pastes_the_shrunk_image_on_a_scene(samples):
     items, scenes = samples
     rng = np.random.default_rng(0)
-    out = stress._scaled("scale_0.5", items, scenes, rng)
+    out = stress.rescaled("scale_0.5", items, scenes, rng)
     for (image, boxes), (orig, orig_boxes) in zip(out, items):
         assert image.shape == orig.shape  # same canvas size
         sizes = boxes[:, 2:] - boxes[:, :2]
         np.testing.assert_allclose(sizes, (orig_boxes[:, 2:] - orig_boxes[:, :2]) * 0.5, atol=1)
         x1, y1, x2, y2 = np.round(boxes[0]).astype(int)
         assert image[y1:y2, x1:x2].std() > 5  # the object, not an empty canvas
-    big = stress._scaled("scale_2", items, scenes, rng)
+    big = stress.rescaled("scale_2", items, scenes, rng)
     assert big[0][0].shape == (items[0][0].shape[0] * 2, items[0][0].shape[1] * 2)
 
 

@@ -159,16 +159,24 @@ class Detector:
         image: np.ndarray,
         threshold: float | None = None,
         with_features: bool = False,
+        margin: float | None = None,
+        margin_per_layer: int = 64,
     ) -> Candidates:
         """Every window scoring ``>= threshold`` (decision units; default from
-        ``min_probability``), over all pyramid layers."""
+        ``min_probability``), over all pyramid layers; with ``margin`` (below the
+        threshold), also the ``margin_per_layer`` best windows of each layer that score
+        in ``[margin, threshold)``."""
         if threshold is None:
             threshold = self.decision_threshold
         with _one_blas_thread():
-            parts, scored = self._candidates(image, threshold, with_features)
+            parts, scored = self._candidates(
+                image, threshold, with_features, margin, margin_per_layer
+            )
         return _concat(parts, with_features, self.model, scored)
 
-    def _candidates(self, image, threshold, with_features) -> tuple[list, int]:
+    def _candidates(
+        self, image, threshold, with_features, margin=None, margin_per_layer=64
+    ) -> tuple[list, int]:
         """Per-layer parts of ``candidates`` and the number of windows scored."""
         ww, wh = self.model.window_dim
         height, width = image.shape[:2]
@@ -178,6 +186,8 @@ class Detector:
             for xs, ys, scores, blocks, (bx, by) in self._score_layer(layer):
                 scored += scores.size
                 iy, ix = np.nonzero(scores >= threshold)
+                if margin is not None and margin < threshold:
+                    iy, ix = _with_margin(scores, iy, ix, margin, threshold, margin_per_layer)
                 if iy.size == 0:
                     continue
                 x, y = xs[ix], ys[iy]
@@ -269,6 +279,15 @@ def _one_blas_thread():
 
         _BLAS = ThreadpoolController()
     return _BLAS.limit(limits=1, user_api="blas")
+
+
+def _with_margin(scores, iy, ix, margin: float, threshold: float, top: int):
+    """The windows ``(iy, ix)`` plus the ``top`` best scoring in ``[margin, threshold)``."""
+    my, mx = np.nonzero((scores >= margin) & (scores < threshold))
+    if my.size > top:
+        best = np.argpartition(-scores[my, mx], top - 1)[:top]
+        my, mx = my[best], mx[best]
+    return np.concatenate([iy, my]), np.concatenate([ix, mx])
 
 
 def window_padding(

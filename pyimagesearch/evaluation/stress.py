@@ -75,7 +75,7 @@ def stress_suite(
             continue
         rng = np.random.default_rng([conf["seed"], zlib.crc32(name.encode())])
         derived = _MAKERS[_maker_of(name)](name, samples, scenes, rng)
-        items = _write_variant(root / name, derived)
+        items = write_variant(root / name, derived)
         results[name] = evaluate_items(conf, model, items, progress)
         log.info("stress %s: %s", name, results[name])
     return {"variants": results}
@@ -93,7 +93,7 @@ def _original(name: str, samples: list[Sample], scenes, rng) -> list[Sample]:
     return list(samples)
 
 
-def _scaled(name: str, samples: list[Sample], scenes: list[Path], rng) -> list[Sample]:
+def rescaled(name: str, samples: list[Sample], scenes: list[Path], rng) -> list[Sample]:
     """Each image rescaled; a shrunk image is pasted at a random place on a scene."""
     factor = float(name.split("_", 1)[1])
     out = []
@@ -180,7 +180,7 @@ def _object_patch(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.nd
 
 _MAKERS: dict[str, Callable] = {
     "original": _original,
-    "scale": _scaled,
+    "scale": rescaled,
     "border": _border,
     "side_by_side": _side_by_side,
 }
@@ -199,7 +199,7 @@ def _clip(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return boxes[(boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)]
 
 
-def _write_variant(folder: Path, samples: list[Sample]) -> list[AnnotatedImage]:
+def write_variant(folder: Path, samples: list[Sample]) -> list[AnnotatedImage]:
     """Write the variant's images as PNG (lossless) and return them with their boxes."""
     folder.mkdir(parents=True, exist_ok=True)
     items = []
@@ -249,12 +249,13 @@ def _transposed(conf: Config, folder: Path, progress: bool) -> dict:
         classifier_path=str(folder / "model.json"),
         output_dir=str(folder / "out"),
         report_compare_annotated_mining=False,
-        **({"stress_suite": False} if "stress_suite" in conf else {}),
     )
     log.info("stress transposed: training with window_dim %s", list(window))
     run_pipeline(derived, progress=progress)
     from ..model.modelfile import load_model
+    from ..settings import settled_config
 
+    derived = settled_config(derived)  # what the pipeline chose, as evaluate.py uses it
     model = load_model(derived["classifier_path"])
     _, test = split_train_test(rotated, conf["percent_gt_images"], conf["seed"])
     figures = evaluate_items(derived, model, test, progress)

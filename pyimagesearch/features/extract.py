@@ -50,12 +50,17 @@ class ExtractionSummary:
 
 
 def extract_features(
-    conf: Config, progress: bool = True, drop_mined: bool = False
+    conf: Config,
+    progress: bool = True,
+    drop_mined: bool = False,
+    train_items: list[AnnotatedImage] | None = None,
 ) -> ExtractionSummary:
     """Write the store at ``features_path`` with positives and random negatives.
 
     Rounds of hard negatives already in the store are kept; ``drop_mined`` discards
-    them (needed when they were mined with other HOG parameters).
+    them (needed when they were mined with other HOG parameters). ``train_items``
+    replaces the training share of the annotated images (the settings search fits on
+    part of it).
     """
     start = time.perf_counter()
     require_paths(conf, "image_dataset", "image_annotations", "image_distractions")
@@ -64,7 +69,10 @@ def extract_features(
     hog = HogParams.from_config(conf)
     window_dim = tuple(conf["window_dim"])
     keep = _mined_to_keep(conf["features_path"], hog, window_dim, drop_mined)
-    train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    if train_items is None:
+        train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    else:
+        train = list(train_items)
     split = split_distractions(conf)
     _require_window_fits(conf, split.negatives)
     summary = ExtractionSummary(n_train_images=len(train))
@@ -87,6 +95,7 @@ def extract_features(
         seed=conf["seed"],
         clip=conf["padding"] == 0,
         max_pixels=conf["max_image_pixels"],
+        truncation=conf["positive_truncation"],
     )
     _require_enough_positives(conf, len(pos.get("features", ())), len(train))
     neg = _checkpointed(
@@ -185,12 +194,15 @@ def positives_of_image(
     seed: int = 0,
     clip: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    truncation: int = 0,
 ) -> dict | str:
     """Descriptors of the item's boxes (grown by ``offset``), of their mirror images, and
     of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``.
 
     With ``clip``, the grown box is clipped to the image (a detector without padding
-    never sees past the border); otherwise the part past the border is empty cells.
+    never sees past the border); otherwise the part past the border is empty cells, and
+    ``truncation`` copies of each object cut by a border of the image (20-50 % of its
+    width or height outside) teach the detector objects that leave the image.
     """
     try:
         image = read_gray(item.path, max_pixels)
@@ -212,7 +224,45 @@ def positives_of_image(
                 rows["box"].append(roi)
                 rows["flipped"].append(flipped)
                 rows["jittered"].append(is_jittered)
+    if clip or not truncation:
+        return rows
+    cut_rng = np.random.default_rng([seed, 3, zlib.crc32(item.path.name.encode())])
+    for box in clip_boxes(item, w, h):
+        for _ in range(truncation):
+            cropped, roi = truncated(image, box, offset, cut_rng)
+            for flipped in (False, True) if use_flip else (False,):
+                rows["features"].append(roi_descriptor(cropped, roi, window_dim, hog, flipped))
+                rows["source"].append(str(item.path))
+                rows["box"].append(roi)
+                rows["flipped"].append(flipped)
+                rows["jittered"].append(True)
     return rows
+
+
+def truncated(
+    image: np.ndarray, box: np.ndarray, offset: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The image cropped so that 20-50 % of the object lies past one of its borders, and
+    the object's box grown by ``offset`` in the crop's pixels (reaching past it)."""
+    x1, y1, x2, y2 = box
+    import os
+
+    side = int(rng.integers(int(os.environ.get("TRUNC_SIDES", 4))))  # left, right, top, bottom
+    share = float(rng.uniform(0.2, 0.5))
+    h, w = image.shape[:2]
+    if side == 0:
+        cut = min(w - 1, int(np.ceil(x1 + share * (x2 - x1))))
+        crop, shift = image[:, cut:], (cut, 0)
+    elif side == 1:
+        crop, shift = image[:, : max(1, int(np.floor(x2 - share * (x2 - x1))))], (0, 0)
+    elif side == 2:
+        cut = min(h - 1, int(np.ceil(y1 + share * (y2 - y1))))
+        crop, shift = image[cut:], (0, cut)
+    else:
+        crop, shift = image[: max(1, int(np.floor(y2 - share * (y2 - y1))))], (0, 0)
+    dx, dy = shift
+    roi = np.array([x1 - offset - dx, y1 - offset - dy, x2 + offset - dx, y2 + offset - dy])
+    return np.ascontiguousarray(crop), roi
 
 
 def box_samples_of_image(

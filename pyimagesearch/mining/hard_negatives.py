@@ -81,11 +81,19 @@ def mine_image(
     negative_iou_max: float = 0.3,
     padding: float = 0.0,
     upsample: int = 0,
+    margin: float | None = None,
+    margin_per_image: int = 0,
+    negative_cover_max: float = 0.5,
 ) -> dict | str:
     """Windows of one image scoring at least ``min_probability``, most confident first.
 
-    For an annotated image, only windows whose IoU with every object box is below
-    ``negative_iou_max`` are negatives; ``best_iou`` records each window's largest IoU.
+    When those are fewer than ``margin_per_image``, the image is topped up with its best
+    distinct windows inside the SVM margin (decision value ``>= margin``, e.g. -1, as
+    Felzenszwalb et al. mine), so that mining teaches something even when the model is
+    already confident. For an annotated image, only windows whose IoU with every object
+    is below ``negative_iou_max`` and that no object covers for ``negative_cover_max``
+    of their area (a window inside the object) are negatives; ``best_iou`` records each
+    window's largest IoU.
     """
     item = path if isinstance(path, AnnotatedImage) else None
     path = item.path if item else path
@@ -96,18 +104,34 @@ def mine_image(
     detector = Detector(
         model, window_step, pyramid_scale, min_probability, overlap_thresh, padding, upsample
     )
-    cand = detector.candidates(image, with_features=True)
+    use_margin = margin is not None and margin_per_image > 0
+    cand = detector.candidates(
+        image,
+        with_features=True,
+        margin=margin if use_margin else None,
+        margin_per_layer=4 * margin_per_image,
+    )
     best_iou = np.zeros(len(cand))
     if item is not None:
         gt = clip_boxes(item, image.shape[1], image.shape[0])
+        cover = np.zeros(len(cand))
         if len(gt) and len(cand):
             best_iou = iou_matrix(cand.boxes, gt).max(axis=1)
-        negative = best_iou < negative_iou_max
+            cover = coverage(cand.windows, gt)
+        negative = (best_iou < negative_iou_max) & (cover < negative_cover_max)
         cand, best_iou = cand.take(np.flatnonzero(negative)), best_iou[negative]
+    confident = np.flatnonzero(cand.scores >= detector.decision_threshold)
+    sub = cand.take(confident)
     if apply_nms:
-        keep = non_max_suppression(cand.boxes, cand.scores, overlap_thresh)[:max_per_image]
+        keep = confident[non_max_suppression(sub.boxes, sub.scores, overlap_thresh)]
     else:
-        keep = np.argsort(-cand.scores, kind="stable")[:max_per_image]
+        keep = confident[np.argsort(-sub.scores, kind="stable")]
+    keep = keep[:max_per_image]
+    if use_margin and len(keep) < margin_per_image:
+        inside = np.setdiff1d(np.arange(len(cand)), confident)
+        sub = cand.take(inside)
+        extra = inside[non_max_suppression(sub.boxes, sub.scores, overlap_thresh)]
+        keep = np.concatenate([keep, extra[: margin_per_image - len(keep)]])
     cand = cand.take(keep)
     return {
         "best_iou": best_iou[keep],
@@ -119,6 +143,16 @@ def mine_image(
         "score": cand.scores.astype(np.float64),
         "windows_scored": cand.windows_scored,
     }
+
+
+def coverage(windows: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """Largest share of each window's area that one object covers."""
+    w = np.asarray(windows, np.float64).reshape(-1, 1, 4)
+    o = np.asarray(objects, np.float64).reshape(1, -1, 4)
+    iw = np.maximum(0.0, np.minimum(w[..., 2], o[..., 2]) - np.maximum(w[..., 0], o[..., 0]))
+    ih = np.maximum(0.0, np.minimum(w[..., 3], o[..., 3]) - np.maximum(w[..., 1], o[..., 1]))
+    area = (w[..., 2] - w[..., 0]) * (w[..., 3] - w[..., 1])
+    return (iw * ih / np.maximum(area, 1e-12)).max(axis=1)
 
 
 def mine_annotated(
@@ -200,6 +234,9 @@ def mine_hard_negatives(
         negative_iou_max=conf["hn_negative_iou_max"],
         padding=conf["padding"],
         upsample=conf["upsample"],
+        margin=conf["hn_margin"],
+        margin_per_image=conf["hn_margin_per_image"],
+        negative_cover_max=conf["hn_negative_cover_max"],
     )
     summary = _summarise(checkpoint, batches, root, round_index, len(images))
     summary.n_kept = _write_round(
@@ -232,6 +269,9 @@ _MINING_KEYS = (
     "max_image_pixels",
     "padding",
     "upsample",
+    "hn_margin",
+    "hn_margin_per_image",
+    "hn_negative_cover_max",
 )
 
 

@@ -191,6 +191,7 @@ def train_model(
     max_hard: int | None = None,
     annotated: bool | None = None,
     path: str | None = None,
+    metadata: dict | None = None,
 ) -> LinearModel:
     """Train on the store's rows and save the model to ``path`` (default ``classifier_path``).
 
@@ -210,6 +211,7 @@ def train_model(
             negatives=len(sources[1][1]),
             hard_negatives=sum(len(i) for _, i, _ in sources[2:]),
             C=conf["C"],
+            **(metadata or {}),
         )
         _add_box_regressor(model, conf)
         save_model(model, path or conf["classifier_path"])
@@ -224,7 +226,7 @@ def train_model(
         folds=conf["calibration_folds"],
         seed=conf["seed"],
     )
-    model.metadata.update(counts)
+    model.metadata.update(counts, **(metadata or {}))
     _add_box_regressor(model, conf)
     save_model(model, path or conf["classifier_path"])
     return model

@@ -12,6 +12,7 @@ from ..io.atomic import write_text_atomic
 from ..model.modelfile import load_model
 from .gallery import detection_gallery
 from .plots import plot_box_statistics, plot_pr_curves, plot_rounds
+from .search import search_section, write_search_json
 from .template import template_picture
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ def write_report(
     extraction,
     timings: dict[str, float],
     comparison: dict | None = None,
+    search: dict | None = None,
 ) -> Path:
     """Write figures, per-round data and ``report.md`` into ``out``."""
     from ..mining.review import review_round
@@ -109,6 +111,9 @@ def write_report(
             f"{h['precision']:.3f} | {h['recall']:.3f} | {h['decision_threshold']:.4f} |"
         )
     lines += ["", "Machine-readable: `history.json`.", "", "![rounds](rounds.png)", ""]
+    if search:
+        lines += search_section(search)
+        write_search_json(search, out)
     lines += _fp_types_section(history, conf)
     if comparison:
         lines += _comparison_section(comparison, conf)
