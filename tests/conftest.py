@@ -29,6 +29,9 @@ def cars_conf_dict(tmp_path: Path, **overrides) -> dict:
         classifier_path=str(tmp_path / "model.json"),
         output_dir=str(tmp_path / "out"),
         n_jobs=1,
+        # the settings search is tested on its own (test_search.py); elsewhere it would
+        # only multiply the time of every pipeline a test runs
+        search=False,
     )
     raw.update(overrides)
     return raw

@@ -97,7 +97,7 @@ def extract_features(
         max_pixels=conf["max_image_pixels"],
         truncation=conf["positive_truncation"],
     )
-    _require_enough_positives(conf, len(pos.get("features", ())), len(train))
+    _require_enough_positives(conf, _objects(pos), len(train))
     neg = _checkpointed(
         conf,
         "extract_negatives",
@@ -365,15 +365,24 @@ def negatives_of_image(
     return {"features": features, "source": [str(path)] * count, "box": boxes}
 
 
-def _require_enough_positives(conf: Config, n_positives: int, n_images: int) -> None:
-    """Stop before the negatives when training could not use the positives extracted."""
-    if not n_positives:
+def _objects(pos: dict) -> int:
+    """Objects behind the positive rows (mirrors, jittered and cut copies not counted)."""
+    if not len(pos.get("features", ())):
+        return 0
+    return int((~pos["flipped"].astype(bool) & ~pos["jittered"].astype(bool)).sum())
+
+
+def _require_enough_positives(conf: Config, n_objects: int, n_images: int) -> None:
+    """Stop before the negatives when training could not use the positives extracted:
+    calibration needs as many distinct objects as folds (copies of one object are not
+    independent)."""
+    if not n_objects:
         raise ImageReadError("no positive could be extracted: check image_dataset and annotations")
     folds = conf["calibration_folds"]
-    if n_positives < folds:
+    if n_objects < folds:
         raise ConfigError(
             f"{conf.path or '<config>'}: key 'percent_gt_images': its training share of "
-            f"{n_images} image(s) gives {n_positives} positive(s); training needs at least "
+            f"{n_images} image(s) holds {n_objects} object(s); training needs at least "
             f"{folds} (calibration_folds): raise percent_gt_images"
         )
 
