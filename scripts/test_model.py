@@ -38,6 +38,12 @@ def run() -> int:
     p.add_argument("--json", help="write {image path: [{box, probability}, ...]} to this file")
     p.add_argument("--min-probability", type=probability, help="override min_probability")
     p.add_argument("--model", help="model file (default: classifier_path)")
+    p.add_argument(
+        "--upsample",
+        type=nonneg_int,
+        help="enlarge images up to 2^N in the pyramid, to find objects smaller than the "
+        "window (overrides upsample and the value the settings search chose)",
+    )
     p.add_argument("--show", action="store_true", help="also show each result in a window")
     p.add_argument("--yolo-dir", help="also write YOLO txt files (class cx cy w h score) here")
     p.add_argument("--yolo-class", type=nonneg_int, default=0, help="class id for --yolo-dir")
@@ -47,6 +53,8 @@ def run() -> int:
     add_execution_options(p)
     args = p.parse_args()
     conf = configure(args)
+    if args.upsample is not None:
+        conf = conf.replace(upsample=args.upsample)
     model_path = args.model or conf["classifier_path"]
     model = load_model(model_path)
     check_compatible(model, conf, model_path)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -13,6 +14,7 @@ from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
 from pyimagesearch.mining.hard_negatives import annotated_group
 from pyimagesearch.model import load_model
+from pyimagesearch.sources.annotations import read_annotations, split_train_test
 
 from .conftest import ROOT
 
@@ -231,3 +233,43 @@ def test_coco_backgrounds_folder_works_as_distractions(small_run, tmp_path):
     summary = mine_hard_negatives(conf, 7, images=None, progress=False)
     assert summary.n_images == min(len(images), conf["hn_num_distraction_images"])
     assert not summary.skipped
+
+
+def test_upsample_finds_a_car_smaller_than_the_window(small_run, tmp_path):
+    """A car shrunk to 60 % of the window's width is found only when the pyramid may
+    enlarge the image (``--upsample 1``), and its box is the small car's."""
+    conf_path, _ = small_run
+    conf = load_config(conf_path)
+    _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    item = test[0]
+    image = cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE)
+    gt = item.boxes[0]
+    f = 0.6 * 96 / (gt[2] - gt[0])
+    small = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    canvas = np.full((200, 300), 128, np.uint8)
+    canvas[20 : 20 + small.shape[0], 30 : 30 + small.shape[1]] = small
+    cv2.imwrite(str(tmp_path / "small.png"), canvas)
+    box = gt * f + np.array([30, 20, 30, 20])
+    found = {}
+    for up in ("0", "1"):
+        out = tmp_path / f"d{up}.json"
+        result = _run(
+            ROOT / "scripts" / "test_model.py", "--conf", conf_path, "-q", "--image",
+            tmp_path / "small.png", "--json", out, "--min-probability", "0.3",
+            "--upsample", up, "-o", tmp_path / f"o{up}",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        dets = json.loads(out.read_text())[str(tmp_path / "small.png")]
+        found[up] = [_iou(d["box"], box) for d in dets]
+    assert max(found["0"], default=0) < 0.5
+    assert max(found["1"]) >= 0.5
+    refused = _run(ROOT / "scripts" / "test_model.py", "--conf", conf_path, "--image",
+                   tmp_path / "small.png", "--upsample", "-1")  # fmt: skip
+    assert refused.returncode != 0 and "--upsample" in refused.stderr
+
+
+def _iou(a, b):
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)

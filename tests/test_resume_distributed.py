@@ -32,6 +32,11 @@ def trained(tmp_path_factory):
         num_distractions_per_image=5,
         eval_num_distraction_images=0,
         hn_min_probability=0.3,
+        # the course's windows (no padding, no cut copies): these tests check resuming,
+        # determinism and solvers, and a weak 300-negative model needs mined negatives
+        # to tell padded windows apart
+        padding=0.0,
+        positive_truncation=0,
     )
     path = tmp / "conf.json"
     path.write_text(json.dumps(raw))
@@ -193,8 +198,7 @@ def test_out_of_core_sgd_training_finds_cars(trained, tmp_path):
     )
     model = train_model(conf)
     assert model.metadata["solver"] == "sgd"
-    # 62 objects, each with its mirror, and one border-cut copy of both
-    assert model.metadata["positives"] == 248 and model.metadata["negatives"] == 300
+    assert model.metadata["positives"] == 124 and model.metadata["negatives"] == 300
     reference = train_model(conf.replace(train_solver="liblinear"), path=str(tmp_path / "l.json"))
     cosine = (
         model.weights
@@ -204,6 +208,6 @@ def test_out_of_core_sgd_training_finds_cars(trained, tmp_path):
     assert cosine > 0.5
     ap_sgd = evaluate(conf, model, progress=False).average_precision
     ap_ref = evaluate(conf, reference, progress=False).average_precision
-    # a weak round-0 model (300 random negatives, no mining, windows past the border):
-    # 10 epochs of SGD come within 0.15 AP of liblinear's exact optimum (measured 0.13)
-    assert ap_ref >= 0.8 and ap_sgd >= 0.7 and ap_sgd >= ap_ref - 0.15, (ap_sgd, ap_ref)
+    # 10 SGD epochs approximate liblinear's optimum: measured 0.86 vs 0.97 (both with
+    # the box regressor, which lifted the exact solver's AP from about 0.88)
+    assert ap_sgd >= 0.8 and ap_sgd >= ap_ref - 0.15, (ap_sgd, ap_ref)

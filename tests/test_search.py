@@ -21,6 +21,7 @@ SMALL = dict(
     search_pyramid_scales=[1.5],
     search_upsample=[0],
     search_validation_variants=["original"],
+    search=True,
 )
 
 
