@@ -40,52 +40,31 @@ def _number(text: str, kind: type) -> Any:
     return value
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _argument_type(name: str, kind: type, ok: Callable[[Any], bool], rule: str) -> Callable:
+    """An argparse type: ``text`` read as ``kind``, refused unless ``ok`` (``rule`` says
+    what is required, e.g. ``be >= 1``)."""
+
+    def parse(text: str) -> Any:
+        value = _number(text, kind)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must {rule}, got {text}")
+        return value
+
+    parse.__name__ = parse.__qualname__ = name
+    parse.__doc__ = (
+        f"argparse type: a {'whole' if kind is int else 'finite'} number that must {rule}."
+    )
+    return parse
 
 
-def nonneg_int(text: str) -> int:
-    """argparse type: a whole number >= 0."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def n_jobs(text: str) -> int:
-    """argparse type: a worker count, not 0 (-1 = all cores)."""
-    value = _number(text, int)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must not be 0 (1 = in this process, -1 = all cores)")
-    return value
-
-
-def probability(text: str) -> float:
-    """argparse type: a finite number in [0, 1]."""
-    value = _number(text, float)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def nonneg_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    value = _number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+positive_int = _argument_type("positive_int", int, lambda v: v >= 1, "be >= 1")
+nonneg_int = _argument_type("nonneg_int", int, lambda v: v >= 0, "be >= 0")
+n_jobs = _argument_type(
+    "n_jobs", int, lambda v: v != 0, "not be 0 (1 = in this process, -1 = all cores)"
+)
+probability = _argument_type("probability", float, lambda v: 0.0 <= v <= 1.0, "be between 0 and 1")
+positive_float = _argument_type("positive_float", float, lambda v: v > 0, "be > 0")
+nonneg_float = _argument_type("nonneg_float", float, lambda v: v >= 0, "be >= 0")
 
 
 def parser(description: str, conf_required: bool = True) -> argparse.ArgumentParser:

@@ -78,6 +78,14 @@ def extract_features(
     summary = ExtractionSummary(n_train_images=len(train))
 
     d = hog.descriptor_size(window_dim)
+    per_object = dict(  # what positives and box samples are taken with
+        hog=hog,
+        window_dim=window_dim,
+        offset=conf["offset"],
+        use_flip=conf["use_flip"],
+        seed=conf["seed"],
+        max_pixels=conf["max_image_pixels"],
+    )
     pos = _checkpointed(
         conf,
         "extract_positives",
@@ -86,16 +94,11 @@ def extract_features(
         d,
         summary,
         progress,
-        hog=hog,
-        window_dim=window_dim,
-        offset=conf["offset"],
-        use_flip=conf["use_flip"],
         jitter=conf["positive_jitter"],
         jitter_iou=conf["positive_jitter_iou"],
-        seed=conf["seed"],
         clip=conf["padding"] == 0,
-        max_pixels=conf["max_image_pixels"],
         truncation=conf["positive_truncation"],
+        **per_object,
     )
     _require_enough_positives(conf, _objects(pos), len(train))
     neg = _checkpointed(
@@ -125,13 +128,8 @@ def extract_features(
             d,
             summary,
             progress,
-            hog=hog,
-            window_dim=window_dim,
-            offset=conf["offset"],
             count=conf["box_regression_samples"],
-            use_flip=conf["use_flip"],
-            seed=conf["seed"],
-            max_pixels=conf["max_image_pixels"],
+            **per_object,
         )
     summary.n_positives, summary.n_negatives = len(pos["features"]), len(neg["features"])
     summary.n_negative_images = len(split.negatives)

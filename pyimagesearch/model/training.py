@@ -234,6 +234,8 @@ def train_model(
 
 def _add_box_regressor(model: LinearModel, conf: Config) -> None:
     """Fit the box regressor on the store's box samples, when it has them."""
+    if not conf["box_regression_samples"]:
+        return  # turned off: boxes are the windows
     store = FeatureStore(conf["features_path"], model.hog, model.window_dim)
     if not store.count(BOX_SAMPLES):
         log.warning("%s holds no box samples: boxes will be the windows", store.path)
