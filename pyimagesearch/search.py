@@ -41,6 +41,7 @@ class SearchResult:
     chosen: dict = field(default_factory=dict)
     n_fit_images: int = 0
     n_validation_images: int = 0
+    validation_variants: list = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -78,10 +79,14 @@ def search_settings(conf: Config, progress: bool = True) -> SearchResult:
     start = time.perf_counter()
     train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     fit, val = _validation_split(train, conf["search_validation_share"], conf["seed"])
+    result = SearchResult(
+        n_fit_images=len(fit),
+        n_validation_images=len(val),
+        validation_variants=list(conf["search_validation_variants"]),
+    )
     val = validation_images(conf, val, Path(conf["output_dir"]) / "search" / "validation")
     grid = candidate_settings(conf)
     root = Path(conf["output_dir"]) / "search"
-    result = SearchResult(n_fit_images=len(fit), n_validation_images=len(val))
     for window in grid["window_dim"]:
         tag = f"{window[0]}x{window[1]}"
         wconf = conf.replace(

@@ -146,3 +146,16 @@ def test_positive_past_the_border_has_empty_cells():
     padded, valid = pad_image(image, 48, 16)
     ref = window_descriptor(padded, 0, 66, (96, 32), COURSE, valid)
     np.testing.assert_allclose(past, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("phase", [(0, 0), (2, 3), (1, 1)])
+def test_padded_blocks_without_gradients_over_the_padding_are_the_same(phase):
+    """The detector skips gradients over the padding: its grids equal those of the
+    padded image with the padding masked, bit for bit."""
+    from pyimagesearch.descriptor.hog import hog_blocks, padded_hog_blocks
+
+    image = _car((151, 87))
+    padded, valid = pad_image(image, 48, 16)
+    (ref,) = hog_blocks(padded, COURSE, (phase,), valid)
+    (fast,) = padded_hog_blocks(image, COURSE, (phase,), 48, 16)
+    np.testing.assert_array_equal(fast, ref)

@@ -53,6 +53,7 @@ def test_search_tries_every_setting_and_the_model_records_the_choice(tmp_path):
     chosen_row = next(r for r in result.rows if r["chosen"])
     assert chosen_row["ap50"] == pytest.approx(best["ap50"], abs=1e-3)
     assert result.n_validation_images + result.n_fit_images == 62
+    assert result.validation_variants == ["original"]
 
     # the pipeline trains with the choice, records it, and later steps use it
     conf = config_from_dict(cars_conf_dict(tmp_path, hn_rounds=0, **SMALL))

@@ -230,6 +230,27 @@ def hog_blocks(
     return [normalize_blocks(cell_histograms(magnitude, bins, params, p), params) for p in phases]
 
 
+def padded_hog_blocks(
+    image: np.ndarray,
+    params: HogParams,
+    phases: tuple[tuple[int, int], ...],
+    pad_x: int,
+    pad_y: int,
+) -> list[np.ndarray]:
+    """``hog_blocks`` of the image padded by ``pad_x``/``pad_y`` (:func:`pad_image`),
+    without computing gradients over the padding: they are zero there anyway, so only
+    a one-pixel replicated rim is needed for the border pixels' gradients."""
+    image = _as_uint8_gray(image)
+    rim, _ = pad_image(image, 1, 1)
+    magnitude, bins = orientation_bins(rim, params)
+    h, w = image.shape
+    full_m = np.zeros((h + 2 * pad_y, w + 2 * pad_x), np.float64)
+    full_b = np.full(full_m.shape, -1, np.int8)
+    full_m[pad_y : pad_y + h, pad_x : pad_x + w] = magnitude[1:-1, 1:-1]
+    full_b[pad_y : pad_y + h, pad_x : pad_x + w] = bins[1:-1, 1:-1]
+    return [normalize_blocks(cell_histograms(full_m, full_b, params, p), params) for p in phases]
+
+
 def _zero_outside(magnitude: np.ndarray, valid: Valid) -> None:
     top, bottom, left, right = (max(0, int(v)) for v in valid)
     magnitude[:top] = 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..descriptor import _kernels
-from ..descriptor.hog import hog_blocks, pad_image
+from ..descriptor.hog import hog_blocks, padded_hog_blocks
 from ..model.linear import LinearModel
 from .nms import non_max_suppression
 from .pyramid import pyramid
@@ -247,8 +247,10 @@ class Detector:
         phases_r = np.unique(ys_p % c_r)
         phases_c = np.unique(xs_p % c_c)
         phases = tuple((int(pr), int(pc)) for pr in phases_r for pc in phases_c)
-        padded, valid = pad_image(layer, px, py)
-        grids = hog_blocks(padded, self.model.hog, phases, valid if (px or py) else None)
+        if px or py:
+            grids = padded_hog_blocks(layer, self.model.hog, phases, px, py)
+        else:
+            grids = hog_blocks(layer, self.model.hog, phases)
         wr, wc = self._win_blocks
         for (pr, pc), blocks in zip(phases, grids):
             in_r, in_c = ys_p % c_r == pr, xs_p % c_c == pc

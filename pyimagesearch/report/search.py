@@ -14,9 +14,11 @@ def search_section(result: dict) -> list[str]:
     lines = [
         "## Settings chosen on validation data",
         "",
-        f"{result['n_validation_images']} of the training images were held out; a model was "
-        f"trained on the other {result['n_fit_images']} for each window and `C` (positives and "
-        "random negatives, no mining) and run at each pyramid step and upsampling. The "
+        f"{result['n_validation_images']} of the training images were held out and evaluated "
+        f"as variants {', '.join(result.get('validation_variants', ['original']))}; a model "
+        f"was trained on the other {result['n_fit_images']} for each window and `C` "
+        "(positives and random negatives, no mining) and run at each pyramid step and "
+        "upsampling. The "
         "highest validation AP (then AP at IoU 0.7, then the cheaper setting) won "
         f"({result['seconds']:.0f} s): window_dim **{chosen['window_dim']}**, C "
         f"**{chosen['C']:g}**, pyramid_scale **{chosen['pyramid_scale']:g}**, upsample "
