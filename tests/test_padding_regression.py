@@ -159,3 +159,24 @@ def test_padded_blocks_without_gradients_over_the_padding_are_the_same(phase):
     (ref,) = hog_blocks(padded, COURSE, (phase,), valid)
     (fast,) = padded_hog_blocks(image, COURSE, (phase,), 48, 16)
     np.testing.assert_array_equal(fast, ref)
+
+
+def test_crops_keep_their_context_instead_of_empty_cells(tmp_path):
+    """A folder of crops: the crop's border is not the scene's, so positives are the
+    crop itself (clipped), never framed by empty cells; truncated copies are added."""
+    from pyimagesearch.features.extract import box_samples_of_image, positives_of_image
+    from pyimagesearch.sources.annotations import AnnotatedImage
+
+    crop = _car((100, 40))
+    path = tmp_path / "crop.png"
+    cv2.imwrite(str(path), crop)
+    item = AnnotatedImage(path, np.array([[0.0, 0.0, 100.0, 40.0]]))
+    rows = positives_of_image(item, COURSE, (96, 32), 5, False, clip=True, truncation=1)
+    assert np.array_equal(rows["box"][0], [0, 0, 100, 40])  # clipped: no margin outside
+    whole = roi_descriptor(crop, np.array([0.0, 0.0, 100.0, 40.0]), (96, 32), COURSE)
+    np.testing.assert_array_equal(rows["features"][0], whole)
+    assert len(rows["features"]) == 2 and rows["jittered"][1]  # + one cut copy
+    samples = box_samples_of_image(item, COURSE, (96, 32), 5, 3, False, empty_outside=False)
+    for feats in samples["features"]:
+        blocks = np.asarray(feats).reshape(7, 23, -1)
+        assert blocks[:, 0].any() and blocks[:, -1].any()  # edges replicated, not empty

@@ -14,14 +14,19 @@ def roi_descriptor(
     window_dim: tuple[int, int],
     params: HogParams,
     flip: bool = False,
+    empty_outside: bool = True,
 ) -> np.ndarray:
     """Descriptor of a region resized to ``window_dim``, computed with a one-cell margin.
 
     The margin is taken from the image around the region (edge pixels replicated
     where the image ends), resized with the region, and its cells are discarded:
-    the window's border pixels get real gradients, as in a pyramid layer.
+    the window's border pixels get real gradients, as in a pyramid layer. Where the
+    region itself leaves the image, its cells there are empty (the image border, as a
+    padded layer sees it), unless ``empty_outside`` is false (the image is a crop of a
+    larger scene, whose border is not the scene's: edge pixels are replicated instead).
     """
     patch, valid = roi_patch(image, roi, window_dim, params)
+    valid = valid if empty_outside else None
     if flip:
         patch = np.ascontiguousarray(patch[:, ::-1])
         if valid is not None:

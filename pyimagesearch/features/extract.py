@@ -78,6 +78,8 @@ def extract_features(
     summary = ExtractionSummary(n_train_images=len(train))
 
     d = hog.descriptor_size(window_dim)
+    # a crop's border is not the scene's: objects touching it are not cut by the image
+    crops = conf["annotation_format"] == "crops"
     per_object = dict(  # what positives and box samples are taken with
         hog=hog,
         window_dim=window_dim,
@@ -96,8 +98,8 @@ def extract_features(
         progress,
         jitter=conf["positive_jitter"],
         jitter_iou=conf["positive_jitter_iou"],
-        clip=conf["padding"] == 0,
-        truncation=conf["positive_truncation"],
+        clip=conf["padding"] == 0 or crops,
+        truncation=conf["positive_truncation"] if conf["padding"] > 0 else 0,
         **per_object,
     )
     _require_enough_positives(conf, _objects(pos), len(train))
@@ -129,6 +131,7 @@ def extract_features(
             summary,
             progress,
             count=conf["box_regression_samples"],
+            empty_outside=not crops,
             **per_object,
         )
     summary.n_positives, summary.n_negatives = len(pos["features"]), len(neg["features"])
@@ -198,9 +201,10 @@ def positives_of_image(
     of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``.
 
     With ``clip``, the grown box is clipped to the image (a detector without padding
-    never sees past the border); otherwise the part past the border is empty cells, and
-    ``truncation`` copies of each object cut by a border of the image (20-50 % of its
-    width or height outside) teach the detector objects that leave the image.
+    never sees past the border, and a crop's border is not the scene's); otherwise the
+    part past the border is empty cells. ``truncation`` copies of each object cut by a
+    border of the image (20-50 % of its width or height outside, empty cells there)
+    teach a padded detector objects that leave the image.
     """
     try:
         image = read_gray(item.path, max_pixels)
@@ -222,7 +226,7 @@ def positives_of_image(
                 rows["box"].append(roi)
                 rows["flipped"].append(flipped)
                 rows["jittered"].append(is_jittered)
-    if clip or not truncation:
+    if not truncation:
         return rows
     cut_rng = np.random.default_rng([seed, 3, zlib.crc32(item.path.name.encode())])
     for box in clip_boxes(item, w, h):
@@ -272,6 +276,7 @@ def box_samples_of_image(
     use_flip: bool,
     seed: int = 0,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    empty_outside: bool = True,
 ) -> dict | str:
     """Windows around each object, as the detector would place them, with their
     descriptors and the object's box relative to them (box regression samples).
@@ -293,7 +298,7 @@ def box_samples_of_image(
                 target = box_targets(window, obj)[0]
                 if flipped:  # mirrored about the window's centre: left and right swap
                     target = np.array([-target[2], target[1], -target[0], target[3]])
-                feats = roi_descriptor(image, window, window_dim, hog, flip=flipped)
+                feats = roi_descriptor(image, window, window_dim, hog, flipped, empty_outside)
                 rows["features"].append(feats)
                 rows["source"].append(str(item.path))
                 rows["box"].append(window)
