@@ -58,7 +58,8 @@ def run() -> None:
             print(f"== {path}")
         print(
             f"average precision (IoU >= 0.5): {ev.average_precision:.4f} "
-            f"({ev.n_objects} objects in {ev.n_test_images} test images)"
+            f"({ev.n_objects} objects in {ev.n_test_images} test images); at IoU >= 0.7: "
+            f"{ev.average_precision_70:.4f}; mean IoU of true positives {ev.mean_iou:.3f}"
         )
         print(
             f"at p >= {ev.min_probability}: precision {ev.precision:.3f}, recall "
