@@ -74,7 +74,9 @@ def run() -> int:
             {"box": [round(float(v), 2) for v in box], "probability": round(float(prob), 6)}
             for box, prob in zip(res["boxes"], res["probabilities"])
         ]
-        drawn = draw_detections(read_image(path), res["boxes"], res["probabilities"])
+        drawn = draw_detections(
+            read_image(path, conf["max_image_pixels"]), res["boxes"], res["probabilities"]
+        )
         write_png(drawings[path], drawn)
         if args.show:
             try:

@@ -1,0 +1,178 @@
+"""Hostile inputs found in review: blocked download targets, max_image_pixels everywhere."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pyimagesearch.errors import ImageReadError
+from pyimagesearch.evaluation.stress import SceneFiles, _scene
+from pyimagesearch.mining.review import window_contrast
+from pyimagesearch.report.gallery import detection_gallery, window_sheet
+from pyimagesearch.sources.coco_backgrounds import fetch_coco_backgrounds
+from pyimagesearch.sources.download import (
+    DownloadTask,
+    download_files,
+    image_verifier,
+    part_path,
+)
+from pyimagesearch.sources.openimages import make_placeholder_verifier, write_crops
+
+from .sources.test_coco_backgrounds import (
+    ANNOTATIONS,
+    COCO,
+    EXCLUDE,
+    expected_backgrounds,
+    images_by_id,
+    run_cli,
+)
+from .sources.test_download import SAMPLE_IMAGES
+
+SMALL = 100  # pixels: every sample image is larger
+
+
+def _fetch(tasks, **kw):
+    return download_files(tasks, retries=0, backoff=0.0, progress=False, **kw)
+
+
+def _no_tracebacks(caplog) -> None:
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert "unexpected error" not in caplog.text
+
+
+# ---------------------------------------------------------------- blocked download targets
+
+
+@pytest.mark.parametrize("blocked", ["dest", "part"])
+def test_folder_where_a_download_goes_fails_that_file_only(tmp_path, caplog, blocked):
+    out = tmp_path / "out"
+    tasks = [DownloadTask(p.stem, p, out / p.name) for p in SAMPLE_IMAGES[:3]]
+    where = tasks[0].dest if blocked == "dest" else part_path(tasks[0].dest)
+    (where / "keep").mkdir(parents=True)
+    sentinel = where / "keep" / "sentinel.txt"
+    sentinel.write_text("mine")
+    with caplog.at_level(logging.INFO):
+        summary = _fetch(tasks)
+    assert [r.status for r in summary.results] == ["failed", "downloaded", "downloaded"]
+    reason = summary.failed[0].reason
+    assert reason.startswith(f"{where}: a folder sits where") and "\n" not in reason
+    assert sentinel.read_text() == "mine"
+    _no_tracebacks(caplog)
+
+
+def test_fifo_or_file_as_parent_never_blocks_or_raises(tmp_path, caplog):
+    out = tmp_path / "out"
+    fifo_task = DownloadTask("a", SAMPLE_IMAGES[0], out / "a.jpg")
+    parent_task = DownloadTask("b", SAMPLE_IMAGES[1], out / "sub" / "b.jpg")
+    out.mkdir()
+    os.mkfifo(fifo_task.dest)
+    (out / "sub").write_text("a file where a folder goes")
+    with caplog.at_level(logging.INFO):
+        summary = _fetch([fifo_task, parent_task], timeout=(2.0, 2.0))
+    a, b = summary.results
+    assert a.status == b.status == "failed"
+    assert a.reason == f"{fifo_task.dest}: a special file (not a regular file) sits where " + (
+        "the downloaded file goes; move it away and re-run"
+    )
+    assert str(out / "sub") in b.reason and "\n" not in b.reason
+    assert (out / "sub").read_text() == "a file where a folder goes"
+    _no_tracebacks(caplog)
+
+
+def test_coco_backgrounds_cli_reports_a_blocked_file_and_goes_on(tmp_path):
+    ids = expected_backgrounds()[:3]
+    out = tmp_path / "out"
+    blocked = out / "images" / images_by_id()[ids[0]]["file_name"]
+    blocked.mkdir(parents=True)
+    res = run_cli("--annotations", str(ANNOTATIONS), "--exclude", "person", "car",
+                  "--exclude-supercategory", "vehicle", "--num", "3", "--out", str(out),
+                  "--images-dir", str(COCO / "images"), "--no-progress")  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    assert "unexpected error" not in res.stderr + res.stdout
+    assert f"{blocked}: a folder sits where the downloaded file goes" in res.stdout
+    assert "downloaded: 2" in res.stdout and blocked.is_dir()
+
+
+# ---------------------------------------------------------------- max_image_pixels everywhere
+
+
+def test_fetch_verifiers_refuse_images_over_the_limit(tmp_path):
+    out = tmp_path / "out"
+    tasks = [DownloadTask("a", SAMPLE_IMAGES[0], out / "a.jpg")]
+    summary = _fetch(tasks, verify=image_verifier(SMALL))
+    assert f"exceeds max_image_pixels={SMALL}" in summary.failed[0].reason
+    assert not (out / "a.jpg").exists()
+    with pytest.raises(ImageReadError, match=f"max_image_pixels={SMALL}"):
+        make_placeholder_verifier(max_pixels=SMALL)(SAMPLE_IMAGES[0])
+    assert image_verifier()(SAMPLE_IMAGES[0])[0] > 0  # the default limit lets them through
+
+
+def test_coco_backgrounds_max_image_pixels_option(tmp_path):
+    report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, num=2, progress=False,
+                                    images_dir=COCO / "images", max_image_pixels=SMALL)  # fmt: skip
+    assert len(report.summary.failed) == 2
+    assert all("exceeds max_image_pixels" in r.reason for r in report.summary.failed)
+    res = run_cli("--annotations", str(ANNOTATIONS), "--exclude", "person", "--num", "1",
+                  "--out", str(tmp_path / "cli"), "--images-dir", str(COCO / "images"),
+                  "--max-image-pixels", str(SMALL), "--no-progress")  # fmt: skip
+    assert res.returncode == 1 and f"exceeds max_image_pixels={SMALL}" in res.stdout
+    res = run_cli("--annotations", str(ANNOTATIONS), "--exclude", "person",
+                  "--out", str(tmp_path / "x"), "--max-image-pixels", "0")  # fmt: skip
+    assert res.returncode == 2 and "--max-image-pixels" in res.stderr
+
+
+def test_openimages_crops_read_within_the_limit(tmp_path, caplog):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "abc.jpg").write_bytes(SAMPLE_IMAGES[0].read_bytes())
+    with caplog.at_level(logging.WARNING):
+        crops, _ = write_crops(tmp_path, {"abc": []}, 16, {}, max_pixels=SMALL)
+    assert crops == 0 and f"exceeds max_image_pixels={SMALL}" in caplog.text
+
+
+def _rows(src: Path) -> dict[str, np.ndarray]:
+    return {
+        "source": np.array([str(src)], dtype=object),
+        "box": np.array([[0.0, 0.0, 8.0, 8.0]]),
+        "scale": np.array([1.0]),
+        "score": np.array([2.0]),
+        "probability": np.array([0.99]),
+    }
+
+
+def test_review_and_sheets_keep_the_limit(tmp_path, caplog):
+    rows = _rows(SAMPLE_IMAGES[0])
+    assert np.isnan(window_contrast(rows, np.array([0]), max_pixels=SMALL)[0])
+    assert np.isfinite(window_contrast(rows, np.array([0]))[0])
+    with caplog.at_level(logging.WARNING):
+        sheet = window_sheet(rows, tmp_path / "sheet.png", max_pixels=SMALL)
+    assert f"exceeds max_image_pixels={SMALL}" in caplog.text and "left blank" in caplog.text
+    assert cv2.imread(str(sheet)) is not None
+    entry = {"path": str(SAMPLE_IMAGES[0]), "probabilities": [], "boxes": []}
+    with pytest.raises(ImageReadError, match=f"max_image_pixels={SMALL}"):
+        detection_gallery([entry], tmp_path / "gallery.png", 0.5, max_pixels=SMALL)
+
+
+def test_stress_scenes_keep_the_limit():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ImageReadError, match=f"max_image_pixels={SMALL}"):
+        _scene(SceneFiles([SAMPLE_IMAGES[0]], SMALL), rng, 64, 32)
+    assert _scene(SceneFiles([SAMPLE_IMAGES[0]], 10**8), rng, 64, 32).shape == (32, 64)
+
+
+def test_every_image_read_passes_a_limit():
+    """Every read_gray/read_image call of the package and scripts passes a pixel limit."""
+    root = Path(__file__).resolve().parents[1]
+    bare = []
+    for path in [*root.glob("pyimagesearch/**/*.py"), *root.glob("scripts/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = getattr(getattr(node, "func", None), "id", None)
+            if name in ("read_gray", "read_image") and len(node.args) + len(node.keywords) < 2:
+                bare.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not bare
