@@ -28,10 +28,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import tarfile
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +42,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
+if __name__ == "__main__":  # Ctrl-C while the libraries load: one line, status 130
+    signal.signal(signal.SIGINT, lambda *_: (sys.stderr.write("interrupted\n"), os._exit(130)))
 try:
     from pyimagesearch.errors import PyImageSearchError
 except ImportError:  # run from a checkout without ``pip install -e .``
@@ -795,6 +799,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """0 = done, 1 = ``--check`` found folders missing, 2 = error (one line)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     args = parse_args(argv)
     try:
         return run(args)

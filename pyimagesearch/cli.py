@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from .config import Config, load_config
 from .errors import PyImageSearchError, os_error_text
+from .interrupt import imports_done
 from .io.images import DEFAULT_MAX_PIXELS
 
 #: Set by ``setup_logging(verbose=True)``: errors then show their traceback too.
@@ -178,6 +179,7 @@ def run_guarded(func: Callable[..., int | None], *args: Any) -> int:
     Errors from the user's input (the toolkit's own) give status 2; disk, library and
     unexpected errors 1; an interrupt 130. ``--verbose`` prints the traceback as well.
     """
+    imports_done()
     try:
         return func(*args) or 0
     except KeyboardInterrupt:

@@ -1,5 +1,9 @@
 """Detect objects in an image or a folder; draw the boxes and write them as JSON."""
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 import json
 from pathlib import Path
 

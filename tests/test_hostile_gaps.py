@@ -5,6 +5,10 @@ from __future__ import annotations
 import ast
 import logging
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -176,3 +180,46 @@ def test_every_image_read_passes_a_limit():
             if name in ("read_gray", "read_image") and len(node.args) + len(node.keywords) < 2:
                 bare.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not bare
+
+
+# ---------------------------------------------------------------- Ctrl-C while importing
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY_POINTS = sorted(ROOT.glob("scripts/*.py")) + [ROOT / "datasets" / "fetch.py"]
+
+
+def _wait_for_numpy(proc: subprocess.Popen, seconds: float = 30.0) -> bool:
+    """Wait until ``proc`` has loaded numpy (it is importing its libraries); False if it ended."""
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if "numpy" in maps.read_text():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.002)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
+@pytest.mark.parametrize("script", ENTRY_POINTS, ids=lambda p: p.name)
+def test_ctrl_c_while_importing_is_one_line(script):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert _wait_for_numpy(proc), "the script ended before loading numpy"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted"), err
