@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,9 +17,14 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.errors import ImageReadError
+from pyimagesearch.config import load_config
+from pyimagesearch.descriptor.hog import HogParams
+from pyimagesearch.detection.files import check_outputs, label_paths
+from pyimagesearch.errors import ImageReadError, PyImageSearchError
 from pyimagesearch.evaluation.stress import SceneFiles, _scene
 from pyimagesearch.mining.review import window_contrast
+from pyimagesearch.model import save_model
+from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.report.gallery import detection_gallery, window_sheet
 from pyimagesearch.sources.coco_backgrounds import fetch_coco_backgrounds
 from pyimagesearch.sources.download import (
@@ -28,6 +35,7 @@ from pyimagesearch.sources.download import (
 )
 from pyimagesearch.sources.openimages import make_placeholder_verifier, write_crops
 
+from .conftest import CARS, cars_conf_dict
 from .sources.test_coco_backgrounds import (
     ANNOTATIONS,
     COCO,
@@ -37,6 +45,7 @@ from .sources.test_coco_backgrounds import (
     run_cli,
 )
 from .sources.test_download import SAMPLE_IMAGES
+from .test_data_loss import WIN
 
 SMALL = 100  # pixels: every sample image is larger
 
@@ -223,3 +232,107 @@ def test_ctrl_c_while_importing_is_one_line(script):
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("interrupted"), err
+
+
+# ---------------------------------------------------------------- test_model.py outputs
+
+
+def test_label_paths_mirror_sub_folders_and_refuse_clashes(tmp_path):
+    paths = [tmp_path / "sub/car.jpg", tmp_path / "sub2/car.jpg"]
+    assert label_paths(paths, tmp_path, tmp_path / "y") == [
+        tmp_path / "y/sub/car.txt",
+        tmp_path / "y/sub2/car.txt",
+    ]
+    with pytest.raises(PyImageSearchError, match=r"would both write the label file"):
+        label_paths([tmp_path / "car.jpg", tmp_path / "car.png"], tmp_path, tmp_path)
+    with pytest.raises(PyImageSearchError, match=r"the --json file would overwrite the input"):
+        check_outputs([("--json file", tmp_path / "x/../car.jpg")], [tmp_path / "car.jpg"])
+    with pytest.raises(PyImageSearchError, match=r"both the drawing and the --json file"):
+        check_outputs([("drawing", tmp_path / "a.png"), ("--json file", tmp_path / "a.png")], [])
+
+
+@pytest.fixture
+def detection_run(tmp_path):
+    """Images in sub-folders (same stems), a config and a zero model; returns a runner."""
+    images = tmp_path / "images"
+    for sub, src in (("sub", "image_0001.jpg"), ("sub2", "image_0002.jpg")):
+        (images / sub).mkdir(parents=True)
+        shutil.copyfile(CARS / src, images / sub / "car.jpg")
+    raw = cars_conf_dict(tmp_path)
+    conf_path = tmp_path / "conf.json"
+    conf_path.write_text(json.dumps(raw))
+    conf = load_config(conf_path)
+    hog = HogParams.from_config(conf)
+    save_model(
+        LinearModel(np.zeros(hog.descriptor_size(WIN)), 1.0, 1.0, 0.0, hog, WIN),
+        conf["classifier_path"],
+    )
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "scripts/test_model.py"), "-c", str(conf_path), "-q",
+             "-i", str(images), "-o", str(tmp_path / "drawn"), "--n-jobs", "1", *extra],
+            capture_output=True, text=True, cwd=ROOT, timeout=300,
+        )  # fmt: skip
+
+    return images, conf_path, run
+
+
+def _snapshot(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _refused(result: subprocess.CompletedProcess, text: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and text in result.stderr, result.stderr
+
+
+def test_test_model_json_and_coco_results_never_overwrite_inputs(detection_run, tmp_path):
+    images, conf_path, run = detection_run
+    before = _snapshot(tmp_path)
+    car = images / "sub" / "car.jpg"
+    _refused(run("--json", str(car)), f"{car}: the --json file would overwrite the input")
+    _refused(run("--json", str(conf_path)), "would overwrite the input")
+    ann = tmp_path / "ann.json"
+    ann.write_text("{}")
+    before[ann] = b"{}"
+    _refused(
+        run("--coco-results", str(ann), "--coco-annotations", str(ann)),
+        f"{ann}: the --coco-results file would overwrite the input",
+    )
+    twice = str(tmp_path / "r.json")
+    _refused(
+        run("--json", twice, "--coco-results", twice, "--coco-annotations", str(ann)),
+        "both the --json file and the --coco-results",
+    )
+    assert _snapshot(tmp_path) == before  # nothing written: no drawing, no model, no input
+
+
+def test_test_model_yolo_labels_mirror_sub_folders_and_keep_existing_ones(detection_run, tmp_path):
+    _, _, run = detection_run
+    labels = tmp_path / "labels"
+    result = run("--yolo-dir", str(labels))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.relative_to(labels).as_posix() for p in labels.rglob("*.txt")) == [
+        "sub/car.txt",
+        "sub2/car.txt",
+    ]
+    # a second run would replace them: refused unless --overwrite
+    (labels / "sub2" / "car.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    state = _snapshot(tmp_path)
+    _refused(
+        run("--yolo-dir", str(labels)), "label file already exists (2 of 2 do); pass --overwrite"
+    )
+    assert _snapshot(tmp_path) == state
+    assert run("--yolo-dir", str(labels), "--overwrite").returncode == 0
+    assert (labels / "sub2" / "car.txt").read_text() != "0 0.5 0.5 0.2 0.2\n"
+
+
+def test_test_model_yolo_dir_equal_to_a_labelled_image_folder_is_refused(detection_run, tmp_path):
+    images, _, run = detection_run
+    user_label = images / "sub" / "car.txt"
+    user_label.write_text("3 0.1 0.1 0.1 0.1\n")  # the user's own label: must survive
+    state = _snapshot(tmp_path)
+    _refused(run("--yolo-dir", str(images)), f"{user_label}: label file already exists")
+    assert _snapshot(tmp_path) == state
