@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 from .config import Config, load_config
 from .errors import PyImageSearchError, os_error_text
+from .interrupt import imports_done
+from .io.images import DEFAULT_MAX_PIXELS
 
 #: Set by ``setup_logging(verbose=True)``: errors then show their traceback too.
 _VERBOSE = False
@@ -96,6 +98,12 @@ def add_download_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--timeout", type=positive_float, default=60.0, help="read timeout (seconds)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--max-image-pixels",
+        type=positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse images of more pixels, before decoding (default {DEFAULT_MAX_PIXELS:,})",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
 
 
@@ -107,6 +115,7 @@ def download_kwargs(args: argparse.Namespace) -> dict:
         "backoff": args.backoff,
         "timeout": (min(10.0, args.timeout), args.timeout),
         "progress": not args.no_progress,
+        "max_image_pixels": args.max_image_pixels,
     }
 
 
@@ -170,6 +179,7 @@ def run_guarded(func: Callable[..., int | None], *args: Any) -> int:
     Errors from the user's input (the toolkit's own) give status 2; disk, library and
     unexpected errors 1; an interrupt 130. ``--verbose`` prints the traceback as well.
     """
+    imports_done()
     try:
         return func(*args) or 0
     except KeyboardInterrupt:

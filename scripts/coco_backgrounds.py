@@ -8,6 +8,10 @@ Example:
 
 from __future__ import annotations
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 import argparse
 import sys
 

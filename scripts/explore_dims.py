@@ -1,5 +1,9 @@
 """Statistics of the annotated boxes and a suggested window_dim."""
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 from pyimagesearch.cli import configure, main, parser
 from pyimagesearch.sources.annotations import read_annotations
 from pyimagesearch.sources.dims import box_statistics, suggest_window_dim

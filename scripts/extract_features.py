@@ -1,5 +1,9 @@
 """Extract HOG features of positives and random negatives into the HDF5 store."""
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 from pyimagesearch.cli import add_execution_options, configure, main, parser
 from pyimagesearch.features.extract import extract_features
 

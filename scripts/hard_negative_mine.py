@@ -1,5 +1,9 @@
 """Mine hard negatives: confident detections on distraction images, stored with provenance."""
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 from pyimagesearch.cli import add_execution_options, configure, main, parser, positive_int
 from pyimagesearch.mining import mine_annotated, mine_hard_negatives
 

@@ -12,6 +12,10 @@ Examples:
 
 from __future__ import annotations
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 import argparse
 import os
 import sys

@@ -1,5 +1,9 @@
 """Review a mining round: contact sheet of the most confident windows, suspects, categories."""
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 from pathlib import Path
 
 from pyimagesearch.cli import configure, main, parser, positive_int

@@ -1,5 +1,9 @@
 """Run the whole workflow (explore, extract, train, mine/retrain rounds, evaluate) and report."""
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 from pyimagesearch.cli import (
     add_execution_options,
     configure,

@@ -1,5 +1,10 @@
 """Detect objects in an image or a folder; draw the boxes and write them as JSON."""
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
+import argparse
 import json
 from pathlib import Path
 
@@ -13,7 +18,15 @@ from pyimagesearch.cli import (
     parser,
     probability,
 )
-from pyimagesearch.detection.files import detect_files, drawing_paths, image_paths
+from pyimagesearch.detection.files import (
+    check_outputs,
+    detect_files,
+    drawing_paths,
+    existing_labels,
+    image_paths,
+    label_paths,
+)
+from pyimagesearch.errors import PyImageSearchError
 from pyimagesearch.io.atomic import write_text_atomic
 from pyimagesearch.io.images import read_image
 from pyimagesearch.model import check_compatible, load_model
@@ -24,6 +37,29 @@ from pyimagesearch.sources.export import (
     write_coco_results,
     write_yolo_txt,
 )
+
+
+def planned_labels(
+    args: argparse.Namespace, paths: list[Path], inputs: list, drawings: dict[Path, Path]
+) -> dict[Path, Path]:
+    """The label file of each image; refuse outputs that are inputs, or labels already there."""
+    yolo = Path(args.yolo_dir) if args.yolo_dir else None
+    labels = dict(zip(paths, label_paths(paths, args.image, yolo))) if yolo else {}
+    outputs = [("drawing", d) for d in drawings.values()]
+    outputs += [("YOLO label file", path) for path in labels.values()]
+    outputs += [(f"{flag} file", Path(v)) for flag, v in _files(args) if v]
+    check_outputs(outputs, [*inputs, *([args.coco_annotations] if args.coco_annotations else [])])
+    kept = existing_labels(labels.values())
+    if kept and not args.overwrite:
+        raise PyImageSearchError(
+            f"{kept[0]}: label file already exists ({len(kept)} of {len(labels)} do); pass "
+            "--overwrite to replace them, or choose another --yolo-dir"
+        )
+    return labels
+
+
+def _files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    return [("--json", args.json), ("--coco-results", args.coco_results)]
 
 
 @main
@@ -46,6 +82,11 @@ def run() -> int:
     )
     p.add_argument("--show", action="store_true", help="also show each result in a window")
     p.add_argument("--yolo-dir", help="also write YOLO txt files (class cx cy w h score) here")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace label files that already exist in --yolo-dir (refused by default)",
+    )
     p.add_argument("--yolo-class", type=nonneg_int, default=0, help="class id for --yolo-dir")
     p.add_argument("--coco-results", help="also write COCO results JSON (needs --coco-annotations)")
     p.add_argument("--coco-annotations", help="COCO JSON whose image ids --coco-results uses")
@@ -55,14 +96,15 @@ def run() -> int:
     conf = configure(args)
     if args.upsample is not None:
         conf = conf.replace(upsample=args.upsample)
+    if args.coco_results and not args.coco_annotations:
+        p.error("--coco-results needs --coco-annotations (for the image ids)")
     model_path = args.model or conf["classifier_path"]
-    model = load_model(model_path)
-    check_compatible(model, conf, model_path)
     paths = image_paths(args.image)
     out_dir = Path(args.output or Path(conf["output_dir"]) / "detections")
     drawings = dict(zip(paths, drawing_paths(paths, args.image, out_dir)))
-    if args.coco_results and not args.coco_annotations:
-        p.error("--coco-results needs --coco-annotations (for the image ids)")
+    labels = planned_labels(args, paths, [*paths, model_path, args.conf], drawings)
+    model = load_model(model_path)
+    check_compatible(model, conf, model_path)
     found, sizes, failed = {}, {}, 0
     for path, res in detect_files(conf, paths, model, args.min_probability, not args.quiet):
         if isinstance(res, str):
@@ -74,7 +116,9 @@ def run() -> int:
             {"box": [round(float(v), 2) for v in box], "probability": round(float(prob), 6)}
             for box, prob in zip(res["boxes"], res["probabilities"])
         ]
-        drawn = draw_detections(read_image(path), res["boxes"], res["probabilities"])
+        drawn = draw_detections(
+            read_image(path, conf["max_image_pixels"]), res["boxes"], res["probabilities"]
+        )
         write_png(drawings[path], drawn)
         if args.show:
             try:
@@ -87,7 +131,8 @@ def run() -> int:
     if args.json:
         write_text_atomic(args.json, json.dumps(found, indent=1))
     if args.yolo_dir:
-        write_yolo_txt(found, args.yolo_dir, sizes, args.yolo_class)
+        names = {str(p): labels[p].relative_to(args.yolo_dir).as_posix() for p in labels}
+        write_yolo_txt(found, args.yolo_dir, sizes, args.yolo_class, label_names=names)
         print(f"YOLO labels in {args.yolo_dir}")
     if args.coco_results:
         ids = image_ids_from_coco(args.coco_annotations)

@@ -1,5 +1,9 @@
 """Train the calibrated linear SVM on the feature store and save the model (JSON)."""
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 from pyimagesearch.cli import configure, main, parser, positive_int
 from pyimagesearch.model.training import train_model
 

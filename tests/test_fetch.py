@@ -265,16 +265,110 @@ def test_unsafe_members_are_refused(tmp_path, kind, name):
     assert not (tmp_path / "out" / "evil").exists() and not (tmp_path / "evil").exists()
 
 
+def _add_link(archive: Path, name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> None:
+    link = tarfile.TarInfo(name)
+    link.type, link.linkname = kind, target
+    with tarfile.open(archive, "a") as tf:
+        tf.addfile(link)
+
+
 def test_links_inside_archives_are_not_extracted(tmp_path):
-    link = tarfile.TarInfo("101_ObjectCategories/car_side/image_0999.jpg")
-    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
     mirror = tmp_path / "mirror"
     md5s = make_caltech_tars(mirror)
-    with tarfile.open(mirror / "Annotations.tar", "a") as tf:
-        tf.addfile(link)
+    _add_link(mirror / "Annotations.tar", "Annotations/car_side/x.mat", "annotation_0001.mat")
     md5s["Annotations.tar"] = md5(mirror / "Annotations.tar")
     fetch.fetch_dataset(fetch.CALTECH, tmp_path / "ds", mirror=mirror, md5s=md5s)
     assert tree(tmp_path / "ds" / "caltech101") == expected_caltech()
+
+
+HOSTILE_MEMBERS = [
+    ("101_ObjectCategories/car_side/image_0999.jpg", "/etc/passwd", tarfile.SYMTYPE),
+    ("101_ObjectCategories/car_side/image_0998.jpg", "../../../../outside", tarfile.SYMTYPE),
+    ("101_ObjectCategories/car_side/image_0997.jpg", "../outside", tarfile.LNKTYPE),
+    ("101_ObjectCategories/car_side/image_0996.jpg", "/etc/passwd", tarfile.LNKTYPE),
+    ("101_ObjectCategories/car_side/fifo.jpg", "", tarfile.FIFOTYPE),
+]
+
+
+@pytest.mark.parametrize("with_filter", [True, False], ids=["data_filter", "fallback"])
+@pytest.mark.parametrize("name, target, kind", HOSTILE_MEMBERS, ids=lambda v: str(v)[-12:])
+def test_links_out_and_special_members_are_refused(tmp_path, monkeypatch, with_filter, name,
+                                                   target, kind):  # fmt: skip
+    if not with_filter:
+        monkeypatch.delattr(fetch.tarfile, "data_filter", raising=False)
+    mirror = tmp_path / "mirror"
+    md5s = make_caltech_tars(mirror)
+    _add_link(mirror / "Annotations.tar", name, target, kind)
+    md5s["Annotations.tar"] = md5(mirror / "Annotations.tar")
+    sentinel = tmp_path / "outside"
+    sentinel.write_text("keep")
+    dest = tmp_path / "out" / "ds"
+    with pytest.raises(fetch.FetchError, match="unsafe member") as exc:
+        fetch.fetch_dataset(fetch.CALTECH, dest, mirror=mirror, md5s=md5s)
+    assert str(exc.value).startswith(f"Annotations.tar: unsafe member {name!r}")
+    assert "\n" not in str(exc.value)
+    assert list(dest.iterdir()) == [] and sentinel.read_text() == "keep"
+
+
+def test_absolute_tar_member_is_refused_by_the_script(tmp_path):
+    mirror = tmp_path / "mirror"
+    make_caltech_tars(mirror)
+    evil = tmp_path / "evil.jpg"
+    with tarfile.open(mirror / "Annotations.tar", "a") as tf:
+        add_bytes(tf, str(evil), b"evil")
+    proc = run_script("--dest", tmp_path / "ds", "--only", "caltech101", "--mirror", mirror)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    # the default checksums refuse the changed archive first; either way: one line, nothing out
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: ")
+    assert not evil.exists()
+    assert fetch.FetchError
+    with pytest.raises(fetch.FetchError, match="unsafe member"):
+        md5s = {n: md5(mirror / n) for n in fetch.NESTED_ARCHIVES["caltech101"]}
+        fetch.fetch_dataset(fetch.CALTECH, tmp_path / "ds2", mirror=mirror, md5s=md5s)
+    assert not evil.exists()
+
+
+def run_script(*argv) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(FETCH_PY), *map(str, argv), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_corrupt_archive_is_one_line(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    data = bytearray(zipfile_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64  # garbage inside a member
+    (mirror / "scene_categories.zip").write_bytes(bytes(data))
+    proc = run_script("--dest", tmp_path / "ds", "--only", "sceneclass13", "--mirror", mirror)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr
+    assert [ln for ln in lines if ln.startswith("error")] == [lines[-1]]
+    assert lines[-1].startswith("error: scene_categories.zip: not a readable zip or tar archive")
+    assert list((tmp_path / "ds").iterdir()) == []
+
+
+def zipfile_bytes() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for cat in fetch.SCENE_COUNTS:
+            src = sorted((SCENE_DIR / cat).glob("*.jpg"))[0]
+            zf.write(src, f"scene_categories/{cat}/{src.name}")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_dest_that_is_a_file_is_one_line(tmp_path, check):
+    dest = tmp_path / "ds"
+    dest.write_text("a file")
+    proc = run_script("--dest", dest, "--mirror", DATASETS, *(["--check"] if check else []))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {dest}: --dest is not a folder"
+    assert dest.read_text() == "a file"
 
 
 def test_existing_folder_keeps_other_categories(tmp_path):

@@ -22,7 +22,7 @@ def samples(tmp_path_factory):
     out = [(read_gray(i.path), i.boxes.copy()) for i in test[:12]]
     from pyimagesearch.sources.distractions import split_distractions
 
-    return out, split_distractions(conf).evaluation[:5]
+    return out, stress.SceneFiles(split_distractions(conf).evaluation[:5], conf["max_image_pixels"])
 
 
 def test_scaled_variant_pastes_the_shrunk_image_on_a_scene(samples):
@@ -41,7 +41,7 @@ def test_scaled_variant_pastes_the_shrunk_image_on_a_scene(samples):
 
 def test_border_variant_cuts_a_quarter_to_a_half_of_one_object(samples):
     items, _ = samples
-    out = stress._border("border", items, [], np.random.default_rng(0))
+    out = stress._border("border", items, stress.SceneFiles([], 1), np.random.default_rng(0))
     for (image, boxes), (orig, orig_boxes) in zip(out, items):
         widths = orig_boxes[:, 2] - orig_boxes[:, 0]
         visible = boxes[:, 2] - boxes[:, 0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,44 @@ def drawing_paths(paths: list[Path], source: str | os.PathLike, out_dir: Path) -
             "image's drawing; choose another --output folder"
         )
     return out
+
+
+def label_paths(paths: list[Path], source: str | os.PathLike, out_dir: Path) -> list[Path]:
+    """One YOLO label file per input, ``out_dir/<sub-path>/<stem>.txt`` (sub-folders mirrored).
+
+    YOLO pairs a label with its image by file stem, so two inputs of one folder that
+    differ only in their extension (``car.jpg``, ``car.png``) are refused.
+    """
+    source = Path(source)
+    out, seen = [], {}
+    for path in paths:
+        rel = path.relative_to(source) if source.is_dir() else Path(path.name)
+        dest = out_dir / rel.with_suffix(".txt")
+        other = seen.setdefault(dest.resolve(), path)
+        if other != path:
+            raise PyImageSearchError(f"{path} and {other} would both write the label file {dest}")
+        out.append(dest)
+    return out
+
+
+def check_outputs(outputs: Iterable[tuple[str, Path]], inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse an output file that is one of the inputs or another output, naming both."""
+    read = {Path(p).resolve(): Path(p) for p in inputs}
+    written: dict[Path, str] = {}
+    for what, path in outputs:
+        real = Path(path).resolve()
+        if real in read:
+            raise PyImageSearchError(
+                f"{path}: the {what} would overwrite the input {read[real]}; choose another file"
+            )
+        if real in written:
+            raise PyImageSearchError(f"{path}: both the {written[real]} and the {what} write it")
+        written[real] = what
+
+
+def existing_labels(labels: Iterable[Path]) -> list[Path]:
+    """The label files that already exist (or are dangling links): kept unless --overwrite."""
+    return [p for p in labels if os.path.lexists(p)]
 
 
 def detect_files(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import quoteattr
@@ -52,6 +53,17 @@ VARIANTS = (
 Sample = tuple[np.ndarray, np.ndarray]  # grayscale image, boxes (n, 4)
 
 
+@dataclass(frozen=True)
+class SceneFiles:
+    """The object-free scenes variants are pasted on, read within ``max_pixels``."""
+
+    paths: list[Path]
+    max_pixels: int
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
 def stress_suite(
     conf: Config,
     model: LinearModel,
@@ -67,7 +79,7 @@ def stress_suite(
     _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     samples = [(read_gray(item.path, conf["max_image_pixels"]), item) for item in test]
     samples = [(img, clip_boxes(item, img.shape[1], img.shape[0])) for img, item in samples]
-    scenes = split_distractions(conf).evaluation
+    scenes = SceneFiles(split_distractions(conf).evaluation, conf["max_image_pixels"])
     results: dict[str, dict] = {}
     for name in variants:
         if name == "transposed":
@@ -93,7 +105,7 @@ def _original(name: str, samples: list[Sample], scenes, rng) -> list[Sample]:
     return list(samples)
 
 
-def rescaled(name: str, samples: list[Sample], scenes: list[Path], rng) -> list[Sample]:
+def rescaled(name: str, samples: list[Sample], scenes: SceneFiles, rng) -> list[Sample]:
     """Each image rescaled; a shrunk image is pasted at a random place on a scene."""
     factor = float(name.split("_", 1)[1])
     out = []
@@ -135,7 +147,7 @@ def _border(name: str, samples: list[Sample], scenes, rng) -> list[Sample]:
     return out
 
 
-def _side_by_side(name: str, samples: list[Sample], scenes: list[Path], rng) -> list[Sample]:
+def _side_by_side(name: str, samples: list[Sample], scenes: SceneFiles, rng) -> list[Sample]:
     """Two held-out objects (with some context) pasted side by side on a scene, their
     boxes touching or overlapping by up to 10 % of the narrower one's width."""
     objects = [(img, box) for img, boxes in samples for box in boxes]
@@ -186,9 +198,9 @@ _MAKERS: dict[str, Callable] = {
 }
 
 
-def _scene(scenes: list[Path], rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+def _scene(scenes: SceneFiles, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """A random object-free scene resized to ``width`` x ``height``."""
-    scene = read_gray(scenes[int(rng.integers(len(scenes)))])
+    scene = read_gray(scenes.paths[int(rng.integers(len(scenes)))], scenes.max_pixels)
     return cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA).copy()
 
 

@@ -25,7 +25,7 @@ from ..descriptor.hog import HogParams
 from ..errors import ImageReadError
 from ..features.store import FeatureStore, hard_negative_group
 from ..io.atomic import write_text_atomic
-from ..io.images import category_of, read_gray
+from ..io.images import DEFAULT_MAX_PIXELS, category_of, read_gray
 from ..io.safe_paths import is_inside
 
 if TYPE_CHECKING:
@@ -66,12 +66,14 @@ def review_round(conf: Config, round_index: int, out_dir: str | Path, top: int =
     root = Path(conf["image_distractions"])
     categories = np.array([_category(s, root) for s in rows["source"]], dtype=object)
     confident = rows["probability"] >= conf["hn_suspect_probability"]
-    contrast = window_contrast(rows, np.flatnonzero(confident))
+    max_pixels = conf["max_image_pixels"]
+    contrast = window_contrast(rows, np.flatnonzero(confident), max_pixels)
     # a confident window on a flat patch (e.g. a white wall, where L1 block
     # normalisation blows JPEG noise up into strong histograms) is not an object
     flat = confident & (contrast < conf["hn_suspect_min_contrast"])
     suspect = confident & ~flat
-    sheet = window_sheet(rows, out / f"hard_negatives_round_{round_index:03d}.png", limit=top)
+    sheet_path = out / f"hard_negatives_round_{round_index:03d}.png"
+    sheet = window_sheet(rows, sheet_path, limit=top, max_pixels=max_pixels)
     csv_path = out / f"suspects_round_{round_index:03d}.csv"
     json_path = out / f"suspects_round_{round_index:03d}.json"
     _write_suspects(rows, categories, contrast, suspect, csv_path, json_path)
@@ -108,7 +110,9 @@ def _inside_inputs(conf: Config, rows: dict[str, np.ndarray]) -> dict[str, np.nd
     return {k: v[keep] for k, v in rows.items()}
 
 
-def window_contrast(rows: dict, index: np.ndarray) -> np.ndarray:
+def window_contrast(
+    rows: dict, index: np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """Standard deviation of the gray levels inside the given windows (NaN elsewhere)."""
     out = np.full(len(rows["score"]), np.nan)
     cache: dict[str, np.ndarray] = {}  # one image at a time; windows grouped by image
@@ -116,7 +120,7 @@ def window_contrast(rows: dict, index: np.ndarray) -> np.ndarray:
         src = str(rows["source"][i])
         if src not in cache:
             try:
-                cache = {src: read_gray(src)}
+                cache = {src: read_gray(src, max_pixels)}
             except ImageReadError:
                 continue
         x1, y1, x2, y2 = (int(round(v)) for v in rows["box"][i])

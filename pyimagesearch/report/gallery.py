@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..errors import ImageReadError
 from ..io.atomic import atomic_path
-from ..io.images import read_image, to_gray_uint8
+from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
+
+log = logging.getLogger(__name__)
 
 GREEN, RED, YELLOW = (0, 170, 0), (0, 0, 230), (0, 200, 230)
 
@@ -70,12 +74,16 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
 
 
 def detection_gallery(
-    images: list[dict], path: str | os.PathLike, min_probability: float, limit: int = 16
+    images: list[dict],
+    path: str | os.PathLike,
+    min_probability: float,
+    limit: int = 16,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """Sheet of test images with ground truth and detections at ``>= min_probability``."""
     tiles = []
     for entry in images[:limit]:
-        image = read_image(entry["path"])
+        image = read_image(entry["path"], max_pixels)
         probs = np.asarray(entry["probabilities"])
         keep = probs >= min_probability
         boxes = np.asarray(entry["boxes"]).reshape(-1, 4)[keep]
@@ -85,8 +93,21 @@ def detection_gallery(
     return write_png(path, tile(tiles, columns=4, cell=(300, 200)))
 
 
+def _gray_or_blank(src: str, max_pixels: int) -> np.ndarray:
+    """The image as 8-bit gray, or an empty array (logged) when it cannot be read."""
+    try:
+        return to_gray_uint8(read_image(src, max_pixels), src)
+    except ImageReadError as exc:
+        log.warning("%s; its windows are left blank on the sheet", exc)
+        return np.zeros((0, 0), np.uint8)
+
+
 def window_sheet(
-    rows: dict[str, np.ndarray], path: str | os.PathLike, limit: int = 48, columns: int = 6
+    rows: dict[str, np.ndarray],
+    path: str | os.PathLike,
+    limit: int = 48,
+    columns: int = 6,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """Contact sheet of mined windows, each labelled with source image, scale and score.
 
@@ -98,7 +119,7 @@ def window_sheet(
     for i in range(n):
         src = str(rows["source"][i])
         if src not in cache:
-            cache = {src: to_gray_uint8(read_image(src), src)}
+            cache = {src: _gray_or_blank(src, max_pixels)}
         image = cache[src]
         x1, y1, x2, y2 = (int(round(v)) for v in rows["box"][i])
         crop = image[max(0, y1) : y2, max(0, x1) : x2]

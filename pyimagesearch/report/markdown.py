@@ -52,14 +52,19 @@ def write_report(
     stats = dims["_stats"]
     plot_box_statistics(stats.widths, stats.heights, out / "box_statistics.png")
     template_picture(load_model(conf["classifier_path"]), out / "template.png")
+    max_pixels = conf["max_image_pixels"]
     detection_gallery(
-        evaluations[0].images, out / "detections_round_000.png", conf["min_probability"]
+        evaluations[0].images,
+        out / "detections_round_000.png",
+        conf["min_probability"],
+        max_pixels=max_pixels,
     )
     if last:
         detection_gallery(
             evaluations[last].images,
             out / f"detections_round_{last:03d}.png",
             conf["min_probability"],
+            max_pixels=max_pixels,
         )
     mined_sections = []
     for r in rounds[1:]:

@@ -22,6 +22,7 @@ import numpy as np
 from pycocotools.coco import COCO
 
 from ..errors import UnsafePathError
+from ..io.images import DEFAULT_MAX_PIXELS
 from ..io.safe_paths import check_relative, is_inside, safe_child
 from .coco import CategoryError, load_coco, unknown_category
 from .download import (
@@ -32,6 +33,7 @@ from .download import (
     FileResult,
     download_files,
     finish_image_folder,
+    image_verifier,
     read_manifest,
     recorded_checks,
     stale_lines,
@@ -212,8 +214,12 @@ def fetch_coco_backgrounds(
     backoff: float = 0.5,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     progress: bool = True,
+    max_image_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> BackgroundsReport:
-    """Select COCO background images and fetch them (resumable) into ``out_dir``."""
+    """Select COCO background images and fetch them (resumable) into ``out_dir``.
+
+    Images of more than ``max_image_pixels`` pixels are refused before decoding.
+    """
     if not exclude and not exclude_supercategories:
         raise CategoryError("name at least one category or supercategory to exclude")
     if num is not None and num < 1:
@@ -253,6 +259,7 @@ def fetch_coco_backgrounds(
     summary = download_files(
         tasks,
         workers=workers,
+        verify=image_verifier(max_image_pixels),
         retries=retries,
         backoff=backoff,
         timeout=timeout,

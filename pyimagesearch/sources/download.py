@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import io
 import logging
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -28,9 +30,9 @@ from requests.adapters import HTTPAdapter
 from requests.exceptions import ChunkedEncodingError
 from tqdm import tqdm
 
-from ..errors import ImageReadError, PyImageSearchError, UnsafePathError
+from ..errors import ImageReadError, PyImageSearchError, UnsafePathError, os_error_text
 from ..io.atomic import write_text_atomic
-from ..io.images import IMAGE_EXTENSIONS, read_image
+from ..io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, read_image
 from ..io.safe_paths import is_inside, safe_file_name
 
 log = logging.getLogger(__name__)
@@ -148,10 +150,15 @@ def make_session(retries: int = 5, backoff: float = 0.5, pool_size: int = 8) -> 
     return session
 
 
-def verify_image(path: Path) -> tuple[int, int]:
+def verify_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
     """Decode the file with the toolkit's checked reader; return ``(width, height)``."""
-    image = read_image(path)
+    image = read_image(path, max_pixels)
     return int(image.shape[1]), int(image.shape[0])
+
+
+def image_verifier(max_pixels: int = DEFAULT_MAX_PIXELS) -> Verifier:
+    """:func:`verify_image` refusing images of more than ``max_pixels`` pixels."""
+    return functools.partial(verify_image, max_pixels=max_pixels)
 
 
 def part_path(dest: Path) -> Path:
@@ -217,6 +224,8 @@ def download_files(
     def run(task: DownloadTask) -> FileResult:
         try:
             return _fetch_one(task, session, verify, timeout, max_bytes)
+        except OSError as exc:  # a disk or folder problem of this one file: one line
+            return FileResult(task, "failed", os_error_text(exc))
         except Exception as exc:  # a bug or odd OS error must not kill the batch
             log.exception("%s: unexpected error", task.key)
             return FileResult(task, "failed", f"unexpected error: {exc!r}")
@@ -264,6 +273,10 @@ def _fetch_one(
     max_bytes: int,
 ) -> FileResult:
     """Skip a complete file, else fetch to ``.part``, check, verify and rename into place."""
+    for path in (task.dest, part_path(task.dest)):
+        blocked = blocker(path)
+        if blocked:
+            return FileResult(task, "failed", blocked)
     if task.dest.exists():
         try:
             return _result(task, "skipped", task.dest, verify, existing=True)
@@ -300,6 +313,20 @@ def _fetch_one(
             return FileResult(task, "failed", _short(exc, part))
         os.replace(part, task.dest)
         return result
+
+
+def blocker(path: Path) -> str | None:
+    """Why no file can be written at ``path`` (a folder or special file sits there), or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a folder" if stat.S_ISDIR(mode) else "a special file (not a regular file)"
+    return f"{path}: {kind} sits where the downloaded file goes; move it away and re-run"
 
 
 def _result(

@@ -86,20 +86,23 @@ def write_yolo_txt(
     image_sizes: Mapping[str, tuple[int, int]],
     class_id: int,
     with_score: bool = True,
+    label_names: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """One ``<stem>.txt`` per image: ``class cx cy w h [score]`` normalised, boxes clipped.
 
     ``image_sizes`` maps an image path or file name to ``(width, height)``. An image
-    with no detection gets an empty file (a YOLO background).
+    with no detection gets an empty file (a YOLO background). ``label_names`` maps an
+    image to its label file's path relative to ``out_dir`` (e.g. ``a/car.txt``, to
+    mirror sub-folders) instead of ``<stem>.txt``.
     """
     out = Path(out_dir)
     stems: dict[str, str] = {}
     written = []
     for image in sorted(detections):
-        stem = Path(image).stem
-        if stem in stems:
-            raise ExportError(f"{image} and {stems[stem]} would both write {stem}.txt")
-        stems[stem] = image
+        name = label_names[image] if label_names else f"{Path(image).stem}.txt"
+        if name in stems:
+            raise ExportError(f"{image} and {stems[name]} would both write {name}")
+        stems[name] = image
         width, height = _lookup(image_sizes, image, "image size")  # type: ignore[misc]
         if width <= 0 or height <= 0:
             raise ExportError(f"{image}: bad image size {width}x{height}")
@@ -118,6 +121,6 @@ def write_yolo_txt(
             ]
             text = f"{int(class_id)} " + " ".join(f"{v:.6f}" for v in values)
             lines.append(text + (f" {score:.5f}" if with_score else ""))
-        dest = safe_child(out, f"{stem}.txt", what=f"detections: image {image!r}: label file")
+        dest = safe_child(out, name, what=f"detections: image {image!r}: label file")
         written.append(write_text_atomic(dest, "".join(f"{ln}\n" for ln in lines)))
     return written

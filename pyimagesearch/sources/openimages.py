@@ -25,7 +25,7 @@ import logging
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import AnnotationError, ImageReadError
 from ..io.atomic import write_bytes_atomic, write_text_atomic
-from ..io.images import read_image, to_gray_uint8
+from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
 from ..io.safe_paths import safe_child, safe_id
 from .download import (
     DEFAULT_TIMEOUT,
@@ -331,12 +331,14 @@ def placeholder_reason(
     return None
 
 
-def make_placeholder_verifier(extra_sha256: Iterable[str] = ()):
+def make_placeholder_verifier(
+    extra_sha256: Iterable[str] = (), max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Callable[[Path], tuple[int, int]]:
     """A download verifier that decodes the file and rejects placeholders."""
     extra = frozenset(s.lower() for s in extra_sha256)
 
     def verify(path: Path) -> tuple[int, int]:
-        image = read_image(path)
+        image = read_image(path, max_pixels)
         sha = file_digests(path)[1] if (PLACEHOLDER_SHA256 or extra) else ""
         reason = placeholder_reason(image, sha, extra)
         if reason:
@@ -408,6 +410,7 @@ def build_subset(
     backoff: float = 0.5,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     progress: bool = True,
+    max_image_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> SubsetReport:
     """Fetch an Open Images subset: positive crops, or background images without the classes.
 
@@ -494,7 +497,7 @@ def build_subset(
     summary = download_files(
         tasks,
         workers=workers,
-        verify=make_placeholder_verifier(extra_placeholder_sha256),
+        verify=make_placeholder_verifier(extra_placeholder_sha256, max_image_pixels),
         retries=retries,
         backoff=backoff,
         timeout=timeout,
@@ -511,7 +514,11 @@ def build_subset(
         report.stale, report.pruned = stale, pruned
     else:
         report.crops, small = write_crops(
-            out, {r.task.key: kept_boxes[r.task.key] for r in summary.kept}, min_box_size, names
+            out,
+            {r.task.key: kept_boxes[r.task.key] for r in summary.kept},
+            min_box_size,
+            names,
+            max_image_pixels,
         )
         report.boxes_dropped["smaller than min_box_size"] = small
     return report
@@ -534,7 +541,11 @@ def box_to_pixels(box: OIBox, width: int, height: int) -> tuple[int, int, int, i
 
 
 def write_crops(
-    out: Path, boxes: dict[str, list[OIBox]], min_box_size: int, names: dict[str, str]
+    out: Path,
+    boxes: dict[str, list[OIBox]],
+    min_box_size: int,
+    names: dict[str, str],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[int, int]:
     """Crop every box into ``out/crops`` (rewritten each run) and index them in crops.csv."""
     crop_dir = out / "crops"
@@ -547,7 +558,8 @@ def write_crops(
     for image_id in sorted(boxes):
         safe_id(image_id, what="crop of ImageID")
         try:
-            image = read_image(safe_child(out / "images", f"{image_id}.jpg", what="ImageID"))
+            path = safe_child(out / "images", f"{image_id}.jpg", what="ImageID")
+            image = read_image(path, max_pixels)
         except ImageReadError as exc:
             log.warning("%s", exc)
             continue
