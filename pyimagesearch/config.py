@@ -7,9 +7,10 @@ naming the key and the file.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ COURSE_KEYS: dict[str, dict] = {
 #: Keys added by this toolkit: optional, each with its default.
 EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "datasets_root": (_STR, "../shared/datasets"),
+    # what the detector finds, as the report names it (null: image_dataset's folder name)
+    "object_name": ({"type": ["string", "null"], "minLength": 1}, None),
     "output_dir": (_STR, "output"),
     "block_norm": ({"enum": ["L1", "L1-sqrt", "L2", "L2-Hys"]}, "L1"),
     "seed": (_NONNEG_INT, 42),
@@ -241,18 +244,16 @@ def _build(raw: dict[str, Any], path: Path | None, resolve: bool) -> Config:
     _check_consistency(values, where)
     if resolve:
         values = _resolve_paths(values)
+    if values["object_name"] is None:
+        values["object_name"] = object_name_from(values["image_dataset"])
     return Config(values, path)
 
 
 def _validate(raw: dict[str, Any], where: str) -> None:
     unknown = sorted(set(raw) - set(SCHEMA["properties"]))
     if unknown:
-        import difflib
-
         key = unknown[0]
-        close = difflib.get_close_matches(key, SCHEMA["properties"], n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+        raise ConfigError(f"{where}: unknown key '{key}'{did_you_mean(key, SCHEMA['properties'])}")
     missing = sorted(set(SCHEMA["required"]) - set(raw))
     if missing:
         raise ConfigError(f"{where}: missing key '{missing[0]}'")
@@ -262,6 +263,35 @@ def _validate(raw: dict[str, Any], where: str) -> None:
         err = errors[0]
         key = err.absolute_path[0] if err.absolute_path else "?"
         raise ConfigError(f"{where}: key '{key}': {err.message} (got {json5.dumps(raw.get(key))})")
+
+
+#: Words a newcomer writes for the ones the keys use ('window_size' for 'window_dim').
+_SYNONYMS = {
+    "size": "dim",
+    "shape": "dim",
+    "dims": "dim",
+    "dimension": "dim",
+    "dimensions": "dim",
+    "stride": "step",
+}
+
+
+def suggest(name: str, choices: Iterable[str], n: int = 1) -> list[str]:
+    """Close matches of ``name`` among ``choices``, best first (case and synonyms aside)."""
+    by_lower = {c.lower(): c for c in choices}
+    parts = [_SYNONYMS.get(p, p) for p in name.lower().split("_")]
+    out: list[str] = []
+    for guess in ("_".join(parts), name.lower()):
+        for match in difflib.get_close_matches(guess, list(by_lower), n=n, cutoff=0.6):
+            if by_lower[match] not in out:
+                out.append(by_lower[match])
+    return out[:n]
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 1) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+    close = suggest(name, choices, n)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def _refuse_non_finite(raw: dict[str, Any], where: str) -> None:
@@ -323,6 +353,11 @@ def _resolve_paths(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def object_name_from(image_dataset: str) -> str:
+    """The object's name from the data folder: its last component (``car_side``)."""
+    return Path(image_dataset.rstrip("/\\")).name or "object"
+
+
 def require_outputs(conf: Config, *keys: str) -> None:
     """Stop with a clear message, before any work, when an output named in the config
     cannot be written (a file in the way, a read-only folder)."""
@@ -337,9 +372,19 @@ def require_outputs(conf: Config, *keys: str) -> None:
             raise ConfigError(f"{where}: key '{key}': {exc}") from None
 
 
+def input_keys(conf: Config) -> tuple[str, ...]:
+    """The input path keys a run reads (``crops`` reads no ``image_annotations``)."""
+    if conf["annotation_format"] == "crops":
+        return ("image_dataset", "image_distractions")
+    return _PATH_KEYS
+
+
 def require_paths(conf: Config, *keys: str) -> None:
     """Stop with a clear message when an input path named in the config does not exist."""
     for key in keys:
         if not Path(conf[key]).exists():
             where = conf.path or "<config>"
-            raise ConfigError(f"{where}: key '{key}': path does not exist: {conf[key]}")
+            raise ConfigError(
+                f"{where}: key '{key}': path does not exist: {conf[key]} (a relative path is "
+                f"relative to the working directory, {Path.cwd()})"
+            )

@@ -9,6 +9,7 @@ pool, and each mining round takes the next ``hn_num_distraction_images``.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,9 +51,25 @@ class DistractionSplit:
         return category_of(path, self.root)
 
 
+def check_excluded_categories(conf: Config, root: Path) -> None:
+    """Stop when ``distraction_exclude_categories`` names a folder not under ``root``."""
+    from ..config import did_you_mean
+
+    if not conf["distraction_exclude_categories"] or not root.is_dir():
+        return
+    folders = {d for _, dirs, _ in os.walk(root) for d in dirs}
+    for name in conf["distraction_exclude_categories"]:
+        if name not in folders:
+            raise ConfigError(
+                f"{conf.path or '<config>'}: key 'distraction_exclude_categories': no "
+                f"category folder '{name}' in {root}{did_you_mean(name, folders)}"
+            )
+
+
 def split_distractions(conf: Config) -> DistractionSplit:
     """The seeded split of the config's distraction images."""
     root = Path(conf["image_distractions"])
+    check_excluded_categories(conf, root)
     images = list_images(
         root, conf["distraction_exclude_categories"], conf["distraction_exclude_images"]
     )

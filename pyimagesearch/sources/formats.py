@@ -112,7 +112,7 @@ def read_voc(conf: Mapping) -> list[AnnotatedImage]:
     cls = conf.get("annotation_class")
     if not ann_dir.is_dir():
         raise AnnotationError(f"{ann_dir}: VOC annotation folder does not exist")
-    items = []
+    items, seen = [], set()
     for xml in sorted(ann_dir.glob("*.xml")):
         filename, objects = parse_voc_xml(xml)
         image = safe_child(img_dir, filename or f"{xml.stem}.jpg", what=f"{xml}: <filename>")
@@ -120,8 +120,21 @@ def read_voc(conf: Mapping) -> list[AnnotatedImage]:
             raise AnnotationError(f"{xml}: its image {image} does not exist")
         boxes = [box for name, box in objects if cls is None or name == cls]
         items.append(AnnotatedImage(image, _boxes(boxes)))
+        seen.update(name for name, _ in objects)
+    _check_class(ann_dir, cls, seen)
     _log_empty("voc-xml", items, cls)
     return items
+
+
+def _check_class(where: Path, cls: str | None, seen: set[str]) -> None:
+    """Stop when ``annotation_class`` names no object of the annotations (a misspelling)."""
+    from ..config import did_you_mean
+
+    if cls is not None and seen and cls not in seen:
+        raise AnnotationError(
+            f"{where}: no object of class '{cls}' in the annotations{did_you_mean(cls, seen)}"
+            f"; classes found: {', '.join(sorted(seen))}"
+        )
 
 
 # ---- COCO ---------------------------------------------------------------------------
