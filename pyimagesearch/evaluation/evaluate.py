@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import require_paths
+from ..config import input_keys, require_paths
 from ..detection.files import detect_files
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
@@ -61,7 +61,7 @@ class Evaluation:
 def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = True) -> Evaluation:
     """Detect on the test share of the annotated images and on held-out distraction images."""
     start = time.perf_counter()
-    require_paths(conf, "image_dataset", "image_annotations", "image_distractions")
+    require_paths(conf, *input_keys(conf))
     if model is None:
         model = load_model(conf["classifier_path"])
         check_compatible(model, conf, conf["classifier_path"])

@@ -20,7 +20,7 @@ from ..checkpoint import (
     fingerprint,
     iter_batches,
 )
-from ..config import require_outputs, require_paths
+from ..config import input_keys, require_outputs, require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import window_padding
 from ..detection.nms import iou
@@ -63,7 +63,7 @@ def extract_features(
     part of it).
     """
     start = time.perf_counter()
-    require_paths(conf, "image_dataset", "image_annotations", "image_distractions")
+    require_paths(conf, *input_keys(conf))
     require_outputs(conf, "features_path")
     remove_stale_temps(conf["features_path"], ".h5tmp")
     hog = HogParams.from_config(conf)
