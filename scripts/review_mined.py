@@ -15,12 +15,18 @@ def run() -> None:
     p = parser(__doc__)
     p.add_argument("--round", type=positive_int, default=1, help="mining round to review")
     p.add_argument("--top", type=positive_int, default=48, help="windows on the contact sheet")
+    p.add_argument(
+        "--annotated",
+        action="store_true",
+        help="review the windows mined on the annotated images (annotated_round_NNN) instead",
+    )
     p.add_argument("--output", help="folder for the sheet and lists (default: output_dir/review)")
     args = p.parse_args()
     conf = configure(args)
     out = Path(args.output or Path(conf["output_dir"]) / "review")
-    r = review_round(conf, args.round, out, top=args.top)
-    print(f"round {r.round}: {r.n_mined} mined windows")
+    r = review_round(conf, args.round, out, top=args.top, annotated=args.annotated)
+    kind = " on annotated images" if args.annotated else ""
+    print(f"round {r.round}: {r.n_mined} mined windows{kind}")
     print("by category: " + ", ".join(f"{k}: {v}" for k, v in r.per_category.items()))
     print(
         f"{r.n_suspects} suspects (p >= {conf['hn_suspect_probability']}; "
@@ -32,6 +38,8 @@ def run() -> None:
         )
     )
     print(f"contact sheet: {r.sheet}")
+    if r.annotated_sheet:
+        print(f"{r.n_annotated} windows mined on annotated images: {r.annotated_sheet}")
     print(f"suspects: {r.suspects_csv} and {r.suspects_json}")
     if r.n_suspects:
         print(

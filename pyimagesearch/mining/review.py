@@ -27,6 +27,7 @@ from ..features.store import FeatureStore, hard_negative_group
 from ..io.atomic import write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, category_of, read_gray
 from ..io.safe_paths import is_inside
+from .hard_negatives import annotated_group
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -47,22 +48,56 @@ class Review:
     sheet: Path
     suspects_csv: Path
     suspects_json: Path
+    n_annotated: int = 0
+    annotated_sheet: Path | None = None
 
 
-def mined_rows(conf: Config, round_index: int) -> dict[str, np.ndarray]:
-    """The stored windows of a round (without features), most confident first."""
-    store = FeatureStore(
+def _store(conf: Config) -> FeatureStore:
+    return FeatureStore(
         conf["features_path"], HogParams.from_config(conf), tuple(conf["window_dim"])
     )
-    return store.read(hard_negative_group(round_index), _COLUMNS)
 
 
-def review_round(conf: Config, round_index: int, out_dir: str | Path, top: int = 48) -> Review:
-    """Write the contact sheet of the ``top`` windows and the suspect list of a round."""
+def mined_rows(conf: Config, round_index: int, annotated: bool = False) -> dict[str, np.ndarray]:
+    """The stored windows of a round (without features), most confident first.
+
+    With ``annotated``, the windows mined on the annotated images
+    (``hard_negatives/annotated_round_NNN``) instead of the distraction images.
+    """
+    group = annotated_group(round_index) if annotated else hard_negative_group(round_index)
+    return _store(conf).read(group, _COLUMNS)
+
+
+def annotated_sheet(
+    conf: Config, round_index: int, out_dir: str | Path, top: int = 48
+) -> tuple[int, Path | None]:
+    """The contact sheet of the windows mined on the annotated images, when stored."""
+    from ..report.gallery import window_sheet
+
+    if round_index not in _store(conf).hard_negative_rounds(annotated=True):
+        return 0, None
+    rows = _inside_inputs(conf, mined_rows(conf, round_index, annotated=True))
+    if not len(rows["score"]):
+        return 0, None
+    path = Path(out_dir) / f"hard_negatives_annotated_round_{round_index:03d}.png"
+    sheet = window_sheet(
+        rows, path, limit=top, max_pixels=conf["max_image_pixels"], window_dim=conf["window_dim"]
+    )
+    return len(rows["score"]), sheet
+
+
+def review_round(
+    conf: Config, round_index: int, out_dir: str | Path, top: int = 48, annotated: bool = False
+) -> Review:
+    """Write the contact sheet of the ``top`` windows and the suspect list of a round.
+
+    With ``annotated``, review the windows mined on the annotated images instead; else
+    their sheet is written too (``hard_negatives_annotated_round_NNN.png``) when stored.
+    """
     from ..report.gallery import window_sheet
 
     out = Path(out_dir)
-    rows = _inside_inputs(conf, mined_rows(conf, round_index))
+    rows = _inside_inputs(conf, mined_rows(conf, round_index, annotated))
     root = Path(conf["image_distractions"])
     categories = np.array([_category(s, root) for s in rows["source"]], dtype=object)
     confident = rows["probability"] >= conf["hn_suspect_probability"]
@@ -72,11 +107,15 @@ def review_round(conf: Config, round_index: int, out_dir: str | Path, top: int =
     # normalisation blows JPEG noise up into strong histograms) is not an object
     flat = confident & (contrast < conf["hn_suspect_min_contrast"])
     suspect = confident & ~flat
-    sheet_path = out / f"hard_negatives_round_{round_index:03d}.png"
-    sheet = window_sheet(rows, sheet_path, limit=top, max_pixels=max_pixels)
-    csv_path = out / f"suspects_round_{round_index:03d}.csv"
-    json_path = out / f"suspects_round_{round_index:03d}.json"
+    kind = "annotated_" if annotated else ""
+    sheet_path = out / f"hard_negatives_{kind}round_{round_index:03d}.png"
+    sheet = window_sheet(
+        rows, sheet_path, limit=top, max_pixels=max_pixels, window_dim=conf["window_dim"]
+    )
+    csv_path = out / f"suspects_{kind}round_{round_index:03d}.csv"
+    json_path = out / f"suspects_{kind}round_{round_index:03d}.json"
     _write_suspects(rows, categories, contrast, suspect, csv_path, json_path)
+    n_annotated, other = (0, None) if annotated else annotated_sheet(conf, round_index, out, top)
     return Review(
         round=round_index,
         n_mined=len(rows["score"]),
@@ -87,6 +126,8 @@ def review_round(conf: Config, round_index: int, out_dir: str | Path, top: int =
         sheet=sheet,
         suspects_csv=csv_path,
         suspects_json=json_path,
+        n_annotated=n_annotated,
+        annotated_sheet=other,
     )
 
 

@@ -108,12 +108,16 @@ def window_sheet(
     limit: int = 48,
     columns: int = 6,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    window_dim: tuple[int, int] | list[int] = (96, 32),
 ) -> Path:
     """Contact sheet of mined windows, each labelled with source image, scale and score.
 
     ``rows`` holds ``source``, ``box`` (original-image pixels), ``scale`` and
-    ``probability`` (or ``score``), most confident first.
+    ``probability`` (or ``score``), most confident first. Each window is drawn at the
+    aspect of ``window_dim`` (width, height): square windows stay square.
     """
+    cw, ch = cell_size(window_dim)
+    width = max(cw, _LABEL_WIDTH)
     tiles, cache = [], {}
     n = min(limit, len(rows.get("source", [])))
     for i in range(n):
@@ -124,11 +128,12 @@ def window_sheet(
         x1, y1, x2, y2 = (int(round(v)) for v in rows["box"][i])
         crop = image[max(0, y1) : y2, max(0, x1) : x2]
         crop = (
-            cv2.resize(crop, (192, 64), interpolation=cv2.INTER_AREA)
+            cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA)
             if crop.size
-            else np.zeros((64, 192), np.uint8)
+            else np.zeros((ch, cw), np.uint8)
         )
-        label = np.full((30, 192), 255, np.uint8)
+        crop = np.hstack([crop, np.full((ch, width - cw), 255, np.uint8)])
+        label = np.full((30, width), 255, np.uint8)
         value = rows["probability"][i] if "probability" in rows else rows["score"][i]
         cv2.putText(
             label,
@@ -152,5 +157,16 @@ def window_sheet(
         )
         tiles.append(cv2.cvtColor(np.vstack([crop, label]), cv2.COLOR_GRAY2BGR))
     if not tiles:
-        tiles = [np.full((94, 192, 3), 255, np.uint8)]
-    return write_png(path, tile(tiles, columns=columns, cell=(192, 94)))
+        tiles = [np.full((ch + 30, width, 3), 255, np.uint8)]
+    return write_png(path, tile(tiles, columns=columns, cell=(width, ch + 30)))
+
+
+_LABEL_WIDTH = 128  # room for the two label lines under a narrow window
+_CELL_LONG_SIDE = 192
+
+
+def cell_size(window_dim: tuple[int, int] | list[int]) -> tuple[int, int]:
+    """(width, height) of a window on the contact sheet: long side 192 px, window aspect."""
+    w, h = window_dim
+    scale = _CELL_LONG_SIDE / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))

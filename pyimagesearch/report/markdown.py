@@ -72,13 +72,9 @@ def write_report(
         mined_sections.append(_mined_section(r, mining[r], review, conf))
 
     before, after = history[0], history[-1]
-    ratio = (
-        after["false_positives_per_image"] / before["false_positives_per_image"]
-        if before["false_positives_per_image"]
-        else float("nan")
-    )
+    name = conf["object_name"]
     lines = [
-        "# Detector report",
+        f"# Detector report: {name}",
         "",
         f"Config `{conf.path}` · {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · "
         f"Python {platform.python_version()}",
@@ -95,11 +91,12 @@ def write_report(
         f"{before['precision']:.3f} / {before['recall']:.3f} | "
         f"{after['precision']:.3f} / {after['recall']:.3f} |",
         "",
-        f"False positives per image after mining are {ratio:.2f}× the figure before mining. "
+        f"{fppi_change(before['false_positives_per_image'], after['false_positives_per_image'])} "
         f"Test set: {before['n_test_images']} held-out annotated images; false positives "
         f"counted on {before['n_distraction_images']} distraction images never used for "
         "training or mining.",
         "",
+        *_no_false_positives_note(history, name),
         "![PR curves](pr_curves.png)",
         "",
         "## Rounds",
@@ -161,7 +158,7 @@ def write_report(
         "## Learned template",
         "",
         "The SVM weights drawn as HOG glyphs on the window's cells: left, what the "
-        "detector looks for; right, what counts against a car.",
+        f"detector looks for; right, what counts against a {name}.",
         "",
         "![template](template.png)",
         "",
@@ -175,6 +172,31 @@ def write_report(
     lines += [f"| {k} | {v:.2f} |" for k, v in timings.items()]
     write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
     return out / "report.md"
+
+
+def fppi_change(before: float, after: float) -> str:
+    """One sentence comparing false positives per image before and after mining."""
+    if before == 0 and after == 0:
+        return "False positives per image: 0 before and after mining."
+    if before == 0:
+        return f"False positives per image went from 0 before mining to {after:.4f} after."
+    return (
+        f"False positives per image after mining are {after / before:.2f}× the figure "
+        "before mining."
+    )
+
+
+def _no_false_positives_note(history: list[dict], name: str) -> list[str]:
+    """Advice when no round found a false positive on the distraction images."""
+    if any(h["false_positives_per_image"] for h in history):
+        return []
+    return [
+        f"No round gave a false positive on the evaluation distraction images: they may "
+        f"hold nothing that looks like a {name}, so this figure says little. Choose "
+        "`eval_distraction_categories` among scenes where look-alikes occur (for a street "
+        "sign: streets, highways, city centres).",
+        "",
+    ]
 
 
 def _fp_types_section(history, conf: Config) -> list[str]:
@@ -259,5 +281,19 @@ def _mined_section(r: int, summary: dict, review, conf: Config) -> list[str]:
         "`distraction_exclude_images` and mine again.",
         "",
         f"![hard negatives round {r}](hard_negatives_round_{r:03d}.png)",
+        "",
+        *_annotated_sheet(r, review),
+    ]
+
+
+def _annotated_sheet(r: int, review) -> list[str]:
+    """The sheet of windows mined on the annotated images, when the round stored any."""
+    if not review.n_annotated:
+        return []
+    return [
+        f"{review.n_annotated} windows mined on the training share of the annotated images "
+        "(away from every object):",
+        "",
+        f"![hard negatives on annotated images round {r}]({review.annotated_sheet.name})",
         "",
     ]
