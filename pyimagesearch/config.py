@@ -38,7 +38,6 @@ COURSE_KEYS: dict[str, dict] = {
     "image_dataset": _STR,
     "image_annotations": _STR,
     "image_distractions": _STR,
-    "features_path": _STR,
     "percent_gt_images": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
     "offset": _NONNEG_INT,
     "use_flip": _BOOL,
@@ -53,7 +52,6 @@ COURSE_KEYS: dict[str, dict] = {
     "pyramid_scale": {"type": "number", "exclusiveMinimum": 1},
     "window_dim": _PAIR,
     "min_probability": _PROB,
-    "classifier_path": _STR,
     "C": {"type": "number", "exclusiveMinimum": 0},
     "hn_num_distraction_images": _POS_INT,
     "hn_window_step": _POS_INT,
@@ -67,6 +65,9 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     # what the detector finds, as the report names it (null: image_dataset's folder name)
     "object_name": ({"type": ["string", "null"], "minLength": 1}, None),
     "output_dir": (_STR, "output"),
+    # the course's keys, optional here: null means output_dir/features.hdf5, output_dir/model.json
+    "features_path": ({"type": ["string", "null"], "minLength": 1}, None),
+    "classifier_path": ({"type": ["string", "null"], "minLength": 1}, None),
     "block_norm": ({"enum": ["L1", "L1-sqrt", "L2", "L2-Hys"]}, "L1"),
     "seed": (_NONNEG_INT, 42),
     "annotation_format": (
@@ -241,12 +242,23 @@ def _build(raw: dict[str, Any], path: Path | None, resolve: bool) -> Config:
     raw = {key: _integral_to_int(value, SCHEMA["properties"][key]) for key, value in raw.items()}
     values = {k: default for k, (_, default) in EXTRA_KEYS.items()}
     values.update(raw)
+    _default_outputs(values)
     _check_consistency(values, where)
     if resolve:
         values = _resolve_paths(values)
     if values["object_name"] is None:
         values["object_name"] = object_name_from(values["image_dataset"])
     return Config(values, path)
+
+
+_DEFAULT_OUTPUTS = {"features_path": "features.hdf5", "classifier_path": "model.json"}
+
+
+def _default_outputs(values: dict[str, Any]) -> None:
+    """``features_path`` and ``classifier_path`` not given: files in ``output_dir``."""
+    for key, name in _DEFAULT_OUTPUTS.items():
+        if values[key] is None:
+            values[key] = str(Path(values["output_dir"]) / name)
 
 
 def _validate(raw: dict[str, Any], where: str) -> None:

@@ -171,3 +171,15 @@ def test_annotated_windows_get_their_own_sheet(tmp_path):
         text=True,
     )
     assert "--annotated" in done.stdout
+
+
+# ---- item 5: output paths derived from output_dir -------------------------------------
+
+
+def test_store_and_model_paths_default_to_output_dir(tmp_path):
+    raw = cars_conf_dict(tmp_path)
+    del raw["features_path"], raw["classifier_path"]
+    conf = config_from_dict(raw)
+    assert conf["features_path"] == str(tmp_path / "out" / "features.hdf5")
+    assert conf["classifier_path"] == str(tmp_path / "out" / "model.json")
+    assert load_config(ROOT / "conf" / "cars.json")["features_path"] == "output/cars/features.hdf5"
