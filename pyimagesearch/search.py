@@ -132,7 +132,7 @@ def validation_images(conf: Config, val: list, folder: Path) -> list:
     ``search_validation_variants``: settings must also find objects smaller than those
     of the training images (``scale_0.5``, pasted on a distraction scene) and objects
     cut by the border (``border``), not only objects like the training ones."""
-    from .evaluation.stress import _MAKERS, _maker_of, write_variant
+    from .evaluation.stress import _MAKERS, SceneFiles, _maker_of, write_variant
     from .io.images import read_gray
     from .sources.annotations import clip_boxes
     from .sources.distractions import split_distractions
@@ -145,7 +145,7 @@ def validation_images(conf: Config, val: list, folder: Path) -> list:
     for item in val:
         image = read_gray(item.path, conf["max_image_pixels"])
         samples.append((image, clip_boxes(item, image.shape[1], image.shape[0])))
-    scenes = split_distractions(conf).negatives
+    scenes = SceneFiles(split_distractions(conf).negatives, conf["max_image_pixels"])
     for name in names:
         rng = np.random.default_rng([conf["seed"], 2, zlib.crc32(name.encode())])
         variant = _MAKERS[_maker_of(name)](name, samples, scenes, rng)

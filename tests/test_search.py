@@ -20,7 +20,7 @@ SMALL = dict(
     search_C_factors=[1.0, 10.0],
     search_pyramid_scales=[1.5],
     search_upsample=[0],
-    search_validation_variants=["original"],
+    search_validation_variants=["original", "scale_0.5", "border"],
     search=True,
 )
 
@@ -53,7 +53,9 @@ def test_search_tries_every_setting_and_the_model_records_the_choice(tmp_path):
     chosen_row = next(r for r in result.rows if r["chosen"])
     assert chosen_row["ap50"] == pytest.approx(best["ap50"], abs=1e-3)
     assert result.n_validation_images + result.n_fit_images == 62
-    assert result.validation_variants == ["original"]
+    assert result.validation_variants == ["original", "scale_0.5", "border"]
+    shrunk = sorted((tmp_path / "out" / "search" / "validation" / "scale_0.5").glob("*.png"))
+    assert len(shrunk) == result.n_validation_images  # one pasted copy per image
 
     # the pipeline trains with the choice, records it, and later steps use it
     conf = config_from_dict(cars_conf_dict(tmp_path, hn_rounds=0, **SMALL))
