@@ -132,24 +132,18 @@ def validation_images(conf: Config, val: list, folder: Path) -> list:
     ``search_validation_variants``: settings must also find objects smaller than those
     of the training images (``scale_0.5``, pasted on a distraction scene) and objects
     cut by the border (``border``), not only objects like the training ones."""
-    from .evaluation.stress import _MAKERS, SceneFiles, _maker_of, write_variant
-    from .io.images import read_gray
-    from .sources.annotations import clip_boxes
+    from .evaluation.stress import SceneFiles, derive_variant, load_samples, write_variant
     from .sources.distractions import split_distractions
 
     out = list(val)
     names = [v for v in conf["search_validation_variants"] if v != "original"]
     if not names:
         return out
-    samples = []
-    for item in val:
-        image = read_gray(item.path, conf["max_image_pixels"])
-        samples.append((image, clip_boxes(item, image.shape[1], image.shape[0])))
+    samples = load_samples(val, conf["max_image_pixels"])
     scenes = SceneFiles(split_distractions(conf).negatives, conf["max_image_pixels"])
     for name in names:
         rng = np.random.default_rng([conf["seed"], 2, zlib.crc32(name.encode())])
-        variant = _MAKERS[_maker_of(name)](name, samples, scenes, rng)
-        out += write_variant(folder / name, variant)
+        out += write_variant(folder / name, derive_variant(name, samples, scenes, rng))
     return out
 
 

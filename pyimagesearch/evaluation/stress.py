@@ -77,8 +77,7 @@ def stress_suite(
         raise ValueError(f"unknown stress variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
     root = Path(conf["output_dir"]) / "stress"
     _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
-    samples = [(read_gray(item.path, conf["max_image_pixels"]), item) for item in test]
-    samples = [(img, clip_boxes(item, img.shape[1], img.shape[0])) for img, item in samples]
+    samples = load_samples(test, conf["max_image_pixels"])
     scenes = SceneFiles(split_distractions(conf).evaluation, conf["max_image_pixels"])
     results: dict[str, dict] = {}
     for name in variants:
@@ -86,15 +85,26 @@ def stress_suite(
             results[name] = _transposed(conf, root / name, progress)
             continue
         rng = np.random.default_rng([conf["seed"], zlib.crc32(name.encode())])
-        derived = _MAKERS[_maker_of(name)](name, samples, scenes, rng)
-        items = write_variant(root / name, derived)
+        items = write_variant(root / name, derive_variant(name, samples, scenes, rng))
         results[name] = evaluate_items(conf, model, items, progress)
         log.info("stress %s: %s", name, results[name])
     return {"variants": results}
 
 
-def _maker_of(name: str) -> str:
-    return "scale" if name.startswith("scale_") else name
+def load_samples(items: list[AnnotatedImage], max_pixels: int) -> list[Sample]:
+    """Each item's grayscale image and its boxes clipped to it."""
+    out = []
+    for item in items:
+        image = read_gray(item.path, max_pixels)
+        out.append((image, clip_boxes(item, image.shape[1], image.shape[0])))
+    return out
+
+
+def derive_variant(
+    name: str, samples: list[Sample], scenes: SceneFiles, rng: np.random.Generator
+) -> list[Sample]:
+    """The variant ``name`` (any of :data:`VARIANTS` but ``transposed``) of the samples."""
+    return _MAKERS["scale" if name.startswith("scale_") else name](name, samples, scenes, rng)
 
 
 # ---------------------------------------------------------------------------

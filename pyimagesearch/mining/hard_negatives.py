@@ -28,7 +28,7 @@ from ..checkpoint import (
 from ..config import require_outputs, require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
-from ..detection.nms import iou_matrix, non_max_suppression
+from ..detection.nms import intersection_matrix, iou_matrix, non_max_suppression
 from ..errors import ImageReadError
 from ..features.store import (
     HARD_NEGATIVES,
@@ -147,12 +147,9 @@ def mine_image(
 
 def coverage(windows: np.ndarray, objects: np.ndarray) -> np.ndarray:
     """Largest share of each window's area that one object covers."""
-    w = np.asarray(windows, np.float64).reshape(-1, 1, 4)
-    o = np.asarray(objects, np.float64).reshape(1, -1, 4)
-    iw = np.maximum(0.0, np.minimum(w[..., 2], o[..., 2]) - np.maximum(w[..., 0], o[..., 0]))
-    ih = np.maximum(0.0, np.minimum(w[..., 3], o[..., 3]) - np.maximum(w[..., 1], o[..., 1]))
-    area = (w[..., 2] - w[..., 0]) * (w[..., 3] - w[..., 1])
-    return (iw * ih / np.maximum(area, 1e-12)).max(axis=1)
+    w = np.asarray(windows, np.float64).reshape(-1, 4)
+    area = (w[:, 2] - w[:, 0]) * (w[:, 3] - w[:, 1])
+    return (intersection_matrix(w, objects) / np.maximum(area, 1e-12)[:, None]).max(axis=1)
 
 
 def mine_annotated(
