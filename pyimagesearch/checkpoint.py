@@ -93,10 +93,12 @@ def checkpointed_map(
     scheduler: str | None = None,
     desc: str | None = None,
     progress: bool = True,
+    reduce_chunk: Callable[[list[Any]], list[Any]] | None = None,
     **kwargs: Any,
 ) -> list[int]:
     """Map ``func`` over the items of the batches not yet saved; save each batch as
-    ``reduce_batch(batch_items, results)``. Returns the indices of all batches."""
+    ``reduce_batch(batch_items, results)``. Returns the indices of all batches.
+    ``reduce_chunk`` trims each worker task's results (see ``map_images``)."""
     n_batches = -(-len(items) // batch_size)
     done = checkpoint.done()
     todo = [b for b in range(n_batches) if b not in done]
@@ -112,6 +114,7 @@ def checkpointed_map(
         scheduler,
         desc=desc,
         progress=progress,
+        reduce_chunk=reduce_chunk,
         **kwargs,
     )
     with contextlib.closing(results):  # stop the workers now, even on an error

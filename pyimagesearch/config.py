@@ -104,6 +104,13 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     # never taken from a config file (see _refuse_scheduler); null is accepted
     "scheduler": ({"type": ["string", "null"]}, None),
     "max_image_pixels": (_POS_INT, 40_000_000),
+    # remote images (URL prefix or URL list in image_distractions, see sources/image_lists.py):
+    # fsspec options (S3 endpoint_url, key, secret, ...; HTTP headers), per-request
+    # timeout (s), retries with backoff, and a folder to cache fetched files (null: none)
+    "storage_options": ({"type": "object"}, {}),
+    "remote_timeout": ({"type": "number", "exclusiveMinimum": 0}, 30.0),
+    "remote_retries": (_NONNEG_INT, 3),
+    "remote_cache_dir": ({"type": ["string", "null"], "minLength": 1}, None),
     "checkpoint_every": (_POS_INT, 64),
     # share of the window that may extend past the image border (objects cut by it)
     "padding": ({"type": "number", "minimum": 0, "maximum": 1}, 0.5),
@@ -393,8 +400,10 @@ def input_keys(conf: Config) -> tuple[str, ...]:
 
 def require_paths(conf: Config, *keys: str) -> None:
     """Stop with a clear message when an input path named in the config does not exist."""
+    from .io.remote import is_url
+
     for key in keys:
-        if not Path(conf[key]).exists():
+        if not is_url(conf[key]) and not Path(conf[key]).exists():
             where = conf.path or "<config>"
             raise ConfigError(
                 f"{where}: key '{key}': path does not exist: {conf[key]} (a relative path is "

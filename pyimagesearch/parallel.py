@@ -37,9 +37,13 @@ def map_images(
     desc: str | None = None,
     progress: bool = True,
     chunk: int = 8,
+    reduce_chunk: Callable[[list], list] | None = None,
     **kwargs: Any,
 ) -> Iterator[Any]:
     """Yield ``func(item, **kwargs)`` for every item, in order.
+
+    ``reduce_chunk`` (optional) maps the results of one chunk to as many (smaller)
+    results where they are computed, before they are sent back (e.g. its top-K rows).
 
     ``n_jobs`` worker processes (joblib/loky, -1 = all cores; 1 = in this process), or
     the Dask cluster at ``scheduler`` (``tcp://host:port``) through joblib's dask
@@ -52,7 +56,7 @@ def map_images(
     """
     items = list(items)
     bar = _Bar(total=len(items), desc=desc, unit="img", disable=not progress, leave=False)
-    batches = _map_batches(func, items, n_jobs, scheduler, chunk, kwargs)
+    batches = _map_batches(func, items, n_jobs, scheduler, chunk, kwargs, reduce_chunk)
     with _DeferredInterrupt() as interrupt:
         try:
             for batch in batches:
@@ -109,26 +113,29 @@ class _Bar(tqdm):
     monitor_interval = 0
 
 
-def _map_batches(func, items, n_jobs, scheduler, chunk, kwargs) -> Iterable[list]:
+def _map_batches(func, items, n_jobs, scheduler, chunk, kwargs, reduce=None) -> Iterable[list]:
     if scheduler is not None:  # remote tasks cost milliseconds each: make fewer, larger ones
         chunk = max(chunk, -(-len(items) // 64))
     chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
     jobs = effective_jobs(n_jobs, len(chunks))
     if scheduler is None and jobs == 1:
         for part in chunks:  # in this process: leave its thread settings alone
-            yield [func(item, **kwargs) for item in part]
+            results = [func(item, **kwargs) for item in part]
+            yield reduce(results) if reduce else results
         return
     import joblib
 
     if scheduler is not None:
-        yield from _dask_batches(func, chunks, scheduler, kwargs)
+        yield from _dask_batches(func, chunks, scheduler, kwargs, reduce)
         return
     if _can_fork():
-        yield from _forked_batches(func, chunks, jobs, kwargs)
+        yield from _forked_batches(func, chunks, jobs, kwargs, reduce)
         return
     with joblib.parallel_config(backend="loky", inner_max_num_threads=1):
         parallel = joblib.Parallel(n_jobs=jobs, return_as="generator", batch_size=1)
-        yield from parallel(joblib.delayed(_run_chunk)(func, part, kwargs) for part in chunks)
+        yield from parallel(
+            joblib.delayed(_run_chunk)(func, part, kwargs, reduce) for part in chunks
+        )
 
 
 def _can_fork() -> bool:
@@ -148,7 +155,7 @@ def _can_fork() -> bool:
     )
 
 
-def _forked_batches(func, chunks, jobs, kwargs) -> Iterable[list]:
+def _forked_batches(func, chunks, jobs, kwargs, reduce=None) -> Iterable[list]:
     """joblib's multiprocessing backend with forked workers.
 
     Forked workers inherit the parent's imports and compiled kernels, so they start in
@@ -172,7 +179,8 @@ def _forked_batches(func, chunks, jobs, kwargs) -> Iterable[list]:
             group = 4 * jobs
             for i in range(0, len(chunks), group):
                 yield from parallel(
-                    joblib.delayed(_run_chunk)(func, part, kwargs) for part in chunks[i : i + group]
+                    joblib.delayed(_run_chunk)(func, part, kwargs, reduce)
+                    for part in chunks[i : i + group]
                 )
 
 
@@ -208,7 +216,7 @@ def _workers_ignore_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _dask_batches(func, chunks, scheduler, kwargs) -> Iterable[list]:
+def _dask_batches(func, chunks, scheduler, kwargs, reduce=None) -> Iterable[list]:
     try:
         from dask.distributed import Client
     except ImportError:
@@ -224,13 +232,16 @@ def _dask_batches(func, chunks, scheduler, kwargs) -> Iterable[list]:
         log.info("running on Dask cluster %s", scheduler)
         with joblib.parallel_config(backend="dask", client=client):
             parallel = joblib.Parallel(return_as="generator", batch_size=1)
-            yield from parallel(joblib.delayed(_run_chunk)(func, part, kwargs) for part in chunks)
+            yield from parallel(
+                joblib.delayed(_run_chunk)(func, part, kwargs, reduce) for part in chunks
+            )
 
 
-def _run_chunk(func, part, kwargs) -> list:
+def _run_chunk(func, part, kwargs, reduce=None) -> list:
     _ignore_sigint_in_worker()
     _single_threaded()
-    return [func(item, **kwargs) for item in part]
+    results = [func(item, **kwargs) for item in part]
+    return reduce(results) if reduce else results
 
 
 def _ignore_sigint_in_worker() -> None:

@@ -29,6 +29,10 @@ def run() -> None:
     )
     if cats:
         print(f"by category: {cats}")
+    for message in s.skipped[:20]:  # unreadable or unreachable images: listed, not fatal
+        print(f"skipped: {message}")
+    if len(s.skipped) > 20:
+        print(f"... and {len(s.skipped) - 20} more skipped (see the log)")
     print(f"stored in {conf['features_path']} under hard_negatives/round_{s.round:03d}")
     if conf["hn_mine_annotated"]:
         a = mine_annotated(conf, args.round, progress=not args.quiet)

@@ -29,6 +29,7 @@ from pyimagesearch.detection.files import (
 from pyimagesearch.errors import PyImageSearchError
 from pyimagesearch.io.atomic import write_text_atomic
 from pyimagesearch.io.images import read_image
+from pyimagesearch.io.remote import RemoteOptions
 from pyimagesearch.model import check_compatible, load_model
 from pyimagesearch.report.gallery import draw_detections, write_png
 from pyimagesearch.sources.export import (
@@ -65,7 +66,13 @@ def _files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 @main
 def run() -> int:
     p = parser(__doc__)
-    p.add_argument("-i", "--image", required=True, help="an image, or a folder of images")
+    p.add_argument(
+        "-i",
+        "--image",
+        required=True,
+        help="an image, a folder of images, an image URL, a URL prefix (s3://bucket/dir, "
+        "http://host/dir/) or a URL list (.txt, or .csv with a url/OriginalURL/coco_url column)",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -99,7 +106,7 @@ def run() -> int:
     if args.coco_results and not args.coco_annotations:
         p.error("--coco-results needs --coco-annotations (for the image ids)")
     model_path = args.model or conf["classifier_path"]
-    paths = image_paths(args.image)
+    paths = image_paths(args.image, conf["storage_options"])
     out_dir = Path(args.output or Path(conf["output_dir"]) / "detections")
     drawings = dict(zip(paths, drawing_paths(paths, args.image, out_dir)))
     labels = planned_labels(args, paths, [*paths, model_path, args.conf], drawings)
@@ -117,7 +124,9 @@ def run() -> int:
             for box, prob in zip(res["boxes"], res["probabilities"])
         ]
         drawn = draw_detections(
-            read_image(path, conf["max_image_pixels"]), res["boxes"], res["probabilities"]
+            read_image(path, conf["max_image_pixels"], RemoteOptions.from_config(conf)),
+            res["boxes"],
+            res["probabilities"],
         )
         write_png(drawings[path], drawn)
         if args.show:

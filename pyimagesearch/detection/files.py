@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from ..errors import ImageReadError, PyImageSearchError
-from ..io.images import list_images, read_gray
+from ..io.images import IMAGE_EXTENSIONS, list_images, read_gray
+from ..io.remote import RemoteOptions, is_url
 from ..model.linear import LinearModel
 from ..parallel import map_images
 from .detector import Detector
@@ -29,18 +32,28 @@ def detect_file(
     max_pixels: int,
     padding: float = 0.0,
     upsample: int = 0,
+    remote: RemoteOptions | None = None,
 ) -> dict | str:
-    """Detections of one image file at ``>= min_probability``, or an error message."""
+    """Detections of one image file (or URL) at ``>= min_probability``, or an error message."""
     try:
-        image = read_gray(path, max_pixels)
+        image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
         return str(exc)
     det = Detector(model, step, scale, min_probability, overlap, padding, upsample).detect(image)
     return {"boxes": det.boxes, "probabilities": det.probabilities, "shape": image.shape}
 
 
-def image_paths(path: str | os.PathLike) -> list[Path]:
-    """The image itself, or the images under a folder."""
+def image_paths(path: str | os.PathLike, storage_options: dict | None = None) -> list[Path | str]:
+    """The image itself, or the images under a folder; a URL of an image, or a URL
+    prefix or URL list (see ``sources/image_lists.py``): the URLs of its images."""
+    from ..sources.image_lists import is_url_list, list_image_refs
+
+    if is_url(path):
+        if Path(urlsplit(str(path)).path).suffix.lower() in IMAGE_EXTENSIONS:
+            return [str(path)]
+        return list_image_refs(path, storage_options=storage_options)
+    if is_url_list(path) and Path(path).is_file():
+        return list_image_refs(path)
     path = Path(path)
     if path.is_dir():
         return list_images(path)
@@ -58,18 +71,17 @@ def drawing_paths(paths: list[Path], source: str | os.PathLike, out_dir: Path) -
     (``car.png.png``, ``car.jpg.png``); when even that is an input, the run is refused.
     """
     source = Path(source)
-    inputs = {p.resolve() for p in paths}
+    inputs = {Path(p).resolve() for p in paths if not is_url(p)}
 
-    def base(path: Path) -> Path:
-        rel = path.relative_to(source) if source.is_dir() else Path(path.name)
-        return out_dir / rel.with_suffix(".png")
+    def base(path: Path | str) -> Path:
+        return out_dir / _relative(path, source).with_suffix(".png")
 
     counts = Counter(base(p).resolve() for p in paths)
     out = []
     for path in paths:
         dest = base(path)
         if counts[dest.resolve()] > 1 or dest.resolve() in inputs:
-            dest = dest.with_name(path.name + ".png")
+            dest = dest.with_name(_relative(path, source).name + ".png")
         out.append(dest)
     resolved = [d.resolve() for d in out]
     clash = next((p for p, d in zip(paths, resolved) if d in inputs), None)
@@ -92,13 +104,24 @@ def label_paths(paths: list[Path], source: str | os.PathLike, out_dir: Path) -> 
     source = Path(source)
     out, seen = [], {}
     for path in paths:
-        rel = path.relative_to(source) if source.is_dir() else Path(path.name)
-        dest = out_dir / rel.with_suffix(".txt")
+        dest = out_dir / _relative(path, source).with_suffix(".txt")
         other = seen.setdefault(dest.resolve(), path)
         if other != path:
             raise PyImageSearchError(f"{path} and {other} would both write the label file {dest}")
         out.append(dest)
     return out
+
+
+def _relative(path: Path | str, source: Path) -> Path:
+    """Where an input's outputs go below the output folder: its path below the input
+    folder, its name, or for a URL its host and path (``host/dir/name``)."""
+    if is_url(path):
+        split = urlsplit(str(path))
+        parts = [unquote(p) for p in split.path.split("/")]
+        parts = [re.sub(r"[\\:]", "_", p) for p in parts if p not in ("", ".", "..")]
+        return Path(re.sub(r"[\\:]", "_", split.netloc) or "remote", *parts)
+    path = Path(path)
+    return path.relative_to(source) if source.is_dir() else Path(path.name)
 
 
 def check_outputs(outputs: Iterable[tuple[str, Path]], inputs: Iterable[str | os.PathLike]) -> None:
@@ -145,6 +168,7 @@ def detect_files(
         max_pixels=conf["max_image_pixels"],
         padding=conf["padding"],
         upsample=conf["upsample"],
+        remote=RemoteOptions.from_config(conf),
     )
     with contextlib.closing(results):
         return list(zip(paths, results))

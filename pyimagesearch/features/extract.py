@@ -27,6 +27,7 @@ from ..detection.nms import iou
 from ..errors import ConfigError, ImageReadError, StoreError
 from ..io.atomic import remove_stale_temps
 from ..io.images import DEFAULT_MAX_PIXELS, header_size, read_gray
+from ..io.remote import RemoteOptions
 from ..model.box_regression import box_targets
 from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
@@ -87,6 +88,7 @@ def extract_features(
         use_flip=conf["use_flip"],
         seed=conf["seed"],
         max_pixels=conf["max_image_pixels"],
+        remote=RemoteOptions.from_config(conf),
     )
     pos = _checkpointed(
         conf,
@@ -117,6 +119,7 @@ def extract_features(
         seed=conf["seed"],
         pad=window_padding(window_dim, hog.pixels_per_cell, conf["padding"]),
         max_pixels=conf["max_image_pixels"],
+        remote=RemoteOptions.from_config(conf),
     )
     if not len(neg.get("features", ())):
         raise ConfigError(_no_negatives_message(conf, split.negatives, summary.skipped))
@@ -196,6 +199,7 @@ def positives_of_image(
     clip: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     truncation: int = 0,
+    remote: RemoteOptions | None = None,
 ) -> dict | str:
     """Descriptors of the item's boxes (grown by ``offset``), of their mirror images, and
     of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``.
@@ -207,11 +211,11 @@ def positives_of_image(
     teach a padded detector objects that leave the image.
     """
     try:
-        image = read_gray(item.path, max_pixels)
+        image = read_gray(item.path, max_pixels, remote)
     except ImageReadError as exc:
         return str(exc)
     h, w = image.shape
-    rng = np.random.default_rng([seed, zlib.crc32(item.path.name.encode())])
+    rng = np.random.default_rng([seed, zlib.crc32(Path(item.path).name.encode())])
     rows: dict[str, list] = {"features": [], "source": [], "box": [], "flipped": [], "jittered": []}
     for box in clip_boxes(item, w, h):
         boxes = [(box, False)] + [(b, True) for b in jittered_boxes(box, jitter, jitter_iou, rng)]
@@ -228,7 +232,7 @@ def positives_of_image(
                 rows["jittered"].append(is_jittered)
     if not truncation:
         return rows
-    cut_rng = np.random.default_rng([seed, 3, zlib.crc32(item.path.name.encode())])
+    cut_rng = np.random.default_rng([seed, 3, zlib.crc32(Path(item.path).name.encode())])
     for box in clip_boxes(item, w, h):
         for _ in range(truncation):
             cropped, roi = truncated(image, box, offset, cut_rng)
@@ -277,6 +281,7 @@ def box_samples_of_image(
     seed: int = 0,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     empty_outside: bool = True,
+    remote: RemoteOptions | None = None,
 ) -> dict | str:
     """Windows around each object, as the detector would place them, with their
     descriptors and the object's box relative to them (box regression samples).
@@ -286,11 +291,11 @@ def box_samples_of_image(
     within a pyramid step of it. Mirrored copies are added with ``use_flip``.
     """
     try:
-        image = read_gray(item.path, max_pixels)
+        image = read_gray(item.path, max_pixels, remote)
     except ImageReadError as exc:
         return str(exc)
     h, w = image.shape
-    rng = np.random.default_rng([seed, 7, zlib.crc32(item.path.name.encode())])
+    rng = np.random.default_rng([seed, 7, zlib.crc32(Path(item.path).name.encode())])
     rows: dict[str, list] = {"features": [], "source": [], "box": [], "target": []}
     for obj in clip_boxes(item, w, h):
         for window in regression_windows(obj, window_dim, offset, count, rng):
@@ -354,11 +359,13 @@ def negatives_of_image(
     seed: int,
     pad: tuple[int, int] = (0, 0),
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    remote: RemoteOptions | None = None,
 ) -> dict | str:
     """Descriptors of ``count`` random windows of one distraction image (seeded per image),
-    reaching past its border by up to ``pad`` pixels as the detector's windows do."""
+    reaching past its border by up to ``pad`` pixels as the detector's windows do.
+    ``path`` may be a URL, fetched with ``remote``'s options."""
     try:
-        image = read_gray(path, max_pixels)
+        image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
         return str(exc)
     if image.shape[0] < window_dim[1] or image.shape[1] < window_dim[0]:
@@ -399,7 +406,7 @@ def _require_window_fits(conf: Config, images: list[Path]) -> None:
     readable = False
     for path in images:
         try:
-            w, h = header_size(path)
+            w, h = header_size(path, RemoteOptions.from_config(conf))
         except ImageReadError:
             continue  # reported when extraction skips it
         if w >= width and h >= height:
@@ -416,7 +423,7 @@ def _no_negatives_message(conf: Config, images: list[Path], skipped: list[str]) 
     sizes = []
     for path in images:
         try:
-            sizes.append(header_size(path))
+            sizes.append(header_size(path, RemoteOptions.from_config(conf)))
         except ImageReadError:
             continue
     if sizes and all(w < width or h < height for w, h in sizes):

@@ -15,11 +15,15 @@ import threading
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..errors import ImageReadError
+
+if TYPE_CHECKING:
+    from .remote import RemoteOptions
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +85,33 @@ def category_of(path: str | os.PathLike, root: str | os.PathLike) -> str:
     return rel.parts[0] if len(rel.parts) > 1 else ""
 
 
-def read_gray(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode an image file into a 2-D ``uint8`` grayscale array.
+def read_gray(
+    path: str | os.PathLike,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    remote: RemoteOptions | None = None,
+) -> np.ndarray:
+    """Decode an image file (or URL) into a 2-D ``uint8`` grayscale array.
 
     Raises :class:`ImageReadError` for empty, truncated, undecodable or oversized files.
     """
-    return to_gray_uint8(read_image(path, max_pixels), path)
+    return to_gray_uint8(read_image(path, max_pixels, remote), path)
 
 
-def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode an image file as OpenCV does (BGR or grayscale, any depth), checked."""
-    path = Path(path)
-    raw = _read_regular_file(path)
+def read_image(
+    path: str | os.PathLike,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    remote: RemoteOptions | None = None,
+) -> np.ndarray:
+    """Decode an image file as OpenCV does (BGR or grayscale, any depth), checked.
+
+    A URL (``http(s)://``, ``s3://``, ...) is fetched in memory with ``remote``'s
+    retries and timeouts (:mod:`.remote`) and must also pass the placeholder check.
+    """
+    from .remote import check_placeholder, fetch_bytes, is_url
+
+    url = is_url(path)
+    path = path if url else Path(path)
+    raw = fetch_bytes(path, remote) if url else _read_regular_file(path)
     if not raw:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
     data = np.frombuffer(raw, dtype=np.uint8)
@@ -101,6 +120,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise ImageReadError(f"{path}: not a decodable image")
+    if url:
+        check_placeholder(path, image, raw)
     return image
 
 
@@ -125,7 +146,7 @@ def to_gray_uint8(image: np.ndarray, path: str | os.PathLike = "<array>") -> np.
     raise ImageReadError(f"{path}: unsupported image shape {image.shape}")
 
 
-def _check_complete(path: Path, data: np.ndarray) -> None:
+def _check_complete(path: Path | str, data: np.ndarray) -> None:
     """Refuse JPEG/PNG files cut short (OpenCV would silently grey-fill the rest)."""
     head = data[:8].tobytes()
     tail = data[-64:].tobytes().rstrip(b"\x00\r\n ")
@@ -154,7 +175,7 @@ def _read_regular_file(path: Path) -> bytes:
             raise ImageReadError(f"{path}: cannot read file ({exc.strerror})") from None
 
 
-def _check_size(path: Path, data: bytes, max_pixels: int) -> None:
+def _check_size(path: Path | str, data: bytes, max_pixels: int) -> None:
     """Refuse images whose header announces more pixels than ``max_pixels``, before decoding.
 
     Pillow reads only the header here (width and height), for every format it knows;
@@ -167,8 +188,12 @@ def _check_size(path: Path, data: bytes, max_pixels: int) -> None:
         )
 
 
-def header_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(width, height)`` of an image file from its header only (no decode)."""
+def header_size(path: str | os.PathLike, remote: RemoteOptions | None = None) -> tuple[int, int]:
+    """``(width, height)`` of an image file (or URL) from its header only (no decode)."""
+    from .remote import fetch_bytes, is_url
+
+    if is_url(path):
+        return _header_size(path, fetch_bytes(path, remote))
     path = Path(path)
     return _header_size(path, _read_regular_file(path))
 

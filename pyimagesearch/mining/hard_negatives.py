@@ -4,6 +4,11 @@ Workers return each image's windows above ``hn_min_probability`` (all of them, a
 course does, or only those that survive NMS with ``hn_nms``) with their
 descriptors sliced from the layer grid; the parent keeps the ``hn_max_total`` most
 confident while streaming and writes them, sorted by score, with provenance.
+
+Memory stays bounded whatever the number of images: each image returns at most
+``hn_max_total`` windows (its best), each checkpointed batch keeps its top
+``hn_max_total``, and the final merge streams the batches keeping a running top
+``hn_max_total`` (O(K + batch) rows, never all of them).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import functools
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +44,7 @@ from ..features.store import (
     write_group,
 )
 from ..io.images import category_of, read_gray
+from ..io.remote import RemoteOptions, is_url
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
 from ..sources.annotations import (
@@ -47,6 +54,7 @@ from ..sources.annotations import (
     split_train_test,
 )
 from ..sources.distractions import split_distractions
+from ..sources.image_lists import is_remote_source, ref_category
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -84,6 +92,8 @@ def mine_image(
     margin: float | None = None,
     margin_per_image: int = 0,
     negative_cover_max: float = 0.5,
+    top_k: int | None = None,
+    remote: RemoteOptions | None = None,
 ) -> dict | str:
     """Windows of one image scoring at least ``min_probability``, most confident first.
 
@@ -93,12 +103,13 @@ def mine_image(
     already confident. For an annotated image, only windows whose IoU with every object
     is below ``negative_iou_max`` and that no object covers for ``negative_cover_max``
     of their area (a window inside the object) are negatives; ``best_iou`` records each
-    window's largest IoU.
+    window's largest IoU. Only the ``top_k`` best rows are returned (``n_found`` counts
+    all); ``path`` may be a URL, fetched with ``remote``'s options.
     """
     item = path if isinstance(path, AnnotatedImage) else None
     path = item.path if item else path
     try:
-        image = read_gray(path, max_pixels)
+        image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
         return str(exc)
     detector = Detector(
@@ -132,6 +143,9 @@ def mine_image(
         sub = cand.take(inside)
         extra = inside[non_max_suppression(sub.boxes, sub.scores, overlap_thresh)]
         keep = np.concatenate([keep, extra[: margin_per_image - len(keep)]])
+    n_found = len(keep)
+    if top_k is not None and n_found > top_k:  # the image's best top_k, in keep's order
+        keep = keep[np.sort(np.argsort(-cand.scores[keep], kind="stable")[:top_k])]
     cand = cand.take(keep)
     return {
         "best_iou": best_iou[keep],
@@ -142,6 +156,7 @@ def mine_image(
         "scale": cand.scales,
         "score": cand.scores.astype(np.float64),
         "windows_scored": cand.windows_scored,
+        "n_found": n_found,
     }
 
 
@@ -197,7 +212,8 @@ def mine_hard_negatives(
     if images is None:  # listing all distraction images costs ~0.1 s: only when needed
         images = split_distractions(conf).mining(round_index)
     images = list(images)
-    root = Path(conf["image_distractions"]).resolve()
+    value = conf["image_distractions"]
+    root = value if is_remote_source(value) else Path(value).resolve()
     group = group or hard_negative_group(round_index)
     params = {k: conf[k] for k in _MINING_KEYS}
     checkpoint = BatchCheckpoint(
@@ -234,6 +250,9 @@ def mine_hard_negatives(
         margin=conf["hn_margin"],
         margin_per_image=conf["hn_margin_per_image"],
         negative_cover_max=conf["hn_negative_cover_max"],
+        top_k=conf["hn_max_total"],
+        remote=RemoteOptions.from_config(conf),
+        reduce_chunk=functools.partial(top_k_rows, k=conf["hn_max_total"]),
     )
     summary = _summarise(checkpoint, batches, root, round_index, len(images))
     summary.n_kept = _write_round(
@@ -282,7 +301,7 @@ def _batch_rows(items: list[Path], results: list, cap: int) -> dict[str, np.ndar
             found[i] = -1
             skipped.append(rows)
             continue
-        found[i], scored[i] = len(rows["score"]), rows["windows_scored"]
+        found[i], scored[i] = rows.get("n_found", len(rows["score"])), rows["windows_scored"]
         parts.append(rows)
     d = results and next((r["features"].shape[1] for r in parts), 0)
     merged = {
@@ -322,17 +341,60 @@ def _summarise(checkpoint, batches, root, round_index: int, n_images: int) -> Mi
         summary.n_found += int(part["image_found"][ok].sum())
         summary.windows_scored += int(part["image_scored"].sum())
         for path, n in zip(part["image_path"][ok], part["image_found"][ok]):
-            categories[_category(root, Path(path))] += int(n)
+            categories[_category(root, str(path))] += int(n)
     summary.per_category = dict(sorted(categories.items()))
     return summary
 
 
-def _category(root: Path, path: Path) -> str:
+def _category(root: Path | str, path: str) -> str:
     """The category (sub-folder) of a distraction image, whether its path is relative or not."""
+    if not isinstance(root, Path):  # remote distraction images (URLs)
+        return ref_category(path, root) if is_url(path) else "annotated"
     try:
-        return category_of(path.resolve(), root)
+        return category_of(Path(path).resolve(), root)
     except ValueError:  # not a distraction image (e.g. an annotated one)
         return "annotated"
+
+
+def top_k_rows(results: list[dict | str], k: int) -> list[dict | str]:
+    """One worker task's results keeping only the task's ``k`` best rows overall.
+
+    A row outside its task's top ``k`` has ``k`` rows of the same task ranked before it
+    (by score, ties by position), so it can never reach the global top ``k``: trimming
+    changes nothing but what is sent back. Per-image counts are kept.
+    """
+    rows = [(i, r["score"]) for i, r in enumerate(results) if not isinstance(r, str)]
+    if sum(len(score) for _, score in rows) <= k:
+        return results
+    top = merge_top_k(rows, k)
+    out = list(results)
+    for i, _ in rows:
+        keep = np.sort(top["row"][top["batch"] == i])
+        out[i] = {c: (v[keep] if c in _COLUMNS else v) for c, v in results[i].items()}
+    return out
+
+
+def merge_top_k(parts: Iterable[tuple[int, np.ndarray]], k: int) -> dict[str, np.ndarray]:
+    """The ``k`` highest scores of a stream of ``(batch, scores)``, as ``score``/``batch``/
+    ``row`` arrays, highest first; ties keep stream order (as a stable sort of all would).
+
+    Memory is O(k + one batch): the running top ``k`` is merged with each batch in turn.
+    Rows of the running top all precede the batch's, so a stable sort of the
+    concatenation orders ties by position.
+    """
+    score, batch, row = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    for b, scores in parts:
+        scores = np.asarray(scores, np.float64)
+        score = np.concatenate([score, scores])
+        batch = np.concatenate([batch, np.full(len(scores), b, np.int64)])
+        row = np.concatenate([row, np.arange(len(scores), dtype=np.int64)])
+        if len(score) > k:  # cut to candidates first (argpartition), then sort those only
+            cut = np.partition(-score, k - 1)[k - 1]
+            candidates = np.flatnonzero(-score <= cut)
+            score, batch, row = score[candidates], batch[candidates], row[candidates]
+        keep = np.argsort(-score, kind="stable")[:k]
+        score, batch, row = score[keep], batch[keep], row[keep]
+    return {"score": score, "batch": batch, "row": row}
 
 
 def _write_round(
@@ -340,12 +402,11 @@ def _write_round(
 ) -> int:
     """Merge the batches (global top ``hn_max_total`` by score) into the store, streaming
     the features batch by batch so memory stays bounded."""
-    scores = [checkpoint.load(b, ("score",))["score"] for b in batches]
-    batch_of = np.concatenate([np.full(len(s), b) for b, s in zip(batches, scores)] or [[]])
-    row_of = np.concatenate([np.arange(len(s)) for s in scores] or [[]]).astype(np.int64)
-    all_scores = np.concatenate(scores) if scores else np.zeros(0)
-    order = np.argsort(-all_scores, kind="stable")[: conf["hn_max_total"]]
-    n, d = len(order), model.weights.size
+    top = merge_top_k(
+        ((b, checkpoint.load(b, ("score",))["score"]) for b in batches), conf["hn_max_total"]
+    )
+    batch_of, row_of = top["batch"], top["row"]
+    n, d = len(batch_of), model.weights.size
     columns = {
         "source": np.empty(n, dtype=object),
         "box": np.zeros((n, 4)),
@@ -362,10 +423,10 @@ def _write_round(
             "features", (n, d), np.float32, chunks=(max(1, min(n, 256)), d) if n else None
         )
         for b in batches:
-            dest = np.flatnonzero(batch_of[order] == b)
+            dest = np.flatnonzero(batch_of == b)
             if not dest.size:
                 continue
-            rows = row_of[order[dest]]
+            rows = row_of[dest]
             part = checkpoint.load(b, _COLUMNS)
             feats[dest] = part["features"][rows]
             for c, values in columns.items():

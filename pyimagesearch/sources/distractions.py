@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigError
-from ..io.images import category_of, list_images
+from ..io.images import list_images
+from ..io.remote import is_url
+from .image_lists import (
+    ImageRef,
+    exclude_refs,
+    is_remote_source,
+    list_image_refs,
+    ref_categories,
+    ref_category,
+    ref_order,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -27,17 +37,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DistractionSplit:
-    root: Path
-    evaluation: list[Path]
-    pool: list[Path]
+    root: Path | str  # a folder, a URL prefix or a URL list (see sources/image_lists.py)
+    evaluation: list[ImageRef]
+    pool: list[ImageRef]
     n_negatives: int
     n_per_round: int
 
     @property
-    def negatives(self) -> list[Path]:
+    def negatives(self) -> list[ImageRef]:
         return self.pool[: self.n_negatives]
 
-    def mining(self, round_index: int) -> list[Path]:
+    def mining(self, round_index: int) -> list[ImageRef]:
         """Images mined in round ``round_index`` (1-based); fresh images while they last."""
         rest = self.pool[self.n_negatives :] or self.pool
         start = (round_index - 1) * self.n_per_round
@@ -47,17 +57,25 @@ class DistractionSplit:
             )
         return [rest[(start + i) % len(rest)] for i in range(min(self.n_per_round, len(rest)))]
 
-    def category(self, path: Path) -> str:
-        return category_of(path, self.root)
+    def category(self, path: ImageRef) -> str:
+        return ref_category(path, self.root)
 
 
-def check_excluded_categories(conf: Config, root: Path) -> None:
-    """Stop when ``distraction_exclude_categories`` names a folder not under ``root``."""
+def check_excluded_categories(
+    conf: Config, root: Path | str, images: list[ImageRef] | None = None
+) -> None:
+    """Stop when ``distraction_exclude_categories`` names a folder not under ``root``
+    (for remote images: a category none of ``images`` has)."""
     from ..config import did_you_mean
 
-    if not conf["distraction_exclude_categories"] or not root.is_dir():
+    if not conf["distraction_exclude_categories"]:
         return
-    folders = {d for _, dirs, _ in os.walk(root) for d in dirs}
+    if images is not None:
+        folders = ref_categories(images, root) - {""}
+    elif Path(root).is_dir():
+        folders = {d for _, dirs, _ in os.walk(root) for d in dirs}
+    else:
+        return
     for name in conf["distraction_exclude_categories"]:
         if name not in folders:
             raise ConfigError(
@@ -68,11 +86,23 @@ def check_excluded_categories(conf: Config, root: Path) -> None:
 
 def split_distractions(conf: Config) -> DistractionSplit:
     """The seeded split of the config's distraction images."""
-    root = Path(conf["image_distractions"])
-    check_excluded_categories(conf, root)
-    images = list_images(
-        root, conf["distraction_exclude_categories"], conf["distraction_exclude_images"]
-    )
+    value = conf["image_distractions"]
+    remote = is_remote_source(value)
+    root = value if remote else Path(value)
+    if remote:  # one listing: the exclusions are checked against the categories it holds
+        images = list_image_refs(value, storage_options=conf["storage_options"])
+        check_excluded_categories(conf, root, images)
+        images = exclude_refs(
+            images,
+            value if is_url(value) else None,
+            conf["distraction_exclude_categories"],
+            conf["distraction_exclude_images"],
+        )
+    else:
+        check_excluded_categories(conf, root)
+        images = list_images(
+            root, conf["distraction_exclude_categories"], conf["distraction_exclude_images"]
+        )
     if not images:
         excluded = conf["distraction_exclude_categories"] or conf["distraction_exclude_images"]
         raise ConfigError(
@@ -81,10 +111,10 @@ def split_distractions(conf: Config) -> DistractionSplit:
         )
     rng = np.random.default_rng(conf["seed"])
     wanted = conf["eval_distraction_categories"]
-    eligible = [p for p in images if wanted is None or category_of(p, root) in set(wanted)]
+    eligible = [p for p in images if wanted is None or ref_category(p, root) in set(wanted)]
     n_eval = min(conf["eval_num_distraction_images"], len(eligible) // 2)
     eval_idx = rng.choice(len(eligible), size=n_eval, replace=False) if n_eval else []
-    evaluation = sorted(eligible[i] for i in eval_idx)
+    evaluation = sorted((eligible[i] for i in eval_idx), key=ref_order if remote else None)
     held = set(evaluation)
     pool = [p for p in images if p not in held]
     pool = [pool[i] for i in rng.permutation(len(pool))]

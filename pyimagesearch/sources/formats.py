@@ -39,10 +39,10 @@ def _boxes(rows: list[list[float]]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(-1, 4) if rows else _empty()
 
 
-def image_size(path: str | os.PathLike) -> tuple[int, int]:
+def image_size(path: str | os.PathLike, remote=None) -> tuple[int, int]:
     """``(width, height)`` from the image header only (no decode)."""
     try:
-        return header_size(path)
+        return header_size(path, remote)
     except ImageReadError as exc:
         raise AnnotationError(f"cannot read the image size: {exc}") from None
 
@@ -356,11 +356,20 @@ def read_dlib(conf: Mapping) -> list[AnnotatedImage]:
 # ---- folders of crops -----------------------------------------------------------------
 
 
-def read_crops_folder(folder: str | os.PathLike) -> list[AnnotatedImage]:
-    """Every image in the folder (recursively) with one box covering the whole image."""
+def read_crops_folder(
+    folder: str | os.PathLike, storage_options: Mapping | None = None
+) -> list[AnnotatedImage]:
+    """Every image in the folder (recursively) with one box covering the whole image.
+
+    ``folder`` may also be a URL prefix or a URL list (see ``sources/image_lists.py``).
+    """
+    from ..io.remote import RemoteOptions
+    from .image_lists import list_image_refs
+
     items = []
-    for image in list_images(folder):
-        width, height = image_size(image)
+    remote = RemoteOptions(dict(storage_options or {}))
+    for image in list_image_refs(folder, storage_options=storage_options):
+        width, height = image_size(image, remote)
         items.append(AnnotatedImage(image, _boxes([[0, 0, width, height]])))
     return items
 
@@ -368,4 +377,4 @@ def read_crops_folder(folder: str | os.PathLike) -> list[AnnotatedImage]:
 @register_reader("crops")
 def read_crops(conf: Mapping) -> list[AnnotatedImage]:
     """Positive crops in ``image_dataset`` (``image_annotations`` is not used)."""
-    return read_crops_folder(conf["image_dataset"])
+    return read_crops_folder(conf["image_dataset"], conf.get("storage_options"))

@@ -35,6 +35,14 @@ import numpy as np
 from ..errors import AnnotationError, ImageReadError
 from ..io.atomic import write_bytes_atomic, write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
+from ..io.remote import (  # noqa: F401  (the placeholder check is shared with remote reads)
+    FLAT_FRACTION,
+    FLAT_TOLERANCE,
+    MIN_SIDE,
+    PLACEHOLDER_SHA256,
+    PLACEHOLDER_SIZES,
+    placeholder_reason,
+)
 from ..io.safe_paths import safe_child, safe_id
 from .download import (
     DEFAULT_TIMEOUT,
@@ -56,14 +64,6 @@ ROOT_LABEL = "/m/0bl9f"  # "Entity", the root of the hierarchy
 MANIFEST_NAME = "manifest.csv"
 URL_COLUMNS = ("OriginalURL", "url", "image_url")
 BBOX_COLUMNS = ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax")
-
-#: sha256 of placeholder files seen in the wild; extend with ``extra_placeholder_sha256``.
-PLACEHOLDER_SHA256: frozenset[str] = frozenset()
-#: (width, height) of Flickr's "photo unavailable" images.
-PLACEHOLDER_SIZES: frozenset[tuple[int, int]] = frozenset({(500, 374), (500, 375)})
-MIN_SIDE = 32
-FLAT_TOLERANCE = 8
-FLAT_FRACTION = 0.8
 
 
 class OpenImagesError(AnnotationError):
@@ -309,26 +309,6 @@ def _is_number(text: str) -> bool:
 
 
 # ---- placeholders ------------------------------------------------------------------
-
-
-def placeholder_reason(
-    image: np.ndarray, sha256: str = "", extra_sha256: Iterable[str] = ()
-) -> str | None:
-    """Why a decoded image looks like a deleted-photo placeholder, or None if it looks real."""
-    height, width = image.shape[:2]
-    if sha256 and (sha256 in PLACEHOLDER_SHA256 or sha256 in set(extra_sha256)):
-        return "known placeholder file (sha256)"
-    if min(width, height) < MIN_SIDE:
-        return f"tiny image ({width}x{height})"
-    gray = to_gray_uint8(image)
-    if int(gray.max()) - int(gray.min()) <= 2:
-        return f"single flat colour ({width}x{height})"
-    if (width, height) in PLACEHOLDER_SIZES:
-        median = float(np.median(gray))
-        near = float(np.mean(np.abs(gray.astype(np.float32) - median) <= FLAT_TOLERANCE))
-        if near >= FLAT_FRACTION:
-            return f"placeholder-like {width}x{height} image ({near:.0%} flat)"
-    return None
 
 
 def make_placeholder_verifier(
