@@ -19,6 +19,7 @@ import pytest
 
 from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
+from pyimagesearch.errors import ConfigError
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
 from pyimagesearch.io.images import list_images
@@ -267,3 +268,34 @@ def test_top_k_rows_trims_a_task_to_its_best_rows():
     assert out[0]["score"].tolist() == [0.9, 0.5] and out[0]["box"][1].tolist() == [4, 5, 6, 7]
     assert out[2]["score"].tolist() == [0.7] and out[3]["score"].tolist() == []
     assert [r["n_found"] for i, r in enumerate(out) if i != 1] == [3, 2, 1]
+
+
+def test_url_lists_order_categories_and_errors(tmp_path):
+    coco = tmp_path / "images.csv"  # COCO's image table, as exported
+    coco.write_text(
+        "id,file_name,coco_url\n"
+        "2,b.jpg,http://images.cocodataset.org/val2017/b.jpg\n"
+        "1,a.jpg,http://images.cocodataset.org/val2017/a.jpg\n"
+        "3,c.jpg,http://images.cocodataset.org/val2017/a.jpg\n"  # a duplicate URL
+    )
+    refs = list_image_refs(coco)
+    assert refs == [
+        "http://images.cocodataset.org/val2017/a.jpg",
+        "http://images.cocodataset.org/val2017/b.jpg",
+    ]
+    assert {ref_category(r, None) for r in refs} == {"val2017"}
+    # a folder's walk order: files of a folder (by name) before its sub-folders
+    text = tmp_path / "urls.txt"
+    text.write_text("http://h/x/sub/a.jpg\nhttp://h/x/z.jpg\nhttp://h/x/b%20c.jpg\n")
+    assert list_image_refs(text) == [
+        "http://h/x/b%20c.jpg",
+        "http://h/x/z.jpg",
+        "http://h/x/sub/a.jpg",
+    ]
+    assert list_image_refs(text, exclude_categories=["sub"], exclude_images=["b c.jpg"]) == [
+        "http://h/x/z.jpg"
+    ]
+    bad = tmp_path / "boxes.csv"
+    bad.write_text("ImageID,XMin\nabc,0.1\n")
+    with pytest.raises(ConfigError, match=r"boxes.csv: URL list CSV has no url, OriginalURL"):
+        list_image_refs(bad)
