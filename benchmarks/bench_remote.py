@@ -139,6 +139,12 @@ def client(conf_path: str, refs: list[str] | None, workers: int, queue) -> None:
     summary = mine_hard_negatives(conf, 1, images=refs, progress=False)
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # loky keeps idle workers for minutes (used when the fsspec thread forbids forking):
+    # stop them, or this process would wait for them at exit
+    from joblib.externals.loky import reusable_executor
+
+    if reusable_executor._executor is not None:  # only if one was started
+        reusable_executor._executor.shutdown(wait=True)
     queue.put(
         {
             "seconds": seconds,

@@ -7,7 +7,11 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +21,7 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
+from pyimagesearch.checkpoint import checkpoint_folder
 from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.errors import ConfigError
@@ -29,7 +34,7 @@ from pyimagesearch.model.training import train_model
 from pyimagesearch.sources.distractions import split_distractions
 from pyimagesearch.sources.image_lists import list_image_refs, ref_category
 
-from .conftest import SCENES, cars_conf_dict
+from .conftest import ROOT, SCENES, cars_conf_dict
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -159,6 +164,31 @@ def test_dask_cluster_mines_urls_like_local_files(trained, tmp_path, http_scenes
         )
     assert summary.skipped == []
     _assert_same_rows(_rows(local), _rows(remote), http_scenes)
+
+
+def test_kill_9_then_rerun_resumes_url_mining(trained, tmp_path, http_scenes):
+    common = {"hn_num_distraction_images": 48, "checkpoint_every": 4, "n_jobs": 1}
+    url_list = _write_url_list(tmp_path / "urls.txt", http_scenes, list_images(SCENES))
+    reference = _run_conf(trained, tmp_path / "a", image_distractions=str(url_list), **common)
+    mine_hard_negatives(reference, 1, progress=False)
+    killed = _run_conf(trained, tmp_path / "b", image_distractions=str(url_list), **common)
+    folder = checkpoint_folder(killed, "mining_round_001")
+    cmd = [sys.executable, str(ROOT / "scripts/hard_negative_mine.py"), "-c", str(killed.path)]
+    proc = subprocess.Popen([*cmd, "-q"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(folder.glob("batch_*.npz")) and time.time() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "mining finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 0 < len(list(folder.glob("batch_*.npz"))) < 12
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stderr and "0 skipped" in result.stdout
+    a, b = _rows(reference), _rows(killed)
+    assert len(a["score"]) > 0 and a["source"].tolist() == b["source"].tolist()
+    np.testing.assert_array_equal(a["score"], b["score"])
+    np.testing.assert_array_equal(a["features"], b["features"])
 
 
 def test_failed_urls_are_listed_not_fatal(trained, tmp_path, http_scenes):
