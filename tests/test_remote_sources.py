@@ -329,3 +329,35 @@ def test_url_lists_order_categories_and_errors(tmp_path):
     bad.write_text("ImageID,XMin\nabc,0.1\n")
     with pytest.raises(ConfigError, match=r"boxes.csv: URL list CSV has no url, OriginalURL"):
         list_image_refs(bad)
+
+
+def test_fsspec_reads_cache_and_limits(tmp_path):
+    import fsspec
+
+    from pyimagesearch.errors import ImageReadError
+    from pyimagesearch.io.images import read_gray
+    from pyimagesearch.io.remote import RemoteOptions
+
+    local = list_images(SCENES / "MITforest")[0]
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/bench/MITforest/a.jpg", local.read_bytes())
+    url = "memory://bench/MITforest/a.jpg"
+    cached = RemoteOptions(cache_dir=str(tmp_path / "cache"))
+    np.testing.assert_array_equal(read_gray(url, remote=cached), read_gray(local))
+    (copy,) = (tmp_path / "cache").rglob("*.jpg")
+    assert copy.read_bytes() == local.read_bytes()
+    fs.rm("/bench/MITforest/a.jpg")
+    np.testing.assert_array_equal(read_gray(url, remote=cached), read_gray(local))  # cache
+    with pytest.raises(ImageReadError, match=r"a\.jpg: no such object"):
+        read_gray(url, remote=RemoteOptions(retries=0))
+    fs.pipe("/bench/big.jpg", local.read_bytes())
+    with pytest.raises(ImageReadError, match=r"big\.jpg: larger than 1000 bytes"):
+        read_gray("memory://bench/big.jpg", remote=RemoteOptions(max_bytes=1000))
+    assert list_image_refs("memory://bench") == ["memory://bench/big.jpg"]
+
+
+def test_http_prefix_listing_equals_the_local_folder(http_scenes):
+    folder = SCENES / "MITcoast"
+    refs = list_image_refs(http_scenes + "MITcoast/")
+    assert refs == [_url(http_scenes, p) for p in list_images(folder)]
+    assert {ref_category(r, http_scenes) for r in refs} == {"MITcoast"}

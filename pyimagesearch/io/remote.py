@@ -209,13 +209,8 @@ def _http_failure(exc: Exception, options: RemoteOptions) -> str:
 def _fsspec_bytes(url: str, options: RemoteOptions) -> bytes:
     fs, path = filesystem(url, options)
     for attempt in range(options.retries + 1):
-        try:
-            size = fs.size(path)
-            if size is not None and size > options.max_bytes:
-                raise RemoteReadError(f"{url}: larger than {options.max_bytes} bytes")
-            return fs.cat_file(path)
-        except RemoteReadError:
-            raise
+        try:  # one ranged GET: never more than max_bytes + 1 bytes in memory
+            data = fs.cat_file(path, start=0, end=options.max_bytes + 1)
         except FileNotFoundError:
             raise RemoteReadError(f"{url}: no such object") from None
         except PermissionError as exc:
@@ -225,6 +220,10 @@ def _fsspec_bytes(url: str, options: RemoteOptions) -> bytes:
                 raise RemoteReadError(f"{url}: {_short(exc)}") from None
             log.debug("%s: %s; retrying", url, _short(exc))
             time.sleep(options.backoff * 2**attempt)
+            continue
+        if len(data) > options.max_bytes:
+            raise RemoteReadError(f"{url}: larger than {options.max_bytes} bytes")
+        return data
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -157,14 +157,8 @@ def _read_url_list(path: Path) -> list[ImageRef]:
         entries = [(row.get(column) or "").strip() for row in rows]
     else:
         entries = [line.strip() for line in lines]
-    refs: list[ImageRef] = []
-    for entry in entries:
-        if not entry or entry.startswith("#"):
-            continue
-        refs.append(entry if is_url(entry) else (path.parent / entry))
-    if len(refs) < sum(1 for e in entries if e and not e.startswith("#")):
-        log.info("%s: %d empty entries skipped", path, len(entries) - len(refs))
-    return refs
+    entries = [e for e in entries if e and not e.startswith("#")]  # blanks, comments
+    return [entry if is_url(entry) else (path.parent / entry) for entry in entries]
 
 
 def _list_prefix(prefix: str, storage_options: Mapping[str, Any] | None) -> list[str]:
@@ -176,7 +170,13 @@ def _list_prefix(prefix: str, storage_options: Mapping[str, Any] | None) -> list
         raise ConfigError(f"{prefix}: no such bucket or prefix") from None
     except Exception as exc:  # network, credentials, listing refused
         raise RemoteReadError(f"{prefix}: cannot list images ({str(exc)[:200]})") from None
-    urls = [p if is_url(p) else fs.unstrip_protocol(p) for p in found]
+    base = root.rstrip("/") + "/"  # found paths below it keep the prefix as written
+    urls = [
+        prefix.rstrip("/") + "/" + p[len(base) :]
+        if p.startswith(base)
+        else (p if is_url(p) else fs.unstrip_protocol(p))
+        for p in found
+    ]
     images = [u for u in urls if Path(urlsplit(u).path).suffix.lower() in IMAGE_EXTENSIONS]
     if len(images) < len(urls):
         log.info("%s: skipped %d non-image file(s)", prefix, len(urls) - len(images))
