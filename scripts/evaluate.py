@@ -1,5 +1,9 @@
 """Evaluate models: PR curve and AP on held-out annotated images, FPPI on distraction images.
 
+With ``--protocol openimages --subset DIR``, the model is scored on an Open Images subset
+(``openimages_subset.py --mode positives``) with the Open Images protocol: hierarchy,
+group-of boxes, verified image-level labels, AP per class and mAP.
+
 With several ``--model`` files (e.g. the pipeline's ``models/compare_annotated_off.json``
 beside ``model.json``), all are evaluated on the same images in one run and compared.
 """
@@ -9,9 +13,12 @@ import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 13
 # isort: split
 
 import json
+import os
 from pathlib import Path
 
 from pyimagesearch.cli import add_execution_options, configure, main, parser
+from pyimagesearch.config import DATASETS_ENV
+from pyimagesearch.errors import PyImageSearchError
 from pyimagesearch.evaluation.evaluate import evaluate
 from pyimagesearch.evaluation.stress import stress_suite
 from pyimagesearch.io.atomic import write_text_atomic
@@ -37,9 +44,33 @@ def run() -> None:
         help="evaluate on the stress suite (rescaled, border-cut, side-by-side and rotated "
         "variants of the held-out images) and add its table to the report",
     )
+    p.add_argument(
+        "--protocol",
+        choices=["voc", "openimages"],
+        default="voc",
+        help="voc (default): AP and FPPI on the config's held-out images; openimages: the "
+        "Open Images protocol on --subset",
+    )
+    meta = Path(os.environ.get(DATASETS_ENV) or "../shared/datasets") / "openimages"
+    p.add_argument("--subset", help="openimages: subset folder from openimages_subset.py")
+    p.add_argument(
+        "--oi-class", help="openimages: the class the detector finds (default: the subset's)"
+    )
+    p.add_argument(
+        "--hierarchy",
+        default=str(meta / "bbox_labels_600_hierarchy.json"),
+        help="openimages: bbox_labels_600_hierarchy.json (default: %(default)s)",
+    )
+    p.add_argument(
+        "--class-descriptions",
+        default=str(meta / "class-descriptions-boxable.csv"),
+        help="openimages: class-descriptions-boxable.csv, for names (default: %(default)s)",
+    )
     add_execution_options(p)
     args = p.parse_args()
     conf = configure(args)
+    if args.protocol == "openimages":
+        return run_openimages(conf, args)
     if args.suite:
         return run_suite(conf, args)
     results = {}
@@ -76,6 +107,35 @@ def run() -> None:
             f"{t['duplicate']} duplicate, {t['background']} background"
         )
     print(f"PR curve: {plot}")
+
+
+def run_openimages(conf, args) -> None:
+    """The Open Images protocol on ``--subset`` for the config's model (or ``--model``)."""
+    from pyimagesearch.evaluation.openimages_run import evaluate_openimages
+
+    if not args.subset:
+        raise PyImageSearchError("--protocol openimages needs --subset DIR")
+    path = (args.model or [conf["classifier_path"]])[0]
+    model = load_model(path)
+    check_compatible(model, conf, path)
+    descriptions = args.class_descriptions if Path(args.class_descriptions).exists() else None
+    figures = evaluate_openimages(
+        conf, model, args.subset, args.hierarchy, descriptions, args.oi_class, not args.quiet
+    )
+    if args.json:
+        write_text_atomic(args.json, json.dumps({"model": path, **figures}, indent=1))
+    print(f"{'class':<24} {'AP':>7} {'objects':>8} {'group-of':>9} {'TP':>5} {'ignored':>8}")
+    for c in figures["classes"].values():
+        ap = "n/a" if c["average_precision"] is None else f"{c['average_precision']:.4f}"
+        print(
+            f"{c['name'][:24]:<24} {ap:>7} {c['n_objects']:8d} {c['n_group_of']:9d} "
+            f"{c['n_true_positives']:5d} {c['n_ignored']:8d}"
+        )
+    mean_ap = figures["mean_average_precision"]
+    print(
+        f"mAP (Open Images protocol, IoU >= 0.5): "
+        f"{'n/a' if mean_ap is None else f'{mean_ap:.4f}'} on {figures['n_images']} images"
+    )
 
 
 def run_suite(conf, args) -> None:

@@ -54,6 +54,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument(
+        "--image-labels-csv",
+        help="positives: human-verified image-level labels CSV (ImageID,Source,LabelName,"
+        "Confidence); written to image-labels.csv for evaluate.py --protocol openimages, "
+        "and images verified to contain or not contain a class are selected too",
+    )
+    ap.add_argument(
         "--class-descriptions",
         default=str(meta / "class-descriptions-boxable.csv"),
         help="class-descriptions-boxable.csv (default: %(default)s)",
@@ -139,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             prune=args.prune,
             extra_placeholder_sha256=args.placeholder_sha256,
+            image_labels_csv=args.image_labels_csv,
             **download_kwargs(args),
         )
     except PyImageSearchError as exc:

@@ -411,6 +411,7 @@ def build_subset(
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     progress: bool = True,
     max_image_pixels: int = DEFAULT_MAX_PIXELS,
+    image_labels_csv: str | os.PathLike | None = None,
 ) -> SubsetReport:
     """Fetch an Open Images subset: positive crops, or background images without the classes.
 
@@ -424,6 +425,14 @@ def build_subset(
     With ``look_alikes`` (the default for backgrounds), the classes' siblings in the
     hierarchy and their descendants are excluded too: a background for a ``Car``
     detector should hold no ``Taxi`` (a sibling of ``Car`` under ``Land vehicle``).
+
+    ``positives`` also writes what the Open Images evaluation protocol needs
+    (:mod:`pyimagesearch.evaluation.openimages`): ``boxes.csv`` (the bbox CSV rows of
+    the kept images for the classes and their descendants, group-of and all, whatever
+    the ``drop_*`` options), ``classes.csv`` (the classes asked for) and, with
+    ``image_labels_csv`` (the human-verified image-level labels CSV), ``image-labels.csv``;
+    images whose image-level labels verify a class (present or absent) are then selected
+    too, with or without boxes.
     """
     if mode not in ("positives", "backgrounds"):
         raise OpenImagesError(f"mode must be 'positives' or 'backgrounds' (got '{mode}')")
@@ -450,11 +459,14 @@ def build_subset(
     if expand and family != set(labels):
         extra = sorted(names.get(m, m) for m in family - set(labels))
         notes.append(f"descendants included: {', '.join(extra)}")
-    all_ids, boxes = read_bbox_csv(bbox_csv, wanted)
+    positives = mode == "positives"
+    all_ids, eval_boxes = read_bbox_csv(bbox_csv, wanted | family if positives else wanted)
+    boxes = {i: b for i, bs in eval_boxes.items() if (b := [x for x in bs if x.label in wanted])}
+    verified = read_image_labels(image_labels_csv) if positives and image_labels_csv else {}
 
     dropped: dict[str, int] = {}
     if mode == "positives":
-        kept_boxes = {}
+        kept_boxes = {i: [] for i, rows in verified.items() if any(r[1] in wanted for r in rows)}
         for image_id, image_boxes in boxes.items():
             kept, counts = filter_boxes(
                 image_boxes, drop_group_of, drop_depiction, drop_truncated, drop_occluded
@@ -521,7 +533,69 @@ def build_subset(
             max_image_pixels,
         )
         report.boxes_dropped["smaller than min_box_size"] = small
+        write_evaluation_files(
+            out, [r.task.key for r in summary.kept], eval_boxes, verified, labels,
+            with_image_labels=image_labels_csv is not None,
+        )  # fmt: skip
     return report
+
+
+IMAGE_LABEL_FIELDS = ("ImageID", "Source", "LabelName", "Confidence")
+BBOX_FIELDS = (
+    "ImageID", "Source", "LabelName", "Confidence", "XMin", "XMax", "YMin", "YMax",
+    "IsOccluded", "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside",
+)  # fmt: skip
+
+
+def read_image_labels(path: str | os.PathLike) -> dict[str, list[tuple[str, str, str]]]:
+    """``ImageID -> [(Source, LabelName, Confidence)]`` from an image-level labels CSV."""
+    path = Path(path)
+    out: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in ("ImageID", "LabelName", "Confidence")
+                       if c not in (reader.fieldnames or [])]  # fmt: skip
+            if missing:
+                raise OpenImagesError(f"{path}: image-level labels CSV lacks {', '.join(missing)}")
+            for line, row in enumerate(reader, start=2):
+                if row["Confidence"] not in ("0", "1"):
+                    raise OpenImagesError(f"{path}:{line}: Confidence must be 0 or 1")
+                image_id = safe_id(row["ImageID"], what=f"{path}:{line}: ImageID")
+                out[image_id].append((row.get("Source") or "", row["LabelName"], row["Confidence"]))
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise OpenImagesError(f"{path}: cannot read image-level labels CSV ({exc})") from None
+    return dict(out)
+
+
+def write_evaluation_files(
+    out: Path,
+    image_ids: Sequence[str],
+    boxes: dict[str, list[OIBox]],
+    verified: dict[str, list[tuple[str, str, str]]],
+    labels: dict[str, str],
+    with_image_labels: bool,
+) -> None:
+    """``boxes.csv``, ``classes.csv`` and (optionally) ``image-labels.csv`` of the kept images."""
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(BBOX_FIELDS)
+    for image_id in sorted(image_ids):
+        for b in boxes.get(image_id, []):
+            coords = (b.xmin, b.xmax, b.ymin, b.ymax)
+            flags = (b.occluded, b.truncated, b.group_of, b.depiction, b.inside)
+            writer.writerow([image_id, "", b.label, 1, *coords, *flags])
+    write_text_atomic(out / "boxes.csv", rows.getvalue())
+    classes = io.StringIO()
+    csv.writer(classes).writerows(sorted(labels.items()))
+    write_text_atomic(out / "classes.csv", classes.getvalue())
+    if with_image_labels:
+        rows = io.StringIO()
+        writer = csv.writer(rows)
+        writer.writerow(IMAGE_LABEL_FIELDS)
+        for image_id in sorted(image_ids):
+            writer.writerows([image_id, *r] for r in verified.get(image_id, []))
+        write_text_atomic(out / "image-labels.csv", rows.getvalue())
 
 
 _CROP_NAME = re.compile(r"^.+_\d+\.jpg$")
