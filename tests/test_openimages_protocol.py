@@ -428,6 +428,7 @@ def test_evaluate_script_on_an_openimages_subset(tmp_path):
     (tmp_path / "labels.csv").write_text(
         "ImageID,Source,LabelName,Confidence\n"
         f"car0000000000001,verification,{CAR},1\n"
+        "car0000000000001,verification,/m/0bt9lr,0\n"
         f"negative00000003,verification,{CAR},0\n"
         "dog0000000000004,verification,/m/0bt9lr,1\n"
     )
@@ -477,7 +478,11 @@ def test_evaluate_script_on_an_openimages_subset(tmp_path):
         ("limousine0000002", LIMO, "0"),
     ]
     assert (out / "classes.csv").read_text().strip() == f"{CAR},Car"
-    assert f"negative00000003,verification,{CAR},0" in (out / "image-labels.csv").read_text()
+    assert (out / "image-labels.csv").read_text().splitlines() == [
+        "ImageID,Source,LabelName,Confidence",
+        f"car0000000000001,verification,{CAR},1",  # not the Dog row: no use for a Car
+        f"negative00000003,verification,{CAR},0",
+    ]
 
     report = tmp_path / "oi.json"
     res = subprocess.run(

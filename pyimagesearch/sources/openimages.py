@@ -430,7 +430,8 @@ def build_subset(
     (:mod:`pyimagesearch.evaluation.openimages`): ``boxes.csv`` (the bbox CSV rows of
     the kept images for the classes and their descendants, group-of and all, whatever
     the ``drop_*`` options), ``classes.csv`` (the classes asked for) and, with
-    ``image_labels_csv`` (the human-verified image-level labels CSV), ``image-labels.csv``;
+    ``image_labels_csv`` (the human-verified image-level labels CSV), ``image-labels.csv``
+    (its rows for the classes, their descendants and their ancestors);
     images whose image-level labels verify a class (present or absent) are then selected
     too, with or without boxes.
     """
@@ -462,7 +463,12 @@ def build_subset(
     positives = mode == "positives"
     all_ids, eval_boxes = read_bbox_csv(bbox_csv, wanted | family if positives else wanted)
     boxes = {i: b for i, bs in eval_boxes.items() if (b := [x for x in bs if x.label in wanted])}
-    verified = read_image_labels(image_labels_csv) if positives and image_labels_csv else {}
+    verified = {}
+    if positives and image_labels_csv:  # the rows the protocol can use: family and ancestors
+        above = {p for p, subs in children.items() for s in subs if s in labels} - {ROOT_LABEL}
+        while more := {p for p, subs in children.items() if subs & above} - above - {ROOT_LABEL}:
+            above |= more
+        verified = read_image_labels(image_labels_csv, wanted | family | above)
 
     dropped: dict[str, int] = {}
     if mode == "positives":
@@ -547,8 +553,11 @@ BBOX_FIELDS = (
 )  # fmt: skip
 
 
-def read_image_labels(path: str | os.PathLike) -> dict[str, list[tuple[str, str, str]]]:
-    """``ImageID -> [(Source, LabelName, Confidence)]`` from an image-level labels CSV."""
+def read_image_labels(
+    path: str | os.PathLike, keep: set[str] | None = None
+) -> dict[str, list[tuple[str, str, str]]]:
+    """``ImageID -> [(Source, LabelName, Confidence)]`` from an image-level labels CSV
+    (only the rows whose label is in ``keep``, when given: the CSVs are large)."""
     path = Path(path)
     out: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     try:
@@ -559,6 +568,8 @@ def read_image_labels(path: str | os.PathLike) -> dict[str, list[tuple[str, str,
             if missing:
                 raise OpenImagesError(f"{path}: image-level labels CSV lacks {', '.join(missing)}")
             for line, row in enumerate(reader, start=2):
+                if keep is not None and row["LabelName"] not in keep:
+                    continue
                 if row["Confidence"] not in ("0", "1"):
                     raise OpenImagesError(f"{path}:{line}: Confidence must be 0 or 1")
                 image_id = safe_id(row["ImageID"], what=f"{path}:{line}: ImageID")
