@@ -143,6 +143,8 @@ class _CropWriter:
     def __init__(self, out: Path, max_pixels: int):
         self.folder = out / CROPS_DIR
         self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob("round_*.png"):  # crops of an earlier report
+            stale.unlink()
         self.max_pixels = max_pixels
         self._cache: dict[str, np.ndarray | None] = {}
 
