@@ -76,7 +76,8 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     ),
     "annotation_class": ({"type": ["string", "null"]}, None),
     "distraction_exclude_categories": (_STR_LIST, []),
-    "distraction_exclude_images": (_STR_LIST, []),
+    # files to leave out, or the path of an excluded-windows file saved by report.html
+    "distraction_exclude_images": ({"anyOf": [_STR_LIST, _STR]}, []),
     "eval_distraction_categories": ({"type": ["array", "null"], "items": _STR}, None),
     "eval_num_distraction_images": (_NONNEG_INT, 200),
     "eval_min_probability": (_PROB, 0.05),
@@ -243,12 +244,30 @@ def _build(raw: dict[str, Any], path: Path | None, resolve: bool) -> Config:
     values = {k: default for k, (_, default) in EXTRA_KEYS.items()}
     values.update(raw)
     _default_outputs(values)
+    _read_excluded_windows(values, where)
     _check_consistency(values, where)
     if resolve:
         values = _resolve_paths(values)
     if values["object_name"] is None:
         values["object_name"] = object_name_from(values["image_dataset"])
     return Config(values, path)
+
+
+def _read_excluded_windows(values: dict[str, Any], where: str) -> None:
+    """``distraction_exclude_images`` naming an excluded-windows file: its images.
+
+    The file is the one report.html saves (see ``sources/excluded_windows.py``); a
+    relative path is relative to the working directory, like every path here.
+    """
+    from .sources.excluded_windows import excluded_images
+
+    path = values["distraction_exclude_images"]
+    if not isinstance(path, str):
+        return
+    try:
+        values["distraction_exclude_images"] = excluded_images(path)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: key 'distraction_exclude_images': {exc}") from None
 
 
 _DEFAULT_OUTPUTS = {"features_path": "features.hdf5", "classifier_path": "model.json"}

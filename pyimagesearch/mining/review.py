@@ -15,7 +15,7 @@ import io
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,10 @@ class Review:
     suspects_json: Path
     n_annotated: int = 0
     annotated_sheet: Path | None = None
+    #: the windows drawn on the sheet (source, box, scale, probability), most confident first
+    windows: list[dict] = field(default_factory=list)
+    #: the suspect records written to ``suspects_json``
+    suspects: list[dict] = field(default_factory=list)
 
 
 def _store(conf: Config) -> FeatureStore:
@@ -114,7 +118,7 @@ def review_round(
     )
     csv_path = out / f"suspects_{kind}round_{round_index:03d}.csv"
     json_path = out / f"suspects_{kind}round_{round_index:03d}.json"
-    _write_suspects(rows, categories, contrast, suspect, csv_path, json_path)
+    suspects = _write_suspects(rows, categories, contrast, suspect, csv_path, json_path)
     n_annotated, other = (0, None) if annotated else annotated_sheet(conf, round_index, out, top)
     return Review(
         round=round_index,
@@ -128,6 +132,8 @@ def review_round(
         suspects_json=json_path,
         n_annotated=n_annotated,
         annotated_sheet=other,
+        windows=_records(rows, range(min(top, len(rows["score"])))),
+        suspects=suspects,
     )
 
 
@@ -177,7 +183,22 @@ def _category(source: str, root: Path) -> str:
         return Path(source).parent.name
 
 
-def _write_suspects(rows, categories, contrast, suspect, csv_path: Path, json_path: Path):
+def _records(rows: dict[str, np.ndarray], index) -> list[dict]:
+    """The windows ``index`` of ``rows`` as JSON-ready records."""
+    return [
+        {
+            "source": str(rows["source"][i]),
+            "box": [round(float(v), 1) for v in rows["box"][i]],
+            "scale": round(float(rows["scale"][i]), 4),
+            "probability": round(float(rows["probability"][i]), 6),
+        }
+        for i in index
+    ]
+
+
+def _write_suspects(
+    rows, categories, contrast, suspect, csv_path: Path, json_path: Path
+) -> list[dict]:
     records = [
         {
             "source": str(rows["source"][i]),
@@ -200,3 +221,4 @@ def _write_suspects(rows, categories, contrast, suspect, csv_path: Path, json_pa
         )
     write_text_atomic(csv_path, buf.getvalue())
     write_text_atomic(json_path, json.dumps(records, indent=1))
+    return records

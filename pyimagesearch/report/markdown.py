@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..io.atomic import write_text_atomic
 from ..model.modelfile import load_model
 from .gallery import detection_gallery
+from .html import write_html_report
 from .plots import plot_box_statistics, plot_pr_curves, plot_rounds
 from .search import search_section, write_search_json
 from .template import template_picture
@@ -31,7 +32,7 @@ def write_report(
     comparison: dict | None = None,
     search: dict | None = None,
 ) -> Path:
-    """Write figures, per-round data and ``report.md`` into ``out``."""
+    """Write figures, per-round data, ``report.md`` and ``report.html`` into ``out``."""
     from ..mining.review import review_round
 
     out = Path(out)
@@ -66,10 +67,10 @@ def write_report(
             conf["min_probability"],
             max_pixels=max_pixels,
         )
-    mined_sections = []
+    mined_sections, reviews = [], []
     for r in rounds[1:]:
-        review = review_round(conf, r, out)
-        mined_sections.append(_mined_section(r, mining[r], review, conf))
+        reviews.append(review_round(conf, r, out))
+        mined_sections.append(_mined_section(r, mining[r], reviews[-1], conf))
 
     before, after = history[0], history[-1]
     name = conf["object_name"]
@@ -170,7 +171,9 @@ def write_report(
     timings = {**timings, **{f"mine round {r}": mining[r]["seconds"] for r in mining}}
     timings.update({f"evaluate round {r}": evaluations[r].seconds for r in rounds})
     lines += [f"| {k} | {v:.2f} |" for k, v in timings.items()]
-    write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    write_text_atomic(out / "report.md", text)
+    write_html_report(out, text, reviews, f"Detector report: {name}", max_pixels)
     return out / "report.md"
 
 
@@ -278,7 +281,8 @@ def _mined_section(r: int, summary: dict, review, conf: Config) -> list[str]:
         f"`suspects_round_{r:03d}.csv`"
         + (f", by category: {_counts(review.suspects_per_category)}" if review.n_suspects else "")
         + ". Exclude categories or images with `distraction_exclude_categories` / "
-        "`distraction_exclude_images` and mine again.",
+        "`distraction_exclude_images` and mine again (in `report.html`, tick the real "
+        "objects and save them as a file `distraction_exclude_images` accepts).",
         "",
         f"![hard negatives round {r}](hard_negatives_round_{r:03d}.png)",
         "",
