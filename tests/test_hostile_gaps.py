@@ -51,8 +51,9 @@ from .test_data_loss import WIN
 SMALL = 100  # pixels: every sample image is larger
 
 
-def _fetch(tasks, **kw):
-    return download_files(tasks, DownloadOptions(retries=0, backoff=0.0, progress=False), **kw)
+def _fetch(tasks, verify=None, **options):
+    options = {"retries": 0, "backoff": 0.0, "progress": False, **options}
+    return download_files(tasks, DownloadOptions(**options), verify=verify)
 
 
 def _no_tracebacks(caplog) -> None:

@@ -1,56 +1,45 @@
-#!/usr/bin/env python
 """Fetch CALTECH-101 car_side and the 13 scene categories into the layout the config expects.
 
-Examples:
-    python datasets/fetch.py --dest /data/ds --mirror ../shared/datasets      # copy a mirror
-    python datasets/fetch.py --dest /data/ds --mirror ~/archives             # original archives
-    python datasets/fetch.py --dest /data/ds                                 # download (URLs)
-    python datasets/fetch.py --dest /data/ds --check                         # validate a copy
-
-Sources, in order: a ``--mirror`` folder (either already in the final layout, or holding
-the original archives), then URLs (``--url-caltech``/``--url-scenes``, defaults below),
-downloaded with the project's downloader into ``DEST/_downloads`` (retries, resume).
-Archives are checked against their published md5 where one is known and extracted
-member by member (no absolute paths or ``..``; only ``car_side`` and the 13 scene
-folders). Every data set is built in a temp folder beside its destination and renamed
-into place, so an interrupted or failed run never leaves a half-filled folder.
-
-Exit status: 0 = done (warnings possible), 1 = ``--check`` found folders missing,
-2 = bad input (one line ``error: ...``: bad checksum, missing archive, unreachable URL).
+The library behind ``datasets/fetch.py`` (its command line is :mod:`.fetch_cli`).
+Sources, in order: a mirror folder (either already in the final layout, or holding the
+original archives), then URLs, downloaded with ``pooch`` into ``DEST/_downloads``
+(known md5s checked by pooch, retries, a temp file renamed into place). Archives are
+checked against their published md5 where one is known; every member of an archive is
+checked first (no absolute paths or ``..``, no links out, no devices or FIFOs: the whole
+archive is refused otherwise), then only ``car_side`` and the 13 scene folders are
+extracted with ``pooch.Untar`` / ``pooch.Unzip``. Every data set is built in a temp
+folder beside its destination and renamed into place, so an interrupted or failed run
+never leaves a half-filled folder. Messages go to the ``logging`` logger of this module.
 See datasets/README.md.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import gzip
 import json
+import logging
 import os
 import re
 import shutil
-import signal
 import stat
-import sys
 import tarfile
 import tempfile
-import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO
 from urllib.parse import unquote, urlsplit
 
-if __name__ == "__main__":  # Ctrl-C while the libraries load: one line, status 130
-    signal.signal(signal.SIGINT, lambda *_: (sys.stderr.write("interrupted\n"), os._exit(130)))
-try:
-    from pyimagesearch.errors import PyImageSearchError
-except ImportError:  # run from a checkout without ``pip install -e .``
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from pyimagesearch.errors import PyImageSearchError
-from pyimagesearch.io.atomic import write_text_atomic
-from pyimagesearch.sources.download import DownloadTask, download_files, file_digests
+import pooch
+import requests
+
+from ..errors import PyImageSearchError
+from ..io.atomic import write_text_atomic
+from .download import DownloadOptions, file_digests
+
+log = logging.getLogger(__name__)
 
 CALTECH = "caltech101"
 SCENES = "sceneclass13"
@@ -99,19 +88,10 @@ DEFAULT_URLS = {
 NESTED_ARCHIVES = {CALTECH: ("101_ObjectCategories.tar.gz", "Annotations.tar"), SCENES: ()}
 DOWNLOADS = "_downloads"
 RECORD = "checksums.json"
-MAX_ARCHIVE_BYTES = 4 << 30
 
 
 class FetchError(PyImageSearchError):
     """A data set cannot be fetched: bad checksum, missing archive, unreachable URL, ..."""
-
-
-def info(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def warn(msg: str) -> None:
-    print(f"warning: {msg}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------- names
@@ -338,21 +318,6 @@ def check_dataset(dataset: str, dest: Path) -> CheckResult:
     return CHECKS[dataset](Path(dest) / dataset, dataset)
 
 
-def run_check(dest: Path, datasets: Sequence[str] = DATASETS) -> int:
-    """Print a summary of ``dest``; 0 when nothing is missing, else 1 (and one error line)."""
-    results = [check_dataset(name, dest) for name in datasets]
-    for res in results:
-        info(res.summary)
-        for msg in res.warnings:
-            warn(msg)
-    missing = [m for res in results for m in res.missing]
-    if missing:
-        print(f"error: {dest} is incomplete: missing {', '.join(missing)}", file=sys.stderr)
-        return 1
-    info(f"ok: {dest} holds {', '.join(datasets)}")
-    return 0
-
-
 # ---------------------------------------------------------------------------- sources
 
 
@@ -464,15 +429,76 @@ def verify_archive(path: Path, md5s: Mapping[str, str] = KNOWN_MD5) -> tuple[int
         raise FetchError(f"{path.name}: md5 mismatch: expected {expected.lower()}, got {md5}")
     reported = REPORTED_MD5.get(path.name)
     if expected:
-        info(f"  {path.name}: md5 {md5} ok ({size:,} bytes)")
+        log.info(f"  {path.name}: md5 {md5} ok ({size:,} bytes)")
     else:
-        info(f"  {path.name}: {size:,} bytes, sha256 {sha256}, md5 {md5} (no published md5)")
+        log.info(f"  {path.name}: {size:,} bytes, sha256 {sha256}, md5 {md5} (no published md5)")
         if reported and md5 != reported:
-            warn(f"{path.name}: md5 {md5} differs from the third-party-reported {reported}")
+            log.warning(f"{path.name}: md5 {md5} differs from the third-party-reported {reported}")
     return size, sha256, md5
 
 
 # ---------------------------------------------------------------------------- extraction
+
+
+@contextlib.contextmanager
+def _data_filter_default() -> Iterator[None]:
+    """Python's ``data`` extraction filter as tarfile's default while pooch extracts.
+
+    pooch passes ``filter="data"`` itself from Python 3.12; on 3.11.4+ the documented
+    ``TarFile.extraction_filter`` default gives the same (no links out, no devices, no
+    archive owners or high mode bits). The members were checked before in any case.
+    """
+    data_filter = getattr(tarfile, "data_filter", None)
+    if data_filter is None or tarfile.TarFile.extraction_filter is not None:
+        yield
+        return
+    tarfile.TarFile.extraction_filter = staticmethod(data_filter)
+    try:
+        yield
+    finally:
+        tarfile.TarFile.extraction_filter = None
+
+
+@contextlib.contextmanager
+def _quiet_pooch() -> Iterator[None]:
+    """Keep pooch's own INFO lines (it prints them to stderr) out of the output."""
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _member_files(
+    path: Path, dest: Path
+) -> tuple[list[str], type[pooch.Untar] | type[pooch.Unzip]]:
+    """The regular files of an archive, every member checked first; and pooch's extractor.
+
+    A member that is absolute, has ``..``, links outside or is a device refuses the whole
+    archive. Directories and links inside are never extracted (nor returned).
+    """
+    names = []
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            for item in zf.infolist():
+                safe_member_path(item.filename, path)
+                if not (item.is_dir() or stat.S_ISLNK(item.external_attr >> 16)):
+                    names.append(item.filename)
+        return names, pooch.Unzip
+    with tarfile.open(path, "r:*") as tf:
+        for member in tf:
+            check_tar_member(member, path, dest)
+            if member.isfile():
+                names.append(member.name)
+    return names, pooch.Untar
+
+
+def _prefix(name: str) -> str:
+    """The folder of a member, as pooch's ``members`` (a prefix): one entry per folder."""
+    folder = name.rpartition("/")[0]
+    return folder or name
 
 
 class _Extraction:
@@ -485,24 +511,38 @@ class _Extraction:
         self.written = 0
         self.ignored: set[str] = set()
         self.folders: dict[str, str] = {}  # installed folder -> archive folder it came from
+        self.planned: set[PurePosixPath] = set()
 
     def archive(self, path: Path, depth: int = 0) -> None:
+        """Check every member of ``path``, then extract the wanted ones with pooch."""
         try:
-            if zipfile.is_zipfile(path):
-                with zipfile.ZipFile(path) as zf:
-                    for item in zf.infolist():
-                        mode = item.external_attr >> 16
-                        if item.is_dir() or stat.S_ISLNK(mode):
-                            safe_member_path(item.filename, path)
-                            continue
-                        self.member(path, item.filename, lambda i=item: zf.open(i), depth)
+            names, extractor = _member_files(path, self.data)
+            nested, wanted = [], {}
+            for name in names:
+                member = safe_member_path(name, path)
+                if depth == 0 and member.name in self.nested and not _junk(member):
+                    nested.append(name)
+                    continue
+                rel = self.plan(path, member)
+                if rel is not None:
+                    wanted[name] = rel
+            members = sorted(set(nested) | {_prefix(n) for n in wanted})
+            if not members:
                 return
-            with tarfile.open(path, "r:*") as tf:
-                for member in tf:
-                    check_tar_member(member, path, self.data)
-                    if not member.isfile():  # dirs and links inside: never extracted
-                        continue
-                    self.member(path, member.name, lambda m=member: tf.extractfile(m), depth)
+            out = Path(tempfile.mkdtemp(dir=self.work, prefix="x"))
+            with _data_filter_default(), _quiet_pooch():
+                extractor(members=members, extract_dir=str(out))(str(path), "download", None)
+            for name in nested:
+                inner = self._extracted(out, name, path)
+                verify_archive(inner, self.md5s)
+                self.archive(inner, depth + 1)
+                inner.unlink()
+            for name, rel in wanted.items():
+                dest = self.data / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._extracted(out, name, path), dest)
+                self.written += 1
+            shutil.rmtree(out, ignore_errors=True)
         except (
             tarfile.TarError,
             zipfile.BadZipFile,
@@ -512,38 +552,36 @@ class _Extraction:
         ) as exc:
             raise FetchError(f"{path.name}: not a readable zip or tar archive ({exc})") from exc
 
-    def member(self, archive: Path, name: str, opener: Callable[[], IO[bytes]], depth: int):
-        path = safe_member_path(name, archive)
-        if depth == 0 and path.name in self.nested and not _junk(path):
-            inner = self.work / path.name
-            self._write(opener, inner)
-            verify_archive(inner, self.md5s)
-            self.archive(inner, depth + 1)
-            inner.unlink()
-            return
+    def plan(self, archive: Path, path: PurePosixPath) -> PurePosixPath | None:
+        """Where a member goes below ``data`` (None: left out); refuse two that collide."""
         rel = self.target(path)
         if rel is None:
             scene_image = self.dataset == SCENES and path.suffix.lower() in IMAGE_SUFFIXES
             if scene_image and not _junk(path):
                 self.ignored.add(path.parent.name)
-            return
+            return None
         source_folder = path.parent.as_posix()
         seen = self.folders.setdefault(rel.parent.as_posix(), source_folder)
         if seen != source_folder:
             raise FetchError(
                 f"{archive.name}: both {seen!r} and {source_folder!r} map to {rel.parent}"
             )
-        dest = self.data / rel
-        if dest.exists():
+        if rel in self.planned:
             raise FetchError(f"{archive.name}: two members extract to {rel}")
-        self._write(opener, dest)
-        self.written += 1
+        self.planned.add(rel)
+        return rel
 
     @staticmethod
-    def _write(opener: Callable[[], IO[bytes]], dest: Path) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with opener() as src, open(dest, "wb") as out:
-            shutil.copyfileobj(src, out, 1 << 20)
+    def _extracted(out: Path, name: str, archive: Path) -> Path:
+        """The extracted file of member ``name``: a regular file, or the archive is refused."""
+        path = out / name
+        try:
+            regular = stat.S_ISREG(path.lstat().st_mode)
+        except FileNotFoundError:
+            regular = False
+        if not regular:
+            raise FetchError(f"{archive.name}: member {name!r} did not extract as a file")
+        return path
 
 
 def extract_archives(
@@ -561,7 +599,7 @@ def extract_archives(
         verify_archive(Path(path), md5s)
         job.archive(Path(path))
     if job.ignored:
-        info(f"  left out folders not among the 13: {', '.join(sorted(job.ignored))}")
+        log.info(f"  left out folders not among the 13: {', '.join(sorted(job.ignored))}")
     return job.written
 
 
@@ -592,7 +630,7 @@ def stage_from_folder(dataset: str, base: Path, data: Path, link: str | None = N
                 os.link(src, dest)
                 continue
             except OSError as exc:
-                warn(f"cannot hard-link from {base} ({exc.strerror}); copying instead")
+                log.warning(f"cannot hard-link from {base} ({exc.strerror}); copying instead")
                 fell_back = True
         shutil.copyfile(src, dest)
     return len(pairs)
@@ -607,8 +645,50 @@ def archive_name(url: str, dataset: str, index: int = 0) -> str:
     return name if name and name not in (".", "..") else f"{dataset}-{index}"
 
 
-def _no_image_check(path: Path) -> tuple[int, int]:
-    return 0, 0
+def _read_record(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        record = {}
+    return record if isinstance(record, dict) else {}
+
+
+def _known_hash(name: str, url: str, path: Path, md5s: Mapping[str, str], record: dict):
+    """pooch's ``known_hash`` of one archive: the published md5, else the recorded sha256.
+
+    A file already in ``_downloads`` is reused when it has the published md5 (pooch
+    checks), or matches the size and sha256 recorded for the same URL; a file that
+    does not match its record is deleted and fetched again (and not checked after).
+    """
+    if md5s.get(name):
+        return f"md5:{md5s[name].lower()}"
+    old = record.get(name, {}) if isinstance(record.get(name), dict) else {}
+    if not path.is_file() or old.get("url") != url or not old.get("sha256"):
+        return None
+    size, sha256, _ = file_digests(path)
+    if size == old.get("bytes") and sha256 == str(old["sha256"]).lower():
+        return f"sha256:{sha256}"
+    log.info(f"  {name}: differs from the recorded download; fetching again")
+    path.unlink()
+    return None
+
+
+def _download_error(name: str, url: str, exc: Exception) -> FetchError:
+    """One line for a failed pooch download: a checksum mismatch, an HTTP or network error."""
+    if isinstance(exc, ValueError):  # pooch: the known hash does not match (file deleted)
+        found = re.search(r"expected (?:\w+:)?([0-9a-fA-F]+) but got ([0-9a-fA-F]+)", str(exc))
+        if found:
+            expected, got = found.group(1).lower(), found.group(2).lower()
+            return FetchError(
+                f"{name}: md5 mismatch: expected {expected}, got {got} "
+                f"(downloaded from {url}; deleted)"
+            )
+    response = getattr(exc, "response", None)
+    if isinstance(exc, requests.HTTPError) and response is not None:
+        reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
+    else:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    return FetchError(f"cannot download {url}: {reason}")
 
 
 def download_archives(
@@ -616,59 +696,54 @@ def download_archives(
     urls: Sequence[str],
     downloads: Path,
     md5s: Mapping[str, str] = KNOWN_MD5,
-    retries: int = 5,
-    backoff: float = 0.5,
-    progress: bool = True,
+    options: DownloadOptions | None = None,
 ) -> list[Path]:
-    """Download (or resume, or reuse) each URL into ``downloads``; record and check sums."""
+    """Download (or reuse) each URL into ``downloads`` with pooch; record and check sums.
+
+    pooch checks the published md5 (``known_hash``), retries ``options.retries`` times
+    (waiting 1, 2, ... 10 s) and renames a complete, checked file into place; sizes and
+    checksums of every archive are recorded in ``downloads/checksums.json``.
+    """
+    options = options or DownloadOptions()
     downloads.mkdir(parents=True, exist_ok=True)
     record_path = downloads / RECORD
-    try:
-        record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-    except (OSError, ValueError):
-        record = {}
-    if not isinstance(record, dict):
-        record = {}
-    tasks = []
-    for i, url in enumerate(urls):
-        name = archive_name(url, dataset, i)
-        old = record.get(name, {}) if record.get(name, {}).get("url") == url else {}
-        tasks.append(
-            DownloadTask(
-                key=name,
-                source=url,
-                dest=downloads / name,
-                recorded_size=old.get("bytes"),
-                recorded_sha256=old.get("sha256"),
-            )
-        )
-        info(f"  {url} -> {downloads / name}")
-    summary = download_files(
-        tasks,
-        workers=min(4, max(1, len(tasks))),
-        verify=_no_image_check,
-        retries=retries,
-        backoff=backoff,
-        max_bytes=MAX_ARCHIVE_BYTES,
-        progress=progress,
-        desc=f"{dataset} archives",
+    record = _read_record(record_path)
+    names = [archive_name(url, dataset, i) for i, url in enumerate(urls)]
+    if len(set(names)) != len(names):
+        raise FetchError(f"{dataset}: two URLs would be saved under the same file name")
+    registry = {n: _known_hash(n, u, downloads / n, md5s, record) for n, u in zip(names, urls)}
+    fetcher = pooch.create(
+        path=downloads,
+        base_url="",
+        registry=registry,
+        urls=dict(zip(names, urls)),
+        retry_if_failed=options.retries,
     )
-    if summary.failed:
-        res = summary.failed[0]
-        raise FetchError(f"cannot download {res.task.source}: {res.reason}")
+    downloader = pooch.HTTPDownloader(
+        progressbar=options.progress,
+        timeout=options.timeout,
+        headers={"User-Agent": "pyimagesearch-fetch"},
+    )
     paths = []
-    for res in summary.results:
-        path = res.task.dest
+    for name, url in zip(names, urls):
+        log.info(f"  {url} -> {downloads / name}")
+        actions: list[str] = []
+
+        def note_action(fname: str, action: str, _pooch: object, into=actions) -> str:
+            into.append(action)  # "fetch" = reused, "download"/"update" = downloaded
+            return fname
+
         try:
-            size, sha256, md5 = verify_archive(path, md5s)
-        except FetchError as exc:
-            path.unlink(missing_ok=True)  # a file that fails its checks is never kept
-            record.pop(path.name, None)
-            write_text_atomic(record_path, json.dumps(record, indent=1, sort_keys=True))
-            raise FetchError(f"{exc} (downloaded from {res.task.source}; deleted)") from exc
-        state = "reused" if res.status == "skipped" else "downloaded"
-        info(f"  {state} {path.name}")
-        record[path.name] = {"url": res.task.source, "bytes": size, "sha256": sha256, "md5": md5}
+            with _quiet_pooch():
+                path = Path(fetcher.fetch(name, processor=note_action, downloader=downloader))
+        except (ValueError, requests.RequestException) as exc:
+            if record.pop(name, None) is not None:
+                write_text_atomic(record_path, json.dumps(record, indent=1, sort_keys=True))
+            raise _download_error(name, url, exc) from exc
+        size, sha256, md5 = verify_archive(path, md5s)
+        state = "reused" if actions == ["fetch"] else "downloaded"
+        log.info(f"  {state} {path.name}")
+        record[name] = {"url": url, "bytes": size, "sha256": sha256, "md5": md5}
         paths.append(path)
     write_text_atomic(record_path, json.dumps(record, indent=1, sort_keys=True))
     return paths
@@ -703,13 +778,12 @@ def fetch_dataset(
     link: str | None = None,
     md5s: Mapping[str, str] = KNOWN_MD5,
     force: bool = False,
-    retries: int = 5,
-    backoff: float = 0.5,
-    progress: bool = True,
+    options: DownloadOptions | None = None,
 ) -> CheckResult:
     """Put ``dataset`` under ``dest`` in the expected layout; return the check of the result.
 
-    ``md5s`` maps archive file names to their expected md5 (tests pass their own).
+    ``md5s`` maps archive file names to their expected md5 (tests pass their own);
+    ``options`` (retries, timeout, progress bar) drive the download of URLs.
     A data set already complete with the standard counts is left as it is unless ``force``.
     """
     if dataset not in DATASETS:
@@ -720,20 +794,18 @@ def fetch_dataset(
     if not force and target.exists():
         current = check_dataset(dataset, dest)
         if current.standard:
-            info(f"{dataset}: already complete in {target}; skipped (--force to fetch again)")
+            log.info(f"{dataset}: already complete in {target}; skipped (--force to fetch again)")
             return current
     source = resolve_source(dataset, mirror, urls)
     if source.kind == "folder" and source.paths[0].resolve() == target.resolve():
         raise FetchError(f"{dataset}: the mirror folder is the destination itself ({target})")
     if link and source.kind != "folder":
-        warn(f"{dataset}: --link applies to a mirror in the final layout; extracting copies")
-    info(f"{dataset}: from {source}")
+        log.warning(f"{dataset}: --link applies to a mirror in the final layout; extracting copies")
+    log.info(f"{dataset}: from {source}")
     archives = source.paths
     if source.kind == "urls":
         downloads = dest / DOWNLOADS
-        archives = tuple(
-            download_archives(dataset, source.urls, downloads, md5s, retries, backoff, progress)
-        )
+        archives = tuple(download_archives(dataset, source.urls, downloads, md5s, options))
     staging = Path(tempfile.mkdtemp(dir=dest, prefix=f".{dataset}.tmp-"))
     try:
         data, work = staging / "data", staging / "work"
@@ -751,104 +823,5 @@ def fetch_dataset(
         install(data, target, LEAVES[dataset], staging / "replaced")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    info(f"{dataset}: {count} files in {target}")
+    log.info(f"{dataset}: {count} files in {target}")
     return check_dataset(dataset, dest)
-
-
-# ---------------------------------------------------------------------------- command line
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line."""
-    ap = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Layout, checksums and manual download: datasets/README.md",
-    )
-    env = os.environ.get(ENV)
-    ap.add_argument(
-        "--dest",
-        default=env,
-        required=not env,
-        metavar="DIR",
-        help=f"data sets folder (default ${ENV}); point datasets_root at it",
-    )
-    ap.add_argument("--only", choices=DATASETS, help="fetch or check only this data set")
-    ap.add_argument(
-        "--mirror",
-        metavar="FOLDER",
-        help="local folder in the final layout (e.g. ../shared/datasets) or holding the "
-        "original archives; preferred over URLs",
-    )
-    ap.add_argument(
-        "--link",
-        choices=("hard", "sym"),
-        help="hard-link or symlink the files of a final-layout mirror instead of copying",
-    )
-    ap.add_argument(
-        "--url-caltech",
-        action="append",
-        metavar="URL",
-        help="CALTECH-101 archive URL, repeatable: the caltech-101 zip, or "
-        "101_ObjectCategories.tar.gz and Annotations.tar (default: CaltechDATA zip)",
-    )
-    ap.add_argument(
-        "--url-scenes",
-        action="append",
-        metavar="URL",
-        help="scene_categories.zip URL (default: the UIUC Ponce-group address)",
-    )
-    ap.add_argument(
-        "--check", action="store_true", help="only validate DIR (counts, folders); no fetch"
-    )
-    ap.add_argument(
-        "--force", action="store_true", help="fetch even when DIR already holds a data set"
-    )
-    ap.add_argument("--retries", type=int, default=5, help="HTTP retries per request (default 5)")
-    ap.add_argument("--backoff", type=float, default=0.5, help="retry backoff factor (seconds)")
-    ap.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    return ap.parse_args(argv)
-
-
-def run(args: argparse.Namespace) -> int:
-    dest = Path(args.dest).expanduser()
-    if dest.exists() and not dest.is_dir():
-        raise FetchError(f"{dest}: --dest is not a folder")
-    datasets = [args.only] if args.only else list(DATASETS)
-    if args.check:
-        return run_check(dest, datasets)
-    urls = {CALTECH: args.url_caltech, SCENES: args.url_scenes}
-    for name in datasets:
-        fetch_dataset(
-            name,
-            dest,
-            mirror=Path(args.mirror).expanduser() if args.mirror else None,
-            urls=urls[name],
-            link=args.link,
-            force=args.force,
-            retries=args.retries,
-            backoff=args.backoff,
-            progress=not args.quiet,
-        )
-    code = run_check(dest, datasets)
-    if code == 0:
-        info(f'use it: export {ENV}={dest.resolve()}  (or "datasets_root" in the config)')
-    return code
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """0 = done, 1 = ``--check`` found folders missing, 2 = error (one line)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except (PyImageSearchError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: nothing was half-installed; re-run to resume", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
