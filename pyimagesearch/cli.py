@@ -14,7 +14,6 @@ from typing import Any, NoReturn
 from .config import Config, load_config
 from .errors import PyImageSearchError, os_error_text
 from .interrupt import imports_done
-from .io.images import DEFAULT_MAX_PIXELS
 
 #: Set by ``setup_logging(verbose=True)``: errors then show their traceback too.
 _VERBOSE = False
@@ -87,36 +86,6 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
         help="Dask scheduler address (tcp://host:port) to run on; overrides "
         "$PYIMAGESEARCH_SCHEDULER (a config file may not name one)",
     )
-
-
-def add_download_options(p: argparse.ArgumentParser) -> None:
-    """The HTTP options shared by the commands that download images."""
-    p.add_argument("--workers", type=positive_int, default=8, help="parallel downloads (default 8)")
-    p.add_argument("--retries", type=nonneg_int, default=5, help="retries per request (default 5)")
-    p.add_argument(
-        "--backoff", type=nonneg_float, default=0.5, help="retry backoff factor (seconds)"
-    )
-    p.add_argument("--timeout", type=positive_float, default=60.0, help="read timeout (seconds)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument(
-        "--max-image-pixels",
-        type=positive_int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse images of more pixels, before decoding (default {DEFAULT_MAX_PIXELS:,})",
-    )
-    p.add_argument("-v", "--verbose", action="store_true", help="log details")
-
-
-def download_kwargs(args: argparse.Namespace) -> dict:
-    """The keyword arguments of the download functions, from ``add_download_options``."""
-    return {
-        "workers": args.workers,
-        "retries": args.retries,
-        "backoff": args.backoff,
-        "timeout": (min(10.0, args.timeout), args.timeout),
-        "progress": not args.no_progress,
-        "max_image_pixels": args.max_image_pixels,
-    }
 
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:

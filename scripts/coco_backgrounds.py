@@ -15,17 +15,10 @@ import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 13
 import argparse
 import sys
 
-from pyimagesearch.cli import (
-    ArgumentParser,
-    add_download_options,
-    download_kwargs,
-    nonneg_int,
-    positive_int,
-    run_guarded,
-    setup_logging,
-)
+from pyimagesearch.cli import ArgumentParser, nonneg_int, positive_int, run_guarded, setup_logging
+from pyimagesearch.datatools.cli import add_download_options, download_options
+from pyimagesearch.datatools.coco_backgrounds import fetch_coco_backgrounds
 from pyimagesearch.errors import PyImageSearchError
-from pyimagesearch.sources.coco_backgrounds import fetch_coco_backgrounds
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -98,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             include_unannotated=args.include_unannotated,
             seed=args.seed,
             prune=args.prune,
-            **download_kwargs(args),
+            options=download_options(args),
         )
     except PyImageSearchError as exc:
         print(f"error: {exc}", file=sys.stderr)

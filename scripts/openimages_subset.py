@@ -21,18 +21,11 @@ import os
 import sys
 from pathlib import Path
 
-from pyimagesearch.cli import (
-    ArgumentParser,
-    add_download_options,
-    download_kwargs,
-    nonneg_int,
-    positive_int,
-    run_guarded,
-    setup_logging,
-)
+from pyimagesearch.cli import ArgumentParser, nonneg_int, positive_int, run_guarded, setup_logging
 from pyimagesearch.config import DATASETS_ENV
+from pyimagesearch.datatools.cli import add_download_options, download_options
+from pyimagesearch.datatools.openimages import OpenImagesFiles, SubsetSpec, build_subset
 from pyimagesearch.errors import PyImageSearchError
-from pyimagesearch.sources.openimages import build_subset
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -126,13 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(verbose=False, quiet=not args.verbose)
     try:
-        report = build_subset(
+        spec = SubsetSpec(
             args.classes,
-            args.bbox_csv,
-            args.images_csv,
-            args.out,
-            class_descriptions=args.class_descriptions,
-            hierarchy=args.hierarchy,
             mode=args.mode,
             descendants=args.descendants,
             look_alikes=not args.no_look_alikes,
@@ -145,9 +133,15 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             prune=args.prune,
             extra_placeholder_sha256=args.placeholder_sha256,
-            image_labels_csv=args.image_labels_csv,
-            **download_kwargs(args),
         )
+        files = OpenImagesFiles(
+            args.bbox_csv,
+            args.images_csv,
+            args.class_descriptions,
+            args.hierarchy,
+            image_labels_csv=args.image_labels_csv,
+        )
+        report = build_subset(spec, files, args.out, download_options(args))
     except PyImageSearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

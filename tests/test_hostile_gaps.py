@@ -18,6 +18,15 @@ import numpy as np
 import pytest
 
 from pyimagesearch.config import load_config
+from pyimagesearch.datatools.coco_backgrounds import fetch_coco_backgrounds
+from pyimagesearch.datatools.download import (
+    DownloadOptions,
+    DownloadTask,
+    download_files,
+    image_verifier,
+    part_path,
+)
+from pyimagesearch.datatools.openimages import make_placeholder_verifier, write_crops
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection.files import check_outputs, label_paths
 from pyimagesearch.errors import ImageReadError, PyImageSearchError
@@ -26,14 +35,6 @@ from pyimagesearch.mining.review import window_contrast
 from pyimagesearch.model import save_model
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.report.gallery import detection_gallery, window_sheet
-from pyimagesearch.sources.coco_backgrounds import fetch_coco_backgrounds
-from pyimagesearch.sources.download import (
-    DownloadTask,
-    download_files,
-    image_verifier,
-    part_path,
-)
-from pyimagesearch.sources.openimages import make_placeholder_verifier, write_crops
 
 from .conftest import CARS, cars_conf_dict
 from .sources.test_coco_backgrounds import (
@@ -50,8 +51,9 @@ from .test_data_loss import WIN
 SMALL = 100  # pixels: every sample image is larger
 
 
-def _fetch(tasks, **kw):
-    return download_files(tasks, retries=0, backoff=0.0, progress=False, **kw)
+def _fetch(tasks, verify=None, **options):
+    options = {"retries": 0, "backoff": 0.0, "progress": False, **options}
+    return download_files(tasks, DownloadOptions(**options), verify=verify)
 
 
 def _no_tracebacks(caplog) -> None:
@@ -128,8 +130,14 @@ def test_fetch_verifiers_refuse_images_over_the_limit(tmp_path):
 
 
 def test_coco_backgrounds_max_image_pixels_option(tmp_path):
-    report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, num=2, progress=False,
-                                    images_dir=COCO / "images", max_image_pixels=SMALL)  # fmt: skip
+    report = fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        **EXCLUDE,
+        num=2,
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False, max_image_pixels=SMALL),
+    )
     assert len(report.summary.failed) == 2
     assert all("exceeds max_image_pixels" in r.reason for r in report.summary.failed)
     res = run_cli("--annotations", str(ANNOTATIONS), "--exclude", "person", "--num", "1",

@@ -14,15 +14,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pyimagesearch.io.images import list_images, read_image
-from pyimagesearch.sources.coco import CategoryError, load_coco
-from pyimagesearch.sources.coco_backgrounds import (
+from pyimagesearch.datatools.coco_backgrounds import (
     coco_image_url,
     fetch_coco_backgrounds,
     resolve_categories,
     select_backgrounds,
 )
-from pyimagesearch.sources.download import part_path
+from pyimagesearch.datatools.download import DownloadOptions, part_path
+from pyimagesearch.io.images import list_images, read_image
+from pyimagesearch.sources.coco import CategoryError, load_coco
 
 from .test_download import MirrorServer
 
@@ -184,8 +184,13 @@ def test_retried_503_and_discarded_truncated_image(tmp_path):
     with MirrorServer(files) as server:
         server.fail_first = dict.fromkeys(flaky, 1)
         server.truncate = {broken: files[broken].stat().st_size - 4000}
-        report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, base_url=server.url,
-                                        retries=3, backoff=0.0, progress=False)  # fmt: skip
+        report = fetch_coco_backgrounds(
+            ANNOTATIONS,
+            tmp_path,
+            **EXCLUDE,
+            base_url=server.url,
+            options=DownloadOptions(retries=3, backoff=0.0, progress=False),
+        )
         assert all(server.requests[p] == 2 for p in flaky)
         assert [int(r.task.key) for r in report.summary.failed] == [broken_id]
         assert "truncated JPEG" in report.summary.failed[0].reason
@@ -197,8 +202,13 @@ def test_retried_503_and_discarded_truncated_image(tmp_path):
         check_output_folder(tmp_path, [i for i in expected if i != broken_id])
         # the server is fixed: a re-run fetches the missing image only
         server.truncate, before = {}, server.total()
-        report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, base_url=server.url,
-                                        backoff=0.0, progress=False)  # fmt: skip
+        report = fetch_coco_backgrounds(
+            ANNOTATIONS,
+            tmp_path,
+            **EXCLUDE,
+            base_url=server.url,
+            options=DownloadOptions(backoff=0.0, progress=False),
+        )
         assert server.total() - before == 1 and server.requests[broken] == 2
     assert len(report.summary.downloaded) == 1 and len(report.summary.skipped) == 10
     check_output_folder(tmp_path, expected)
@@ -215,8 +225,13 @@ def test_interrupted_run_fetches_only_what_is_missing(tmp_path):
     stale = part_path(tmp_path / "images" / imgs[partial]["file_name"])
     stale.write_bytes(files[url_path(partial)].read_bytes()[:3000])
     with MirrorServer(files) as server:
-        report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, base_url=server.url,
-                                        backoff=0.0, progress=False)  # fmt: skip
+        report = fetch_coco_backgrounds(
+            ANNOTATIONS,
+            tmp_path,
+            **EXCLUDE,
+            base_url=server.url,
+            options=DownloadOptions(backoff=0.0, progress=False),
+        )
     assert sorted(server.requests) == sorted(url_path(i) for i in expected[4:])
     assert server.ranges == [(url_path(partial), 3000)]
     assert len(report.summary.skipped) == 4 and len(report.summary.downloaded) == 7
@@ -225,8 +240,14 @@ def test_interrupted_run_fetches_only_what_is_missing(tmp_path):
 
 
 def test_copy_from_local_images_dir(tmp_path):
-    report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, num=5,
-                                    images_dir=COCO / "images", progress=False)  # fmt: skip
+    report = fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        **EXCLUDE,
+        num=5,
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False),
+    )
     assert report.selected == expected_backgrounds()[:5]
     assert len(report.summary.downloaded) == 5
     check_output_folder(tmp_path, report.selected)
@@ -234,14 +255,30 @@ def test_copy_from_local_images_dir(tmp_path):
 
 
 def test_images_left_from_another_selection_are_reported_and_pruned(tmp_path):
-    fetch_coco_backgrounds(ANNOTATIONS, tmp_path, exclude=["person"],
-                           images_dir=COCO / "images", progress=False)  # fmt: skip
-    report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE,
-                                    images_dir=COCO / "images", progress=False)  # fmt: skip
+    fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        exclude=["person"],
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False),
+    )
+    report = fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        **EXCLUDE,
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False),
+    )
     extra = set(expected_backgrounds(names=("person",), supers=())) - set(expected_backgrounds())
     assert len(report.stale) == len(extra) > 0 and "--prune" in report.format()
-    report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, prune=True,
-                                    images_dir=COCO / "images", progress=False)  # fmt: skip
+    report = fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        **EXCLUDE,
+        prune=True,
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False),
+    )
     assert report.pruned == len(extra)
     check_output_folder(tmp_path, expected_backgrounds())
 
@@ -253,7 +290,7 @@ def test_bad_input_is_a_one_line_error(tmp_path):
     assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
     assert "did you mean 'person'" in res.stderr
     with pytest.raises(CategoryError, match="at least one"):
-        fetch_coco_backgrounds(ANNOTATIONS, tmp_path, progress=False)
+        fetch_coco_backgrounds(ANNOTATIONS, tmp_path, options=DownloadOptions(progress=False))
 
 
 def test_help():

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pyimagesearch.io.images import read_image
-from pyimagesearch.sources.download import (
+from pyimagesearch.datatools.download import (
     DownloadError,
+    DownloadOptions,
     DownloadTask,
     download_files,
     part_path,
@@ -23,6 +23,7 @@ from pyimagesearch.sources.download import (
     recorded_checks,
     write_manifest,
 )
+from pyimagesearch.io.images import read_image
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
@@ -142,7 +143,7 @@ def _fetch(tasks, **kw):
     kw.setdefault("retries", 3)
     kw.setdefault("backoff", 0.0)
     kw.setdefault("progress", False)
-    return download_files(tasks, **kw)
+    return download_files(tasks, DownloadOptions(**kw))
 
 
 def test_sample_images_exist():
@@ -309,7 +310,7 @@ def test_local_copy_source_and_missing_file(tmp_path):
 
 def test_bad_arguments_raise():
     with pytest.raises(DownloadError):
-        download_files([], workers=0)
+        download_files([], DownloadOptions(workers=0))
     t = DownloadTask("x", "http://127.0.0.1:9/x.jpg", Path("/tmp/x.jpg"))
     with pytest.raises(DownloadError, match="same file"):
         download_files([t, t])

@@ -14,10 +14,11 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.io.images import list_images, read_image
-from pyimagesearch.sources.formats import read_crops_folder
-from pyimagesearch.sources.openimages import (
+from pyimagesearch.datatools.download import DownloadOptions
+from pyimagesearch.datatools.openimages import (
     OpenImagesError,
+    OpenImagesFiles,
+    SubsetSpec,
     build_subset,
     expand_descendants,
     placeholder_reason,
@@ -26,6 +27,8 @@ from pyimagesearch.sources.openimages import (
     read_image_sources,
     resolve_classes,
 )
+from pyimagesearch.io.images import list_images, read_image
+from pyimagesearch.sources.formats import read_crops_folder
 
 from .test_download import MirrorServer
 
@@ -110,9 +113,10 @@ def dataset(tmp_path, names):
 
 
 def subset(tmp_path, out, classes, mode, **kw):
-    return build_subset(classes, tmp_path / "bbox.csv", tmp_path / "images.csv", out,
-                        DESCRIPTIONS, HIERARCHY, mode=mode, backoff=0.0, retries=1,
-                        progress=False, **kw)  # fmt: skip
+    files = OpenImagesFiles(tmp_path / "bbox.csv", tmp_path / "images.csv", DESCRIPTIONS,
+                            HIERARCHY)  # fmt: skip
+    options = DownloadOptions(backoff=0.0, retries=1, progress=False)
+    return build_subset(SubsetSpec(classes, mode=mode, **kw), files, out, options)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
