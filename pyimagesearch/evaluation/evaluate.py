@@ -13,7 +13,7 @@ from ..config import input_keys, require_paths
 from ..detection.files import detect_files
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
-from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
+from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .metrics import (
     average_precision,
@@ -79,7 +79,7 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
     for item, res in zip(test, test_results):
         if isinstance(res, str):
             continue
-        gt = clip_boxes(item, res["shape"][1], res["shape"][0])
+        gt = item.boxes_inside(res["shape"][1], res["shape"][0])
         det_boxes.append(res["boxes"])
         det_scores.append(res["probabilities"])
         gts.append(gt)
@@ -137,7 +137,7 @@ def evaluate_items(
             continue
         det_boxes.append(res["boxes"])
         det_scores.append(res["probabilities"])
-        gts.append(clip_boxes(item, res["shape"][1], res["shape"][0]))
+        gts.append(item.boxes_inside(res["shape"][1], res["shape"][0]))
     return detection_figures(det_boxes, det_scores, gts)
 
 

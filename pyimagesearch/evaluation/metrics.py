@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..detection.nms import iou
+from ..geometry import iou
 
 
 def match_detections(
