@@ -39,7 +39,7 @@ COURSE_KEYS: dict[str, dict] = {
     "image_dataset": _STR,
     "image_annotations": _STR,
     "image_distractions": _STR,
-    "percent_gt_images": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    "percent_gt_images": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
     "offset": _NONNEG_INT,
     "use_flip": _BOOL,
     "num_distraction_images": _POS_INT,

@@ -60,8 +60,11 @@ def split_train_test(
     """Seeded random split of annotated images into a training and a held-out test share.
 
     A share that would be empty (too few images, or ``percent_gt_images`` too close to
-    0 or 1) is refused with a message naming the key.
+    0 or 1) is refused with a message naming the key; exactly 1 trains on every image
+    (the Python API does: it evaluates on images of its own).
     """
+    if percent_train >= 1:
+        return list(items), []
     order = np.random.default_rng(seed).permutation(len(items))
     n_train = int(round(len(items) * percent_train))
     if n_train < 1 or n_train >= len(items):
