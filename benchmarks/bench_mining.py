@@ -135,12 +135,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 from joblib.externals.loky import get_reusable_executor
+from reference import naive_detect  # benchmarks/reference.py, beside this script
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import pyimagesearch
 from pyimagesearch.config import Config, load_config
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.descriptor.reference import naive_detect
 from pyimagesearch.detection import Detector
 from pyimagesearch.detection.detector import window_padding
 from pyimagesearch.detection.pyramid import pyramid, pyramid_shapes
@@ -381,7 +381,7 @@ def stage_breakdown(
     kernel), mirroring ``Detector._score_layer``; whole calls are timed in the same loop,
     so "Python overhead" (whole minus stages) compares like with like.
     """
-    from pyimagesearch.descriptor import _kernels
+    from pyimagesearch import kernels as _kernels
     from pyimagesearch.descriptor.hog import cell_histograms, normalize_blocks, orientation_bins
 
     model = detector.model

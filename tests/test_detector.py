@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.reference import naive_detect, naive_score_layer
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.descriptor.reference import naive_detect, naive_score_layer
 from pyimagesearch.detection import Detector
 from pyimagesearch.detection.pyramid import pyramid, pyramid_shapes
 from pyimagesearch.io.images import list_images, read_gray

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from skimage.feature import hog
 
+from benchmarks.reference import skimage_window_descriptor
 from pyimagesearch.descriptor.hog import HogParams, context_crop, hog_blocks, window_descriptor
-from pyimagesearch.descriptor.reference import skimage_window_descriptor
 from pyimagesearch.io.images import list_images, read_gray
 
 from .conftest import CARS, SCENES

@@ -38,7 +38,7 @@ from pyimagesearch.mining.hard_negatives import mine_image
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.model.modelfile import load_model, save_model
 from pyimagesearch.model.training import train_model, training_set
-from pyimagesearch.sources.annotations import AnnotatedImage, clip_boxes, split_train_test
+from pyimagesearch.sources.annotations import AnnotatedImage, split_train_test
 from pyimagesearch.sources.caltech import read_caltech_mat
 
 from .conftest import CAR_ANNOTATIONS, CARS, ROOT, SCENES, cars_conf_dict
@@ -84,7 +84,7 @@ def test_boxes_outside_the_image_or_empty_are_dropped(caplog):
     item = AnnotatedImage(
         "x.jpg", [[10, 10, 50, 40], [-20, 5, 30, 30], [300, 0, 400, 10], [5, 5, 5, 20]]
     )
-    boxes = clip_boxes(item, width=200, height=100)
+    boxes = item.boxes_inside(200, 100)
     np.testing.assert_array_equal(boxes, [[10, 10, 50, 40], [0, 5, 30, 30]])
     assert "dropped 2 box(es)" in caplog.text and "x.jpg" in caplog.text
 

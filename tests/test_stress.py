@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from pyimagesearch.config import config_from_dict
-from pyimagesearch.detection.nms import iou_matrix
 from pyimagesearch.evaluation import stress
 from pyimagesearch.evaluation.metrics import detection_figures
+from pyimagesearch.geometry import iou_matrix
 from pyimagesearch.io.images import read_gray
 from pyimagesearch.sources.annotations import read_annotations, split_train_test
 

@@ -18,7 +18,6 @@ a known placeholder size (:data:`PLACEHOLDER_SIZES`) *and* is nearly flat (at le
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import json
 import logging
@@ -32,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import AnnotationError, ImageReadError
+from ..errors import AnnotationError, ImageReadError, did_you_mean
 from ..io.atomic import write_bytes_atomic, write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
 from ..io.safe_paths import safe_child, safe_id
@@ -206,12 +205,7 @@ def resolve_classes(names: Iterable[str], descriptions: dict[str, str]) -> dict[
     for name in names:
         mid = name if name in descriptions else by_lower.get(name.strip().lower())
         if mid is None:
-            valid = sorted(descriptions.values())
-            close = difflib.get_close_matches(name, valid, n=5, cutoff=0.6)
-            if not close:
-                lowered = difflib.get_close_matches(name.lower(), list(by_lower), n=5)
-                close = [descriptions[by_lower[c]] for c in lowered]
-            hint = f"; close matches: {', '.join(close)}" if close else ""
+            hint = did_you_mean(name, sorted(descriptions.values()), n=5)
             raise OpenImagesError(
                 f"unknown Open Images class '{name}'{hint} (see class-descriptions-boxable.csv)"
             )
@@ -493,9 +487,7 @@ def build_subset(
         extra = sorted(names.get(m, m) for m in family - set(labels))
         notes.append(f"descendants included: {', '.join(extra)}")
     positives = mode == "positives"
-    all_ids, eval_boxes = read_bbox_csv(
-        files.bbox_csv, wanted | family if positives else wanted
-    )
+    all_ids, eval_boxes = read_bbox_csv(files.bbox_csv, wanted | family if positives else wanted)
     boxes = {i: b for i, bs in eval_boxes.items() if (b := [x for x in bs if x.label in wanted])}
     verified = {}
     image_labels_csv = files.image_labels_csv

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..descriptor import _kernels
+from .. import kernels
 from ..descriptor.hog import hog_blocks, padded_hog_blocks
+from ..geometry import clip_boxes
 from ..model.linear import LinearModel
 from .nms import non_max_suppression
 from .pyramid import pyramid
@@ -197,9 +198,7 @@ class Detector:
                     feats = _slice_windows(blocks, by[iy], bx[ix], self._win_blocks)
                 objects = layer_boxes if regressor is None else regressor.apply(layer_boxes, feats)
                 factors = np.array([fx, fy, fx, fy])
-                boxes = objects * factors
-                boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-                boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+                boxes = clip_boxes(objects * factors, width, height)
                 feats = feats if with_features else None
                 parts.append(
                     (
@@ -260,7 +259,7 @@ class Detector:
             flat = blocks.reshape(blocks.shape[0] * blocks.shape[1], -1)
             partial = (flat @ self._weights_t).reshape(blocks.shape[0], blocks.shape[1], -1)
             full = np.empty((n_r, n_c), np.float32)
-            _kernels.correlate_blocks(partial, n_r, n_c, wr, wc, full)
+            kernels.correlate_blocks(partial, n_r, n_c, wr, wc, full)
             scores = full[by[:, None], bx[None, :]] + np.float32(self.model.bias)
             yield sel_x, sel_y, scores, blocks, (bx, by)
 

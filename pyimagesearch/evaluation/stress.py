@@ -29,9 +29,10 @@ from xml.sax.saxutils import quoteattr
 import cv2
 import numpy as np
 
+from ..geometry import clip_boxes
 from ..io.atomic import write_bytes_atomic, write_text_atomic
 from ..io.images import read_gray
-from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
+from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .evaluate import evaluate_items
 
@@ -96,7 +97,7 @@ def load_samples(items: list[AnnotatedImage], max_pixels: int) -> list[Sample]:
     out = []
     for item in items:
         image = read_gray(item.path, max_pixels)
-        out.append((image, clip_boxes(item, image.shape[1], image.shape[0])))
+        out.append((image, item.boxes_inside(image.shape[1], image.shape[0])))
     return out
 
 
@@ -153,7 +154,9 @@ def _border(name: str, samples: list[Sample], scenes, rng) -> list[Sample]:
             right = int(np.floor(x2 - cut))
             crop, shift = image[:, :right], 0
         moved = boxes - np.array([shift, 0, shift, 0])
-        out.append((np.ascontiguousarray(crop), _clip(moved, crop.shape[1], h)))
+        kept = clip_boxes(moved, crop.shape[1], h)
+        kept = kept[(kept[:, 2] - kept[:, 0] >= 1) & (kept[:, 3] - kept[:, 1] >= 1)]
+        out.append((np.ascontiguousarray(crop), kept))
     return out
 
 
@@ -214,13 +217,6 @@ def _scene(scenes: SceneFiles, rng: np.random.Generator, width: int, height: int
     return cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA).copy()
 
 
-def _clip(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    boxes = boxes.copy()
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-    return boxes[(boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)]
-
-
 def write_variant(folder: Path, samples: list[Sample]) -> list[AnnotatedImage]:
     """Write the variant's images as PNG (lossless) and return them with their boxes."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -253,7 +249,7 @@ def _transposed(conf: Config, folder: Path, progress: bool) -> dict:
         image = read_gray(item.path, conf["max_image_pixels"])
         h = image.shape[0]
         turned = np.ascontiguousarray(np.rot90(image, -1))  # clockwise: (x, y) -> (h - y, x)
-        boxes = clip_boxes(item, image.shape[1], h)
+        boxes = item.boxes_inside(image.shape[1], h)
         new = np.stack([h - boxes[:, 3], boxes[:, 0], h - boxes[:, 1], boxes[:, 2]], axis=1)
         path = images_dir / f"{i:04d}_{item.path.stem}.png"
         write_bytes_atomic(path, cv2.imencode(".png", turned)[1].tobytes())

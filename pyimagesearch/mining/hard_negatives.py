@@ -28,7 +28,7 @@ from ..checkpoint import (
 from ..config import require_outputs, require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
-from ..detection.nms import intersection_matrix, iou_matrix, non_max_suppression
+from ..detection.nms import non_max_suppression
 from ..errors import ImageReadError
 from ..features.store import (
     HARD_NEGATIVES,
@@ -37,12 +37,12 @@ from ..features.store import (
     updating,
     write_group,
 )
+from ..geometry import intersection_matrix, iou_matrix
 from ..io.images import category_of, read_gray
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
 from ..sources.annotations import (
     AnnotatedImage,
-    clip_boxes,
     read_annotations,
     split_train_test,
 )
@@ -113,7 +113,7 @@ def mine_image(
     )
     best_iou = np.zeros(len(cand))
     if item is not None:
-        gt = clip_boxes(item, image.shape[1], image.shape[0])
+        gt = item.boxes_inside(image.shape[1], image.shape[0])
         cover = np.zeros(len(cand))
         if len(gt) and len(cand):
             best_iou = iou_matrix(cand.boxes, gt).max(axis=1)

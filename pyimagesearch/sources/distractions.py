@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..io.images import category_of, list_images
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ class DistractionSplit:
 
 def check_excluded_categories(conf: Config, root: Path) -> None:
     """Stop when ``distraction_exclude_categories`` names a folder not under ``root``."""
-    from ..config import did_you_mean
 
     if not conf["distraction_exclude_categories"] or not root.is_dir():
         return
