@@ -19,6 +19,8 @@ from pyimagesearch.sources.caltech import read_caltech_mat
 
 from .conftest import CAR_ANNOTATIONS, CARS, cars_conf_dict
 
+pytestmark = pytest.mark.needs_data
+
 COURSE = HogParams()
 
 
@@ -37,6 +39,7 @@ def _iou(a, b):
 
 
 @pytest.mark.parametrize("iou_max", [0.1, 0.3, 0.5])
+@pytest.mark.slow
 def test_mined_windows_are_exactly_those_below_the_iou_threshold(iou_max):
     path = CARS / "image_0005.jpg"
     gt = read_caltech_mat(CAR_ANNOTATIONS / "annotation_0005.mat")
@@ -59,6 +62,7 @@ def test_mined_windows_are_exactly_those_below_the_iou_threshold(iou_max):
     assert ignored > 0
 
 
+@pytest.mark.slow
 def test_annotated_round_provenance_and_training(tmp_path):
     raw = cars_conf_dict(
         tmp_path, num_distraction_images=30, eval_num_distraction_images=0, hn_min_probability=0.2

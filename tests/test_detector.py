@@ -13,6 +13,8 @@ from pyimagesearch.model.linear import LinearModel
 
 from .conftest import CARS, SCENES
 
+pytestmark = pytest.mark.needs_data
+
 COURSE = HogParams(9, (4, 4), (2, 2), True, "L1")
 
 
@@ -29,6 +31,7 @@ def _real_images():
 
 
 @pytest.mark.parametrize("step", [4, 2, 6, 5])
+@pytest.mark.slow
 def test_layer_scores_equal_per_window_scores(step):
     model = _model()
     detector = Detector(model, window_step=step)

@@ -22,6 +22,8 @@ from pyimagesearch.datatools.download import DownloadOptions
 from .conftest import DATASETS, ROOT
 from .sources.test_download import MirrorServer
 
+pytestmark = pytest.mark.needs_data
+
 FETCH_PY = ROOT / "datasets" / "fetch.py"
 #: No retries, no progress bar: what the URL tests download with.
 QUIET = DownloadOptions(retries=0, progress=False)

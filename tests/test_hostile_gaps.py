@@ -48,6 +48,8 @@ from .sources.test_coco_backgrounds import (
 from .sources.test_download import SAMPLE_IMAGES
 from .test_data_loss import WIN
 
+pytestmark = pytest.mark.needs_data
+
 SMALL = 100  # pixels: every sample image is larger
 
 
@@ -100,6 +102,7 @@ def test_fifo_or_file_as_parent_never_blocks_or_raises(tmp_path, caplog):
     _no_tracebacks(caplog)
 
 
+@pytest.mark.slow
 def test_coco_backgrounds_cli_reports_a_blocked_file_and_goes_on(tmp_path):
     ids = expected_backgrounds()[:3]
     out = tmp_path / "out"
@@ -129,6 +132,7 @@ def test_fetch_verifiers_refuse_images_over_the_limit(tmp_path):
     assert image_verifier()(SAMPLE_IMAGES[0])[0] > 0  # the default limit lets them through
 
 
+@pytest.mark.slow
 def test_coco_backgrounds_max_image_pixels_option(tmp_path):
     report = fetch_coco_backgrounds(
         ANNOTATIONS,
@@ -221,6 +225,7 @@ def _wait_for_numpy(proc: subprocess.Popen, seconds: float = 30.0) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
 @pytest.mark.parametrize("script", ENTRY_POINTS, ids=lambda p: p.name)
+@pytest.mark.slow
 def test_ctrl_c_while_importing_is_one_line(script):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
@@ -296,6 +301,7 @@ def _refused(result: subprocess.CompletedProcess, text: str) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and text in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_test_model_json_and_coco_results_never_overwrite_inputs(detection_run, tmp_path):
     images, conf_path, run = detection_run
     before = _snapshot(tmp_path)
@@ -317,6 +323,7 @@ def test_test_model_json_and_coco_results_never_overwrite_inputs(detection_run, 
     assert _snapshot(tmp_path) == before  # nothing written: no drawing, no model, no input
 
 
+@pytest.mark.slow
 def test_test_model_yolo_labels_mirror_sub_folders_and_keep_existing_ones(detection_run, tmp_path):
     _, _, run = detection_run
     labels = tmp_path / "labels"
@@ -337,6 +344,7 @@ def test_test_model_yolo_labels_mirror_sub_folders_and_keep_existing_ones(detect
     assert (labels / "sub2" / "car.txt").read_text() != "0 0.5 0.5 0.2 0.2\n"
 
 
+@pytest.mark.slow
 def test_test_model_yolo_dir_equal_to_a_labelled_image_folder_is_refused(detection_run, tmp_path):
     images, _, run = detection_run
     user_label = images / "sub" / "car.txt"

@@ -51,6 +51,7 @@ def _model():
     return LinearModel(rng.normal(size=COURSE.descriptor_size((96, 32))), 0, 1, 0, COURSE, (96, 32))
 
 
+@pytest.mark.needs_data
 def test_truncated_png_is_refused(tmp_path):
     cv2.imwrite(str(tmp_path / "full.png"), read_gray(sorted(CARS.glob("*.jpg"))[0]))
     data = (tmp_path / "full.png").read_bytes()
@@ -59,6 +60,7 @@ def test_truncated_png_is_refused(tmp_path):
         read_gray(tmp_path / "cut.png")
 
 
+@pytest.mark.needs_data
 def test_corrupt_jpeg_body_is_refused(tmp_path):
     data = bytearray((SCENES / "MITcoast" / "image_0001.jpg").read_bytes())
     data[20:] = b"\x00" * (len(data) - 22) + b"\xff\xd9"  # header kept, body destroyed
@@ -67,6 +69,7 @@ def test_corrupt_jpeg_body_is_refused(tmp_path):
         read_gray(tmp_path / "garbage.jpg")
 
 
+@pytest.mark.needs_data
 def test_image_smaller_than_the_window_is_mined_without_error(tmp_path):
     small = read_gray(SCENES / "MITcoast" / "image_0001.jpg")[:20, :50]
     cv2.imwrite(str(tmp_path / "small.png"), small)
@@ -108,6 +111,7 @@ def test_annotation_without_boxes_names_the_file(tmp_path):
         read_caltech_mat(tmp_path / "annotation_0002.mat")
 
 
+@pytest.mark.needs_data
 def test_missing_input_path_names_the_key(write_conf, tmp_path):
     conf = load_config(write_conf(image_distractions=str(tmp_path / "nowhere")))
     with pytest.raises(ConfigError, match=r"key 'image_distractions': path does not exist"):
@@ -115,6 +119,7 @@ def test_missing_input_path_names_the_key(write_conf, tmp_path):
     assert not (tmp_path / "features.hdf5").exists()
 
 
+@pytest.mark.needs_data
 def test_bad_annotation_stops_before_writing(write_conf, tmp_path):
     ann = tmp_path / "ann"
     shutil.copytree(CAR_ANNOTATIONS, ann)
@@ -125,6 +130,8 @@ def test_bad_annotation_stops_before_writing(write_conf, tmp_path):
     assert not (tmp_path / "features.hdf5").exists()
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_rerun_after_failure_keeps_previous_store(write_conf, tmp_path):
     good = load_config(write_conf(num_distraction_images=20, eval_num_distraction_images=0))
     extract_features(good, progress=False)
@@ -216,6 +223,7 @@ def _finishes(func, seconds: float = 10.0):
     return box
 
 
+@pytest.mark.needs_data
 def test_fifo_named_like_an_image_is_skipped(tmp_path):
     folder = tmp_path / "scenes"
     folder.mkdir()
@@ -274,6 +282,7 @@ def test_non_integral_float_is_refused(tmp_path):
         ("max_image_pixels", "Infinity"),
     ],
 )
+@pytest.mark.slow
 def test_nan_and_infinity_are_refused_naming_the_key(tmp_path, key, literal):
     path = _conf_text(tmp_path, key, literal)
     with pytest.raises(ConfigError) as info:
@@ -286,6 +295,7 @@ def test_nan_and_infinity_are_refused_naming_the_key(tmp_path, key, literal):
 # ---- config semantics, checked before the work -------------------------------------------
 
 
+@pytest.mark.needs_data
 def test_empty_distraction_folder_names_the_key(write_conf, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
@@ -295,6 +305,7 @@ def test_empty_distraction_folder_names_the_key(write_conf, tmp_path):
     assert not (tmp_path / "features.hdf5").exists()
 
 
+@pytest.mark.needs_data
 def test_window_larger_than_every_image_names_both_sizes(write_conf, tmp_path):
     conf = load_config(
         write_conf(
@@ -316,6 +327,7 @@ def test_empty_train_or_test_share_names_the_key(share, expected):
         split_train_test(items, share, 42)
 
 
+@pytest.mark.needs_data
 def test_too_few_positives_to_train_names_the_key(write_conf, tmp_path):
     conf = load_config(write_conf(percent_gt_images=0.01, eval_num_distraction_images=0))
     with pytest.raises(ConfigError, match=r"key 'percent_gt_images'.*needs at least 3"):

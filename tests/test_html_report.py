@@ -20,6 +20,8 @@ from pyimagesearch.sources.excluded_windows import FORMAT
 
 from .conftest import cars_conf_dict
 
+pytestmark = pytest.mark.needs_data
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = (

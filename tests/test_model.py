@@ -23,6 +23,7 @@ def _separable(n_pos=40, n_neg=200, seed=0):
     return X, y
 
 
+@pytest.mark.slow
 def test_training_and_calibration_are_monotone():
     X, y = _separable()
     model = train_linear_model(X, y, COURSE, (96, 32), C=1.0, folds=3)

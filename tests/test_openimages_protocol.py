@@ -170,6 +170,7 @@ def _dets(boxes=(), scores=(), labels=None):
 # ---- hierarchy ---------------------------------------------------------------------------
 
 
+@pytest.mark.needs_data
 def test_hierarchy_ancestors_descendants_skip_root_and_parts(tree):
     assert tree.up("E") == {"E", "C", "B", "A", "F"}  # both parents of C
     assert tree.up("C") == {"C", "B", "A", "F"}
@@ -349,6 +350,7 @@ def _random_model(conf) -> LinearModel:
     return LinearModel(weights, 0.0, 1.0, 0.0, hog, window)
 
 
+@pytest.mark.needs_data
 def test_evaluate_script_on_an_openimages_subset(tmp_path):
     raw = cars_conf_dict(tmp_path)
     (tmp_path / "conf.json").write_text(json.dumps(raw))
@@ -560,6 +562,7 @@ def test_evaluate_script_on_an_openimages_subset(tmp_path):
     assert figures["classes"][LAND]["average_precision"] > car_figures["average_precision"]
 
 
+@pytest.mark.needs_data
 def test_openimages_protocol_needs_a_subset(tmp_path):
     raw = cars_conf_dict(tmp_path)
     (tmp_path / "conf.json").write_text(json.dumps(raw))

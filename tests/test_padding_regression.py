@@ -16,6 +16,8 @@ from pyimagesearch.model.modelfile import load_model, save_model
 
 from .conftest import CARS
 
+pytestmark = pytest.mark.needs_data
+
 COURSE = HogParams(9, (4, 4), (2, 2), True, "L1")
 
 

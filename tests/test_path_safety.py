@@ -48,6 +48,8 @@ from pyimagesearch.sources.formats import read_coco, read_dlib_xml, read_voc, re
 from .conftest import DATASETS, ROOT
 from .sources.test_download import MirrorServer
 
+pytestmark = pytest.mark.needs_data
+
 META = DATASETS / "openimages"
 COCO_JPGS = sorted((DATASETS / "coco_tiny/images/train2017").glob("*.jpg"))
 CAR = "/m/0k4j"
@@ -304,6 +306,7 @@ def test_coco_images_dir_symlink_and_url_path_leading_out_are_refused(
 
 
 @pytest.mark.parametrize("hostile", ["..", "../victim.jpg", "ABS"])
+@pytest.mark.slow
 def test_coco_base_url_hostile_file_name_leaves_no_part_file(tmp_path, sentinel, hostile):
     hostile = str(sentinel) if hostile == "ABS" else hostile
     ann = write_coco(tmp_path / "ann.json", ["good.jpg", hostile], ["train/good.jpg", "train/x"])

@@ -14,6 +14,8 @@ from pyimagesearch.sources.annotations import read_annotations, split_train_test
 
 from .conftest import cars_conf_dict
 
+pytestmark = pytest.mark.needs_data
+
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):

@@ -100,6 +100,7 @@ def coco():
     return load_coco(ANNOTATIONS)
 
 
+@pytest.mark.needs_data
 def test_selection_matches_independent_computation(coco):
     expected = expected_backgrounds()
     assert len(expected) == 11
@@ -116,6 +117,7 @@ def test_selection_matches_independent_computation(coco):
     assert ids == expected_backgrounds(names=())
 
 
+@pytest.mark.needs_data
 def test_exclusion_is_a_union_not_an_intersection(coco):
     person, car = coco.getCatIds(catNms=["person"]), coco.getCatIds(catNms=["car"])
     both = set(coco.getImgIds(catIds=person + car))  # the pycocotools intersection
@@ -124,6 +126,7 @@ def test_exclusion_is_a_union_not_an_intersection(coco):
     assert both < either and not either & set(ids)
 
 
+@pytest.mark.needs_data
 def test_num_takes_lowest_ids_or_a_seeded_sample(coco):
     cats = resolve_categories(coco, **{"names": ["person", "car"], "supercategories": ["vehicle"]})
     expected = expected_backgrounds()
@@ -133,6 +136,7 @@ def test_num_takes_lowest_ids_or_a_seeded_sample(coco):
     assert sample == sorted(sample) and set(sample) <= set(expected) and len(sample) == 4
 
 
+@pytest.mark.needs_data
 def test_misspelled_names_fail_with_close_matches(coco):
     with pytest.raises(CategoryError, match=r"unknown category 'persn' \(did you mean 'person'"):
         resolve_categories(coco, ["persn"])
@@ -153,6 +157,7 @@ def test_base_url_replaces_scheme_and_host_only():
     assert coco_image_url(img) == img["coco_url"]
 
 
+@pytest.mark.needs_data
 def test_cli_end_to_end_and_rerun_downloads_nothing(tmp_path):
     out = tmp_path / "bg"
     expected = expected_backgrounds()
@@ -175,6 +180,7 @@ def test_cli_end_to_end_and_rerun_downloads_nothing(tmp_path):
     check_output_folder(out, expected)
 
 
+@pytest.mark.needs_data
 def test_retried_503_and_discarded_truncated_image(tmp_path):
     expected = expected_backgrounds()
     flaky = [url_path(i) for i in expected[:3]]
@@ -214,6 +220,7 @@ def test_retried_503_and_discarded_truncated_image(tmp_path):
     check_output_folder(tmp_path, expected)
 
 
+@pytest.mark.needs_data
 def test_interrupted_run_fetches_only_what_is_missing(tmp_path):
     expected = expected_backgrounds()
     imgs, files = images_by_id(), mirror_files()
@@ -239,6 +246,7 @@ def test_interrupted_run_fetches_only_what_is_missing(tmp_path):
     check_output_folder(tmp_path, expected)
 
 
+@pytest.mark.needs_data
 def test_copy_from_local_images_dir(tmp_path):
     report = fetch_coco_backgrounds(
         ANNOTATIONS,
@@ -254,6 +262,7 @@ def test_copy_from_local_images_dir(tmp_path):
     assert str(COCO / "images" / "train2017") in (tmp_path / "manifest.csv").read_text()
 
 
+@pytest.mark.needs_data
 def test_images_left_from_another_selection_are_reported_and_pruned(tmp_path):
     fetch_coco_backgrounds(
         ANNOTATIONS,
@@ -283,6 +292,7 @@ def test_images_left_from_another_selection_are_reported_and_pruned(tmp_path):
     check_output_folder(tmp_path, expected_backgrounds())
 
 
+@pytest.mark.needs_data
 def test_bad_input_is_a_one_line_error(tmp_path):
     res = run_cli("--annotations", str(ANNOTATIONS), "--exclude", "persn", "--out",
                   str(tmp_path / "x"))  # fmt: skip

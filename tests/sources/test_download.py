@@ -25,6 +25,8 @@ from pyimagesearch.datatools.download import (
 )
 from pyimagesearch.io.images import read_image
 
+pytestmark = pytest.mark.needs_data
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
 COCO_IMAGES = DATA / "coco_tiny/images"

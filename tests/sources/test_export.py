@@ -36,6 +36,7 @@ DETECTIONS = {
 }
 
 
+@pytest.mark.needs_data
 def test_coco_results_convert_boxes_and_load_in_pycocotools(tmp_path):
     ids = image_ids_from_coco(COCO_JSON)
     results = to_coco_results(DETECTIONS, ids, category_id=3)

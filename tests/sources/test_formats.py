@@ -23,6 +23,8 @@ from pyimagesearch.sources.formats import (
     read_yolo_txt,
 )
 
+pytestmark = pytest.mark.needs_data
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
 CARS = sorted((DATA / "caltech101/101_ObjectCategories/car_side").glob("*.jpg"))[:3]

@@ -128,6 +128,7 @@ def display(names, labels):
     return {names[m] for m in labels}
 
 
+@pytest.mark.needs_data
 def test_vehicle_expands_to_its_descendants(names):
     children = read_hierarchy(HIERARCHY)
     vehicle = resolve_classes(["Vehicle"], names)
@@ -140,6 +141,7 @@ def test_vehicle_expands_to_its_descendants(names):
     assert "Human face" not in person  # 'Part' edges are not kinds of
 
 
+@pytest.mark.needs_data
 def test_misspelled_class_errors_with_close_matches(names):
     with pytest.raises(OpenImagesError, match=r"unknown Open Images class 'Carr'.*Car"):
         resolve_classes(["Carr"], names)
@@ -148,6 +150,7 @@ def test_misspelled_class_errors_with_close_matches(names):
     assert resolve_classes(["/m/0k4j", "taxi"], names) == {"/m/0k4j": "Car", "/m/0pg52": "Taxi"}
 
 
+@pytest.mark.needs_data
 def test_backgrounds_without_car_via_cli(dataset, names):
     tmp_path, server = dataset
     out = tmp_path / "bg"
@@ -177,6 +180,7 @@ def test_backgrounds_without_car_via_cli(dataset, names):
     assert server.total() - before == 3  # only the failed ones are tried again
 
 
+@pytest.mark.needs_data
 def test_backgrounds_without_car_drop_look_alikes_by_default(dataset, names):
     tmp_path, _ = dataset
     out = tmp_path / "bg-default"
@@ -188,6 +192,7 @@ def test_backgrounds_without_car_drop_look_alikes_by_default(dataset, names):
     assert "look-alikes excluded too" in report.format() and "Taxi" in report.format()
 
 
+@pytest.mark.needs_data
 def test_backgrounds_without_vehicle_drop_every_car_like_image(dataset, names):
     tmp_path, _ = dataset
     out = tmp_path / "bg"
@@ -211,6 +216,7 @@ def _pixels(v: float, n: int) -> int:
     return int(np.floor(v * n + 0.5))
 
 
+@pytest.mark.needs_data
 def test_positive_crops(dataset, names):
     tmp_path, _ = dataset
     out = tmp_path / "pos"
@@ -240,6 +246,7 @@ def test_positive_crops(dataset, names):
     ]  # the stale limousine crop is gone  # fmt: skip
 
 
+@pytest.mark.needs_data
 def test_placeholder_rule():
     placeholder = cv2.imdecode(np.frombuffer(make_placeholder(), np.uint8), cv2.IMREAD_UNCHANGED)
     assert "placeholder-like 500x374" in placeholder_reason(placeholder)
@@ -264,6 +271,7 @@ def test_image_csv_accepts_url_columns(tmp_path):
         read_image_sources(tmp_path / "c.csv")
 
 
+@pytest.mark.needs_data
 def test_cli_errors_and_help(tmp_path):
     res = run_cli("Carr", "--bbox-csv", "x.csv", "--images-csv", "y.csv", "--out",
                   str(tmp_path / "o"), "--class-descriptions", str(DESCRIPTIONS),
