@@ -51,7 +51,7 @@ class WindowClassifier(ClassifierMixin, BaseEstimator):
         """Fit the SVM on all rows and the sigmoid on cross-validated decision values."""
         # float32 rows stay float32 (a store's features can be large); LinearSVC copies
         # them to float64 itself, as it always did
-        X, y = check_X_y(X, y, dtype=[np.float32, np.float64])
+        X, y = check_X_y(X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         classes = np.unique(y)
         if set(classes.tolist()) <= {0, 1}:  # the toolkit's labels: 0 background, 1 object
