@@ -68,9 +68,11 @@ positive_float = _argument_type("positive_float", float, lambda v: v > 0, "be > 
 nonneg_float = _argument_type("nonneg_float", float, lambda v: v >= 0, "be >= 0")
 
 
-def parser(description: str, conf_required: bool = True) -> argparse.ArgumentParser:
+def parser(
+    description: str, conf_required: bool = True, prog: str | None = None
+) -> argparse.ArgumentParser:
     """An argument parser with the options every script takes."""
-    p = ArgumentParser(description=description)
+    p = ArgumentParser(description=description, prog=prog)
     p.add_argument("-c", "--conf", required=conf_required, help="path to the JSON config")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")

@@ -58,10 +58,10 @@ def run_check(dest: Path, datasets: Sequence[str] = ds.DATASETS) -> int:
     return 0
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
     """The command line."""
     ap = argparse.ArgumentParser(
-        prog="fetch.py",
+        prog=prog or "fetch.py",
         description=__doc__.split("\n\n")[0],
         epilog="Layout, checksums and manual download: datasets/README.md",
     )
@@ -145,10 +145,10 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """0 = done, 1 = ``--check`` found folders missing, 2 = error (one line)."""
     imports_done()
-    args = parse_args(argv)
+    args = parse_args(argv, prog)
     logger = logging.getLogger(ds.__name__)
     handler = _ConsoleHandler()
     saved = logger.level, logger.propagate
