@@ -200,20 +200,26 @@ def recorded(path: str | os.PathLike) -> dict[str, Any] | None:
     ``None`` when the file records none (written before provenance existed) or is not a
     store or model this toolkit can read (the writer then reports what is wrong).
     """
-    path = Path(path)
+    return _read_record(Path(path))[1]
+
+
+def _read_record(path: Path) -> tuple[bool, dict[str, Any] | None]:
+    """``(whether path is a store or model file, the provenance it records)``."""
     try:
         import h5py
 
         if h5py.is_hdf5(path):
             with h5py.File(path, "r") as f:
+                is_ours = "format" in f.attrs
                 text = f.attrs.get("provenance")
             found = json.loads(text) if text is not None else None
         else:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            found = doc.get("metadata", {}).get("provenance") if isinstance(doc, dict) else None
+            is_ours = isinstance(doc, dict) and "format" in doc
+            found = doc.get("metadata", {}).get("provenance") if is_ours else None
     except (OSError, ValueError, AttributeError):
-        return None
-    return found if isinstance(found, Mapping) else None
+        return False, None
+    return is_ours, found if isinstance(found, Mapping) else None
 
 
 def check_owner(path: str | os.PathLike, conf: Config, what: str, overwrite: bool = False) -> bool:
@@ -229,10 +235,11 @@ def check_owner(path: str | os.PathLike, conf: Config, what: str, overwrite: boo
     path = Path(path)
     if not path.is_file():
         return False
-    found = recorded(path)
+    is_ours, found = _read_record(path)
     if found is None:
-        log.warning("%s records no config (written by an older version): replacing it", path)
-        return False
+        if is_ours:
+            log.warning("%s records no config (written by an older version): replacing it", path)
+        return False  # not a store or model: the writer says what it does with it
     theirs = found.get("config") or {}
     ours = config_fingerprint(conf)
     if (
