@@ -79,6 +79,8 @@ def _names_and_sizes_sha256(folder: Path) -> str:
 # ---- what is recorded ------------------------------------------------------------------
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_store_and_model_record_config_data_versions_and_commit(run):
     tmp, _, conf_path = run
     conf = load_config(conf_path)
@@ -131,6 +133,8 @@ def test_git_commit_outside_a_checkout_is_none(tmp_path):
     assert git_commit(tmp_path) is None
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_report_has_a_provenance_section(run):
     _, _, conf_path = run
     conf = load_config(conf_path)
@@ -159,6 +163,8 @@ def _script(name: str, conf: Path, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_a_second_config_on_the_same_outputs_is_refused_naming_both(run):
     tmp, _, conf_path = run
     other = _other_config(run, C=0.1)  # forgot to change the outputs
@@ -185,6 +191,8 @@ def test_a_second_config_on_the_same_outputs_is_refused_naming_both(run):
     assert {p: p.read_bytes() for p in (store, model)} == before
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_overwrite_replaces_another_configs_files(run, tmp_path):
     src, raw, _ = run
     store, model = tmp_path / "features.hdf5", tmp_path / "model.json"
@@ -213,6 +221,8 @@ def test_overwrite_replaces_another_configs_files(run, tmp_path):
     assert FeatureStore(store, hog, (96, 32)).hard_negative_rounds() == []
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_the_same_config_edited_a_renamed_copy_and_a_moved_store_are_accepted(run, tmp_path):
     tmp, raw, conf_path = run
     conf = load_config(conf_path)
@@ -242,6 +252,8 @@ def test_the_same_config_edited_a_renamed_copy_and_a_moved_store_are_accepted(ru
     assert check_owner(model, config_from_dict({**raw, "C": 5.0}), "model") is False
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_files_without_provenance_are_accepted_with_a_warning(run, tmp_path, caplog):
     _, raw, _ = run
     store, model = tmp_path / "features.hdf5", tmp_path / "model.json"

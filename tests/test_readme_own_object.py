@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import json5
 import numpy as np
+import pytest
 
 from pyimagesearch.config import config_from_dict, load_config
 from pyimagesearch.sources.annotations import read_annotations
@@ -72,6 +73,8 @@ def _export_cars_as_yolo(folder, n_images: int, n_new: int):
     return items, new
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_readme_own_object_section_works_as_written(tmp_path, monkeypatch):
     section = readme_section()
     commands = [
