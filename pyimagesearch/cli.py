@@ -90,6 +90,16 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_overwrite_option(p: argparse.ArgumentParser) -> None:
+    """``--overwrite``: replace a store or model file that another config made."""
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the feature store / model file even when another config made it "
+        "(by default that is refused: give each config its own output_dir)",
+    )
+
+
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     """Log to stderr: INFO by default, DEBUG when verbose, WARNING when quiet."""
     global _VERBOSE

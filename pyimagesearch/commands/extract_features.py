@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_execution_options, configure, parser
+from ..cli import add_execution_options, add_overwrite_option, configure, parser
 from ..features.extract import extract_features
 
 
@@ -18,13 +18,16 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "needed when they were mined with other HOG parameters)",
     )
     add_execution_options(p)
+    add_overwrite_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
     conf = configure(args)
-    summary = extract_features(conf, progress=not args.quiet, drop_mined=args.drop_mined)
+    summary = extract_features(
+        conf, progress=not args.quiet, drop_mined=args.drop_mined, overwrite=args.overwrite
+    )
     print(
         f"{summary.n_positives} positives ({summary.n_train_images} images), "
         f"{summary.n_negatives} negatives ({summary.n_negative_images} images), "

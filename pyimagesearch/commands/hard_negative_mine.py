@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_execution_options, configure, parser, positive_int
+from ..cli import (
+    add_execution_options,
+    add_overwrite_option,
+    configure,
+    parser,
+    positive_int,
+)
 from ..mining import mine_annotated, mine_hard_negatives
 
 
@@ -19,13 +25,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "and is stored as hard_negatives/round_NNN (re-running replaces it)",
     )
     add_execution_options(p)
+    add_overwrite_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
     conf = configure(args)
-    s = mine_hard_negatives(conf, args.round, progress=not args.quiet)
+    s = mine_hard_negatives(conf, args.round, progress=not args.quiet, overwrite=args.overwrite)
     cats = ", ".join(f"{k}: {v}" for k, v in s.per_category.items() if v)
     print(
         f"round {s.round}: {s.n_found} windows >= {conf['hn_min_probability']} in "
@@ -35,7 +42,7 @@ def run(args: argparse.Namespace) -> int | None:
         print(f"by category: {cats}")
     print(f"stored in {conf['features_path']} under hard_negatives/round_{s.round:03d}")
     if conf["hn_mine_annotated"]:
-        a = mine_annotated(conf, args.round, progress=not args.quiet)
+        a = mine_annotated(conf, args.round, progress=not args.quiet, overwrite=args.overwrite)
         print(
             f"annotated training images: {a.n_found} windows with IoU < "
             f"{conf['hn_negative_iou_max']} to every object in {a.n_images} images "

@@ -6,6 +6,7 @@ import argparse
 
 from ..cli import (
     add_execution_options,
+    add_overwrite_option,
     configure,
     nonneg_int,
     parser,
@@ -30,6 +31,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="discard rounds of hard negatives already in the store (see extract_features.py)",
     )
     add_execution_options(p)
+    add_overwrite_option(p)
     return p
 
 
@@ -39,7 +41,11 @@ def run(args: argparse.Namespace) -> int | None:
     if args.max_hard_negatives is not None:
         conf = conf.replace(hn_max_total=args.max_hard_negatives)
     out = run_pipeline(
-        conf, rounds=args.rounds, progress=not args.quiet, drop_mined=args.drop_mined
+        conf,
+        rounds=args.rounds,
+        progress=not args.quiet,
+        drop_mined=args.drop_mined,
+        overwrite=args.overwrite,
     )
     print(f"report: {out / 'report.md'}")
     print(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import configure, parser, positive_int
+from ..cli import add_overwrite_option, configure, parser, positive_int
 from ..model.training import train_model
 
 
@@ -23,6 +23,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         type=positive_int,
         help="use at most this many hard negatives, most confident first (default: hn_max_total)",
     )
+    add_overwrite_option(p)
     return p
 
 
@@ -30,7 +31,10 @@ def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
     conf = configure(args)
     model = train_model(
-        conf, hard_negatives=bool(args.hard_negatives), max_hard=args.max_hard_negatives
+        conf,
+        hard_negatives=bool(args.hard_negatives),
+        max_hard=args.max_hard_negatives,
+        overwrite=args.overwrite,
     )
     m = model.metadata
     print(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import provenance
 from ..checkpoint import (
     BatchCheckpoint,
     checkpoint_folder,
@@ -54,18 +55,22 @@ def extract_features(
     progress: bool = True,
     drop_mined: bool = False,
     train_items: list[AnnotatedImage] | None = None,
+    overwrite: bool = False,
 ) -> ExtractionSummary:
     """Write the store at ``features_path`` with positives and random negatives.
 
     Rounds of hard negatives already in the store are kept; ``drop_mined`` discards
     them (needed when they were mined with other HOG parameters). ``train_items``
     replaces the training share of the annotated images (the settings search fits on
-    part of it).
+    part of it). A store made by another config is refused unless ``overwrite`` (its
+    mined rounds are then dropped: they are the other config's).
     """
     start = time.perf_counter()
     require_paths(conf, *input_keys(conf))
     require_outputs(conf, "features_path")
     remove_stale_temps(conf["features_path"], ".h5tmp")
+    foreign = provenance.check_owner(conf["features_path"], conf, "feature store", overwrite)
+    drop_mined = drop_mined or foreign
     hog = HogParams.from_config(conf)
     window_dim = tuple(conf["window_dim"])
     keep = _mined_to_keep(conf["features_path"], hog, window_dim, drop_mined)
@@ -148,6 +153,7 @@ def extract_features(
             }
         },
         keep=keep,
+        provenance=provenance.collect(conf, conf["features_path"]),
     )
     for name in ("extract_positives", "extract_negatives", "extract_box_samples"):
         shutil.rmtree(checkpoint_folder(conf, name), ignore_errors=True)

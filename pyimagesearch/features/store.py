@@ -2,7 +2,8 @@
 
 Layout (``h5py``)::
 
-    /                      attrs: format, format_version, hog (JSON), window_dim
+    /                      attrs: format, format_version, hog (JSON), window_dim,
+                           provenance (JSON: config, data, versions, git; see provenance.py)
     /positives/features    (n, d) float32, with source, box, flipped
     /negatives/features    (n, d) float32, with source, box
     /hard_negatives/round_001/features   (n, d) float32, sorted by score (descending),
@@ -84,8 +85,11 @@ def write_store(
     groups: Mapping[str, Mapping[str, np.ndarray]],
     attrs: Mapping[str, Mapping] | None = None,
     keep: Sequence[str] = (),
+    provenance: Mapping | None = None,
 ) -> Path:
     """Create a new store holding ``groups`` (replacing any existing file atomically).
+
+    ``provenance`` (:func:`pyimagesearch.provenance.collect`) is kept as a JSON attribute.
 
     Groups named in ``keep`` that the existing store holds are copied into the new one
     (under the same lock, so a group written meanwhile is kept too); they must have
@@ -97,6 +101,8 @@ def write_store(
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["hog"] = json.dumps(hog.to_dict())
             f.attrs["window_dim"] = json.dumps(list(window_dim))
+            if provenance is not None:
+                f.attrs["provenance"] = json.dumps(provenance)
             for name, columns in groups.items():
                 write_group(f, name, columns, (attrs or {}).get(name, {}))
             _copy_groups(Path(path), f, keep, hog, window_dim)
@@ -286,6 +292,13 @@ class FeatureStore:
         for key, values in out.items():
             check_column(self.path, name, key, values)
         return out
+
+    def provenance(self) -> dict | None:
+        """What the store was extracted from (``None`` for a store written before it was
+        recorded)."""
+        with h5py.File(self.path, "r") as f:
+            text = f.attrs.get("provenance")
+        return json.loads(text) if text is not None else None
 
     def attrs(self, name: str) -> dict:
         with h5py.File(self.path, "r") as f:

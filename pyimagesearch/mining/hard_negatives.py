@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import provenance
 from ..checkpoint import (
     BatchCheckpoint,
     checkpoint_folder,
@@ -153,7 +154,11 @@ def coverage(windows: np.ndarray, objects: np.ndarray) -> np.ndarray:
 
 
 def mine_annotated(
-    conf: Config, round_index: int = 1, model: LinearModel | None = None, progress: bool = True
+    conf: Config,
+    round_index: int = 1,
+    model: LinearModel | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
 ) -> MiningSummary:
     """Mine the training share of the annotated images outside their objects.
 
@@ -163,7 +168,13 @@ def mine_annotated(
     """
     train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     return mine_hard_negatives(
-        conf, round_index, model, train, progress, group=annotated_group(round_index)
+        conf,
+        round_index,
+        model,
+        train,
+        progress,
+        group=annotated_group(round_index),
+        overwrite=overwrite,
     )
 
 
@@ -178,8 +189,12 @@ def mine_hard_negatives(
     images: list[Path] | list[AnnotatedImage] | None = None,
     progress: bool = True,
     group: str | None = None,
+    overwrite: bool = False,
 ) -> MiningSummary:
     """Mine round ``round_index`` and store it as ``hard_negatives/round_NNN``.
+
+    A store made by another config is refused unless ``overwrite``; the round records
+    the config it was mined with (path and sha256).
 
     Images are mined in batches checkpointed beside the store, so a killed run
     resumes where it stopped; the result is the same rows in the same order as an
@@ -191,6 +206,7 @@ def mine_hard_negatives(
     require_outputs(conf, "features_path")
     hog = HogParams.from_config(conf)
     FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))  # checks it early
+    provenance.check_owner(conf["features_path"], conf, "feature store", overwrite)
     if model is None:
         model = load_model(conf["classifier_path"])
         check_compatible(model, conf, conf["classifier_path"])
@@ -384,6 +400,9 @@ def _write_round(
                 "per_category": summary.per_category,
                 "min_probability": conf["hn_min_probability"],
                 "model": str(conf["classifier_path"]),
+                "config": {
+                    k: v for k, v in provenance.config_fingerprint(conf).items() if k != "values"
+                },
             },
         )
     return n

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import provenance
 from ..config import require_outputs
 from ..descriptor.hog import HogParams
 from ..errors import StoreError
@@ -192,13 +193,18 @@ def train_model(
     annotated: bool | None = None,
     path: str | None = None,
     metadata: dict | None = None,
+    overwrite: bool = False,
 ) -> LinearModel:
     """Train on the store's rows and save the model to ``path`` (default ``classifier_path``).
 
-    ``train_solver: "sgd"`` trains out of core, reading the store in chunks.
+    ``train_solver: "sgd"`` trains out of core, reading the store in chunks. The model
+    records its provenance; a model file made by another config is refused (before any
+    work) unless ``overwrite``.
     """
     if path is None:
         require_outputs(conf, "classifier_path")
+    path = path or conf["classifier_path"]
+    provenance.check_owner(path, conf, "model", overwrite)
     if conf["train_solver"] == "sgd":
         hog = HogParams.from_config(conf)
         store = FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))
@@ -214,7 +220,8 @@ def train_model(
             **(metadata or {}),
         )
         _add_box_regressor(model, conf)
-        save_model(model, path or conf["classifier_path"])
+        model.metadata["provenance"] = provenance.collect(conf, path)
+        save_model(model, path)
         return model
     features, labels, counts = training_set(conf, hard_negatives, max_round, max_hard, annotated)
     model = train_linear_model(
@@ -228,7 +235,8 @@ def train_model(
     )
     model.metadata.update(counts, **(metadata or {}))
     _add_box_regressor(model, conf)
-    save_model(model, path or conf["classifier_path"])
+    model.metadata["provenance"] = provenance.collect(conf, path)
+    save_model(model, path)
     return model
 
 

@@ -52,7 +52,8 @@ def write_report(
     plot_rounds(history, out / "rounds.png")
     stats = dims["_stats"]
     plot_box_statistics(stats.widths, stats.heights, out / "box_statistics.png")
-    template_picture(load_model(conf["classifier_path"]), out / "template.png")
+    final_model = load_model(conf["classifier_path"])
+    template_picture(final_model, out / "template.png")
     max_pixels = conf["max_image_pixels"]
     detection_gallery(
         evaluations[0].images,
@@ -163,6 +164,7 @@ def write_report(
         "",
         "![template](template.png)",
         "",
+        *provenance_section(final_model.metadata.get("provenance"), conf["classifier_path"]),
         "## Timings (s)",
         "",
         "| step | seconds |",
@@ -171,10 +173,43 @@ def write_report(
     timings = {**timings, **{f"mine round {r}": mining[r]["seconds"] for r in mining}}
     timings.update({f"evaluate round {r}": evaluations[r].seconds for r in rounds})
     lines += [f"| {k} | {v:.2f} |" for k, v in timings.items()]
+    if final_model.metadata.get("provenance"):
+        write_text_atomic(
+            out / "provenance.json", json.dumps(final_model.metadata["provenance"], indent=1)
+        )
     text = "\n".join(lines) + "\n"
     write_text_atomic(out / "report.md", text)
     write_html_report(out, text, reviews, f"Detector report: {name}", max_pixels)
     return out / "report.md"
+
+
+def provenance_section(record: dict | None, model_path: str) -> list[str]:
+    """What the final model was made from: config, data, versions, commit (issue 15)."""
+    lines = ["## Provenance", ""]
+    if not record:
+        return lines + [f"`{model_path}` records no provenance (an older model file).", ""]
+    config, data, env = record["config"], record["data"], record["environment"]
+    git = record.get("git")
+    if git:
+        commit = f"`{git['commit'][:12]}`" + (" (with uncommitted changes)" if git["dirty"] else "")
+    else:
+        commit = "not a git checkout"
+    packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+    lines += [
+        f"- config: `{config['path']}`, sha256 `{config['sha256'][:16]}` "
+        "(of its parsed values, in `provenance.json`)",
+        f"- data: sha256 `{data['sha256'][:16]}` of the file names and sizes of",
+    ]
+    for key, folder in data.items():
+        if isinstance(folder, dict):
+            what = "missing" if folder.get("missing") else f"{folder['files']} files"
+            lines.append(f"  - `{key}`: `{folder['path']}` ({what})")
+    lines += [
+        f"- Python {env['python']} on {env['platform']}; {packages}",
+        f"- code: {commit}",
+        "",
+    ]
+    return lines
 
 
 def fppi_change(before: float, after: float) -> str:
