@@ -32,7 +32,6 @@ from ..detection.detector import Detector
 from ..detection.nms import non_max_suppression
 from ..errors import ImageReadError
 from ..features.store import (
-    HARD_NEGATIVES,
     FeatureStore,
     hard_negative_group,
     updating,
@@ -179,7 +178,7 @@ def mine_annotated(
 
 
 def annotated_group(round_index: int) -> str:
-    return f"{HARD_NEGATIVES}/annotated_round_{round_index:03d}"
+    return hard_negative_group(round_index, annotated=True)
 
 
 def mine_hard_negatives(

@@ -13,10 +13,8 @@ from ..descriptor.hog import HogParams
 from ..errors import StoreError
 from ..features.store import (
     BOX_SAMPLES,
-    HARD_NEGATIVES,
     FeatureStore,
-    check_column,
-    hard_negative_group,
+    most_confident,
 )
 from .box_regression import fit_box_regressor
 from .linear import LinearModel, train_linear_model
@@ -45,25 +43,20 @@ def training_set(
     neg = store.read("negatives", ("features",))["features"]
     parts, counts = [pos, neg], {"positives": len(pos), "negatives": len(neg), "hard_negatives": 0}
     if hard_negatives:
-        rounds = [r for r in store.hard_negative_rounds() if max_round is None or r <= max_round]
-        groups = [hard_negative_group(r) for r in rounds]
-        if annotated:
-            groups += [
-                f"{HARD_NEGATIVES}/annotated_round_{r:03d}"
-                for r in store.hard_negative_rounds(annotated=True)
-                if max_round is None or r <= max_round
-            ]
+        groups = store.hard_negative_groups(max_round, annotated)
         if not groups:
             log.warning("%s holds no hard negatives yet (run hard_negative_mine)", store.path)
         hard = [store.read(g, ("features", "score")) for g in groups]
         if hard:
-            feats = np.concatenate([h["features"] for h in hard])
-            scores = np.concatenate([h["score"] for h in hard])
             cap = conf["hn_max_total"] if max_hard is None else max_hard
-            order = np.argsort(-scores, kind="stable")[:cap]
-            parts.append(feats[order])
-            counts["hard_negatives"] = len(order)
-            counts["hard_negative_rounds"] = rounds
+            part, row = most_confident([h["score"] for h in hard], cap)
+            feats = np.concatenate([h["features"] for h in hard])
+            offsets = np.cumsum([0] + [len(h["score"]) for h in hard])
+            parts.append(feats[offsets[part] + row])
+            counts["hard_negatives"] = len(part)
+            counts["hard_negative_rounds"] = [
+                r for r in store.hard_negative_rounds() if max_round is None or r <= max_round
+            ]
             counts["hard_negative_groups"] = groups
     features = np.concatenate(parts).astype(np.float32, copy=False)
     labels = np.zeros(len(features), np.int8)
@@ -97,26 +90,13 @@ def _row_sources(conf: Config, store, hard_negatives, max_round, max_hard, annot
     ]
     if not hard_negatives:
         return sources
-    groups = [
-        hard_negative_group(r)
-        for r in store.hard_negative_rounds()
-        if max_round is None or r <= max_round
-    ]
-    if annotated:
-        groups += [
-            f"{HARD_NEGATIVES}/annotated_round_{r:03d}"
-            for r in store.hard_negative_rounds(annotated=True)
-            if max_round is None or r <= max_round
-        ]
-    scores = [store.read(g, ("score",))["score"] for g in groups]
+    groups = store.hard_negative_groups(max_round, annotated)
     if not groups:
         return sources
-    group_of = np.concatenate([np.full(len(sc), i) for i, sc in enumerate(scores)])
-    row_of = np.concatenate([np.arange(len(sc)) for sc in scores])
     cap = conf["hn_max_total"] if max_hard is None else max_hard
-    keep = np.argsort(-np.concatenate(scores), kind="stable")[:cap]
+    part, row = most_confident([store.read(g, ("score",))["score"] for g in groups], cap)
     for i, g in enumerate(groups):
-        sources.append((g, np.sort(row_of[keep][group_of[keep] == i]), 0))
+        sources.append((g, np.sort(row[part == i]), 0))
     return sources
 
 
@@ -169,19 +149,13 @@ def train_sgd_out_of_core(conf: Config, store, sources, hog, window_dim, epochs=
 
 def _read_rows(store, sources, groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Feature rows given by (source index, row) pairs, in that order, read per group."""
-    import h5py
-
     out = np.empty((len(rows), 0), np.float32)
-    with h5py.File(store.path, "r") as f:
-        for k in np.unique(groups):
-            where = np.flatnonzero(groups == k)
-            idx = rows[where]
-            order = np.argsort(idx)
-            data = f[sources[k][0]]["features"][idx[order]]  # h5py wants increasing indices
-            check_column(store.path, sources[k][0], "features", data)
-            if out.shape[1] == 0:
-                out = np.empty((len(rows), data.shape[1]), np.float32)
-            out[where[order]] = data
+    for k in np.unique(groups):
+        where = np.flatnonzero(groups == k)
+        data = store.read_rows(sources[k][0], rows[where])
+        if out.shape[1] == 0:
+            out = np.empty((len(rows), data.shape[1]), np.float32)
+        out[where] = data
     return out
 
 
