@@ -31,10 +31,10 @@ from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection.files import check_outputs, label_paths
 from pyimagesearch.errors import ImageReadError, PyImageSearchError
 from pyimagesearch.evaluation.stress import SceneFiles, _scene
-from pyimagesearch.mining.review import window_contrast
 from pyimagesearch.model import save_model
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.report.gallery import detection_gallery, window_sheet
+from pyimagesearch.report.review import window_contrast
 
 from .conftest import CARS, cars_conf_dict
 from .sources.test_coco_backgrounds import (

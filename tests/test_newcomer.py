@@ -151,8 +151,8 @@ def test_kernels_import_from_a_read_only_location(tmp_path):
 def test_annotated_windows_get_their_own_sheet(tmp_path):
     from pyimagesearch.features.extract import extract_features
     from pyimagesearch.mining import mine_annotated, mine_hard_negatives
-    from pyimagesearch.mining.review import review_round
     from pyimagesearch.model.training import train_model
+    from pyimagesearch.report.review import review_round
 
     conf = _load(
         tmp_path, num_distraction_images=30, eval_num_distraction_images=0, hn_min_probability=0.2

@@ -450,8 +450,7 @@ def test_review_reads_no_image_outside_the_config_folders(tmp_path, sentinel, mo
     from pyimagesearch.config import load_config
     from pyimagesearch.descriptor.hog import HogParams
     from pyimagesearch.features.store import hard_negative_group, replace_group, write_store
-    from pyimagesearch.mining import review
-    from pyimagesearch.report import gallery
+    from pyimagesearch.report import gallery, review
 
     from .conftest import SCENES, cars_conf_dict
 

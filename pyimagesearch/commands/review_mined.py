@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..cli import configure, parser, positive_int
-from ..mining.review import review_round
+from ..report.review import review_round
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

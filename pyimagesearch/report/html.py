@@ -28,7 +28,7 @@ from ..sources.excluded_windows import FORMAT, VERSION
 from .gallery import write_png
 
 if TYPE_CHECKING:
-    from ..mining.review import Review
+    from .review import Review
 
 log = logging.getLogger(__name__)
 

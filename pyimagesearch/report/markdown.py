@@ -33,7 +33,7 @@ def write_report(
     search: dict | None = None,
 ) -> Path:
     """Write figures, per-round data, ``report.md`` and ``report.html`` into ``out``."""
-    from ..mining.review import review_round
+    from .review import review_round
 
     out = Path(out)
     rounds = sorted(evaluations)

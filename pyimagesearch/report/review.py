@@ -27,7 +27,6 @@ from ..features.store import FeatureStore, hard_negative_group
 from ..io.atomic import write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, category_of, read_gray
 from ..io.safe_paths import is_inside
-from .hard_negatives import annotated_group
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -68,7 +67,11 @@ def mined_rows(conf: Config, round_index: int, annotated: bool = False) -> dict[
     With ``annotated``, the windows mined on the annotated images
     (``hard_negatives/annotated_round_NNN``) instead of the distraction images.
     """
-    group = annotated_group(round_index) if annotated else hard_negative_group(round_index)
+    group = (
+        hard_negative_group(round_index, annotated=True)
+        if annotated
+        else hard_negative_group(round_index)
+    )
     return _store(conf).read(group, _COLUMNS)
 
 
@@ -76,7 +79,7 @@ def annotated_sheet(
     conf: Config, round_index: int, out_dir: str | Path, top: int = 48
 ) -> tuple[int, Path | None]:
     """The contact sheet of the windows mined on the annotated images, when stored."""
-    from ..report.gallery import window_sheet
+    from .gallery import window_sheet
 
     if round_index not in _store(conf).hard_negative_rounds(annotated=True):
         return 0, None
@@ -98,7 +101,7 @@ def review_round(
     With ``annotated``, review the windows mined on the annotated images instead; else
     their sheet is written too (``hard_negatives_annotated_round_NNN.png``) when stored.
     """
-    from ..report.gallery import window_sheet
+    from .gallery import window_sheet
 
     out = Path(out_dir)
     rows = _inside_inputs(conf, mined_rows(conf, round_index, annotated))
