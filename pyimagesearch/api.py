@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ from .errors import ConfigError
 from .evaluation.metrics import summarize_detections
 from .model.linear import LinearModel
 from .model.modelfile import load_model, save_model
+from .sources.annotated import AnnotatedImage
+from .sources.export import dlib_xml
 
 log = logging.getLogger(__name__)
 
@@ -234,22 +235,11 @@ def _staged_config(
     positives, background = folder / "images", folder / "negatives" / "background"
     positives.mkdir(parents=True, exist_ok=True)
     background.mkdir(parents=True, exist_ok=True)
-    dataset = ET.Element("dataset")
-    listed = ET.SubElement(dataset, "images")
+    items = []
     for i, (image, b) in enumerate(zip(images, boxes)):
-        name = f"{i:06d}.png"
-        _write_png(positives / name, image)
-        node = ET.SubElement(listed, "image", file=name)
-        for x1, y1, x2, y2 in b:
-            ET.SubElement(
-                node,
-                "box",
-                top=repr(float(y1)),
-                left=repr(float(x1)),
-                width=repr(float(x2 - x1)),
-                height=repr(float(y2 - y1)),
-            )
-    ET.ElementTree(dataset).write(positives / "boxes.xml")
+        _write_png(positives / f"{i:06d}.png", image)
+        items.append(AnnotatedImage(positives / f"{i:06d}.png", b))
+    (positives / "boxes.xml").write_text(dlib_xml(items, positives), encoding="utf-8")
     raw: dict[str, Any] = {
         **COURSE_DEFAULTS,
         "percent_gt_images": 1.0,

@@ -38,3 +38,16 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Intersection over union of one box with each of ``boxes``."""
     return iou_matrix(box, boxes)[0]
+
+
+def edge_scale(boxes: np.ndarray) -> np.ndarray:
+    """``(n, 4)``: each box's width, height, width, height (the unit of each edge)."""
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return np.stack([w, h, w, h], axis=1)
+
+
+def box_targets(windows: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """Box-regression targets: the objects' edges minus the windows', over the window size."""
+    windows = np.asarray(windows, np.float64).reshape(-1, 4)
+    objects = np.asarray(objects, np.float64).reshape(-1, 4)
+    return (objects - windows) / edge_scale(windows)

@@ -9,8 +9,9 @@ from pyimagesearch.detection import Detector
 from pyimagesearch.detection.detector import window_padding
 from pyimagesearch.detection.pyramid import enlargements, pyramid, pyramid_shapes
 from pyimagesearch.features.crops import random_windows, roi_descriptor
+from pyimagesearch.geometry import box_targets
 from pyimagesearch.io.images import read_gray
-from pyimagesearch.model.box_regression import BoxRegressor, box_targets, fit_box_regressor
+from pyimagesearch.model.box_regression import BoxRegressor, fit_box_regressor
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.model.modelfile import load_model, save_model
 

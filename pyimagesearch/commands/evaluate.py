@@ -19,12 +19,12 @@ from ..cli import add_execution_options, configure, parser
 from ..config import DATASETS_ENV
 from ..errors import PyImageSearchError
 from ..evaluation.evaluate import evaluate
-from ..evaluation.stress import stress_suite
 from ..io.atomic import write_text_atomic
 from ..model import check_compatible, load_model
 from ..pipeline import report_dir
 from ..report.plots import plot_pr_curves
 from ..report.stress import write_stress_report
+from ..stress_suite import stress_suite
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

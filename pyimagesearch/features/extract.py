@@ -25,10 +25,9 @@ from ..config import input_keys, require_outputs, require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import window_padding
 from ..errors import ConfigError, ImageReadError, StoreError
-from ..geometry import clip_boxes, iou
+from ..geometry import box_targets, clip_boxes, iou
 from ..io.atomic import remove_stale_temps
 from ..io.images import DEFAULT_MAX_PIXELS, header_size, read_gray
-from ..model.box_regression import box_targets
 from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .crops import random_windows, roi_descriptor
