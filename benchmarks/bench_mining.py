@@ -142,11 +142,11 @@ import pyimagesearch
 from pyimagesearch.config import Config, load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection import Detector
-from pyimagesearch.detection.detector import window_padding
 from pyimagesearch.detection.pyramid import pyramid, pyramid_shapes
 from pyimagesearch.errors import ModelError
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import write_store
+from pyimagesearch.geometry import window_padding
 from pyimagesearch.io.images import list_images, read_gray
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.model import LinearModel, check_compatible, load_model

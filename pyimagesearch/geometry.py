@@ -51,3 +51,12 @@ def box_targets(windows: np.ndarray, objects: np.ndarray) -> np.ndarray:
     windows = np.asarray(windows, np.float64).reshape(-1, 4)
     objects = np.asarray(objects, np.float64).reshape(-1, 4)
     return (objects - windows) / edge_scale(windows)
+
+
+def window_padding(
+    window_dim: tuple[int, int], pixels_per_cell: tuple[int, int], share: float
+) -> tuple[int, int]:
+    """Pixels ``(x, y)`` a window may extend past the border: at most ``share`` of the
+    window, in whole cells (so the padded layer's cell grid stays aligned)."""
+    (ww, wh), (c_r, c_c) = window_dim, pixels_per_cell
+    return int(share * ww // c_c) * c_c, int(share * wh // c_r) * c_r

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import kernels
 from ..descriptor.hog import hog_blocks, padded_hog_blocks
-from ..geometry import clip_boxes
+from ..geometry import clip_boxes, window_padding
 from ..model.linear import LinearModel
 from .nms import non_max_suppression
 from .pyramid import pyramid
@@ -289,15 +289,6 @@ def _with_margin(scores, iy, ix, margin: float, threshold: float, top: int):
         best = np.argpartition(-scores[my, mx], top - 1)[:top]
         my, mx = my[best], mx[best]
     return np.concatenate([iy, my]), np.concatenate([ix, mx])
-
-
-def window_padding(
-    window_dim: tuple[int, int], pixels_per_cell: tuple[int, int], share: float
-) -> tuple[int, int]:
-    """Pixels ``(x, y)`` a window may extend past the border: at most ``share`` of the
-    window, in whole cells (so the padded layer's cell grid stays aligned)."""
-    (ww, wh), (c_r, c_c) = window_dim, pixels_per_cell
-    return int(share * ww // c_c) * c_c, int(share * wh // c_r) * c_r
 
 
 def _slice_windows(blocks: np.ndarray, by: np.ndarray, bx: np.ndarray, win: tuple[int, int]):

@@ -23,9 +23,8 @@ from ..checkpoint import (
 )
 from ..config import input_keys, require_outputs, require_paths
 from ..descriptor.hog import HogParams
-from ..detection.detector import window_padding
 from ..errors import ConfigError, ImageReadError, StoreError
-from ..geometry import box_targets, clip_boxes, iou
+from ..geometry import box_targets, clip_boxes, iou, window_padding
 from ..io.atomic import remove_stale_temps
 from ..io.images import DEFAULT_MAX_PIXELS, header_size, read_gray
 from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
