@@ -26,7 +26,7 @@ from .provenance import check_owner
 from .search import search_settings
 from .settings import chosen_config
 from .sources.annotations import read_annotations
-from .sources.dims import box_statistics, suggest_window_dim
+from .sources.dims import box_statistics
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,7 @@ def run_pipeline(
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    stats = box_statistics(read_annotations(conf))
-    dims = {
-        "statistics": stats.table(),
-        "_stats": stats,
-        "suggested_window_dim": suggest_window_dim(stats, conf["pixels_per_cell"]),
-    }
+    boxes = box_statistics(read_annotations(conf))
     timings["explore_dims"] = time.perf_counter() - t
 
     search, chosen = None, {}
@@ -139,7 +134,7 @@ def run_pipeline(
     from .report.markdown import write_report
 
     write_report(
-        conf, out, history, evaluations, mining, dims, extraction, timings, comparison, search
+        conf, out, history, evaluations, mining, boxes, extraction, timings, comparison, search
     )
     return out
 

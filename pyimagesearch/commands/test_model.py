@@ -15,6 +15,7 @@ from ..cli import (
     parser,
     probability,
 )
+from ..detection.detector import detections_json
 from ..detection.files import (
     check_outputs,
     detect_files,
@@ -113,10 +114,7 @@ def run(args: argparse.Namespace) -> int | None:
             failed += 1
             continue
         sizes[str(path)] = (res["shape"][1], res["shape"][0])
-        found[str(path)] = [
-            {"box": [round(float(v), 2) for v in box], "probability": round(float(prob), 6)}
-            for box, prob in zip(res["boxes"], res["probabilities"])
-        ]
+        found[str(path)] = detections_json(res["boxes"], res["probabilities"])
         drawn = draw_detections(
             read_image(path, conf["max_image_pixels"]), res["boxes"], res["probabilities"]
         )

@@ -72,10 +72,7 @@ class Detections:
 
     def to_list(self) -> list[dict]:
         """``[{"box": [x1, y1, x2, y2], "probability": p}, ...]`` in image pixels."""
-        return [
-            {"box": [round(float(v), 2) for v in box], "probability": round(float(p), 6)}
-            for box, p in zip(self.boxes, self.probabilities)
-        ]
+        return detections_json(self.boxes, self.probabilities)
 
 
 class Detector:
@@ -321,3 +318,11 @@ def _concat(parts, with_features: bool, model: LinearModel, scored: int) -> Cand
         scored,
         np.concatenate(windows),
     )
+
+
+def detections_json(boxes: np.ndarray, probabilities: np.ndarray) -> list[dict]:
+    """Detections as JSON-ready dicts: boxes to 0.01 px, probabilities to 6 decimals."""
+    return [
+        {"box": [round(float(v), 2) for v in box], "probability": round(float(p), 6)}
+        for box, p in zip(boxes, probabilities)
+    ]

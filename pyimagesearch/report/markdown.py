@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..io.atomic import write_text_atomic
 from ..model.modelfile import load_model
+from ..sources.dims import BoxStatistics, suggest_window_dim
 from .gallery import detection_gallery
 from .html import write_html_report
 from .plots import plot_box_statistics, plot_pr_curves, plot_rounds
@@ -26,7 +27,7 @@ def write_report(
     history: list[dict],
     evaluations: dict,
     mining: dict,
-    dims: dict,
+    boxes: BoxStatistics,
     extraction,
     timings: dict[str, float],
     comparison: dict | None = None,
@@ -50,8 +51,7 @@ def write_report(
         out / "pr_curves.png",
     )
     plot_rounds(history, out / "rounds.png")
-    stats = dims["_stats"]
-    plot_box_statistics(stats.widths, stats.heights, out / "box_statistics.png")
+    plot_box_statistics(boxes.widths, boxes.heights, out / "box_statistics.png")
     final_model = load_model(conf["classifier_path"])
     template_picture(final_model, out / "template.png")
     max_pixels = conf["max_image_pixels"]
@@ -131,9 +131,9 @@ def write_report(
         "distraction images",
         f"- skipped inputs: {len(extraction.skipped)}",
         f"- window: {conf['window_dim']} (suggested from the boxes: "
-        f"{list(dims['suggested_window_dim'])})",
+        f"{list(suggest_window_dim(boxes, conf['pixels_per_cell']))})",
         "",
-        _stats_table(dims["statistics"]),
+        _stats_table(boxes.table()),
         "",
         "![box statistics](box_statistics.png)",
         "",
