@@ -214,7 +214,9 @@ def get_model(conf: Config, conf_tmp: Config) -> tuple[LinearModel, str]:
     """The config's model if it exists and fits the config, else one trained in the temp dir."""
     try:
         model = load_model(conf["classifier_path"])
-        check_compatible(model, conf, conf["classifier_path"])
+        check_compatible(
+            model, conf.options.descriptor, conf["window_dim"], conf["classifier_path"], conf.path
+        )
         return model, f"loaded {conf['classifier_path']}"
     except ModelError as exc:
         print(f"  no usable model ({exc}); training a small one in the temp dir")

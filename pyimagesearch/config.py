@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import json5
 import jsonschema
@@ -19,6 +19,9 @@ import jsonschema
 from .descriptor.params import BLOCK_NORMS, ORIENTATIONS
 from .errors import ConfigError, did_you_mean
 from .sources.annotations import READERS
+
+if TYPE_CHECKING:
+    from .options import Options
 
 #: Environment variable that overrides ``datasets_root`` (where the data sets live).
 DATASETS_ENV = "PYIMAGESEARCH_DATASETS"
@@ -174,6 +177,16 @@ class Config(Mapping):
     def __init__(self, values: dict[str, Any], path: Path | None = None):
         self._values = dict(values)
         self.path = path
+        self._options: Options | None = None
+
+    @property
+    def options(self) -> Options:
+        """The values as each stage's typed options, built once."""
+        if self._options is None:
+            from .options import Options
+
+            self._options = Options.from_config(self)
+        return self._options
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]

@@ -85,7 +85,13 @@ def test_model_with_other_hog_parameters_is_refused(tmp_path, write_conf):
     save_model(model, tmp_path / "m.json")
     conf = load_config(write_conf())
     with pytest.raises(ModelError, match=r"other HOG parameters.*pixels_per_cell: model \[8, 8\]"):
-        check_compatible(load_model(tmp_path / "m.json"), conf, tmp_path / "m.json")
+        check_compatible(
+            load_model(tmp_path / "m.json"),
+            conf.options.descriptor,
+            conf["window_dim"],
+            tmp_path / "m.json",
+            conf.path,
+        )
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -366,17 +367,8 @@ def test_evaluate_script_on_an_openimages_subset(tmp_path):
     floor = min(conf["eval_min_probability"], conf["min_probability"])
     found = {}
     for image_id, name in photos.items():
-        res = detect_file(
-            CARS / name,
-            model,
-            conf["window_step"],
-            conf["pyramid_scale"],
-            floor,
-            conf["overlap_thresh"],
-            conf["max_image_pixels"],
-            conf["padding"],
-            conf["upsample"],
-        )
+        window = replace(conf.options.window, min_probability=floor)
+        res = detect_file(CARS / name, model, window, conf["max_image_pixels"])
         h, w = res["shape"]
         found[image_id] = res["boxes"] / [w, h, w, h]
         assert len(found[image_id]) >= 4

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int | None:
     results = {}
     for path in args.model or [conf["classifier_path"]]:
         model = load_model(path)
-        check_compatible(model, conf, path)
+        check_compatible(model, conf.options.descriptor, conf["window_dim"], path, conf.path)
         results[path] = evaluate(conf, model, progress=not args.quiet)
     plot = args.plot or f"{conf['output_dir']}/pr_curve.png"
     plot_pr_curves(
@@ -120,7 +120,7 @@ def run_openimages(conf, args) -> None:
         raise PyImageSearchError("--protocol openimages needs --subset DIR")
     path = (args.model or [conf["classifier_path"]])[0]
     model = load_model(path)
-    check_compatible(model, conf, path)
+    check_compatible(model, conf.options.descriptor, conf["window_dim"], path, conf.path)
     descriptions = args.class_descriptions if Path(args.class_descriptions).exists() else None
     figures = evaluate_openimages(
         conf, model, args.subset, args.hierarchy, descriptions, args.oi_class, not args.quiet
@@ -145,7 +145,7 @@ def run_suite(conf, args) -> None:
     """The stress suite of the config's model (the first ``--model`` if given)."""
     path = (args.model or [conf["classifier_path"]])[0]
     model = load_model(path)
-    check_compatible(model, conf, path)
+    check_compatible(model, conf.options.descriptor, conf["window_dim"], path, conf.path)
     results = stress_suite(conf, model, progress=not args.quiet)
     report = write_stress_report(results, report_dir(conf))
     if args.json:

@@ -106,9 +106,16 @@ def run(args: argparse.Namespace) -> int | None:
     drawings = dict(zip(paths, drawing_paths(paths, args.image, out_dir)))
     labels = planned_labels(args, paths, [*paths, model_path, args.conf], drawings)
     model = load_model(model_path)
-    check_compatible(model, conf, model_path)
+    check_compatible(model, conf.options.descriptor, conf["window_dim"], model_path, conf.path)
     found, sizes, failed = {}, {}, 0
-    for path, res in detect_files(conf, paths, model, args.min_probability, not args.quiet):
+    for path, res in detect_files(
+        paths,
+        model,
+        conf.options.window,
+        conf.options.execution,
+        args.min_probability,
+        not args.quiet,
+    ):
         if isinstance(res, str):
             print(f"skipped: {res}")
             failed += 1

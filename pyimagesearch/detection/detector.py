@@ -20,7 +20,7 @@ from .nms import non_max_suppression
 from .pyramid import pyramid
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..options import WindowOptions
 
 
 @dataclass
@@ -117,26 +117,16 @@ class Detector:
         self._weights_t = np.ascontiguousarray(grid.reshape(-1, grid.shape[2]).T)
 
     @classmethod
-    def from_config(cls, model: LinearModel, conf: Config, mining: bool = False) -> Detector:
-        """The detector the config describes (the ``hn_`` settings when ``mining``)."""
-        if mining:
-            return cls(
-                model,
-                conf["hn_window_step"],
-                conf["hn_pyramid_scale"],
-                conf["hn_min_probability"],
-                conf["overlap_thresh"],
-                conf["padding"],
-                conf["upsample"],
-            )
+    def from_options(cls, model: LinearModel, window: WindowOptions) -> Detector:
+        """The detector of a model with the given window settings."""
         return cls(
             model,
-            conf["window_step"],
-            conf["pyramid_scale"],
-            conf["min_probability"],
-            conf["overlap_thresh"],
-            conf["padding"],
-            conf["upsample"],
+            window.step,
+            window.pyramid_scale,
+            window.min_probability,
+            window.overlap_thresh,
+            window.padding,
+            window.upsample,
         )
 
     @property

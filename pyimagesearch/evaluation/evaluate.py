@@ -59,7 +59,9 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
     require_paths(conf, *input_keys(conf))
     if model is None:
         model = load_model(conf["classifier_path"])
-        check_compatible(model, conf, conf["classifier_path"])
+        check_compatible(
+            model, conf.options.descriptor, conf["window_dim"], conf["classifier_path"], conf.path
+        )
     _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     if not test:
         raise ConfigError(
@@ -68,8 +70,13 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
         )
     distractions = split_distractions(conf).evaluation
     paths = [item.path for item in test] + distractions
-    floor = min(conf["eval_min_probability"], conf["min_probability"])
-    results = [r for _, r in detect_files(conf, paths, model, floor, progress)]
+    floor = conf.options.evaluation.curve_floor
+    results = [
+        r
+        for _, r in detect_files(
+            paths, model, conf.options.window, conf.options.execution, floor, progress
+        )
+    ]
     skipped = [r for r in results if isinstance(r, str)]
     for message in skipped:
         log.warning("skipped: %s", message)
@@ -119,8 +126,15 @@ def evaluate_items(
     conf: Config, model: LinearModel, items: list[AnnotatedImage], progress: bool = True
 ) -> dict[str, float | int]:
     """AP at IoU 0.5 and 0.7 and mean IoU of true positives on the given annotated images."""
-    floor = min(conf["eval_min_probability"], conf["min_probability"])
-    results = detect_files(conf, [item.path for item in items], model, floor, progress)
+    floor = conf.options.evaluation.curve_floor
+    results = detect_files(
+        [item.path for item in items],
+        model,
+        conf.options.window,
+        conf.options.execution,
+        floor,
+        progress,
+    )
     det_boxes, det_scores, gts = [], [], []
     for item, (_, res) in zip(items, results):
         if isinstance(res, str):

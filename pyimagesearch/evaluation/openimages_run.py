@@ -143,9 +143,11 @@ def evaluate_openimages(
     names.update(read_names(subset / "classes.csv") if (subset / "classes.csv").exists() else {})
     label = detector_label(subset, names, detector_class)
     paths = list_images(subset / "images")
-    floor = min(conf["eval_min_probability"], conf["min_probability"])
+    floor = conf.options.evaluation.curve_floor
     image_ids, dets, listed, skipped = [], [], [], []
-    for path, res in detect_files(conf, paths, model, floor, progress):
+    for path, res in detect_files(
+        paths, model, conf.options.window, conf.options.execution, floor, progress
+    ):
         if isinstance(res, str):
             log.warning("skipped: %s", res)
             skipped.append(res)

@@ -208,7 +208,9 @@ def mine_hard_negatives(
     provenance.check_owner(conf["features_path"], conf, "feature store", overwrite)
     if model is None:
         model = load_model(conf["classifier_path"])
-        check_compatible(model, conf, conf["classifier_path"])
+        check_compatible(
+            model, conf.options.descriptor, conf["window_dim"], conf["classifier_path"], conf.path
+        )
     if images is None:  # listing all distraction images costs ~0.1 s: only when needed
         images = split_distractions(conf).mining(round_index)
     images = list(images)
