@@ -423,7 +423,7 @@ def test_store_with_garbage_features_is_refused_naming_file_and_group(
     conf = load_config(write_conf())
     _store(conf["features_path"], negatives)
     with pytest.raises(StoreError, match=message) as info:
-        training_set(conf, hard_negatives=False)
+        training_set(_open_store(conf), conf.options.training, hard_negatives=False)
     assert str(info.value).startswith(f"{conf['features_path']}: group 'negatives': ")
     with pytest.raises(StoreError, match=message):
         train_model(conf.replace(train_solver="sgd"))
@@ -494,3 +494,9 @@ def test_file_in_the_way_of_an_output_folder_names_both(tmp_path):
         f"{tmp_path / 'out'} is a file, not a folder"
     )
     assert (tmp_path / "out").read_text() == "a file, not a folder"
+
+
+def _open_store(conf):
+    from pyimagesearch.features.store import FeatureStore
+
+    return FeatureStore(conf["features_path"], conf.options.descriptor, tuple(conf["window_dim"]))

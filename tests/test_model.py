@@ -130,7 +130,7 @@ def real_features(tmp_path_factory):
     path.write_text(json.dumps(raw))
     conf = load_config(path)
     extract_features(conf, progress=False)
-    X, y, _ = training_set(conf, hard_negatives=False)
+    X, y, _ = training_set(_store(conf), conf.options.training, hard_negatives=False)
     return conf, X, y.astype(int)
 
 
@@ -270,3 +270,9 @@ def test_estimator_refuses_unusable_labels(real_features):
         WindowClassifier().fit(X[y == 0], y[y == 0])
     with pytest.raises(ValueError, match=r"need two classes .* got 3: \[0, 1, 2\]"):
         WindowClassifier().fit(X, np.r_[y[:-1], 2])
+
+
+def _store(conf):
+    from pyimagesearch.features.store import FeatureStore
+
+    return FeatureStore(conf["features_path"], conf.options.descriptor, tuple(conf["window_dim"]))

@@ -9,7 +9,6 @@ import numpy as np
 
 from .. import provenance
 from ..config import require_outputs
-from ..descriptor.hog import HogParams
 from ..errors import StoreError
 from ..features.store import (
     BOX_SAMPLES,
@@ -22,12 +21,14 @@ from .modelfile import save_model
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..options import TrainingOptions
 
 log = logging.getLogger(__name__)
 
 
 def training_set(
-    conf: Config,
+    store: FeatureStore,
+    training: TrainingOptions,
     hard_negatives: bool,
     max_round: int | None = None,
     max_hard: int | None = None,
@@ -35,10 +36,9 @@ def training_set(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Features and labels from the store; hard negatives of rounds ``<= max_round``
     (with those mined on annotated images when ``annotated``, default
-    ``hn_mine_annotated``), the ``max_hard`` most confident (default ``hn_max_total``)."""
-    annotated = conf["hn_mine_annotated"] if annotated is None else annotated
-    hog = HogParams.from_config(conf)
-    store = FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))
+    ``training.mine_annotated``), the ``max_hard`` most confident (default
+    ``training.max_hard_negatives``)."""
+    annotated = training.mine_annotated if annotated is None else annotated
     pos = store.read("positives", ("features",))["features"]
     neg = store.read("negatives", ("features",))["features"]
     parts, counts = [pos, neg], {"positives": len(pos), "negatives": len(neg), "hard_negatives": 0}
@@ -48,7 +48,7 @@ def training_set(
             log.warning("%s holds no hard negatives yet (run hard_negative_mine)", store.path)
         hard = [store.read(g, ("features", "score")) for g in groups]
         if hard:
-            cap = conf["hn_max_total"] if max_hard is None else max_hard
+            cap = training.max_hard_negatives if max_hard is None else max_hard
             part, row = most_confident([h["score"] for h in hard], cap)
             feats = np.concatenate([h["features"] for h in hard])
             offsets = np.cumsum([0] + [len(h["score"]) for h in hard])
@@ -61,13 +61,12 @@ def training_set(
     features = np.concatenate(parts).astype(np.float32, copy=False)
     labels = np.zeros(len(features), np.int8)
     labels[: len(pos)] = 1
-    require_enough(conf, store.path, len(pos), len(features) - len(pos))
+    require_enough(training.calibration_folds, store.path, len(pos), len(features) - len(pos))
     return features, labels, counts
 
 
-def require_enough(conf: Config, path, n_pos: int, n_neg: int) -> None:
+def require_enough(folds: int, path, n_pos: int, n_neg: int) -> None:
     """Refuse to train on fewer positives or negatives than the calibration folds need."""
-    folds = conf["calibration_folds"]
     if n_pos >= folds and n_neg >= folds:
         return
     hint = (
@@ -81,9 +80,9 @@ def require_enough(conf: Config, path, n_pos: int, n_neg: int) -> None:
     )
 
 
-def _row_sources(conf: Config, store, hard_negatives, max_round, max_hard, annotated):
+def _row_sources(store, training: TrainingOptions, hard_negatives, max_round, max_hard, annotated):
     """``[(group, sorted row indices, label)]`` of the rows training uses."""
-    annotated = conf["hn_mine_annotated"] if annotated is None else annotated
+    annotated = training.mine_annotated if annotated is None else annotated
     sources = [
         ("positives", np.arange(store.count("positives")), 1),
         ("negatives", np.arange(store.count("negatives")), 0),
@@ -93,14 +92,16 @@ def _row_sources(conf: Config, store, hard_negatives, max_round, max_hard, annot
     groups = store.hard_negative_groups(max_round, annotated)
     if not groups:
         return sources
-    cap = conf["hn_max_total"] if max_hard is None else max_hard
+    cap = training.max_hard_negatives if max_hard is None else max_hard
     part, row = most_confident([store.read(g, ("score",))["score"] for g in groups], cap)
     for i, g in enumerate(groups):
         sources.append((g, np.sort(row[part == i]), 0))
     return sources
 
 
-def train_sgd_out_of_core(conf: Config, store, sources, hog, window_dim, epochs=10, chunk=4096):
+def train_sgd_out_of_core(
+    store, sources, training: TrainingOptions, hog, window_dim, epochs=10, chunk=4096
+):
     """A linear SVM fitted by SGD on chunks read from the store, never all rows at once.
 
     Same objective as ``LinearSVC`` with hinge loss (``alpha = 1 / (C n)``). Each chunk
@@ -114,13 +115,15 @@ def train_sgd_out_of_core(conf: Config, store, sources, hog, window_dim, epochs=
     from .linear import platt_sigmoid
 
     start = time.perf_counter()
-    rng = np.random.default_rng(conf["seed"])
+    rng = np.random.default_rng(training.seed)
     group_of = np.concatenate([np.full(len(idx), k) for k, (_, idx, _) in enumerate(sources)])
     row_of = np.concatenate([idx for _, idx, _ in sources])
     label_of = np.concatenate([np.full(len(idx), lab, np.int8) for _, idx, lab in sources])
     held = (row_of % 5) == 0
     fit = np.flatnonzero(~held)
-    sgd = SGDClassifier(loss="hinge", alpha=1.0 / (conf["C"] * len(fit)), random_state=conf["seed"])
+    sgd = SGDClassifier(
+        loss="hinge", alpha=1.0 / (training.C * len(fit)), random_state=training.seed
+    )
     classes = np.array([0, 1], np.int8)
     for _ in range(epochs):
         order = rng.permutation(fit)
@@ -179,46 +182,44 @@ def train_model(
         require_outputs(conf, "classifier_path")
     path = path or conf["classifier_path"]
     provenance.check_owner(path, conf, "model", overwrite)
-    if conf["train_solver"] == "sgd":
-        hog = HogParams.from_config(conf)
-        store = FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))
-        sources = _row_sources(conf, store, hard_negatives, max_round, max_hard, annotated)
+    training, hog, window = conf.options.training, conf.options.descriptor, conf.options.window
+    store = FeatureStore(conf["features_path"], hog, window.window_dim)
+    if training.solver == "sgd":
+        sources = _row_sources(store, training, hard_negatives, max_round, max_hard, annotated)
         n_pos = len(sources[0][1])
-        require_enough(conf, store.path, n_pos, sum(len(i) for _, i, _ in sources) - n_pos)
-        model = train_sgd_out_of_core(conf, store, sources, hog, tuple(conf["window_dim"]))
+        n_neg = sum(len(i) for _, i, _ in sources) - n_pos
+        require_enough(training.calibration_folds, store.path, n_pos, n_neg)
+        model = train_sgd_out_of_core(store, sources, training, hog, window.window_dim)
         model.metadata.update(
             positives=len(sources[0][1]),
             negatives=len(sources[1][1]),
             hard_negatives=sum(len(i) for _, i, _ in sources[2:]),
-            C=conf["C"],
+            C=training.C,
             **(metadata or {}),
         )
-        _add_box_regressor(model, conf)
-        model.metadata["provenance"] = provenance.collect(conf, path)
-        save_model(model, path)
-        return model
-    features, labels, counts = training_set(conf, hard_negatives, max_round, max_hard, annotated)
-    model = train_linear_model(
-        features,
-        labels,
-        HogParams.from_config(conf),
-        tuple(conf["window_dim"]),
-        C=conf["C"],
-        folds=conf["calibration_folds"],
-        seed=conf["seed"],
-    )
-    model.metadata.update(counts, **(metadata or {}))
-    _add_box_regressor(model, conf)
+    else:
+        features, labels, counts = training_set(
+            store, training, hard_negatives, max_round, max_hard, annotated
+        )
+        model = train_linear_model(
+            features,
+            labels,
+            hog,
+            window.window_dim,
+            C=training.C,
+            folds=training.calibration_folds,
+            seed=training.seed,
+        )
+        model.metadata.update(counts, **(metadata or {}))
+    if conf["box_regression_samples"]:
+        _add_box_regressor(model, store)
     model.metadata["provenance"] = provenance.collect(conf, path)
     save_model(model, path)
     return model
 
 
-def _add_box_regressor(model: LinearModel, conf: Config) -> None:
+def _add_box_regressor(model: LinearModel, store: FeatureStore) -> None:
     """Fit the box regressor on the store's box samples, when it has them."""
-    if not conf["box_regression_samples"]:
-        return  # turned off: boxes are the windows
-    store = FeatureStore(conf["features_path"], model.hog, model.window_dim)
     if not store.count(BOX_SAMPLES):
         log.warning("%s holds no box samples: boxes will be the windows", store.path)
         return
