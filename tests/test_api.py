@@ -18,7 +18,7 @@ from pyimagesearch.evaluation.metrics import (
     precision_recall,
 )
 
-from .conftest import CAR_ANNOTATIONS, CARS, ROOT, SCENES
+from .conftest import CAR_ANNOTATIONS, CARS, DATASETS, ROOT, SCENES
 
 
 def _cars(n: int, start: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -137,7 +137,7 @@ def test_readme_python_example_runs_as_written(tmp_path, monkeypatch):
     block = re.search(r"<!-- api-example -->\s*```python\n(.*?)```", text, re.S)
     assert block, "README has no marked Python API example"
     monkeypatch.chdir(tmp_path)
-    code = block.group(1).replace("../shared/datasets", str(CARS.parents[2]))
+    code = block.group(1).replace("../shared/datasets", str(DATASETS))
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=tmp_path
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,10 +23,10 @@ from pyimagesearch.datatools.download import DownloadOptions, part_path
 from pyimagesearch.io.images import list_images, read_image
 from pyimagesearch.sources.coco import CategoryError, load_coco
 
+from ..conftest import DATASETS, ROOT
 from .test_download import MirrorServer
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
+DATA = DATASETS.resolve()
 COCO = DATA / "coco_tiny"
 ANNOTATIONS = COCO / "annotations/instances_train2017.json"
 SCRIPT = ROOT / "scripts/coco_backgrounds.py"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import threading
 import time
@@ -25,10 +24,11 @@ from pyimagesearch.datatools.download import (
 )
 from pyimagesearch.io.images import read_image
 
+from ..conftest import DATASETS
+
 pytestmark = pytest.mark.needs_data
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
+DATA = DATASETS.resolve()
 COCO_IMAGES = DATA / "coco_tiny/images"
 SAMPLE_IMAGES = sorted((COCO_IMAGES / "train2017").glob("*.jpg"))[:6]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -23,10 +22,11 @@ from pyimagesearch.sources.formats import (
     read_yolo_txt,
 )
 
+from ..conftest import DATASETS, ROOT
+
 pytestmark = pytest.mark.needs_data
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
+DATA = DATASETS.resolve()
 CARS = sorted((DATA / "caltech101/101_ObjectCategories/car_side").glob("*.jpg"))[:3]
 COCO_JSON = DATA / "coco_tiny/annotations/instances_train2017.json"
 COCO_IMAGES = DATA / "coco_tiny/images/train2017"

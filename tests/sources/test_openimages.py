@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -30,10 +28,10 @@ from pyimagesearch.datatools.openimages import (
 from pyimagesearch.io.images import list_images, read_image
 from pyimagesearch.sources.formats import read_crops_folder
 
+from ..conftest import DATASETS, ROOT
 from .test_download import MirrorServer
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
+DATA = DATASETS.resolve()
 META = DATA / "openimages"
 DESCRIPTIONS = META / "class-descriptions-boxable.csv"
 HIERARCHY = META / "bbox_labels_600_hierarchy.json"
