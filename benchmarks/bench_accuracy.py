@@ -26,10 +26,11 @@ import time
 from pathlib import Path
 
 from pyimagesearch.config import load_config
-from pyimagesearch.evaluation.stress import VARIANTS, stress_suite
+from pyimagesearch.evaluation.stress import VARIANTS
 from pyimagesearch.model.modelfile import load_model
 from pyimagesearch.pipeline import run_pipeline
 from pyimagesearch.settings import settled_config
+from pyimagesearch.stress_suite import stress_suite
 
 COURSE = dict(
     padding=0.0,

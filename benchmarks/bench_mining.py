@@ -135,18 +135,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 from joblib.externals.loky import get_reusable_executor
+from reference import naive_detect  # benchmarks/reference.py, beside this script
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import pyimagesearch
 from pyimagesearch.config import Config, load_config
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.descriptor.reference import naive_detect
 from pyimagesearch.detection import Detector
-from pyimagesearch.detection.detector import window_padding
 from pyimagesearch.detection.pyramid import pyramid, pyramid_shapes
 from pyimagesearch.errors import ModelError
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import write_store
+from pyimagesearch.geometry import window_padding
 from pyimagesearch.io.images import list_images, read_gray
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.model import LinearModel, check_compatible, load_model
@@ -214,7 +214,9 @@ def get_model(conf: Config, conf_tmp: Config) -> tuple[LinearModel, str]:
     """The config's model if it exists and fits the config, else one trained in the temp dir."""
     try:
         model = load_model(conf["classifier_path"])
-        check_compatible(model, conf, conf["classifier_path"])
+        check_compatible(
+            model, conf.options.descriptor, conf["window_dim"], conf["classifier_path"], conf.path
+        )
         return model, f"loaded {conf['classifier_path']}"
     except ModelError as exc:
         print(f"  no usable model ({exc}); training a small one in the temp dir")
@@ -381,7 +383,7 @@ def stage_breakdown(
     kernel), mirroring ``Detector._score_layer``; whole calls are timed in the same loop,
     so "Python overhead" (whole minus stages) compares like with like.
     """
-    from pyimagesearch.descriptor import _kernels
+    from pyimagesearch import kernels as _kernels
     from pyimagesearch.descriptor.hog import cell_histograms, normalize_blocks, orientation_bins
 
     model = detector.model

@@ -58,7 +58,7 @@ def get_model(conf, folder: Path) -> LinearModel:
     """The config's model when it fits the config, else one trained into ``folder``."""
     try:
         model = load_model(conf["classifier_path"])
-        check_compatible(model, conf)
+        check_compatible(model, conf.options.descriptor, conf["window_dim"])
         return model
     except Exception:
         from pyimagesearch.features.extract import extract_features

@@ -14,7 +14,6 @@ from typing import Any, NoReturn
 from .config import Config, load_config
 from .errors import PyImageSearchError, os_error_text
 from .interrupt import imports_done
-from .io.images import DEFAULT_MAX_PIXELS
 
 #: Set by ``setup_logging(verbose=True)``: errors then show their traceback too.
 _VERBOSE = False
@@ -69,9 +68,11 @@ positive_float = _argument_type("positive_float", float, lambda v: v > 0, "be > 
 nonneg_float = _argument_type("nonneg_float", float, lambda v: v >= 0, "be >= 0")
 
 
-def parser(description: str, conf_required: bool = True) -> argparse.ArgumentParser:
+def parser(
+    description: str, conf_required: bool = True, prog: str | None = None
+) -> argparse.ArgumentParser:
     """An argument parser with the options every script takes."""
-    p = ArgumentParser(description=description)
+    p = ArgumentParser(description=description, prog=prog)
     p.add_argument("-c", "--conf", required=conf_required, help="path to the JSON config")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
@@ -89,34 +90,14 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_download_options(p: argparse.ArgumentParser) -> None:
-    """The HTTP options shared by the commands that download images."""
-    p.add_argument("--workers", type=positive_int, default=8, help="parallel downloads (default 8)")
-    p.add_argument("--retries", type=nonneg_int, default=5, help="retries per request (default 5)")
+def add_overwrite_option(p: argparse.ArgumentParser) -> None:
+    """``--overwrite``: replace a store or model file that another config made."""
     p.add_argument(
-        "--backoff", type=nonneg_float, default=0.5, help="retry backoff factor (seconds)"
+        "--overwrite",
+        action="store_true",
+        help="replace the feature store / model file even when another config made it "
+        "(by default that is refused: give each config its own output_dir)",
     )
-    p.add_argument("--timeout", type=positive_float, default=60.0, help="read timeout (seconds)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument(
-        "--max-image-pixels",
-        type=positive_int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse images of more pixels, before decoding (default {DEFAULT_MAX_PIXELS:,})",
-    )
-    p.add_argument("-v", "--verbose", action="store_true", help="log details")
-
-
-def download_kwargs(args: argparse.Namespace) -> dict:
-    """The keyword arguments of the download functions, from ``add_download_options``."""
-    return {
-        "workers": args.workers,
-        "retries": args.retries,
-        "backoff": args.backoff,
-        "timeout": (min(10.0, args.timeout), args.timeout),
-        "progress": not args.no_progress,
-        "max_image_pixels": args.max_image_pixels,
-    }
 
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:

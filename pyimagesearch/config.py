@@ -7,17 +7,21 @@ naming the key and the file.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import json5
 import jsonschema
 
-from .errors import ConfigError
+from .descriptor.params import BLOCK_NORMS, ORIENTATIONS
+from .errors import ConfigError, did_you_mean
+from .sources.annotations import READERS
+
+if TYPE_CHECKING:
+    from .options import Options
 
 #: Environment variable that overrides ``datasets_root`` (where the data sets live).
 DATASETS_ENV = "PYIMAGESEARCH_DATASETS"
@@ -38,12 +42,12 @@ COURSE_KEYS: dict[str, dict] = {
     "image_dataset": _STR,
     "image_annotations": _STR,
     "image_distractions": _STR,
-    "percent_gt_images": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    "percent_gt_images": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
     "offset": _NONNEG_INT,
     "use_flip": _BOOL,
     "num_distraction_images": _POS_INT,
     "num_distractions_per_image": _POS_INT,
-    "orientations": {"type": "integer", "minimum": 2, "maximum": 360},
+    "orientations": {"type": "integer", "minimum": ORIENTATIONS[0], "maximum": ORIENTATIONS[1]},
     "pixels_per_cell": _PAIR,
     "cells_per_block": _PAIR,
     "normalize": _BOOL,
@@ -68,15 +72,16 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     # the course's keys, optional here: null means output_dir/features.hdf5, output_dir/model.json
     "features_path": ({"type": ["string", "null"], "minLength": 1}, None),
     "classifier_path": ({"type": ["string", "null"], "minLength": 1}, None),
-    "block_norm": ({"enum": ["L1", "L1-sqrt", "L2", "L2-Hys"]}, "L1"),
+    "block_norm": ({"enum": list(BLOCK_NORMS)}, "L1"),
     "seed": (_NONNEG_INT, 42),
     "annotation_format": (
-        {"enum": ["caltech-mat", "voc-xml", "coco-json", "yolo-txt", "dlib-xml", "crops"]},
+        {"enum": list(READERS)},
         "caltech-mat",
     ),
     "annotation_class": ({"type": ["string", "null"]}, None),
     "distraction_exclude_categories": (_STR_LIST, []),
-    "distraction_exclude_images": (_STR_LIST, []),
+    # files to leave out, or the path of an excluded-windows file saved by report.html
+    "distraction_exclude_images": ({"anyOf": [_STR_LIST, _STR]}, []),
     "eval_distraction_categories": ({"type": ["array", "null"], "items": _STR}, None),
     "eval_num_distraction_images": (_NONNEG_INT, 200),
     "eval_min_probability": (_PROB, 0.05),
@@ -179,6 +184,16 @@ class Config(Mapping):
     def __init__(self, values: dict[str, Any], path: Path | None = None):
         self._values = dict(values)
         self.path = path
+        self._options: Options | None = None
+
+    @property
+    def options(self) -> Options:
+        """The values as each stage's typed options, built once."""
+        if self._options is None:
+            from .options import Options
+
+            self._options = Options.from_config(self)
+        return self._options
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -250,12 +265,30 @@ def _build(raw: dict[str, Any], path: Path | None, resolve: bool) -> Config:
     values = {k: default for k, (_, default) in EXTRA_KEYS.items()}
     values.update(raw)
     _default_outputs(values)
+    _read_excluded_windows(values, where)
     _check_consistency(values, where)
     if resolve:
         values = _resolve_paths(values)
     if values["object_name"] is None:
         values["object_name"] = object_name_from(values["image_dataset"])
     return Config(values, path)
+
+
+def _read_excluded_windows(values: dict[str, Any], where: str) -> None:
+    """``distraction_exclude_images`` naming an excluded-windows file: its images.
+
+    The file is the one report.html saves (see ``sources/excluded_windows.py``); a
+    relative path is relative to the working directory, like every path here.
+    """
+    from .sources.excluded_windows import excluded_images
+
+    path = values["distraction_exclude_images"]
+    if not isinstance(path, str):
+        return
+    try:
+        values["distraction_exclude_images"] = excluded_images(path)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: key 'distraction_exclude_images': {exc}") from None
 
 
 _DEFAULT_OUTPUTS = {"features_path": "features.hdf5", "classifier_path": "model.json"}
@@ -282,35 +315,6 @@ def _validate(raw: dict[str, Any], where: str) -> None:
         err = errors[0]
         key = err.absolute_path[0] if err.absolute_path else "?"
         raise ConfigError(f"{where}: key '{key}': {err.message} (got {json5.dumps(raw.get(key))})")
-
-
-#: Words a newcomer writes for the ones the keys use ('window_size' for 'window_dim').
-_SYNONYMS = {
-    "size": "dim",
-    "shape": "dim",
-    "dims": "dim",
-    "dimension": "dim",
-    "dimensions": "dim",
-    "stride": "step",
-}
-
-
-def suggest(name: str, choices: Iterable[str], n: int = 1) -> list[str]:
-    """Close matches of ``name`` among ``choices``, best first (case and synonyms aside)."""
-    by_lower = {c.lower(): c for c in choices}
-    parts = [_SYNONYMS.get(p, p) for p in name.lower().split("_")]
-    out: list[str] = []
-    for guess in ("_".join(parts), name.lower()):
-        for match in difflib.get_close_matches(guess, list(by_lower), n=n, cutoff=0.6):
-            if by_lower[match] not in out:
-                out.append(by_lower[match])
-    return out[:n]
-
-
-def did_you_mean(name: str, choices: Iterable[str], n: int = 1) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
-    close = suggest(name, choices, n)
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def _refuse_non_finite(raw: dict[str, Any], where: str) -> None:

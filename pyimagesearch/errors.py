@@ -1,5 +1,10 @@
 """Exceptions the toolkit raises for bad input; scripts turn them into one-line messages."""
 
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
 
 class PyImageSearchError(Exception):
     """Base class of every error caused by the user's input rather than by a bug."""
@@ -38,3 +43,32 @@ def os_error_text(exc: OSError) -> str:
     reason = exc.strerror or str(exc) or type(exc).__name__
     names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
     return f"{' -> '.join(names)}: {reason}" if names else reason
+
+
+#: Words a newcomer writes for the ones the keys use ('window_size' for 'window_dim').
+_SYNONYMS = {
+    "size": "dim",
+    "shape": "dim",
+    "dims": "dim",
+    "dimension": "dim",
+    "dimensions": "dim",
+    "stride": "step",
+}
+
+
+def suggest(name: str, choices: Iterable[str], n: int = 1) -> list[str]:
+    """Close matches of ``name`` among ``choices``, best first (case and synonyms aside)."""
+    by_lower = {c.lower(): c for c in choices}
+    parts = [_SYNONYMS.get(p, p) for p in name.lower().split("_")]
+    out: list[str] = []
+    for guess in ("_".join(parts), name.lower()):
+        for match in difflib.get_close_matches(guess, list(by_lower), n=n, cutoff=0.6):
+            if by_lower[match] not in out:
+                out.append(by_lower[match])
+    return out[:n]
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 1) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+    close = suggest(name, choices, n)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""

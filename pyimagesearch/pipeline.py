@@ -22,10 +22,11 @@ from .io.atomic import write_text_atomic
 from .mining.hard_negatives import mine_annotated, mine_hard_negatives
 from .model.modelfile import save_model
 from .model.training import train_model
+from .provenance import check_owner
 from .search import search_settings
 from .settings import chosen_config
 from .sources.annotations import read_annotations
-from .sources.dims import box_statistics, suggest_window_dim
+from .sources.dims import box_statistics
 
 log = logging.getLogger(__name__)
 
@@ -35,44 +36,48 @@ def report_dir(conf: Config) -> Path:
 
 
 def run_pipeline(
-    conf: Config, rounds: int | None = None, progress: bool = True, drop_mined: bool = False
+    conf: Config,
+    rounds: int | None = None,
+    progress: bool = True,
+    drop_mined: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Run every step and write the report; returns the report folder.
 
     Rounds already in the store are kept (each round mined here replaces its own);
-    ``drop_mined`` discards them first.
+    ``drop_mined`` discards them first. A store or model made by another config is
+    refused before any work, unless ``overwrite``.
     """
     rounds = conf["hn_rounds"] if rounds is None else rounds
     require_outputs(conf, "features_path", "classifier_path", "output_dir")
+    check_owner(conf["features_path"], conf, "feature store", overwrite)
+    check_owner(conf["classifier_path"], conf, "model", overwrite)
     out = report_dir(conf)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    stats = box_statistics(read_annotations(conf))
-    dims = {
-        "statistics": stats.table(),
-        "_stats": stats,
-        "suggested_window_dim": suggest_window_dim(stats, conf["pixels_per_cell"]),
-    }
+    boxes = box_statistics(read_annotations(conf))
     timings["explore_dims"] = time.perf_counter() - t
 
     search, chosen = None, {}
     if conf["search"]:
-        result = search_settings(conf, progress=progress)
+        result = search_settings(conf, progress=progress, overwrite=overwrite)
         timings["search_settings"] = result.seconds
         chosen = {"chosen_settings": result.chosen}
         search = asdict(result)
         conf = chosen_config(conf, result.chosen)
 
-    extraction = extract_features(conf, progress=progress, drop_mined=drop_mined or bool(search))
+    extraction = extract_features(
+        conf, progress=progress, drop_mined=drop_mined or bool(search), overwrite=overwrite
+    )
     timings["extract_features"] = extraction.seconds
 
     history: list[dict] = []
     evaluations: dict[int, Evaluation] = {}
     mining: dict[int, dict] = {}
     t = time.perf_counter()
-    model = train_model(conf, hard_negatives=False, metadata=chosen)
+    model = train_model(conf, hard_negatives=False, metadata=chosen, overwrite=overwrite)
     timings["train"] = time.perf_counter() - t
     _keep_round_model(conf, model, 0)
     evaluations[0] = evaluate(conf, model, progress=progress)
@@ -129,7 +134,7 @@ def run_pipeline(
     from .report.markdown import write_report
 
     write_report(
-        conf, out, history, evaluations, mining, dims, extraction, timings, comparison, search
+        conf, out, history, evaluations, mining, boxes, extraction, timings, comparison, search
     )
     return out
 

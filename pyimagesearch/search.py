@@ -74,8 +74,9 @@ def candidate_settings(conf: Config) -> dict[str, list]:
     }
 
 
-def search_settings(conf: Config, progress: bool = True) -> SearchResult:
-    """Try the candidate settings on a validation share of the training images."""
+def search_settings(conf: Config, progress: bool = True, overwrite: bool = False) -> SearchResult:
+    """Try the candidate settings on a validation share of the training images
+    (``overwrite``: replace search files another config made in ``output_dir``)."""
     start = time.perf_counter()
     train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     fit, val = _validation_split(train, conf["search_validation_share"], conf["seed"])
@@ -94,11 +95,13 @@ def search_settings(conf: Config, progress: bool = True) -> SearchResult:
             features_path=str(root / tag / "features.hdf5"),
             output_dir=str(root / tag),
         )
-        extract_features(wconf, progress=progress, drop_mined=True, train_items=fit)
+        extract_features(
+            wconf, progress=progress, drop_mined=True, train_items=fit, overwrite=overwrite
+        )
         for c in grid["C"]:
             cconf = wconf.replace(C=c, classifier_path=str(root / tag / f"C{c:g}.json"))
             try:
-                model = train_model(cconf)
+                model = train_model(cconf, overwrite=overwrite)
             except ValueError as exc:  # e.g. calibration failed: a setting that cannot work
                 log.warning("search: window %s, C %g: %s", tag, c, exc)
                 continue

@@ -1,5 +1,9 @@
 """Evaluate models: PR curve and AP on held-out annotated images, FPPI on distraction images.
 
+With ``--protocol openimages --subset DIR``, the model is scored on an Open Images subset
+(``openimages_subset.py --mode positives``) with the Open Images protocol: hierarchy,
+group-of boxes, verified image-level labels, AP per class and mAP.
+
 With several ``--model`` files (e.g. the pipeline's ``models/compare_annotated_off.json``
 beside ``model.json``), all are evaluated on the same images in one run and compared.
 """
@@ -8,92 +12,7 @@ import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 13
 
 # isort: split
 
-import json
-from pathlib import Path
-
-from pyimagesearch.cli import add_execution_options, configure, main, parser
-from pyimagesearch.evaluation.evaluate import evaluate
-from pyimagesearch.evaluation.stress import stress_suite
-from pyimagesearch.io.atomic import write_text_atomic
-from pyimagesearch.model import check_compatible, load_model
-from pyimagesearch.pipeline import report_dir
-from pyimagesearch.report.plots import plot_pr_curves
-from pyimagesearch.report.stress import write_stress_report
-
-
-@main
-def run() -> None:
-    p = parser(__doc__.split("\n")[0])
-    p.add_argument(
-        "--model",
-        action="append",
-        help="model file to evaluate (repeatable; default: classifier_path)",
-    )
-    p.add_argument("--json", help="write the figures to this JSON file (a list with --model x2)")
-    p.add_argument("--plot", help="PR curve PNG (default: output_dir/pr_curve.png)")
-    p.add_argument(
-        "--suite",
-        choices=["stress"],
-        help="evaluate on the stress suite (rescaled, border-cut, side-by-side and rotated "
-        "variants of the held-out images) and add its table to the report",
-    )
-    add_execution_options(p)
-    args = p.parse_args()
-    conf = configure(args)
-    if args.suite:
-        return run_suite(conf, args)
-    results = {}
-    for path in args.model or [conf["classifier_path"]]:
-        model = load_model(path)
-        check_compatible(model, conf, path)
-        results[path] = evaluate(conf, model, progress=not args.quiet)
-    plot = args.plot or f"{conf['output_dir']}/pr_curve.png"
-    plot_pr_curves(
-        {Path(k).stem: {**ev.curve, "ap": ev.average_precision} for k, ev in results.items()},
-        plot,
-    )
-    if args.json:
-        figures = [{"model": k, **ev.summary()} for k, ev in results.items()]
-        write_text_atomic(
-            args.json, json.dumps(figures[0] if len(figures) == 1 else figures, indent=1)
-        )
-    for path, ev in results.items():
-        if len(results) > 1:
-            print(f"== {path}")
-        print(
-            f"average precision (IoU >= 0.5): {ev.average_precision:.4f} "
-            f"({ev.n_objects} objects in {ev.n_test_images} test images); at IoU >= 0.7: "
-            f"{ev.average_precision_70:.4f}; mean IoU of true positives {ev.mean_iou:.3f}"
-        )
-        print(
-            f"at p >= {ev.min_probability}: precision {ev.precision:.3f}, recall "
-            f"{ev.recall:.3f}, false positives per image {ev.false_positives_per_image:.4f} "
-            f"({ev.n_false_positives} in {ev.n_distraction_images} distraction images)"
-        )
-        t = ev.false_positive_types
-        print(
-            f"false positives on test images: {t['localisation']} localisation, "
-            f"{t['duplicate']} duplicate, {t['background']} background"
-        )
-    print(f"PR curve: {plot}")
-
-
-def run_suite(conf, args) -> None:
-    """The stress suite of the config's model (the first ``--model`` if given)."""
-    path = (args.model or [conf["classifier_path"]])[0]
-    model = load_model(path)
-    check_compatible(model, conf, path)
-    results = stress_suite(conf, model, progress=not args.quiet)
-    report = write_stress_report(results, report_dir(conf))
-    if args.json:
-        write_text_atomic(args.json, json.dumps(results, indent=1))
-    print(f"{'variant':<14} {'ap50':>7} {'ap70':>7} {'mean_iou':>9} {'objects':>8}")
-    for name, v in results["variants"].items():
-        print(
-            f"{name:<14} {v['ap50']:7.4f} {v['ap70']:7.4f} {v['mean_iou']:9.3f} {v['n_objects']:8d}"
-        )
-    print(f"report: {report}")
-
+from pyimagesearch.commands import main
 
 if __name__ == "__main__":
-    run()
+    main("evaluate")

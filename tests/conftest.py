@@ -1,4 +1,9 @@
-"""Shared fixtures: the real data sets beside the project, and small configs over them."""
+"""Shared fixtures: the real data sets beside the project, and small configs over them.
+
+Test layers (markers, see pyproject.toml): ``needs_data`` tests read the real data
+sets; ``slow`` tests take seconds each (whole pipelines, servers, many images). The
+unit layer, ``pytest -m "not slow and not needs_data"``, runs anywhere.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,22 @@ CARS = DATASETS / "caltech101" / "101_ObjectCategories" / "car_side"
 CAR_ANNOTATIONS = DATASETS / "caltech101" / "Annotations" / "car_side"
 SCENES = DATASETS / "sceneclass13"
 
-if not CARS.is_dir():  # pragma: no cover - environment problem, not a test failure mode
-    raise RuntimeError(
-        f"real data sets not found at {DATASETS}; set PYIMAGESEARCH_DATASETS (see README)"
-    )
+HAVE_DATA = CARS.is_dir() and SCENES.is_dir()
+#: Set (as CI does) to fail, instead of skip, the tests that need the data sets when
+#: they are missing: a CI machine without data must not pass by skipping.
+REQUIRE_DATA = os.environ.get("PYIMAGESEARCH_REQUIRE_DATA", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip (or, with PYIMAGESEARCH_REQUIRE_DATA, fail) ``needs_data`` tests without data."""
+    if HAVE_DATA:
+        return
+    reason = f"real data sets not found at {DATASETS}; set PYIMAGESEARCH_DATASETS (see README)"
+    if REQUIRE_DATA:
+        raise pytest.UsageError(reason)
+    for item in items:
+        if "needs_data" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def cars_conf_dict(tmp_path: Path, **overrides) -> dict:

@@ -19,6 +19,8 @@ from pyimagesearch.sources.caltech import read_caltech_mat
 
 from .conftest import CAR_ANNOTATIONS, CARS, cars_conf_dict
 
+pytestmark = pytest.mark.needs_data
+
 COURSE = HogParams()
 
 
@@ -37,6 +39,7 @@ def _iou(a, b):
 
 
 @pytest.mark.parametrize("iou_max", [0.1, 0.3, 0.5])
+@pytest.mark.slow
 def test_mined_windows_are_exactly_those_below_the_iou_threshold(iou_max):
     path = CARS / "image_0005.jpg"
     gt = read_caltech_mat(CAR_ANNOTATIONS / "annotation_0005.mat")
@@ -59,6 +62,7 @@ def test_mined_windows_are_exactly_those_below_the_iou_threshold(iou_max):
     assert ignored > 0
 
 
+@pytest.mark.slow
 def test_annotated_round_provenance_and_training(tmp_path):
     raw = cars_conf_dict(
         tmp_path, num_distraction_images=30, eval_num_distraction_images=0, hn_min_probability=0.2
@@ -82,8 +86,12 @@ def test_annotated_round_provenance_and_training(tmp_path):
     assert all("car_side" in s for s in rows["source"])
     assert summary.per_category == {"annotated": summary.n_found}
     # training uses them only when asked
-    _, labels_with, counts_with = training_set(conf, True, annotated=True)
-    _, labels_without, counts_without = training_set(conf, True, annotated=False)
+    _, labels_with, counts_with = training_set(
+        _store(conf), conf.options.training, True, annotated=True
+    )
+    _, labels_without, counts_without = training_set(
+        _store(conf), conf.options.training, True, annotated=False
+    )
     assert counts_with["hard_negatives"] == summary.n_kept
     assert counts_without["hard_negatives"] == 0
     assert len(labels_with) == len(labels_without) + summary.n_kept
@@ -144,3 +152,9 @@ def test_margin_mining_tops_up_a_confident_model():
     for i in range(len(boxes)):  # distinct places: suppressed as NMS would
         for j in range(i + 1, len(boxes)):
             assert _iou(boxes[i], boxes[j]) < 0.9
+
+
+def _store(conf):
+    from pyimagesearch.features.store import FeatureStore
+
+    return FeatureStore(conf["features_path"], conf.options.descriptor, tuple(conf["window_dim"]))

@@ -162,6 +162,8 @@ def _copy_run(trained, folder: Path, **overrides) -> Path:
     return path
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_two_mining_processes_on_one_store_both_store_their_round(trained, tmp_path):
     conf_path = _copy_run(trained, tmp_path)
     ctx = multiprocessing.get_context("spawn")
@@ -180,6 +182,8 @@ def test_two_mining_processes_on_one_store_both_store_their_round(trained, tmp_p
     assert all(store.count(hard_negative_group(r)) > 0 for r in (1, 2))
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_two_hard_negative_mine_scripts_at_once(trained, tmp_path):
     conf_path = _copy_run(trained, tmp_path)
     script = ROOT / "scripts/hard_negative_mine.py"
@@ -198,6 +202,7 @@ def test_two_hard_negative_mine_scripts_at_once(trained, tmp_path):
 # ---- re-extraction keeps mined rounds -------------------------------------------------------
 
 
+@pytest.mark.needs_data
 def test_re_extraction_keeps_mined_rounds(trained, tmp_path):
     conf_path = _copy_run(trained, tmp_path, hn_mine_annotated=True)
     conf = load_config(conf_path)
@@ -224,6 +229,7 @@ def test_re_extraction_keeps_mined_rounds(trained, tmp_path):
     assert after.count("negatives") == summary.n_negatives == 30 * 5  # the new extraction
 
 
+@pytest.mark.needs_data
 def test_re_extraction_with_other_hog_refuses_then_drops_when_asked(trained, tmp_path):
     conf_path = _copy_run(trained, tmp_path)
     conf = load_config(conf_path)
@@ -265,6 +271,7 @@ def test_drawing_paths_mirror_sub_folders_and_avoid_inputs(tmp_path):
         drawing_paths([tmp_path / "car.png", tmp_path / "car.png.png"], tmp_path, tmp_path)
 
 
+@pytest.mark.needs_data
 def test_test_model_into_its_input_folder_overwrites_nothing(tmp_path):
     images = tmp_path / "images"
     (images / "sub").mkdir(parents=True)

@@ -4,14 +4,16 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.reference import naive_detect, naive_score_layer
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.descriptor.reference import naive_detect, naive_score_layer
 from pyimagesearch.detection import Detector
 from pyimagesearch.detection.pyramid import pyramid, pyramid_shapes
 from pyimagesearch.io.images import list_images, read_gray
 from pyimagesearch.model.linear import LinearModel
 
 from .conftest import CARS, SCENES
+
+pytestmark = pytest.mark.needs_data
 
 COURSE = HogParams(9, (4, 4), (2, 2), True, "L1")
 
@@ -29,6 +31,7 @@ def _real_images():
 
 
 @pytest.mark.parametrize("step", [4, 2, 6, 5])
+@pytest.mark.slow
 def test_layer_scores_equal_per_window_scores(step):
     model = _model()
     detector = Detector(model, window_step=step)

@@ -18,6 +18,8 @@ from pyimagesearch.sources.annotations import read_annotations, split_train_test
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.needs_data
+
 SCRIPTS = [
     "explore_dims",
     "extract_features",
@@ -40,6 +42,7 @@ def _run(*args):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.slow
 def test_every_script_prints_help(script):
     result = _run(ROOT / "scripts" / f"{script}.py", "--help")
     assert result.returncode == 0 and result.stdout.startswith("usage:")
@@ -67,6 +70,7 @@ def small_run(tmp_path_factory):
     return conf_path, result
 
 
+@pytest.mark.slow
 def test_pipeline_report_and_history(small_run):
     conf_path, result = small_run
     conf = load_config(conf_path)
@@ -100,6 +104,7 @@ def test_pipeline_report_and_history(small_run):
         assert (out / name).stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_model_finds_cars_in_held_out_images(small_run):
     conf_path, _ = small_run
     conf = load_config(conf_path)
@@ -208,6 +213,7 @@ def test_detections_export_to_coco_results_and_yolo(small_run, tmp_path):
             assert r["bbox"] == pytest.approx([x1, y1, x2 - x1, y2 - y1], abs=0.01)
 
 
+@pytest.mark.slow
 def test_coco_backgrounds_folder_works_as_distractions(small_run, tmp_path):
     from pyimagesearch.mining import mine_hard_negatives
 
@@ -239,6 +245,7 @@ def test_coco_backgrounds_folder_works_as_distractions(small_run, tmp_path):
     assert not summary.skipped
 
 
+@pytest.mark.slow
 def test_upsample_finds_a_car_smaller_than_the_window(small_run, tmp_path):
     """A car shrunk to 60 % of the window's width is found only when the pyramid may
     enlarge the image (``--upsample 1``), and its box is the small car's."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -14,14 +15,18 @@ from pathlib import Path
 
 import pytest
 
+from pyimagesearch.datatools import datasets as fetch
+from pyimagesearch.datatools import fetch_cli
+from pyimagesearch.datatools.download import DownloadOptions
+
 from .conftest import DATASETS, ROOT
 from .sources.test_download import MirrorServer
 
+pytestmark = pytest.mark.needs_data
+
 FETCH_PY = ROOT / "datasets" / "fetch.py"
-_spec = importlib.util.spec_from_file_location("datasets_fetch", FETCH_PY)
-fetch = importlib.util.module_from_spec(_spec)
-sys.modules["datasets_fetch"] = fetch  # dataclasses look their module up
-_spec.loader.exec_module(fetch)
+#: No retries, no progress bar: what the URL tests download with.
+QUIET = DownloadOptions(retries=0, progress=False)
 
 CAR_DIR = DATASETS / "caltech101" / "101_ObjectCategories" / "car_side"
 ANN_DIR = DATASETS / "caltech101" / "Annotations" / "car_side"
@@ -72,8 +77,23 @@ def expected_caltech() -> dict[str, bytes]:
     return files
 
 
+@pytest.fixture
+def mirror_server():
+    """Start a :class:`MirrorServer` on 127.0.0.1 for ``{url path: file}``; stopped after."""
+    servers = []
+
+    def start(files: dict[str, Path | bytes]) -> MirrorServer:
+        server = MirrorServer(files).__enter__()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
 def run_main(capsys, *argv) -> tuple[int, str, str]:
-    code = fetch.main([str(a) for a in argv])
+    code = fetch_cli.main([str(a) for a in argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -409,7 +429,7 @@ def make_scene_zip(path: Path, names: dict[str, str]) -> dict[str, bytes]:
     return want
 
 
-def test_fetch_scenes_from_the_15_scene_archive(tmp_path, capsys):
+def test_fetch_scenes_from_the_15_scene_archive(tmp_path, caplog):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     names = {cat: cat for cat in fetch.SCENE_COUNTS} | {
@@ -417,13 +437,26 @@ def test_fetch_scenes_from_the_15_scene_archive(tmp_path, capsys):
         "livingroom": "LivingRoom",
     }
     want = make_scene_zip(mirror / "scene_categories.zip", names)
+    caplog.set_level("INFO", logger=fetch.__name__)
     result = fetch.fetch_dataset(fetch.SCENES, tmp_path / "ds", mirror=mirror)
     assert tree(tmp_path / "ds" / "sceneclass13") == want  # 13 x 2 images, no junk, no store
     assert result.ok and result.counts["MITcoast"] == 2
-    out = capsys.readouterr()
-    assert "left out folders not among the 13: industrial, store" in out.out
-    assert "sha256" in out.out  # no published md5: size and sha256 are printed
-    assert "differs from the third-party-reported" in out.err
+    infos = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "  left out folders not among the 13: industrial, store" in infos
+    data = (mirror / "scene_categories.zip").read_bytes()
+    size, sha256, md5_hex = (
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        hashlib.md5(data).hexdigest(),
+    )
+    assert (  # no published md5: size and sha256 are logged
+        f"  scene_categories.zip: {size:,} bytes, sha256 {sha256}, md5 {md5_hex} (no published md5)"
+    ) in infos
+    assert warnings == [
+        f"scene_categories.zip: md5 {md5_hex} differs from the third-party-reported "
+        f"{fetch.REPORTED_MD5['scene_categories.zip']}"
+    ]
 
 
 def test_scene_archive_missing_a_category_fails(tmp_path):
@@ -440,44 +473,86 @@ def test_scene_archive_missing_a_category_fails(tmp_path):
 # ---------------------------------------------------------------------------- URLs
 
 
-def test_fetch_from_urls_records_and_reuses_downloads(tmp_path):
+def test_fetch_from_urls_records_and_reuses_downloads(tmp_path, mirror_server):
     md5s = make_caltech_tars(tmp_path / "served")
     files = {f"/c/{n}": tmp_path / "served" / n for n in md5s}
     dest = tmp_path / "ds"
-    with MirrorServer(files) as server:
-        urls = [server.url + p for p in files]
-        kw = dict(urls=urls, md5s=md5s, retries=0, backoff=0.0, progress=False)
-        result = fetch.fetch_dataset(fetch.CALTECH, dest, **kw)
-        assert server.total() == 2
-        assert result.ok and tree(dest / "caltech101") == expected_caltech()
-        downloads = dest / "_downloads"
-        for name in md5s:
-            assert (downloads / name).read_bytes() == (tmp_path / "served" / name).read_bytes()
-        record = (downloads / "checksums.json").read_text()
-        assert md5s["Annotations.tar"] in record and urls[1] in record
-        fetch.fetch_dataset(fetch.CALTECH, dest, force=True, **kw)  # archives are reused
-        assert server.total() == 2
+    server = mirror_server(files)
+    urls = [server.url + p for p in files]
+    kw = dict(urls=urls, md5s=md5s, options=QUIET)
+    result = fetch.fetch_dataset(fetch.CALTECH, dest, **kw)
+    assert server.total() == 2
+    assert result.ok and tree(dest / "caltech101") == expected_caltech()
+    downloads = dest / "_downloads"
+    for name in md5s:
+        assert (downloads / name).read_bytes() == (tmp_path / "served" / name).read_bytes()
+    record = json.loads((downloads / "checksums.json").read_text())
+    served = tmp_path / "served" / "Annotations.tar"
+    assert record["Annotations.tar"] == {
+        "url": urls[1],
+        "bytes": served.stat().st_size,
+        "sha256": hashlib.sha256(served.read_bytes()).hexdigest(),
+        "md5": md5s["Annotations.tar"],
+    }
+    fetch.fetch_dataset(fetch.CALTECH, dest, force=True, **kw)  # archives are reused
+    assert server.total() == 2
+    # a download that no longer has its known md5 is fetched again (pooch's "update")
+    (downloads / "Annotations.tar").write_bytes(b"damaged")
+    fetch.fetch_dataset(fetch.CALTECH, dest, force=True, **kw)
+    assert server.requests["/c/Annotations.tar"] == 2 and server.total() == 3
+    assert tree(dest / "caltech101") == expected_caltech()
     assert sorted(p.name for p in dest.iterdir()) == ["_downloads", "caltech101"]
 
 
-def test_downloaded_archive_with_wrong_md5_is_deleted(tmp_path):
+def test_archive_without_published_md5_is_reused_by_its_record(tmp_path, mirror_server):
+    zip_path = tmp_path / "served" / "scene_categories.zip"
+    zip_path.parent.mkdir()
+    want = make_scene_zip(zip_path, {cat: cat for cat in fetch.SCENE_COUNTS})
+    server = mirror_server({"/s/scene_categories.zip": zip_path})
+    dest, urls = tmp_path / "ds", [f"{server.url}/s/scene_categories.zip"]
+    fetch.fetch_dataset(fetch.SCENES, dest, urls=urls, options=QUIET)
+    fetch.fetch_dataset(fetch.SCENES, dest, urls=urls, force=True, options=QUIET)
+    assert server.total() == 1  # same size and sha256 as recorded: reused
+    kept = dest / "_downloads" / "scene_categories.zip"
+    kept.write_bytes(kept.read_bytes()[:-10])  # no longer what was recorded: fetched again
+    fetch.fetch_dataset(fetch.SCENES, dest, urls=urls, force=True, options=QUIET)
+    assert server.total() == 2
+    assert kept.read_bytes() == zip_path.read_bytes()
+    assert tree(dest / "sceneclass13") == want
+
+
+def test_download_is_retried_by_pooch(tmp_path, mirror_server):
+    md5s = make_caltech_tars(tmp_path / "served")
+    files = {f"/c/{n}": tmp_path / "served" / n for n in md5s}
+    server = mirror_server(files)
+    server.fail_first = {"/c/Annotations.tar": 1}  # one 503, then the file
+    urls = [server.url + p for p in files]
+    options = DownloadOptions(retries=1, progress=False)
+    result = fetch.fetch_dataset(fetch.CALTECH, tmp_path / "ds", urls=urls, md5s=md5s,
+                                 options=options)  # fmt: skip
+    assert result.ok and server.requests["/c/Annotations.tar"] == 2
+    assert tree(tmp_path / "ds" / "caltech101") == expected_caltech()
+
+
+def test_downloaded_archive_with_wrong_md5_is_deleted(tmp_path, mirror_server):
     md5s = make_caltech_tars(tmp_path / "served")
     files = {f"/c/{n}": tmp_path / "served" / n for n in md5s}
     dest = tmp_path / "ds"
-    with MirrorServer(files) as server:
-        urls = [server.url + p for p in files]
-        with pytest.raises(fetch.FetchError) as exc:
-            fetch.fetch_dataset(
-                fetch.CALTECH, dest, urls=urls, retries=0, backoff=0.0, progress=False
-            )  # the real published md5s: these small archives do not match
-    msg = str(exc.value)
-    assert msg.startswith("101_ObjectCategories.tar.gz: md5 mismatch: expected b224c739")
-    assert md5s["101_ObjectCategories.tar.gz"] in msg and urls[0] in msg
-    assert not (dest / "_downloads" / "101_ObjectCategories.tar.gz").exists()
+    server = mirror_server(files)
+    urls = [server.url + p for p in files]
+    with pytest.raises(fetch.FetchError) as exc:
+        # the real published md5s: these small archives do not match
+        fetch.fetch_dataset(fetch.CALTECH, dest, urls=urls, options=QUIET)
+    assert str(exc.value) == (
+        "101_ObjectCategories.tar.gz: md5 mismatch: expected "
+        f"{fetch.KNOWN_MD5['101_ObjectCategories.tar.gz']}, "
+        f"got {md5s['101_ObjectCategories.tar.gz']} (downloaded from {urls[0]}; deleted)"
+    )
+    assert list((dest / "_downloads").iterdir()) == []  # no archive, no temp file
     assert not (dest / "caltech101").exists()
 
 
-def test_unreachable_and_missing_urls_are_one_line_errors(tmp_path, capsys):
+def test_unreachable_and_missing_urls_are_one_line_errors(tmp_path, capsys, mirror_server):
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -486,10 +561,23 @@ def test_unreachable_and_missing_urls_are_one_line_errors(tmp_path, capsys):
     code, _, err = run_main(capsys, *argv, "--url-caltech", url)
     assert code == 2 and err.startswith(f"error: cannot download {url}: ")
     assert len(err.strip().splitlines()) == 1
-    with MirrorServer({}) as server:
-        code, _, err = run_main(capsys, *argv, "--url-caltech", f"{server.url}/gone.zip")
-    assert code == 2 and "HTTP 404" in err
+    server = mirror_server({})
+    code, _, err = run_main(capsys, *argv, "--url-caltech", f"{server.url}/gone.zip")
+    assert code == 2
+    assert err.strip() == f"error: cannot download {server.url}/gone.zip: HTTP 404 not found"
     assert not (tmp_path / "ds" / "caltech101").exists()
+
+
+def test_script_without_the_project_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # -S: no site-packages, so neither the installed project nor its dependencies
+    proc = subprocess.run([sys.executable, "-S", str(FETCH_PY), "--check"], capture_output=True,
+                          text=True, timeout=60, env=env, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "error: cannot import the pyimagesearch package: install the project first: "
+        "pip install -e . (in the repository root)\n"
+    )
 
 
 def test_truncated_archive_is_a_clear_error(tmp_path):

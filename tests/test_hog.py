@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from skimage.feature import hog
 
+from benchmarks.reference import skimage_window_descriptor
 from pyimagesearch.descriptor.hog import HogParams, context_crop, hog_blocks, window_descriptor
-from pyimagesearch.descriptor.reference import skimage_window_descriptor
 from pyimagesearch.io.images import list_images, read_gray
 
 from .conftest import CARS, SCENES
@@ -40,6 +40,7 @@ def scenes():
     ],
     ids=str,
 )
+@pytest.mark.needs_data
 def test_layer_blocks_equal_skimage(scenes, params):
     for image in scenes:
         (ours,) = hog_blocks(image, params)
@@ -48,6 +49,7 @@ def test_layer_blocks_equal_skimage(scenes, params):
         np.testing.assert_allclose(ours, ref, atol=2e-6, rtol=1e-5)
 
 
+@pytest.mark.needs_data
 def test_phase_shifted_grid_is_hog_of_shifted_image(scenes):
     image = scenes[0]
     grids = hog_blocks(image, COURSE, ((0, 0), (2, 3)))
@@ -73,6 +75,7 @@ def test_window_descriptor_equals_skimage_on_padded_crop():
             np.testing.assert_allclose(ours, ref, atol=2e-6)
 
 
+@pytest.mark.needs_data
 def test_interior_window_is_slice_of_skimage_on_margin_crop():
     """Hand-checked geometry: a window one cell inside the crop is the crop's inner blocks."""
     image = read_gray(sorted(CARS.glob("*.jpg"))[0])

@@ -29,6 +29,8 @@ from pyimagesearch.model.modelfile import save_model
 from .conftest import CAR_ANNOTATIONS, ROOT, SCENES, cars_conf_dict
 from .test_hostile_inputs import png_header_only
 
+pytestmark = pytest.mark.needs_data
+
 COURSE = HogParams()
 SMALL = {"num_distraction_images": 20, "eval_num_distraction_images": 0}
 
@@ -78,6 +80,7 @@ def write_conf(tmp_path: Path, name: str = "conf.json", **overrides) -> Path:
         ("evaluate", ["--n-jobs", "1.5"], "argument --n-jobs: expected a whole number"),
     ],
 )
+@pytest.mark.slow
 def test_bad_command_line_values_are_refused_up_front(tmp_path, script, args, needle):
     conf = write_conf(tmp_path)
     line = error_line(run_script(script, "--conf", conf, *args))
@@ -96,6 +99,7 @@ def test_bad_command_line_values_are_refused_up_front(tmp_path, script, args, ne
                                "--retries", "-1"], "argument --retries: must be >= 0"),
     ],
 )  # fmt: skip
+@pytest.mark.slow
 def test_fetchers_refuse_bad_values(tmp_path, script, args, needle):
     line = error_line(run_script(script, *args))
     assert needle in line
@@ -123,6 +127,7 @@ def test_verbose_adds_the_traceback(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {conf}: key 'C'")
 
 
+@pytest.mark.slow
 def test_window_larger_than_every_image(tmp_path):
     conf = write_conf(tmp_path, window_dim=[2000, 1000], **SMALL)
     line = error_line(run_script("extract_features", "--conf", conf, "-q"))
@@ -137,6 +142,7 @@ def test_empty_distraction_folder(tmp_path):
     assert line == f"error: {conf}: key 'image_distractions': no image found in {tmp_path / 'none'}"
 
 
+@pytest.mark.slow
 def test_tiny_percent_gt_images(tmp_path):
     conf = write_conf(tmp_path, percent_gt_images=0.01, **SMALL)
     line = error_line(run_script("extract_features", "--conf", conf, "-q"))
@@ -147,6 +153,7 @@ def test_tiny_percent_gt_images(tmp_path):
     "box_coord, needle",
     [("7 50 3 90", "must hold numbers"), (np.ones((1, 3)), "must have 4 columns")],
 )
+@pytest.mark.slow
 def test_bad_caltech_mat_names_the_file(tmp_path, box_coord, needle):
     ann = tmp_path / "ann"
     shutil.copytree(CAR_ANNOTATIONS, ann)
@@ -184,6 +191,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
+@pytest.mark.slow
 def test_full_disk_is_one_line_and_keeps_the_store(tmp_path):
     conf = write_conf(tmp_path, **SMALL)
     store = tmp_path / "features.hdf5"
@@ -215,6 +223,7 @@ def _model_file(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("key, value", [("weights", "nan"), ("bias", "inf")])
+@pytest.mark.slow
 def test_non_finite_model_is_refused(tmp_path, key, value):
     path = _model_file(tmp_path / "model.json")
     doc = json.loads(path.read_text())
@@ -232,6 +241,7 @@ def test_non_finite_model_is_refused(tmp_path, key, value):
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.slow
 def test_garbage_store_is_refused_by_training(tmp_path):
     d = COURSE.descriptor_size((96, 32))
     rng = np.random.default_rng(1)
@@ -254,6 +264,7 @@ def test_garbage_store_is_refused_by_training(tmp_path):
 # ---- image folders -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_huge_png_and_fifo_are_skipped_naming_them(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -278,6 +289,7 @@ def test_huge_png_and_fifo_are_skipped_naming_them(tmp_path):
     assert alone.returncode == 1 and "exceeds max_image_pixels" in alone.stdout
 
 
+@pytest.mark.slow
 def test_fifo_among_distraction_images_never_blocks(tmp_path):
     folder = tmp_path / "scenes" / "MITcoast"
     folder.mkdir(parents=True)
@@ -299,6 +311,7 @@ def test_fifo_among_distraction_images_never_blocks(tmp_path):
 # ---- Ctrl-C ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_parallel_extraction_is_one_line(tmp_path):
     conf = write_conf(
         tmp_path, n_jobs=2, num_distraction_images=3000, eval_num_distraction_images=0

@@ -18,22 +18,23 @@ import numpy as np
 import pytest
 
 from pyimagesearch.config import load_config
-from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.detection.files import check_outputs, label_paths
-from pyimagesearch.errors import ImageReadError, PyImageSearchError
-from pyimagesearch.evaluation.stress import SceneFiles, _scene
-from pyimagesearch.mining.review import window_contrast
-from pyimagesearch.model import save_model
-from pyimagesearch.model.linear import LinearModel
-from pyimagesearch.report.gallery import detection_gallery, window_sheet
-from pyimagesearch.sources.coco_backgrounds import fetch_coco_backgrounds
-from pyimagesearch.sources.download import (
+from pyimagesearch.datatools.coco_backgrounds import fetch_coco_backgrounds
+from pyimagesearch.datatools.download import (
+    DownloadOptions,
     DownloadTask,
     download_files,
     image_verifier,
     part_path,
 )
-from pyimagesearch.sources.openimages import make_placeholder_verifier, write_crops
+from pyimagesearch.datatools.openimages import make_placeholder_verifier, write_crops
+from pyimagesearch.descriptor.hog import HogParams
+from pyimagesearch.detection.files import check_outputs, label_paths
+from pyimagesearch.errors import ImageReadError, PyImageSearchError
+from pyimagesearch.evaluation.stress import SceneFiles, _scene
+from pyimagesearch.model import save_model
+from pyimagesearch.model.linear import LinearModel
+from pyimagesearch.report.gallery import detection_gallery, window_sheet
+from pyimagesearch.report.review import window_contrast
 
 from .conftest import CARS, cars_conf_dict
 from .sources.test_coco_backgrounds import (
@@ -47,11 +48,14 @@ from .sources.test_coco_backgrounds import (
 from .sources.test_download import SAMPLE_IMAGES
 from .test_data_loss import WIN
 
+pytestmark = pytest.mark.needs_data
+
 SMALL = 100  # pixels: every sample image is larger
 
 
-def _fetch(tasks, **kw):
-    return download_files(tasks, retries=0, backoff=0.0, progress=False, **kw)
+def _fetch(tasks, verify=None, **options):
+    options = {"retries": 0, "backoff": 0.0, "progress": False, **options}
+    return download_files(tasks, DownloadOptions(**options), verify=verify)
 
 
 def _no_tracebacks(caplog) -> None:
@@ -98,6 +102,7 @@ def test_fifo_or_file_as_parent_never_blocks_or_raises(tmp_path, caplog):
     _no_tracebacks(caplog)
 
 
+@pytest.mark.slow
 def test_coco_backgrounds_cli_reports_a_blocked_file_and_goes_on(tmp_path):
     ids = expected_backgrounds()[:3]
     out = tmp_path / "out"
@@ -127,9 +132,16 @@ def test_fetch_verifiers_refuse_images_over_the_limit(tmp_path):
     assert image_verifier()(SAMPLE_IMAGES[0])[0] > 0  # the default limit lets them through
 
 
+@pytest.mark.slow
 def test_coco_backgrounds_max_image_pixels_option(tmp_path):
-    report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, num=2, progress=False,
-                                    images_dir=COCO / "images", max_image_pixels=SMALL)  # fmt: skip
+    report = fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        **EXCLUDE,
+        num=2,
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False, max_image_pixels=SMALL),
+    )
     assert len(report.summary.failed) == 2
     assert all("exceeds max_image_pixels" in r.reason for r in report.summary.failed)
     res = run_cli("--annotations", str(ANNOTATIONS), "--exclude", "person", "--num", "1",
@@ -213,6 +225,7 @@ def _wait_for_numpy(proc: subprocess.Popen, seconds: float = 30.0) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
 @pytest.mark.parametrize("script", ENTRY_POINTS, ids=lambda p: p.name)
+@pytest.mark.slow
 def test_ctrl_c_while_importing_is_one_line(script):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
@@ -288,6 +301,7 @@ def _refused(result: subprocess.CompletedProcess, text: str) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and text in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_test_model_json_and_coco_results_never_overwrite_inputs(detection_run, tmp_path):
     images, conf_path, run = detection_run
     before = _snapshot(tmp_path)
@@ -309,6 +323,7 @@ def test_test_model_json_and_coco_results_never_overwrite_inputs(detection_run, 
     assert _snapshot(tmp_path) == before  # nothing written: no drawing, no model, no input
 
 
+@pytest.mark.slow
 def test_test_model_yolo_labels_mirror_sub_folders_and_keep_existing_ones(detection_run, tmp_path):
     _, _, run = detection_run
     labels = tmp_path / "labels"
@@ -329,6 +344,7 @@ def test_test_model_yolo_labels_mirror_sub_folders_and_keep_existing_ones(detect
     assert (labels / "sub2" / "car.txt").read_text() != "0 0.5 0.5 0.2 0.2\n"
 
 
+@pytest.mark.slow
 def test_test_model_yolo_dir_equal_to_a_labelled_image_folder_is_refused(detection_run, tmp_path):
     images, _, run = detection_run
     user_label = images / "sub" / "car.txt"

@@ -38,7 +38,7 @@ from pyimagesearch.mining.hard_negatives import mine_image
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.model.modelfile import load_model, save_model
 from pyimagesearch.model.training import train_model, training_set
-from pyimagesearch.sources.annotations import AnnotatedImage, clip_boxes, split_train_test
+from pyimagesearch.sources.annotations import AnnotatedImage, split_train_test
 from pyimagesearch.sources.caltech import read_caltech_mat
 
 from .conftest import CAR_ANNOTATIONS, CARS, ROOT, SCENES, cars_conf_dict
@@ -51,6 +51,7 @@ def _model():
     return LinearModel(rng.normal(size=COURSE.descriptor_size((96, 32))), 0, 1, 0, COURSE, (96, 32))
 
 
+@pytest.mark.needs_data
 def test_truncated_png_is_refused(tmp_path):
     cv2.imwrite(str(tmp_path / "full.png"), read_gray(sorted(CARS.glob("*.jpg"))[0]))
     data = (tmp_path / "full.png").read_bytes()
@@ -59,6 +60,7 @@ def test_truncated_png_is_refused(tmp_path):
         read_gray(tmp_path / "cut.png")
 
 
+@pytest.mark.needs_data
 def test_corrupt_jpeg_body_is_refused(tmp_path):
     data = bytearray((SCENES / "MITcoast" / "image_0001.jpg").read_bytes())
     data[20:] = b"\x00" * (len(data) - 22) + b"\xff\xd9"  # header kept, body destroyed
@@ -67,6 +69,7 @@ def test_corrupt_jpeg_body_is_refused(tmp_path):
         read_gray(tmp_path / "garbage.jpg")
 
 
+@pytest.mark.needs_data
 def test_image_smaller_than_the_window_is_mined_without_error(tmp_path):
     small = read_gray(SCENES / "MITcoast" / "image_0001.jpg")[:20, :50]
     cv2.imwrite(str(tmp_path / "small.png"), small)
@@ -84,7 +87,7 @@ def test_boxes_outside_the_image_or_empty_are_dropped(caplog):
     item = AnnotatedImage(
         "x.jpg", [[10, 10, 50, 40], [-20, 5, 30, 30], [300, 0, 400, 10], [5, 5, 5, 20]]
     )
-    boxes = clip_boxes(item, width=200, height=100)
+    boxes = item.boxes_inside(200, 100)
     np.testing.assert_array_equal(boxes, [[10, 10, 50, 40], [0, 5, 30, 30]])
     assert "dropped 2 box(es)" in caplog.text and "x.jpg" in caplog.text
 
@@ -108,6 +111,7 @@ def test_annotation_without_boxes_names_the_file(tmp_path):
         read_caltech_mat(tmp_path / "annotation_0002.mat")
 
 
+@pytest.mark.needs_data
 def test_missing_input_path_names_the_key(write_conf, tmp_path):
     conf = load_config(write_conf(image_distractions=str(tmp_path / "nowhere")))
     with pytest.raises(ConfigError, match=r"key 'image_distractions': path does not exist"):
@@ -115,6 +119,7 @@ def test_missing_input_path_names_the_key(write_conf, tmp_path):
     assert not (tmp_path / "features.hdf5").exists()
 
 
+@pytest.mark.needs_data
 def test_bad_annotation_stops_before_writing(write_conf, tmp_path):
     ann = tmp_path / "ann"
     shutil.copytree(CAR_ANNOTATIONS, ann)
@@ -125,6 +130,8 @@ def test_bad_annotation_stops_before_writing(write_conf, tmp_path):
     assert not (tmp_path / "features.hdf5").exists()
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_rerun_after_failure_keeps_previous_store(write_conf, tmp_path):
     good = load_config(write_conf(num_distraction_images=20, eval_num_distraction_images=0))
     extract_features(good, progress=False)
@@ -216,6 +223,7 @@ def _finishes(func, seconds: float = 10.0):
     return box
 
 
+@pytest.mark.needs_data
 def test_fifo_named_like_an_image_is_skipped(tmp_path):
     folder = tmp_path / "scenes"
     folder.mkdir()
@@ -274,6 +282,7 @@ def test_non_integral_float_is_refused(tmp_path):
         ("max_image_pixels", "Infinity"),
     ],
 )
+@pytest.mark.slow
 def test_nan_and_infinity_are_refused_naming_the_key(tmp_path, key, literal):
     path = _conf_text(tmp_path, key, literal)
     with pytest.raises(ConfigError) as info:
@@ -286,6 +295,7 @@ def test_nan_and_infinity_are_refused_naming_the_key(tmp_path, key, literal):
 # ---- config semantics, checked before the work -------------------------------------------
 
 
+@pytest.mark.needs_data
 def test_empty_distraction_folder_names_the_key(write_conf, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
@@ -295,6 +305,7 @@ def test_empty_distraction_folder_names_the_key(write_conf, tmp_path):
     assert not (tmp_path / "features.hdf5").exists()
 
 
+@pytest.mark.needs_data
 def test_window_larger_than_every_image_names_both_sizes(write_conf, tmp_path):
     conf = load_config(
         write_conf(
@@ -316,6 +327,7 @@ def test_empty_train_or_test_share_names_the_key(share, expected):
         split_train_test(items, share, 42)
 
 
+@pytest.mark.needs_data
 def test_too_few_positives_to_train_names_the_key(write_conf, tmp_path):
     conf = load_config(write_conf(percent_gt_images=0.01, eval_num_distraction_images=0))
     with pytest.raises(ConfigError, match=r"key 'percent_gt_images'.*needs at least 3"):
@@ -411,7 +423,7 @@ def test_store_with_garbage_features_is_refused_naming_file_and_group(
     conf = load_config(write_conf())
     _store(conf["features_path"], negatives)
     with pytest.raises(StoreError, match=message) as info:
-        training_set(conf, hard_negatives=False)
+        training_set(_open_store(conf), conf.options.training, hard_negatives=False)
     assert str(info.value).startswith(f"{conf['features_path']}: group 'negatives': ")
     with pytest.raises(StoreError, match=message):
         train_model(conf.replace(train_solver="sgd"))
@@ -482,3 +494,9 @@ def test_file_in_the_way_of_an_output_folder_names_both(tmp_path):
         f"{tmp_path / 'out'} is a file, not a folder"
     )
     assert (tmp_path / "out").read_text() == "a file, not a folder"
+
+
+def _open_store(conf):
+    from pyimagesearch.features.store import FeatureStore
+
+    return FeatureStore(conf["features_path"], conf.options.descriptor, tuple(conf["window_dim"]))

@@ -30,6 +30,7 @@ def junk_folder(tmp_path):
     return folder.parent
 
 
+@pytest.mark.needs_data
 def test_list_images_skips_non_images(junk_folder):
     names = [p.name for p in list_images(junk_folder)]
     assert "Thumbs.db" not in names and "truncated.jpg" in names and len(names) == 15
@@ -43,6 +44,7 @@ def test_list_images_skips_non_images(junk_folder):
         ("empty.jpg", "empty file"),
     ],
 )
+@pytest.mark.needs_data
 def test_broken_images_raise_naming_the_file(junk_folder, name, message):
     path = junk_folder / "MITcoast" / name
     with pytest.raises(ImageReadError, match=message) as info:
@@ -50,6 +52,8 @@ def test_broken_images_raise_naming_the_file(junk_folder, name, message):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_extraction_skips_broken_distractions_with_warning(junk_folder, write_conf, caplog):
     conf = load_config(
         write_conf(
@@ -68,6 +72,7 @@ def test_extraction_skips_broken_distractions_with_warning(junk_folder, write_co
     assert all("Thumbs.db" not in s for s in summary.skipped)
 
 
+@pytest.mark.needs_data
 def test_grayscale_rgba_and_16_bit(tmp_path):
     image = cv2.imread(str(sorted(CARS.glob("*.jpg"))[0]))
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)

@@ -45,6 +45,7 @@ def test_cells_keep_the_window_aspect(dim, size):
     assert cell_size(dim) == size
 
 
+@pytest.mark.needs_data
 def test_square_windows_stay_square_on_the_sheet(tmp_path):
     image = next(CARS.glob("*.jpg"))
     rows = {
@@ -83,6 +84,7 @@ def test_unknown_key_suggestions(tmp_path, key, expected):
     assert f"unknown key '{key}' (did you mean '{expected}'?)" in str(err.value)
 
 
+@pytest.mark.needs_data
 def test_unknown_excluded_category_stops_with_a_suggestion(tmp_path):
     conf = _load(tmp_path, distraction_exclude_categories=["MITStreet"])
     with pytest.raises(ConfigError) as err:
@@ -120,6 +122,7 @@ def test_missing_path_error_says_relative_to_working_directory(tmp_path):
         require_paths(conf, "image_dataset")
 
 
+@pytest.mark.needs_data
 def test_crops_need_no_annotation_path(tmp_path):
     conf = _load(tmp_path, annotation_format="crops", image_annotations="unused")
     require_paths(conf, *input_keys(conf))  # no error: crops read no annotations
@@ -130,6 +133,7 @@ def test_crops_need_no_annotation_path(tmp_path):
 # ---- item 8: numba's cache from a read-only install -----------------------------------
 
 
+@pytest.mark.slow
 def test_kernels_import_from_a_read_only_location(tmp_path):
     code = "import numpy as np; from pyimagesearch.descriptor.hog import HogParams; print('ok')"
     env = {"NUMBA_CACHE_DIR": str(tmp_path / "ro"), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin"}
@@ -142,11 +146,13 @@ def test_kernels_import_from_a_read_only_location(tmp_path):
 # ---- item 2: windows mined on the annotated images ------------------------------------
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_annotated_windows_get_their_own_sheet(tmp_path):
     from pyimagesearch.features.extract import extract_features
     from pyimagesearch.mining import mine_annotated, mine_hard_negatives
-    from pyimagesearch.mining.review import review_round
     from pyimagesearch.model.training import train_model
+    from pyimagesearch.report.review import review_round
 
     conf = _load(
         tmp_path, num_distraction_images=30, eval_num_distraction_images=0, hn_min_probability=0.2

@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from pyimagesearch.detection.nms import iou, non_max_suppression
+from pyimagesearch.detection.nms import non_max_suppression
 from pyimagesearch.evaluation.metrics import (
     average_precision,
     false_positive_types,
     match_detections,
     precision_recall,
 )
+from pyimagesearch.geometry import iou
 
 
 def test_nms_hand_worked():

@@ -6,15 +6,17 @@ import pytest
 
 from pyimagesearch.descriptor.hog import HogParams, pad_image, window_descriptor
 from pyimagesearch.detection import Detector
-from pyimagesearch.detection.detector import window_padding
 from pyimagesearch.detection.pyramid import enlargements, pyramid, pyramid_shapes
 from pyimagesearch.features.crops import random_windows, roi_descriptor
+from pyimagesearch.geometry import box_targets, window_padding
 from pyimagesearch.io.images import read_gray
-from pyimagesearch.model.box_regression import BoxRegressor, box_targets, fit_box_regressor
+from pyimagesearch.model.box_regression import BoxRegressor, fit_box_regressor
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.model.modelfile import load_model, save_model
 
 from .conftest import CARS
+
+pytestmark = pytest.mark.needs_data
 
 COURSE = HogParams(9, (4, 4), (2, 2), True, "L1")
 

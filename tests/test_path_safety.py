@@ -21,6 +21,19 @@ from pathlib import Path
 
 import pytest
 
+from pyimagesearch.datatools.coco_backgrounds import fetch_coco_backgrounds
+from pyimagesearch.datatools.download import (
+    DownloadOptions,
+    DownloadTask,
+    download_files,
+    read_manifest,
+)
+from pyimagesearch.datatools.openimages import (
+    OpenImagesFiles,
+    SubsetSpec,
+    build_subset,
+    read_image_sources,
+)
 from pyimagesearch.errors import AnnotationError, UnsafePathError
 from pyimagesearch.io.safe_paths import (
     check_relative,
@@ -29,18 +42,13 @@ from pyimagesearch.io.safe_paths import (
     safe_file_name,
     safe_id,
 )
-from pyimagesearch.sources.coco_backgrounds import fetch_coco_backgrounds
-from pyimagesearch.sources.download import (
-    DownloadTask,
-    download_files,
-    read_manifest,
-)
 from pyimagesearch.sources.export import write_yolo_txt
 from pyimagesearch.sources.formats import read_coco, read_dlib_xml, read_voc, read_yolo
-from pyimagesearch.sources.openimages import build_subset, read_image_sources
 
 from .conftest import DATASETS, ROOT
 from .sources.test_download import MirrorServer
+
+pytestmark = pytest.mark.needs_data
 
 META = DATASETS / "openimages"
 COCO_JPGS = sorted((DATASETS / "coco_tiny/images/train2017").glob("*.jpg"))
@@ -146,10 +154,11 @@ def write_openimages(tmp_path: Path, image_id: str, size: int = 1, url: str = ""
 
 
 def run_openimages(tmp_path: Path, out: Path, mode: str = "positives"):
-    return build_subset(["Car"], tmp_path / "bbox.csv", tmp_path / "images.csv", out,
-                        META / "class-descriptions-boxable.csv",
-                        META / "bbox_labels_600_hierarchy.json", mode=mode, retries=0,
-                        backoff=0.0, progress=False)  # fmt: skip
+    files = OpenImagesFiles(tmp_path / "bbox.csv", tmp_path / "images.csv",
+                            META / "class-descriptions-boxable.csv",
+                            META / "bbox_labels_600_hierarchy.json")  # fmt: skip
+    options = DownloadOptions(retries=0, backoff=0.0, progress=False)
+    return build_subset(SubsetSpec(["Car"], mode=mode), files, out, options)
 
 
 @pytest.mark.parametrize("image_id", HOSTILE + [None])
@@ -205,7 +214,7 @@ def test_download_files_refuses_a_destination_outside_root(tmp_path, sentinel):
     before = snapshot(tmp_path)
     task = DownloadTask("k1", COCO_JPGS[1], out / "images/../../victim.jpg", size=1)
     with pytest.raises(UnsafePathError, match=r"k1: refused: .* outside the output folder"):
-        download_files([task], workers=1, progress=False, root=out)
+        download_files([task], DownloadOptions(workers=1, progress=False), root=out)
     assert snapshot(tmp_path) == before  # the failing existing file was not deleted
 
 
@@ -215,7 +224,7 @@ def test_download_files_refuses_a_symlinked_destination(tmp_path, sentinel):
     (out / "images/x.jpg").symlink_to(sentinel)
     task = DownloadTask("k2", COCO_JPGS[1], out / "images/x.jpg", size=1)
     with pytest.raises(UnsafePathError, match="k2: refused"):
-        download_files([task], workers=1, progress=False, root=out)
+        download_files([task], DownloadOptions(workers=1, progress=False), root=out)
     assert sentinel.read_bytes() == COCO_JPGS[0].read_bytes()
 
 
@@ -270,7 +279,9 @@ def test_coco_images_dir_hostile_file_name_is_refused(tmp_path, sentinel, coco_d
     ann = write_coco(tmp_path / "ann.json", ["good.jpg", hostile])
     before = snapshot(tmp_path)
     with pytest.raises(UnsafePathError) as err:
-        fetch_coco_backgrounds(ann, out, exclude=["person"], images_dir=images, progress=False)
+        fetch_coco_backgrounds(
+            ann, out, exclude=["person"], images_dir=images, options=DownloadOptions(progress=False)
+        )
     assert_one_line(str(err.value), f"{ann}: image id 2: file_name", "refused")
     assert snapshot(tmp_path) == before
     assert not out.exists()
@@ -283,14 +294,19 @@ def test_coco_images_dir_symlink_and_url_path_leading_out_are_refused(
     (images / "link.jpg").symlink_to(sentinel)
     ann = write_coco(tmp_path / "ann.json", ["link.jpg"])
     with pytest.raises(UnsafePathError, match=r"ann\.json: image id 1: file_name 'link.jpg'"):
-        fetch_coco_backgrounds(ann, out, exclude=["person"], images_dir=images, progress=False)
+        fetch_coco_backgrounds(
+            ann, out, exclude=["person"], images_dir=images, options=DownloadOptions(progress=False)
+        )
     ann = write_coco(tmp_path / "ann2.json", ["missing.jpg"], ["x/../../../victim.jpg"])
     with pytest.raises(UnsafePathError, match=r"ann2\.json: image id 1: url"):
-        fetch_coco_backgrounds(ann, out, exclude=["person"], images_dir=images, progress=False)
+        fetch_coco_backgrounds(
+            ann, out, exclude=["person"], images_dir=images, options=DownloadOptions(progress=False)
+        )
     assert not (out / "images").exists() or not list((out / "images").iterdir())
 
 
 @pytest.mark.parametrize("hostile", ["..", "../victim.jpg", "ABS"])
+@pytest.mark.slow
 def test_coco_base_url_hostile_file_name_leaves_no_part_file(tmp_path, sentinel, hostile):
     hostile = str(sentinel) if hostile == "ABS" else hostile
     ann = write_coco(tmp_path / "ann.json", ["good.jpg", hostile], ["train/good.jpg", "train/x"])
@@ -412,8 +428,14 @@ def test_yolo_export_never_writes_outside_out(tmp_path, sentinel):
 
 def test_every_reader_module_uses_the_helper():
     """Each module that turns names from data files into paths imports safe_paths."""
-    for module in ("openimages", "coco_backgrounds", "download", "formats", "export"):
-        text = (ROOT / "pyimagesearch/sources" / f"{module}.py").read_text()
+    for module in (
+        "datatools/openimages",
+        "datatools/coco_backgrounds",
+        "datatools/download",
+        "sources/formats",
+        "sources/export",
+    ):
+        text = (ROOT / "pyimagesearch" / f"{module}.py").read_text()
         assert "safe_paths import" in text, module
     assert os.sep == "/"  # the symlink cases above assume POSIX
 
@@ -428,8 +450,7 @@ def test_review_reads_no_image_outside_the_config_folders(tmp_path, sentinel, mo
     from pyimagesearch.config import load_config
     from pyimagesearch.descriptor.hog import HogParams
     from pyimagesearch.features.store import hard_negative_group, replace_group, write_store
-    from pyimagesearch.mining import review
-    from pyimagesearch.report import gallery
+    from pyimagesearch.report import gallery, review
 
     from .conftest import SCENES, cars_conf_dict
 

@@ -132,6 +132,8 @@ def _write_url_list(path: Path, base: str, images: list[Path]) -> Path:
     return path
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_url_list_split_and_mining_equal_local_files(trained, tmp_path, http_scenes):
     common = {"hn_num_distraction_images": 16, "n_jobs": 1, "checkpoint_every": 5}
     local = _run_conf(trained, tmp_path / "local", **common)
@@ -149,6 +151,8 @@ def test_url_list_split_and_mining_equal_local_files(trained, tmp_path, http_sce
     _assert_same_rows(_rows(local), _rows(remote), http_scenes)
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_dask_cluster_mines_urls_like_local_files(trained, tmp_path, http_scenes):
     distributed = pytest.importorskip("dask.distributed")
     common = {"hn_num_distraction_images": 12, "n_jobs": 1}
@@ -166,6 +170,8 @@ def test_dask_cluster_mines_urls_like_local_files(trained, tmp_path, http_scenes
     _assert_same_rows(_rows(local), _rows(remote), http_scenes)
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_kill_9_then_rerun_resumes_url_mining(trained, tmp_path, http_scenes):
     common = {"hn_num_distraction_images": 48, "checkpoint_every": 4, "n_jobs": 1}
     url_list = _write_url_list(tmp_path / "urls.txt", http_scenes, list_images(SCENES))
@@ -191,6 +197,8 @@ def test_kill_9_then_rerun_resumes_url_mining(trained, tmp_path, http_scenes):
     np.testing.assert_array_equal(a["features"], b["features"])
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_failed_urls_are_listed_not_fatal(trained, tmp_path, http_scenes):
     good = list_images(SCENES / "MITcoast")[:2]
     table = tmp_path / "images.csv"
@@ -227,6 +235,8 @@ def test_failed_urls_are_listed_not_fatal(trained, tmp_path, http_scenes):
     assert sources <= {_url(http_scenes, p) for p in good}
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_s3_prefix_is_listed_and_mined_like_local_files(trained, tmp_path):
     boto3 = pytest.importorskip("boto3")
     server_mod = pytest.importorskip("moto.server")
@@ -331,6 +341,7 @@ def test_url_lists_order_categories_and_errors(tmp_path):
         list_image_refs(bad)
 
 
+@pytest.mark.needs_data
 def test_fsspec_reads_cache_and_limits(tmp_path):
     import fsspec
 
@@ -356,6 +367,8 @@ def test_fsspec_reads_cache_and_limits(tmp_path):
     assert list_image_refs("memory://bench") == ["memory://bench/big.jpg"]
 
 
+@pytest.mark.needs_data
+@pytest.mark.slow
 def test_http_prefix_listing_equals_the_local_folder(http_scenes):
     folder = SCENES / "MITcoast"
     refs = list_image_refs(http_scenes + "MITcoast/")

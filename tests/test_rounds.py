@@ -10,13 +10,15 @@ import pytest
 from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
-from pyimagesearch.mining.review import review_round
 from pyimagesearch.model import load_model
 from pyimagesearch.pipeline import run_pipeline
+from pyimagesearch.report.review import review_round
 from pyimagesearch.report.template import cell_weights, template_picture
 from pyimagesearch.sources.distractions import split_distractions
 
 from .conftest import cars_conf_dict
+
+pytestmark = pytest.mark.needs_data
 
 CAR_CATEGORIES = ["CALsuburb", "MIThighway", "MITinsidecity", "MITstreet", "MITtallbuilding"]
 
@@ -44,6 +46,7 @@ def two_rounds(tmp_path_factory):
     return conf, out
 
 
+@pytest.mark.slow
 def test_history_bookkeeping(two_rounds):
     conf, out = two_rounds
     history = json.loads((out / "history.json").read_text())
@@ -73,6 +76,7 @@ def test_rounds_mine_fresh_disjoint_images(two_rounds):
     assert not (r1 | r2) & set(split.negatives) and not (r1 | r2) & set(split.evaluation)
 
 
+@pytest.mark.slow
 def test_stop_rule_fires_when_ap_stops_improving(tmp_path):
     conf = _conf(tmp_path, hn_rounds=3, hn_min_ap_gain=0.5)  # no round can gain 0.5 AP
     out = run_pipeline(conf, progress=False)

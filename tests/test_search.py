@@ -12,6 +12,8 @@ from pyimagesearch.settings import settled_config
 
 from .conftest import cars_conf_dict
 
+pytestmark = pytest.mark.needs_data
+
 SMALL = dict(
     num_distraction_images=40,
     num_distractions_per_image=5,
@@ -41,6 +43,7 @@ def test_validation_split_is_disjoint_and_seeded():
     assert _validation_split(items, 0.3, 42) == (fit, val)
 
 
+@pytest.mark.slow
 def test_search_tries_every_setting_and_the_model_records_the_choice(tmp_path):
     from pyimagesearch.model.modelfile import load_model
     from pyimagesearch.pipeline import run_pipeline

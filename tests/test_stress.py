@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 
 from pyimagesearch.config import config_from_dict
-from pyimagesearch.detection.nms import iou_matrix
 from pyimagesearch.evaluation import stress
 from pyimagesearch.evaluation.metrics import detection_figures
+from pyimagesearch.geometry import iou_matrix
 from pyimagesearch.io.images import read_gray
 from pyimagesearch.sources.annotations import read_annotations, split_train_test
+from pyimagesearch.stress_suite import stress_suite
 
 from .conftest import cars_conf_dict
+
+pytestmark = pytest.mark.needs_data
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +99,7 @@ def test_detection_figures_hand_worked():
 def test_unknown_variant_is_refused(tmp_path):
     conf = config_from_dict(cars_conf_dict(tmp_path))
     with pytest.raises(ValueError, match="unknown stress variant 'tilted'"):
-        stress.stress_suite(conf, None, ("tilted",))
+        stress_suite(conf, None, ("tilted",))
 
 
 def test_stress_report_section_replaces_itself(tmp_path):

@@ -1,5 +1,5 @@
 """The HOG descriptor: one implementation for training windows and whole pyramid layers."""
 
-from .hog import HogParams, hog_blocks, window_descriptor, window_descriptors
+from .params import BLOCK_NORMS, ORIENTATIONS, HogParams
 
-__all__ = ["HogParams", "hog_blocks", "window_descriptor", "window_descriptors"]
+__all__ = ["BLOCK_NORMS", "ORIENTATIONS", "HogParams"]

@@ -18,74 +18,15 @@ Detection", CVPR 2005; scikit-image ``skimage/feature/_hog.py``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from . import _kernels
-
-if TYPE_CHECKING:
-    from ..config import Config
+from .. import kernels
+from .params import HogParams
 
 _EPS = 1e-5  # as skimage's _hog_normalize_block
-_BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
-
-
-@dataclass(frozen=True)
-class HogParams:
-    """HOG parameters, as in ``skimage.feature.hog`` (cells and blocks are rows, cols)."""
-
-    orientations: int = 9
-    pixels_per_cell: tuple[int, int] = (4, 4)
-    cells_per_block: tuple[int, int] = (2, 2)
-    transform_sqrt: bool = True
-    block_norm: str = "L1"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "pixels_per_cell", tuple(int(v) for v in self.pixels_per_cell))
-        object.__setattr__(self, "cells_per_block", tuple(int(v) for v in self.cells_per_block))
-        if self.orientations < 1:
-            raise ValueError(f"orientations must be >= 1, got {self.orientations}")
-        if min(self.pixels_per_cell) < 1 or min(self.cells_per_block) < 1:
-            raise ValueError("pixels_per_cell and cells_per_block must be positive")
-        if self.block_norm not in _BLOCK_NORMS:
-            raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}, got {self.block_norm!r}")
-
-    @classmethod
-    def from_config(cls, conf: Config) -> HogParams:
-        """The HOG parameters named in a config (``normalize`` is ``transform_sqrt``)."""
-        return cls(
-            orientations=conf["orientations"],
-            pixels_per_cell=tuple(conf["pixels_per_cell"]),
-            cells_per_block=tuple(conf["cells_per_block"]),
-            transform_sqrt=conf["normalize"],
-            block_norm=conf.get("block_norm", "L1"),
-        )
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["pixels_per_cell"] = list(self.pixels_per_cell)
-        d["cells_per_block"] = list(self.cells_per_block)
-        return d
-
-    @property
-    def block_size(self) -> int:
-        """Number of features per block."""
-        return self.cells_per_block[0] * self.cells_per_block[1] * self.orientations
-
-    def window_blocks(self, window_dim: tuple[int, int]) -> tuple[int, int]:
-        """Rows and columns of blocks inside a window of ``(width, height)`` pixels."""
-        width, height = window_dim
-        cells_r, cells_c = height // self.pixels_per_cell[0], width // self.pixels_per_cell[1]
-        return cells_r - self.cells_per_block[0] + 1, cells_c - self.cells_per_block[1] + 1
-
-    def descriptor_size(self, window_dim: tuple[int, int]) -> int:
-        """Length of a window's feature vector."""
-        rows, cols = self.window_blocks(window_dim)
-        return rows * cols * self.block_size
 
 
 # ---------------------------------------------------------------------------
@@ -118,7 +59,7 @@ def orientation_bins(image: np.ndarray, params: HogParams) -> tuple[np.ndarray, 
     magnitude = np.empty(image.shape, np.float64)
     bins = np.empty(image.shape, np.int8)
     ambiguous = np.empty(image.size, np.int64)
-    count = _kernels.pixel_bins(image, table64, cos, sin, lut, magnitude, bins, ambiguous)
+    count = kernels.pixel_bins(image, table64, cos, sin, lut, magnitude, bins, ambiguous)
     if count:
         near = ambiguous[:count]
         bins.ravel()[near] = _exact_bins(image, near, table64, params.orientations)
@@ -177,7 +118,7 @@ def cell_histograms(
     (c_r, c_c), (p_r, p_c) = params.pixels_per_cell, phase
     n_r, n_c = (magnitude.shape[0] - p_r) // c_r, (magnitude.shape[1] - p_c) // c_c
     out = np.empty((max(n_r, 0), max(n_c, 0), params.orientations), np.float32)
-    _kernels.cell_histograms(magnitude, bins, params.orientations, c_r, c_c, p_r, p_c, out)
+    kernels.cell_histograms(magnitude, bins, params.orientations, c_r, c_c, p_r, p_c, out)
     return out
 
 
@@ -193,7 +134,7 @@ def normalize_blocks(hist: np.ndarray, params: HogParams) -> np.ndarray:
         return np.zeros((max(n_r, 0), max(n_c, 0), b_r, b_c, hist.shape[2]), np.float32)
     blocks = np.empty((n_r, n_c, b_r, b_c, hist.shape[2]), np.float32)
     if params.block_norm in ("L1", "L1-sqrt"):
-        _kernels.l1_blocks(hist, b_r, b_c, params.block_norm == "L1-sqrt", blocks)
+        kernels.l1_blocks(hist, b_r, b_c, params.block_norm == "L1-sqrt", blocks)
         return blocks
     for u in range(b_r):
         for v in range(b_c):
@@ -331,17 +272,6 @@ def window_descriptors(
     for i, (x, y) in enumerate(np.asarray(positions, dtype=int)):
         out[i] = window_descriptor(image, int(x), int(y), window_dim, params, valid)
     return out
-
-
-def warm_up() -> None:
-    """Load (or compile) the kernels now, e.g. before forking workers that inherit them."""
-    image = np.zeros((12, 12), np.uint8)
-    for norm in ("L1", "L2"):
-        hog_blocks(
-            image, HogParams(pixels_per_cell=(4, 4), cells_per_block=(2, 2), block_norm=norm)
-        )
-    partial = np.zeros((2, 2, 1), np.float32)
-    _kernels.correlate_blocks(partial, 1, 1, 1, 1, np.zeros((1, 1), np.float32))
 
 
 def _as_uint8_gray(image: np.ndarray) -> np.ndarray:

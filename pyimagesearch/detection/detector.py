@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..descriptor import _kernels
+from .. import kernels
 from ..descriptor.hog import hog_blocks, padded_hog_blocks
+from ..geometry import clip_boxes, window_padding
 from ..model.linear import LinearModel
 from .nms import non_max_suppression
 from .pyramid import pyramid
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..options import WindowOptions
 
 
 @dataclass
@@ -71,10 +72,7 @@ class Detections:
 
     def to_list(self) -> list[dict]:
         """``[{"box": [x1, y1, x2, y2], "probability": p}, ...]`` in image pixels."""
-        return [
-            {"box": [round(float(v), 2) for v in box], "probability": round(float(p), 6)}
-            for box, p in zip(self.boxes, self.probabilities)
-        ]
+        return detections_json(self.boxes, self.probabilities)
 
 
 class Detector:
@@ -119,26 +117,16 @@ class Detector:
         self._weights_t = np.ascontiguousarray(grid.reshape(-1, grid.shape[2]).T)
 
     @classmethod
-    def from_config(cls, model: LinearModel, conf: Config, mining: bool = False) -> Detector:
-        """The detector the config describes (the ``hn_`` settings when ``mining``)."""
-        if mining:
-            return cls(
-                model,
-                conf["hn_window_step"],
-                conf["hn_pyramid_scale"],
-                conf["hn_min_probability"],
-                conf["overlap_thresh"],
-                conf["padding"],
-                conf["upsample"],
-            )
+    def from_options(cls, model: LinearModel, window: WindowOptions) -> Detector:
+        """The detector of a model with the given window settings."""
         return cls(
             model,
-            conf["window_step"],
-            conf["pyramid_scale"],
-            conf["min_probability"],
-            conf["overlap_thresh"],
-            conf["padding"],
-            conf["upsample"],
+            window.step,
+            window.pyramid_scale,
+            window.min_probability,
+            window.overlap_thresh,
+            window.padding,
+            window.upsample,
         )
 
     @property
@@ -197,9 +185,7 @@ class Detector:
                     feats = _slice_windows(blocks, by[iy], bx[ix], self._win_blocks)
                 objects = layer_boxes if regressor is None else regressor.apply(layer_boxes, feats)
                 factors = np.array([fx, fy, fx, fy])
-                boxes = objects * factors
-                boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-                boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+                boxes = clip_boxes(objects * factors, width, height)
                 feats = feats if with_features else None
                 parts.append(
                     (
@@ -260,7 +246,7 @@ class Detector:
             flat = blocks.reshape(blocks.shape[0] * blocks.shape[1], -1)
             partial = (flat @ self._weights_t).reshape(blocks.shape[0], blocks.shape[1], -1)
             full = np.empty((n_r, n_c), np.float32)
-            _kernels.correlate_blocks(partial, n_r, n_c, wr, wc, full)
+            kernels.correlate_blocks(partial, n_r, n_c, wr, wc, full)
             scores = full[by[:, None], bx[None, :]] + np.float32(self.model.bias)
             yield sel_x, sel_y, scores, blocks, (bx, by)
 
@@ -290,15 +276,6 @@ def _with_margin(scores, iy, ix, margin: float, threshold: float, top: int):
         best = np.argpartition(-scores[my, mx], top - 1)[:top]
         my, mx = my[best], mx[best]
     return np.concatenate([iy, my]), np.concatenate([ix, mx])
-
-
-def window_padding(
-    window_dim: tuple[int, int], pixels_per_cell: tuple[int, int], share: float
-) -> tuple[int, int]:
-    """Pixels ``(x, y)`` a window may extend past the border: at most ``share`` of the
-    window, in whole cells (so the padded layer's cell grid stays aligned)."""
-    (ww, wh), (c_r, c_c) = window_dim, pixels_per_cell
-    return int(share * ww // c_c) * c_c, int(share * wh // c_r) * c_r
 
 
 def _slice_windows(blocks: np.ndarray, by: np.ndarray, bx: np.ndarray, win: tuple[int, int]):
@@ -331,3 +308,11 @@ def _concat(parts, with_features: bool, model: LinearModel, scored: int) -> Cand
         scored,
         np.concatenate(windows),
     )
+
+
+def detections_json(boxes: np.ndarray, probabilities: np.ndarray) -> list[dict]:
+    """Detections as JSON-ready dicts: boxes to 0.01 px, probabilities to 6 decimals."""
+    return [
+        {"box": [round(float(v), 2) for v in box], "probability": round(float(p), 6)}
+        for box, p in zip(boxes, probabilities)
+    ]

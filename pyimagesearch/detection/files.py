@@ -7,6 +7,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -19,27 +20,23 @@ from ..parallel import map_images
 from .detector import Detector
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..options import ExecutionOptions, WindowOptions
 
 
 def detect_file(
     path: str | os.PathLike,
     model: LinearModel,
-    step: int,
-    scale: float,
-    min_probability: float,
-    overlap: float,
+    window: WindowOptions,
     max_pixels: int,
-    padding: float = 0.0,
-    upsample: int = 0,
     remote: RemoteOptions | None = None,
 ) -> dict | str:
-    """Detections of one image file (or URL) at ``>= min_probability``, or an error message."""
+    """Detections of one image file (or URL, fetched with ``remote``'s options) at
+    ``>= window.min_probability``, or an error message."""
     try:
         image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
         return str(exc)
-    det = Detector(model, step, scale, min_probability, overlap, padding, upsample).detect(image)
+    det = Detector.from_options(model, window).detect(image)
     return {"boxes": det.boxes, "probabilities": det.probabilities, "shape": image.shape}
 
 
@@ -145,30 +142,29 @@ def existing_labels(labels: Iterable[Path]) -> list[Path]:
 
 
 def detect_files(
-    conf: Config,
     paths: list[Path],
     model: LinearModel,
+    window: WindowOptions,
+    execution: ExecutionOptions,
     min_probability: float | None = None,
     progress: bool = True,
+    remote: RemoteOptions | None = None,
 ) -> list[tuple[Path, dict | str]]:
-    """``[(path, result)]`` for each path; result as :func:`detect_file` returns."""
-    p = conf["min_probability"] if min_probability is None else min_probability
+    """``[(path, result)]`` for each path; result as :func:`detect_file` returns.
+    ``min_probability`` overrides the window's; URLs are fetched with ``remote``."""
+    if min_probability is not None:
+        window = replace(window, min_probability=min_probability)
     results = map_images(  # closed once every path has its result: the workers stop
         detect_file,
         paths,
-        conf["n_jobs"],
-        conf["scheduler"],
+        execution.n_jobs,
+        execution.scheduler,
         desc="detecting",
         progress=progress,
         model=model,
-        step=conf["window_step"],
-        scale=conf["pyramid_scale"],
-        min_probability=p,
-        overlap=conf["overlap_thresh"],
-        max_pixels=conf["max_image_pixels"],
-        padding=conf["padding"],
-        upsample=conf["upsample"],
-        remote=RemoteOptions.from_config(conf),
+        window=window,
+        max_pixels=execution.max_image_pixels,
+        remote=remote,
     )
     with contextlib.closing(results):
         return list(zip(paths, results))

@@ -11,17 +11,13 @@ import numpy as np
 
 from ..config import input_keys, require_paths
 from ..detection.files import detect_files
+from ..errors import ConfigError
+from ..io.remote import RemoteOptions
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
-from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
+from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
-from .metrics import (
-    average_precision,
-    detection_figures,
-    false_positive_types,
-    match_detections,
-    precision_recall,
-)
+from .metrics import detection_figures, false_positive_types, summarize_detections
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -64,12 +60,30 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
     require_paths(conf, *input_keys(conf))
     if model is None:
         model = load_model(conf["classifier_path"])
-        check_compatible(model, conf, conf["classifier_path"])
+        check_compatible(
+            model, conf.options.descriptor, conf["window_dim"], conf["classifier_path"], conf.path
+        )
     _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    if not test:
+        raise ConfigError(
+            "key 'percent_gt_images': 1 trains on every annotated image and leaves none "
+            "to evaluate on; choose a value below 1"
+        )
     distractions = split_distractions(conf).evaluation
     paths = [item.path for item in test] + distractions
-    floor = min(conf["eval_min_probability"], conf["min_probability"])
-    results = [r for _, r in detect_files(conf, paths, model, floor, progress)]
+    floor = conf.options.evaluation.curve_floor
+    results = [
+        r
+        for _, r in detect_files(
+            paths,
+            model,
+            conf.options.window,
+            conf.options.execution,
+            floor,
+            progress,
+            RemoteOptions.from_config(conf),  # distraction images may be URLs
+        )
+    ]
     skipped = [r for r in results if isinstance(r, str)]
     for message in skipped:
         log.warning("skipped: %s", message)
@@ -79,18 +93,13 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
     for item, res in zip(test, test_results):
         if isinstance(res, str):
             continue
-        gt = clip_boxes(item, res["shape"][1], res["shape"][0])
+        gt = item.boxes_inside(res["shape"][1], res["shape"][0])
         det_boxes.append(res["boxes"])
         det_scores.append(res["probabilities"])
         gts.append(gt)
         images.append({"path": str(item.path), "gt": gt.tolist(), **_listed(res)})
-    scores, flags, n_objects = match_detections(det_boxes, det_scores, gts)
-    precision, recall = precision_recall(flags, n_objects)
-    ap = average_precision(precision, recall)
-    figures = detection_figures(det_boxes, det_scores, gts)
     p_min = conf["min_probability"]
-    at = scores >= p_min
-    tp_at, n_at = int(flags[at].sum()), int(at.sum())
+    summary = summarize_detections(det_boxes, det_scores, gts, p_min)
 
     ok_distractions = [r for r in distraction_results if not isinstance(r, str)]
     n_fp = int(sum((r["probabilities"] >= p_min).sum() for r in ok_distractions))
@@ -101,24 +110,20 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
     fp_types["background_distraction_images"] = n_fp
     fppi = n_fp / max(len(ok_distractions), 1)
     return Evaluation(
-        average_precision=ap,
-        precision=tp_at / n_at if n_at else 1.0,
-        recall=tp_at / max(n_objects, 1),
+        average_precision=summary["average_precision"],
+        precision=summary["precision"],
+        recall=summary["recall"],
         false_positives_per_image=fppi,
         min_probability=p_min,
         n_test_images=len(det_boxes),
-        n_objects=n_objects,
+        n_objects=summary["n_objects"],
         n_distraction_images=len(ok_distractions),
         n_false_positives=n_fp,
         seconds=time.perf_counter() - start,
-        average_precision_70=figures["ap70"],
-        mean_iou=figures["mean_iou"],
+        average_precision_70=summary["average_precision_70"],
+        mean_iou=summary["mean_iou"],
         false_positive_types=fp_types,
-        curve={
-            "precision": precision.tolist(),
-            "recall": recall.tolist(),
-            "scores": scores.tolist(),
-        },
+        curve=summary["curve"],
         images=images,
         skipped=skipped,
     )
@@ -128,8 +133,15 @@ def evaluate_items(
     conf: Config, model: LinearModel, items: list[AnnotatedImage], progress: bool = True
 ) -> dict[str, float | int]:
     """AP at IoU 0.5 and 0.7 and mean IoU of true positives on the given annotated images."""
-    floor = min(conf["eval_min_probability"], conf["min_probability"])
-    results = detect_files(conf, [item.path for item in items], model, floor, progress)
+    floor = conf.options.evaluation.curve_floor
+    results = detect_files(
+        [item.path for item in items],
+        model,
+        conf.options.window,
+        conf.options.execution,
+        floor,
+        progress,
+    )
     det_boxes, det_scores, gts = [], [], []
     for item, (_, res) in zip(items, results):
         if isinstance(res, str):
@@ -137,7 +149,7 @@ def evaluate_items(
             continue
         det_boxes.append(res["boxes"])
         det_scores.append(res["probabilities"])
-        gts.append(clip_boxes(item, res["shape"][1], res["shape"][0]))
+        gts.append(item.boxes_inside(res["shape"][1], res["shape"][0]))
     return detection_figures(det_boxes, det_scores, gts)
 
 

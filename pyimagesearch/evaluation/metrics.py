@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..detection.nms import iou
+from ..geometry import iou
 
 
 def match_detections(
@@ -71,6 +71,36 @@ def detection_figures(
             out["mean_iou"] = float(ious[flags].mean()) if flags.any() else 0.0
             out["n_objects"] = n
     return out
+
+
+def summarize_detections(
+    det_boxes: list[np.ndarray],
+    det_scores: list[np.ndarray],
+    gt_boxes: list[np.ndarray],
+    min_probability: float,
+) -> dict:
+    """AP (IoU 0.5), precision and recall at ``min_probability``, AP at IoU 0.7, mean IoU
+    of true positives, and the PR curve, from per-image detections and objects."""
+    scores, flags, n_objects = match_detections(det_boxes, det_scores, gt_boxes)
+    precision, recall = precision_recall(flags, n_objects)
+    figures = detection_figures(det_boxes, det_scores, gt_boxes)
+    at = scores >= min_probability
+    tp_at, n_at = int(flags[at].sum()), int(at.sum())
+    return {
+        "average_precision": average_precision(precision, recall),
+        "precision": tp_at / n_at if n_at else 1.0,
+        "recall": tp_at / max(n_objects, 1),
+        "average_precision_70": figures["ap70"],
+        "mean_iou": figures["mean_iou"],
+        "min_probability": min_probability,
+        "n_objects": n_objects,
+        "n_images": len(gt_boxes),
+        "curve": {
+            "precision": precision.tolist(),
+            "recall": recall.tolist(),
+            "scores": scores.tolist(),
+        },
+    }
 
 
 def precision_recall(flags: np.ndarray, n_objects: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,25 +19,21 @@ Variant images are written as PNG under ``output_dir/stress/`` so they can be lo
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from xml.sax.saxutils import quoteattr
 
 import cv2
 import numpy as np
 
-from ..io.atomic import write_bytes_atomic, write_text_atomic
+from ..geometry import clip_boxes
+from ..io.atomic import write_bytes_atomic
 from ..io.images import read_gray
-from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
-from ..sources.distractions import split_distractions
-from .evaluate import evaluate_items
+from ..sources.annotations import AnnotatedImage
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..model.linear import LinearModel
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -64,39 +60,12 @@ class SceneFiles:
         return len(self.paths)
 
 
-def stress_suite(
-    conf: Config,
-    model: LinearModel,
-    variants: tuple[str, ...] = VARIANTS,
-    progress: bool = True,
-) -> dict:
-    """Evaluate ``model`` (and, for ``transposed``, a model trained on the rotated set)
-    on every variant; returns ``{"variants": {name: {ap50, ap70, mean_iou, n_objects}}}``."""
-    unknown = sorted(set(variants) - set(VARIANTS))
-    if unknown:
-        raise ValueError(f"unknown stress variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
-    root = Path(conf["output_dir"]) / "stress"
-    _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
-    samples = load_samples(test, conf["max_image_pixels"])
-    scenes = SceneFiles(split_distractions(conf).evaluation, conf["max_image_pixels"])
-    results: dict[str, dict] = {}
-    for name in variants:
-        if name == "transposed":
-            results[name] = _transposed(conf, root / name, progress)
-            continue
-        rng = np.random.default_rng([conf["seed"], zlib.crc32(name.encode())])
-        items = write_variant(root / name, derive_variant(name, samples, scenes, rng))
-        results[name] = evaluate_items(conf, model, items, progress)
-        log.info("stress %s: %s", name, results[name])
-    return {"variants": results}
-
-
 def load_samples(items: list[AnnotatedImage], max_pixels: int) -> list[Sample]:
     """Each item's grayscale image and its boxes clipped to it."""
     out = []
     for item in items:
         image = read_gray(item.path, max_pixels)
-        out.append((image, clip_boxes(item, image.shape[1], image.shape[0])))
+        out.append((image, item.boxes_inside(image.shape[1], image.shape[0])))
     return out
 
 
@@ -153,7 +122,9 @@ def _border(name: str, samples: list[Sample], scenes, rng) -> list[Sample]:
             right = int(np.floor(x2 - cut))
             crop, shift = image[:, :right], 0
         moved = boxes - np.array([shift, 0, shift, 0])
-        out.append((np.ascontiguousarray(crop), _clip(moved, crop.shape[1], h)))
+        kept = clip_boxes(moved, crop.shape[1], h)
+        kept = kept[(kept[:, 2] - kept[:, 0] >= 1) & (kept[:, 3] - kept[:, 1] >= 1)]
+        out.append((np.ascontiguousarray(crop), kept))
     return out
 
 
@@ -214,13 +185,6 @@ def _scene(scenes: SceneFiles, rng: np.random.Generator, width: int, height: int
     return cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA).copy()
 
 
-def _clip(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    boxes = boxes.copy()
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-    return boxes[(boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)]
-
-
 def write_variant(folder: Path, samples: list[Sample]) -> list[AnnotatedImage]:
     """Write the variant's images as PNG (lossless) and return them with their boxes."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -237,64 +201,3 @@ def write_variant(folder: Path, samples: list[Sample]) -> list[AnnotatedImage]:
 
 # ---------------------------------------------------------------------------
 # the transposed data set, trained from scratch
-
-
-def _transposed(conf: Config, folder: Path, progress: bool) -> dict:
-    """Rotate every annotated image by 90 degrees, train with the default pipeline and
-    the suggested window, and evaluate on the rotated held-out half."""
-    from ..pipeline import run_pipeline
-    from ..sources.dims import box_statistics, suggest_window_dim
-
-    items = read_annotations(conf)
-    images_dir = folder / "images"
-    images_dir.mkdir(parents=True, exist_ok=True)
-    rotated = []
-    for i, item in enumerate(items):
-        image = read_gray(item.path, conf["max_image_pixels"])
-        h = image.shape[0]
-        turned = np.ascontiguousarray(np.rot90(image, -1))  # clockwise: (x, y) -> (h - y, x)
-        boxes = clip_boxes(item, image.shape[1], h)
-        new = np.stack([h - boxes[:, 3], boxes[:, 0], h - boxes[:, 1], boxes[:, 2]], axis=1)
-        path = images_dir / f"{i:04d}_{item.path.stem}.png"
-        write_bytes_atomic(path, cv2.imencode(".png", turned)[1].tobytes())
-        rotated.append(AnnotatedImage(path, new))
-    xml = folder / "annotations.xml"
-    write_text_atomic(xml, _imglab_xml(rotated, images_dir))
-    window = suggest_window_dim(box_statistics(rotated), conf["pixels_per_cell"])
-    derived = conf.replace(
-        image_dataset=str(images_dir),
-        image_annotations=str(xml),
-        annotation_format="dlib-xml",
-        annotation_class=None,
-        window_dim=list(window),
-        features_path=str(folder / "features.hdf5"),
-        classifier_path=str(folder / "model.json"),
-        output_dir=str(folder / "out"),
-        report_compare_annotated_mining=False,
-    )
-    log.info("stress transposed: training with window_dim %s", list(window))
-    run_pipeline(derived, progress=progress)
-    from ..model.modelfile import load_model
-    from ..settings import settled_config
-
-    derived = settled_config(derived)  # what the pipeline chose, as evaluate.py uses it
-    model = load_model(derived["classifier_path"])
-    _, test = split_train_test(rotated, conf["percent_gt_images"], conf["seed"])
-    figures = evaluate_items(derived, model, test, progress)
-    figures["window_dim"] = list(window)
-    return figures
-
-
-def _imglab_xml(items: list[AnnotatedImage], images_dir: Path) -> str:
-    """A dlib imglab XML of the items (file names relative to ``images_dir``)."""
-    lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<dataset>", "<images>"]
-    for item in items:
-        lines.append(f"  <image file={quoteattr(str(item.path.relative_to(images_dir)))}>")
-        for x1, y1, x2, y2 in item.boxes:
-            lines.append(
-                f"    <box top='{y1:.3f}' left='{x1:.3f}' width='{x2 - x1:.3f}' "
-                f"height='{y2 - y1:.3f}'/>"
-            )
-        lines.append("  </image>")
-    lines += ["</images>", "</dataset>", ""]
-    return "\n".join(lines)

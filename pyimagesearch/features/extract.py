@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import provenance
 from ..checkpoint import (
     BatchCheckpoint,
     checkpoint_folder,
@@ -22,14 +23,12 @@ from ..checkpoint import (
 )
 from ..config import input_keys, require_outputs, require_paths
 from ..descriptor.hog import HogParams
-from ..detection.detector import window_padding
-from ..detection.nms import iou
 from ..errors import ConfigError, ImageReadError, StoreError
+from ..geometry import box_targets, clip_boxes, iou, window_padding
 from ..io.atomic import remove_stale_temps
 from ..io.images import DEFAULT_MAX_PIXELS, header_size, read_gray
 from ..io.remote import RemoteOptions
-from ..model.box_regression import box_targets
-from ..sources.annotations import AnnotatedImage, clip_boxes, read_annotations, split_train_test
+from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
 from ..sources.distractions import split_distractions
 from .crops import random_windows, roi_descriptor
 from .store import BOX_SAMPLES, HARD_NEGATIVES, existing_groups, write_store
@@ -55,18 +54,22 @@ def extract_features(
     progress: bool = True,
     drop_mined: bool = False,
     train_items: list[AnnotatedImage] | None = None,
+    overwrite: bool = False,
 ) -> ExtractionSummary:
     """Write the store at ``features_path`` with positives and random negatives.
 
     Rounds of hard negatives already in the store are kept; ``drop_mined`` discards
     them (needed when they were mined with other HOG parameters). ``train_items``
     replaces the training share of the annotated images (the settings search fits on
-    part of it).
+    part of it). A store made by another config is refused unless ``overwrite`` (its
+    mined rounds are then dropped: they are the other config's).
     """
     start = time.perf_counter()
     require_paths(conf, *input_keys(conf))
     require_outputs(conf, "features_path")
     remove_stale_temps(conf["features_path"], ".h5tmp")
+    foreign = provenance.check_owner(conf["features_path"], conf, "feature store", overwrite)
+    drop_mined = drop_mined or foreign
     hog = HogParams.from_config(conf)
     window_dim = tuple(conf["window_dim"])
     keep = _mined_to_keep(conf["features_path"], hog, window_dim, drop_mined)
@@ -151,6 +154,7 @@ def extract_features(
             }
         },
         keep=keep,
+        provenance=provenance.collect(conf, conf["features_path"]),
     )
     for name in ("extract_positives", "extract_negatives", "extract_box_samples"):
         shutil.rmtree(checkpoint_folder(conf, name), ignore_errors=True)
@@ -217,13 +221,12 @@ def positives_of_image(
     h, w = image.shape
     rng = np.random.default_rng([seed, zlib.crc32(Path(item.path).name.encode())])
     rows: dict[str, list] = {"features": [], "source": [], "box": [], "flipped": [], "jittered": []}
-    for box in clip_boxes(item, w, h):
+    for box in item.boxes_inside(w, h):
         boxes = [(box, False)] + [(b, True) for b in jittered_boxes(box, jitter, jitter_iou, rng)]
         for b, is_jittered in boxes:
             roi = np.array([b[0] - offset, b[1] - offset, b[2] + offset, b[3] + offset])
             if clip:
-                roi[[0, 2]] = roi[[0, 2]].clip(0, w)
-                roi[[1, 3]] = roi[[1, 3]].clip(0, h)
+                roi = clip_boxes(roi, w, h)
             for flipped in (False, True) if use_flip else (False,):
                 rows["features"].append(roi_descriptor(image, roi, window_dim, hog, flip=flipped))
                 rows["source"].append(str(item.path))
@@ -233,7 +236,7 @@ def positives_of_image(
     if not truncation:
         return rows
     cut_rng = np.random.default_rng([seed, 3, zlib.crc32(Path(item.path).name.encode())])
-    for box in clip_boxes(item, w, h):
+    for box in item.boxes_inside(w, h):
         for _ in range(truncation):
             cropped, roi = truncated(image, box, offset, cut_rng)
             for flipped in (False, True) if use_flip else (False,):
@@ -297,7 +300,7 @@ def box_samples_of_image(
     h, w = image.shape
     rng = np.random.default_rng([seed, 7, zlib.crc32(Path(item.path).name.encode())])
     rows: dict[str, list] = {"features": [], "source": [], "box": [], "target": []}
-    for obj in clip_boxes(item, w, h):
+    for obj in item.boxes_inside(w, h):
         for window in regression_windows(obj, window_dim, offset, count, rng):
             for flipped in (False, True) if use_flip else (False,):
                 target = box_targets(window, obj)[0]

@@ -2,7 +2,8 @@
 
 Layout (``h5py``)::
 
-    /                      attrs: format, format_version, hog (JSON), window_dim
+    /                      attrs: format, format_version, hog (JSON), window_dim,
+                           provenance (JSON: config, data, versions, git; see provenance.py)
     /positives/features    (n, d) float32, with source, box, flipped
     /negatives/features    (n, d) float32, with source, box
     /hard_negatives/round_001/features   (n, d) float32, sorted by score (descending),
@@ -84,8 +85,11 @@ def write_store(
     groups: Mapping[str, Mapping[str, np.ndarray]],
     attrs: Mapping[str, Mapping] | None = None,
     keep: Sequence[str] = (),
+    provenance: Mapping | None = None,
 ) -> Path:
     """Create a new store holding ``groups`` (replacing any existing file atomically).
+
+    ``provenance`` (:func:`pyimagesearch.provenance.collect`) is kept as a JSON attribute.
 
     Groups named in ``keep`` that the existing store holds are copied into the new one
     (under the same lock, so a group written meanwhile is kept too); they must have
@@ -97,6 +101,8 @@ def write_store(
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["hog"] = json.dumps(hog.to_dict())
             f.attrs["window_dim"] = json.dumps(list(window_dim))
+            if provenance is not None:
+                f.attrs["provenance"] = json.dumps(provenance)
             for name, columns in groups.items():
                 write_group(f, name, columns, (attrs or {}).get(name, {}))
             _copy_groups(Path(path), f, keep, hog, window_dim)
@@ -220,8 +226,18 @@ def check_column(path: str | os.PathLike, group: str, key: str, values: np.ndarr
         )
 
 
-def hard_negative_group(round_index: int) -> str:
-    return f"{HARD_NEGATIVES}/round_{round_index:03d}"
+def hard_negative_group(round_index: int, annotated: bool = False) -> str:
+    """The store group of a mining round (of the annotated images when ``annotated``)."""
+    return f"{HARD_NEGATIVES}/{'annotated_' if annotated else ''}round_{round_index:03d}"
+
+
+def most_confident(scores: list[np.ndarray], cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(part, row)`` of the ``cap`` highest of several score arrays, highest first
+    (ties in the order given)."""
+    part = np.concatenate([np.full(len(s), i) for i, s in enumerate(scores)] or [[]])
+    row = np.concatenate([np.arange(len(s)) for s in scores] or [[]])
+    order = np.argsort(-np.concatenate(scores or [[]]), kind="stable")[:cap]
+    return part[order].astype(np.int64), row[order].astype(np.int64)
 
 
 class FeatureStore:
@@ -262,8 +278,34 @@ class FeatureStore:
 
     def hard_negative_rounds(self, annotated: bool = False) -> list[int]:
         """Rounds stored for distraction images (or, with ``annotated``, annotated ones)."""
-        prefix = f"{HARD_NEGATIVES}/{'annotated_' if annotated else ''}round_"
+        prefix = hard_negative_group(0, annotated)[: -len("000")]
         return sorted(int(g[len(prefix) :]) for g in self.groups() if g.startswith(prefix))
+
+    def hard_negative_groups(
+        self, max_round: int | None = None, annotated: bool = False
+    ) -> list[str]:
+        """Groups of the rounds ``<= max_round`` mined on distraction images, then (with
+        ``annotated``) those mined on the annotated images."""
+        kinds = (False, True) if annotated else (False,)
+        return [
+            hard_negative_group(r, kind)
+            for kind in kinds
+            for r in self.hard_negative_rounds(kind)
+            if max_round is None or r <= max_round
+        ]
+
+    def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Feature rows ``rows`` (any order) of group ``name``, checked, in that order."""
+        rows = np.asarray(rows, np.int64)
+        order = np.argsort(rows, kind="stable")
+        with h5py.File(self.path, "r") as f:
+            if name not in f:
+                raise StoreError(f"{self.path}: no group '{name}' in the feature store")
+            data = f[name]["features"][rows[order]]  # h5py wants increasing indices
+        check_column(self.path, name, "features", data)
+        out = np.empty_like(data)
+        out[order] = data
+        return out
 
     def read(self, name: str, columns: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
         """All columns (or the named ones) of a group, strings decoded, numbers checked."""
@@ -286,6 +328,13 @@ class FeatureStore:
         for key, values in out.items():
             check_column(self.path, name, key, values)
         return out
+
+    def provenance(self) -> dict | None:
+        """What the store was extracted from (``None`` for a store written before it was
+        recorded)."""
+        with h5py.File(self.path, "r") as f:
+            text = f.attrs.get("provenance")
+        return json.loads(text) if text is not None else None
 
     def attrs(self, name: str) -> dict:
         with h5py.File(self.path, "r") as f:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import provenance
 from ..checkpoint import (
     BatchCheckpoint,
     checkpoint_folder,
@@ -34,22 +35,21 @@ from ..checkpoint import (
 from ..config import require_outputs, require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
-from ..detection.nms import intersection_matrix, iou_matrix, non_max_suppression
+from ..detection.nms import non_max_suppression
 from ..errors import ImageReadError
 from ..features.store import (
-    HARD_NEGATIVES,
     FeatureStore,
     hard_negative_group,
     updating,
     write_group,
 )
+from ..geometry import intersection_matrix, iou_matrix
 from ..io.images import category_of, read_gray
 from ..io.remote import RemoteOptions, is_url
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
 from ..sources.annotations import (
     AnnotatedImage,
-    clip_boxes,
     read_annotations,
     split_train_test,
 )
@@ -124,7 +124,7 @@ def mine_image(
     )
     best_iou = np.zeros(len(cand))
     if item is not None:
-        gt = clip_boxes(item, image.shape[1], image.shape[0])
+        gt = item.boxes_inside(image.shape[1], image.shape[0])
         cover = np.zeros(len(cand))
         if len(gt) and len(cand):
             best_iou = iou_matrix(cand.boxes, gt).max(axis=1)
@@ -168,7 +168,11 @@ def coverage(windows: np.ndarray, objects: np.ndarray) -> np.ndarray:
 
 
 def mine_annotated(
-    conf: Config, round_index: int = 1, model: LinearModel | None = None, progress: bool = True
+    conf: Config,
+    round_index: int = 1,
+    model: LinearModel | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
 ) -> MiningSummary:
     """Mine the training share of the annotated images outside their objects.
 
@@ -178,12 +182,18 @@ def mine_annotated(
     """
     train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     return mine_hard_negatives(
-        conf, round_index, model, train, progress, group=annotated_group(round_index)
+        conf,
+        round_index,
+        model,
+        train,
+        progress,
+        group=annotated_group(round_index),
+        overwrite=overwrite,
     )
 
 
 def annotated_group(round_index: int) -> str:
-    return f"{HARD_NEGATIVES}/annotated_round_{round_index:03d}"
+    return hard_negative_group(round_index, annotated=True)
 
 
 def mine_hard_negatives(
@@ -193,8 +203,12 @@ def mine_hard_negatives(
     images: list[Path] | list[AnnotatedImage] | None = None,
     progress: bool = True,
     group: str | None = None,
+    overwrite: bool = False,
 ) -> MiningSummary:
     """Mine round ``round_index`` and store it as ``hard_negatives/round_NNN``.
+
+    A store made by another config is refused unless ``overwrite``; the round records
+    the config it was mined with (path and sha256).
 
     Images are mined in batches checkpointed beside the store, so a killed run
     resumes where it stopped; the result is the same rows in the same order as an
@@ -206,9 +220,12 @@ def mine_hard_negatives(
     require_outputs(conf, "features_path")
     hog = HogParams.from_config(conf)
     FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))  # checks it early
+    provenance.check_owner(conf["features_path"], conf, "feature store", overwrite)
     if model is None:
         model = load_model(conf["classifier_path"])
-        check_compatible(model, conf, conf["classifier_path"])
+        check_compatible(
+            model, conf.options.descriptor, conf["window_dim"], conf["classifier_path"], conf.path
+        )
     if images is None:  # listing all distraction images costs ~0.1 s: only when needed
         images = split_distractions(conf).mining(round_index)
     images = list(images)
@@ -445,6 +462,9 @@ def _write_round(
                 "per_category": summary.per_category,
                 "min_probability": conf["hn_min_probability"],
                 "model": str(conf["classifier_path"]),
+                "config": {
+                    k: v for k, v in provenance.config_fingerprint(conf).items() if k != "values"
+                },
             },
         )
     return n

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry import edge_scale
+
 
 @dataclass
 class BoxRegressor:
@@ -39,24 +41,11 @@ class BoxRegressor:
     def apply(self, windows: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Object boxes ``(n, 4)`` predicted for windows ``(x1, y1, x2, y2)``."""
         windows = np.asarray(windows, np.float64).reshape(-1, 4)
-        boxes = windows + self.offsets(features) * _edge_scale(windows)
+        boxes = windows + self.offsets(features) * edge_scale(windows)
         # a box never turns inside out
         boxes[:, 2] = np.maximum(boxes[:, 2], boxes[:, 0] + 1e-3)
         boxes[:, 3] = np.maximum(boxes[:, 3], boxes[:, 1] + 1e-3)
         return boxes
-
-
-def box_targets(windows: np.ndarray, objects: np.ndarray) -> np.ndarray:
-    """Regression targets: the objects' edges minus the windows', over the window size."""
-    windows = np.asarray(windows, np.float64).reshape(-1, 4)
-    objects = np.asarray(objects, np.float64).reshape(-1, 4)
-    return (objects - windows) / _edge_scale(windows)
-
-
-def _edge_scale(windows: np.ndarray) -> np.ndarray:
-    """``(n, 4)``: each window's width, height, width, height (the unit of each edge)."""
-    w, h = windows[:, 2] - windows[:, 0], windows[:, 3] - windows[:, 1]
-    return np.stack([w, h, w, h], axis=1)
 
 
 def fit_box_regressor(

@@ -57,7 +57,14 @@ class LinearModel:
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:
         """Signed distance ``w . x + b`` of each row of ``features``."""
-        return np.asarray(features, np.float32) @ self.weights + np.float32(self.bias)
+        features = np.asarray(features, np.float32)
+        if features.ndim == 0 or features.shape[-1] != self.weights.size:
+            got = features.shape[-1] if features.ndim else "no"
+            raise ValueError(
+                f"features have {got} columns but the model has {self.weights.size} weights "
+                f"(HOG of a {self.window_dim} window)"
+            )
+        return features @ self.weights + np.float32(self.bias)
 
     def probability(self, decision: np.ndarray | float) -> np.ndarray:
         """Calibrated probability of the object class for decision values."""
@@ -100,32 +107,22 @@ def train_linear_model(
     folds: int = 3,
     seed: int = 42,
 ) -> LinearModel:
-    """Fit ``LinearSVC`` on all rows and a Platt sigmoid on cross-validated decisions."""
-    from sklearn.model_selection import StratifiedKFold
+    """Fit ``LinearSVC`` on all rows and a Platt sigmoid on cross-validated decisions.
+
+    The fit is ``WindowClassifier`` (scikit-learn's ``CalibratedClassifierCV`` with
+    ``ensemble=False``); the result is the data-only model the detector and model file use.
+    """
+    from .estimator import WindowClassifier
 
     labels = np.asarray(labels).astype(np.int8)
-    n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
-    if n_pos < folds or n_neg < folds:
-        raise ValueError(
-            f"need at least {folds} positives and negatives to train, got {n_pos} and {n_neg}"
-        )
     start = time.perf_counter()
-    svm = _svm(C, seed).fit(features, labels)
-    cv_decision = np.empty(len(labels), np.float64)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train_idx, test_idx in splitter.split(np.zeros(len(labels)), labels):
-        fold = _svm(C, seed).fit(features[train_idx], labels[train_idx])
-        cv_decision[test_idx] = fold.decision_function(features[test_idx])
-    a, b = platt_sigmoid(cv_decision, labels)
+    classifier = WindowClassifier(C=C, calibration_folds=folds, seed=seed).fit(features, labels)
     seconds = time.perf_counter() - start
+    n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
     log.info("trained on %d positives, %d negatives in %.1f s", n_pos, n_neg, seconds)
-    return LinearModel(
-        weights=svm.coef_.ravel(),
-        bias=float(svm.intercept_[0]),
-        platt_a=a,
-        platt_b=b,
-        hog=hog,
-        window_dim=tuple(window_dim),
+    return classifier.to_model(
+        hog,
+        window_dim,
         metadata={
             "C": C,
             "calibration_folds": folds,
@@ -136,14 +133,12 @@ def train_linear_model(
     )
 
 
-def _svm(C: float, seed: int):
-    from sklearn.svm import LinearSVC
-
-    return LinearSVC(C=C, dual="auto", max_iter=5000, random_state=seed)
-
-
 def platt_sigmoid(decision: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Platt's ``(a, b)`` with ``P(y=1 | d) = 1 / (1 + exp(-(a d + b)))``."""
+    """Platt's ``(a, b)`` with ``P(y=1 | d) = 1 / (1 + exp(-(a d + b)))``.
+
+    For decision values already computed out of core (``train_sgd_out_of_core``);
+    in-memory training calibrates through scikit-learn (``WindowClassifier``).
+    """
     from scipy.optimize import minimize
     from scipy.special import expit
 

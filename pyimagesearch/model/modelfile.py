@@ -12,7 +12,6 @@ import os
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,10 +25,6 @@ FORMAT = "pyimagesearch-linear-detector"
 FORMAT_VERSION = 2
 #: Versions this code reads (1: no box regressor; boxes are the windows).
 READABLE_VERSIONS = (1, 2)
-
-
-if TYPE_CHECKING:
-    from ..config import Config
 
 
 def save_model(model: LinearModel, path: str | os.PathLike) -> Path:
@@ -130,9 +125,15 @@ def _box_regressor(doc: dict | None) -> BoxRegressor | None:
     return BoxRegressor(np.asarray(doc["weights"], np.float32), np.asarray(doc["bias"]))
 
 
-def check_compatible(model: LinearModel, conf: Config, path: str | os.PathLike = "model") -> None:
-    """Refuse a model whose HOG parameters or window differ from the config's."""
-    expected = HogParams.from_config(conf)
+def check_compatible(
+    model: LinearModel,
+    expected: HogParams,
+    window_dim: tuple[int, int],
+    path: str | os.PathLike = "model",
+    config: object = "the config",
+) -> None:
+    """Refuse a model whose HOG parameters or window differ from the ones in use
+    (``config`` names where those come from)."""
     diffs = [
         f"{key}: model {theirs} vs config {ours}"
         for key, theirs, ours in (
@@ -140,11 +141,11 @@ def check_compatible(model: LinearModel, conf: Config, path: str | os.PathLike =
         )
         if theirs != ours
     ]
-    if list(model.window_dim) != list(conf["window_dim"]):
-        diffs.append(f"window_dim: model {list(model.window_dim)} vs config {conf['window_dim']}")
+    if list(model.window_dim) != list(window_dim):
+        diffs.append(f"window_dim: model {list(model.window_dim)} vs config {list(window_dim)}")
     if diffs:
         raise ModelError(
-            f"{path}: model was trained with other HOG parameters than {conf.path}: "
+            f"{path}: model was trained with other HOG parameters than {config}: "
             + "; ".join(diffs)
             + " (retrain, or use the config the model was trained with)"
         )

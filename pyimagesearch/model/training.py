@@ -7,15 +7,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import provenance
 from ..config import require_outputs
-from ..descriptor.hog import HogParams
 from ..errors import StoreError
 from ..features.store import (
     BOX_SAMPLES,
-    HARD_NEGATIVES,
     FeatureStore,
-    check_column,
-    hard_negative_group,
+    most_confident,
 )
 from .box_regression import fit_box_regressor
 from .linear import LinearModel, train_linear_model
@@ -23,12 +21,14 @@ from .modelfile import save_model
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..options import TrainingOptions
 
 log = logging.getLogger(__name__)
 
 
 def training_set(
-    conf: Config,
+    store: FeatureStore,
+    training: TrainingOptions,
     hard_negatives: bool,
     max_round: int | None = None,
     max_hard: int | None = None,
@@ -36,44 +36,37 @@ def training_set(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Features and labels from the store; hard negatives of rounds ``<= max_round``
     (with those mined on annotated images when ``annotated``, default
-    ``hn_mine_annotated``), the ``max_hard`` most confident (default ``hn_max_total``)."""
-    annotated = conf["hn_mine_annotated"] if annotated is None else annotated
-    hog = HogParams.from_config(conf)
-    store = FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))
+    ``training.mine_annotated``), the ``max_hard`` most confident (default
+    ``training.max_hard_negatives``)."""
+    annotated = training.mine_annotated if annotated is None else annotated
     pos = store.read("positives", ("features",))["features"]
     neg = store.read("negatives", ("features",))["features"]
     parts, counts = [pos, neg], {"positives": len(pos), "negatives": len(neg), "hard_negatives": 0}
     if hard_negatives:
-        rounds = [r for r in store.hard_negative_rounds() if max_round is None or r <= max_round]
-        groups = [hard_negative_group(r) for r in rounds]
-        if annotated:
-            groups += [
-                f"{HARD_NEGATIVES}/annotated_round_{r:03d}"
-                for r in store.hard_negative_rounds(annotated=True)
-                if max_round is None or r <= max_round
-            ]
+        groups = store.hard_negative_groups(max_round, annotated)
         if not groups:
             log.warning("%s holds no hard negatives yet (run hard_negative_mine)", store.path)
         hard = [store.read(g, ("features", "score")) for g in groups]
         if hard:
+            cap = training.max_hard_negatives if max_hard is None else max_hard
+            part, row = most_confident([h["score"] for h in hard], cap)
             feats = np.concatenate([h["features"] for h in hard])
-            scores = np.concatenate([h["score"] for h in hard])
-            cap = conf["hn_max_total"] if max_hard is None else max_hard
-            order = np.argsort(-scores, kind="stable")[:cap]
-            parts.append(feats[order])
-            counts["hard_negatives"] = len(order)
-            counts["hard_negative_rounds"] = rounds
+            offsets = np.cumsum([0] + [len(h["score"]) for h in hard])
+            parts.append(feats[offsets[part] + row])
+            counts["hard_negatives"] = len(part)
+            counts["hard_negative_rounds"] = [
+                r for r in store.hard_negative_rounds() if max_round is None or r <= max_round
+            ]
             counts["hard_negative_groups"] = groups
     features = np.concatenate(parts).astype(np.float32, copy=False)
     labels = np.zeros(len(features), np.int8)
     labels[: len(pos)] = 1
-    require_enough(conf, store.path, len(pos), len(features) - len(pos))
+    require_enough(training.calibration_folds, store.path, len(pos), len(features) - len(pos))
     return features, labels, counts
 
 
-def require_enough(conf: Config, path, n_pos: int, n_neg: int) -> None:
+def require_enough(folds: int, path, n_pos: int, n_neg: int) -> None:
     """Refuse to train on fewer positives or negatives than the calibration folds need."""
-    folds = conf["calibration_folds"]
     if n_pos >= folds and n_neg >= folds:
         return
     hint = (
@@ -87,39 +80,28 @@ def require_enough(conf: Config, path, n_pos: int, n_neg: int) -> None:
     )
 
 
-def _row_sources(conf: Config, store, hard_negatives, max_round, max_hard, annotated):
+def _row_sources(store, training: TrainingOptions, hard_negatives, max_round, max_hard, annotated):
     """``[(group, sorted row indices, label)]`` of the rows training uses."""
-    annotated = conf["hn_mine_annotated"] if annotated is None else annotated
+    annotated = training.mine_annotated if annotated is None else annotated
     sources = [
         ("positives", np.arange(store.count("positives")), 1),
         ("negatives", np.arange(store.count("negatives")), 0),
     ]
     if not hard_negatives:
         return sources
-    groups = [
-        hard_negative_group(r)
-        for r in store.hard_negative_rounds()
-        if max_round is None or r <= max_round
-    ]
-    if annotated:
-        groups += [
-            f"{HARD_NEGATIVES}/annotated_round_{r:03d}"
-            for r in store.hard_negative_rounds(annotated=True)
-            if max_round is None or r <= max_round
-        ]
-    scores = [store.read(g, ("score",))["score"] for g in groups]
+    groups = store.hard_negative_groups(max_round, annotated)
     if not groups:
         return sources
-    group_of = np.concatenate([np.full(len(sc), i) for i, sc in enumerate(scores)])
-    row_of = np.concatenate([np.arange(len(sc)) for sc in scores])
-    cap = conf["hn_max_total"] if max_hard is None else max_hard
-    keep = np.argsort(-np.concatenate(scores), kind="stable")[:cap]
+    cap = training.max_hard_negatives if max_hard is None else max_hard
+    part, row = most_confident([store.read(g, ("score",))["score"] for g in groups], cap)
     for i, g in enumerate(groups):
-        sources.append((g, np.sort(row_of[keep][group_of[keep] == i]), 0))
+        sources.append((g, np.sort(row[part == i]), 0))
     return sources
 
 
-def train_sgd_out_of_core(conf: Config, store, sources, hog, window_dim, epochs=10, chunk=4096):
+def train_sgd_out_of_core(
+    store, sources, training: TrainingOptions, hog, window_dim, epochs=10, chunk=4096
+):
     """A linear SVM fitted by SGD on chunks read from the store, never all rows at once.
 
     Same objective as ``LinearSVC`` with hinge loss (``alpha = 1 / (C n)``). Each chunk
@@ -133,13 +115,15 @@ def train_sgd_out_of_core(conf: Config, store, sources, hog, window_dim, epochs=
     from .linear import platt_sigmoid
 
     start = time.perf_counter()
-    rng = np.random.default_rng(conf["seed"])
+    rng = np.random.default_rng(training.seed)
     group_of = np.concatenate([np.full(len(idx), k) for k, (_, idx, _) in enumerate(sources)])
     row_of = np.concatenate([idx for _, idx, _ in sources])
     label_of = np.concatenate([np.full(len(idx), lab, np.int8) for _, idx, lab in sources])
     held = (row_of % 5) == 0
     fit = np.flatnonzero(~held)
-    sgd = SGDClassifier(loss="hinge", alpha=1.0 / (conf["C"] * len(fit)), random_state=conf["seed"])
+    sgd = SGDClassifier(
+        loss="hinge", alpha=1.0 / (training.C * len(fit)), random_state=training.seed
+    )
     classes = np.array([0, 1], np.int8)
     for _ in range(epochs):
         order = rng.permutation(fit)
@@ -168,19 +152,13 @@ def train_sgd_out_of_core(conf: Config, store, sources, hog, window_dim, epochs=
 
 def _read_rows(store, sources, groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Feature rows given by (source index, row) pairs, in that order, read per group."""
-    import h5py
-
     out = np.empty((len(rows), 0), np.float32)
-    with h5py.File(store.path, "r") as f:
-        for k in np.unique(groups):
-            where = np.flatnonzero(groups == k)
-            idx = rows[where]
-            order = np.argsort(idx)
-            data = f[sources[k][0]]["features"][idx[order]]  # h5py wants increasing indices
-            check_column(store.path, sources[k][0], "features", data)
-            if out.shape[1] == 0:
-                out = np.empty((len(rows), data.shape[1]), np.float32)
-            out[where[order]] = data
+    for k in np.unique(groups):
+        where = np.flatnonzero(groups == k)
+        data = store.read_rows(sources[k][0], rows[where])
+        if out.shape[1] == 0:
+            out = np.empty((len(rows), data.shape[1]), np.float32)
+        out[where] = data
     return out
 
 
@@ -192,51 +170,56 @@ def train_model(
     annotated: bool | None = None,
     path: str | None = None,
     metadata: dict | None = None,
+    overwrite: bool = False,
 ) -> LinearModel:
     """Train on the store's rows and save the model to ``path`` (default ``classifier_path``).
 
-    ``train_solver: "sgd"`` trains out of core, reading the store in chunks.
+    ``train_solver: "sgd"`` trains out of core, reading the store in chunks. The model
+    records its provenance; a model file made by another config is refused (before any
+    work) unless ``overwrite``.
     """
     if path is None:
         require_outputs(conf, "classifier_path")
-    if conf["train_solver"] == "sgd":
-        hog = HogParams.from_config(conf)
-        store = FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))
-        sources = _row_sources(conf, store, hard_negatives, max_round, max_hard, annotated)
+    path = path or conf["classifier_path"]
+    provenance.check_owner(path, conf, "model", overwrite)
+    training, hog, window = conf.options.training, conf.options.descriptor, conf.options.window
+    store = FeatureStore(conf["features_path"], hog, window.window_dim)
+    if training.solver == "sgd":
+        sources = _row_sources(store, training, hard_negatives, max_round, max_hard, annotated)
         n_pos = len(sources[0][1])
-        require_enough(conf, store.path, n_pos, sum(len(i) for _, i, _ in sources) - n_pos)
-        model = train_sgd_out_of_core(conf, store, sources, hog, tuple(conf["window_dim"]))
+        n_neg = sum(len(i) for _, i, _ in sources) - n_pos
+        require_enough(training.calibration_folds, store.path, n_pos, n_neg)
+        model = train_sgd_out_of_core(store, sources, training, hog, window.window_dim)
         model.metadata.update(
             positives=len(sources[0][1]),
             negatives=len(sources[1][1]),
             hard_negatives=sum(len(i) for _, i, _ in sources[2:]),
-            C=conf["C"],
+            C=training.C,
             **(metadata or {}),
         )
-        _add_box_regressor(model, conf)
-        save_model(model, path or conf["classifier_path"])
-        return model
-    features, labels, counts = training_set(conf, hard_negatives, max_round, max_hard, annotated)
-    model = train_linear_model(
-        features,
-        labels,
-        HogParams.from_config(conf),
-        tuple(conf["window_dim"]),
-        C=conf["C"],
-        folds=conf["calibration_folds"],
-        seed=conf["seed"],
-    )
-    model.metadata.update(counts, **(metadata or {}))
-    _add_box_regressor(model, conf)
-    save_model(model, path or conf["classifier_path"])
+    else:
+        features, labels, counts = training_set(
+            store, training, hard_negatives, max_round, max_hard, annotated
+        )
+        model = train_linear_model(
+            features,
+            labels,
+            hog,
+            window.window_dim,
+            C=training.C,
+            folds=training.calibration_folds,
+            seed=training.seed,
+        )
+        model.metadata.update(counts, **(metadata or {}))
+    if conf["box_regression_samples"]:
+        _add_box_regressor(model, store)
+    model.metadata["provenance"] = provenance.collect(conf, path)
+    save_model(model, path)
     return model
 
 
-def _add_box_regressor(model: LinearModel, conf: Config) -> None:
+def _add_box_regressor(model: LinearModel, store: FeatureStore) -> None:
     """Fit the box regressor on the store's box samples, when it has them."""
-    if not conf["box_regression_samples"]:
-        return  # turned off: boxes are the windows
-    store = FeatureStore(conf["features_path"], model.hog, model.window_dim)
     if not store.count(BOX_SAMPLES):
         log.warning("%s holds no box samples: boxes will be the windows", store.path)
         return

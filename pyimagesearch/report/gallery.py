@@ -15,7 +15,7 @@ from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
 
 log = logging.getLogger(__name__)
 
-GREEN, RED, YELLOW = (0, 170, 0), (0, 0, 230), (0, 200, 230)
+GREEN, RED = (0, 170, 0), (0, 0, 230)
 
 
 def draw_detections(

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from ..io.atomic import write_text_atomic
 from ..model.modelfile import load_model
+from ..sources.dims import BoxStatistics, suggest_window_dim
 from .gallery import detection_gallery
+from .html import write_html_report
 from .plots import plot_box_statistics, plot_pr_curves, plot_rounds
 from .search import search_section, write_search_json
 from .template import template_picture
@@ -25,14 +27,14 @@ def write_report(
     history: list[dict],
     evaluations: dict,
     mining: dict,
-    dims: dict,
+    boxes: BoxStatistics,
     extraction,
     timings: dict[str, float],
     comparison: dict | None = None,
     search: dict | None = None,
 ) -> Path:
-    """Write figures, per-round data and ``report.md`` into ``out``."""
-    from ..mining.review import review_round
+    """Write figures, per-round data, ``report.md`` and ``report.html`` into ``out``."""
+    from .review import review_round
 
     out = Path(out)
     rounds = sorted(evaluations)
@@ -49,9 +51,9 @@ def write_report(
         out / "pr_curves.png",
     )
     plot_rounds(history, out / "rounds.png")
-    stats = dims["_stats"]
-    plot_box_statistics(stats.widths, stats.heights, out / "box_statistics.png")
-    template_picture(load_model(conf["classifier_path"]), out / "template.png")
+    plot_box_statistics(boxes.widths, boxes.heights, out / "box_statistics.png")
+    final_model = load_model(conf["classifier_path"])
+    template_picture(final_model, out / "template.png")
     max_pixels = conf["max_image_pixels"]
     detection_gallery(
         evaluations[0].images,
@@ -66,10 +68,10 @@ def write_report(
             conf["min_probability"],
             max_pixels=max_pixels,
         )
-    mined_sections = []
+    mined_sections, reviews = [], []
     for r in rounds[1:]:
-        review = review_round(conf, r, out)
-        mined_sections.append(_mined_section(r, mining[r], review, conf))
+        reviews.append(review_round(conf, r, out))
+        mined_sections.append(_mined_section(r, mining[r], reviews[-1], conf))
 
     before, after = history[0], history[-1]
     name = conf["object_name"]
@@ -129,9 +131,9 @@ def write_report(
         "distraction images",
         f"- skipped inputs: {len(extraction.skipped)}",
         f"- window: {conf['window_dim']} (suggested from the boxes: "
-        f"{list(dims['suggested_window_dim'])})",
+        f"{list(suggest_window_dim(boxes, conf['pixels_per_cell']))})",
         "",
-        _stats_table(dims["statistics"]),
+        _stats_table(boxes.table()),
         "",
         "![box statistics](box_statistics.png)",
         "",
@@ -162,6 +164,7 @@ def write_report(
         "",
         "![template](template.png)",
         "",
+        *provenance_section(final_model.metadata.get("provenance"), conf["classifier_path"]),
         "## Timings (s)",
         "",
         "| step | seconds |",
@@ -170,8 +173,43 @@ def write_report(
     timings = {**timings, **{f"mine round {r}": mining[r]["seconds"] for r in mining}}
     timings.update({f"evaluate round {r}": evaluations[r].seconds for r in rounds})
     lines += [f"| {k} | {v:.2f} |" for k, v in timings.items()]
-    write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
+    if final_model.metadata.get("provenance"):
+        write_text_atomic(
+            out / "provenance.json", json.dumps(final_model.metadata["provenance"], indent=1)
+        )
+    text = "\n".join(lines) + "\n"
+    write_text_atomic(out / "report.md", text)
+    write_html_report(out, text, reviews, f"Detector report: {name}", max_pixels)
     return out / "report.md"
+
+
+def provenance_section(record: dict | None, model_path: str) -> list[str]:
+    """What the final model was made from: config, data, versions, commit (issue 15)."""
+    lines = ["## Provenance", ""]
+    if not record:
+        return lines + [f"`{model_path}` records no provenance (an older model file).", ""]
+    config, data, env = record["config"], record["data"], record["environment"]
+    git = record.get("git")
+    if git:
+        commit = f"`{git['commit'][:12]}`" + (" (with uncommitted changes)" if git["dirty"] else "")
+    else:
+        commit = "not a git checkout"
+    packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+    lines += [
+        f"- config: `{config['path']}`, sha256 `{config['sha256'][:16]}` "
+        "(of its parsed values, in `provenance.json`)",
+        f"- data: sha256 `{data['sha256'][:16]}` of the file names and sizes of",
+    ]
+    for key, folder in data.items():
+        if isinstance(folder, dict):
+            what = "missing" if folder.get("missing") else f"{folder['files']} files"
+            lines.append(f"  - `{key}`: `{folder['path']}` ({what})")
+    lines += [
+        f"- Python {env['python']} on {env['platform']}; {packages}",
+        f"- code: {commit}",
+        "",
+    ]
+    return lines
 
 
 def fppi_change(before: float, after: float) -> str:
@@ -278,7 +316,8 @@ def _mined_section(r: int, summary: dict, review, conf: Config) -> list[str]:
         f"`suspects_round_{r:03d}.csv`"
         + (f", by category: {_counts(review.suspects_per_category)}" if review.n_suspects else "")
         + ". Exclude categories or images with `distraction_exclude_categories` / "
-        "`distraction_exclude_images` and mine again.",
+        "`distraction_exclude_images` and mine again (in `report.html`, tick the real "
+        "objects and save them as a file `distraction_exclude_images` accepts).",
         "",
         f"![hard negatives round {r}](hard_negatives_round_{r:03d}.png)",
         "",

@@ -1,1 +1,4 @@
-"""Where positives and negatives come from: annotation readers and image sources."""
+"""Where positives and negatives come from: annotation readers, distraction splits, export.
+
+The fetchers (downloads from the internet) live in :mod:`pyimagesearch.datatools`.
+"""

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.io
 
 from ..errors import AnnotationError
-from .annotations import AnnotatedImage, register_reader
+from .annotated import AnnotatedImage
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -53,7 +53,6 @@ def _box_coord(path: str | Path, value: object) -> np.ndarray:
     return coords
 
 
-@register_reader("caltech-mat")
 def read_caltech_folder(conf: Config) -> list[AnnotatedImage]:
     """Pair every ``annotation_NNNN.mat`` with ``image_NNNN.jpg`` in ``image_dataset``."""
     ann_dir, img_dir = Path(conf["image_annotations"]), Path(conf["image_dataset"])

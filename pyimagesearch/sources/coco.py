@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pycocotools.coco import COCO
+from ..errors import AnnotationError, did_you_mean
 
-from ..errors import AnnotationError
+if TYPE_CHECKING:
+    from pycocotools.coco import COCO
 
 
 class CategoryError(AnnotationError):
@@ -20,6 +21,8 @@ class CategoryError(AnnotationError):
 
 def load_coco(path: str | os.PathLike) -> COCO:
     """Load a COCO instances JSON with pycocotools (its progress prints are swallowed)."""
+    from pycocotools.coco import COCO  # only the COCO format needs pycocotools
+
     path = Path(path)
     if not path.is_file():
         raise AnnotationError(f"{path}: COCO annotation file does not exist")
@@ -36,6 +39,7 @@ def load_coco(path: str | os.PathLike) -> COCO:
 def unknown_category(kind: str, name: str, valid: Iterable[str], where: object) -> CategoryError:
     """An error naming a misspelled category with close matches and the valid names."""
     valid = sorted(set(valid))
-    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
-    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-    return CategoryError(f"{where}: unknown {kind} '{name}'{hint}; valid names: {', '.join(valid)}")
+    return CategoryError(
+        f"{where}: unknown {kind} '{name}'{did_you_mean(name, valid, n=3)}; "
+        f"valid names: {', '.join(valid)}"
+    )

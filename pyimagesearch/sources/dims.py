@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io.images import header_size
-from .annotations import AnnotatedImage, clip_boxes
+from .annotations import AnnotatedImage
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def box_statistics(items: list[AnnotatedImage]) -> BoxStatistics:
     widths, heights = [], []
     for item in items:
         w, h = header_size(item.path)
-        boxes = clip_boxes(item, w, h)
+        boxes = item.boxes_inside(w, h)
         widths.extend(boxes[:, 2] - boxes[:, 0])
         heights.extend(boxes[:, 3] - boxes[:, 1])
     if not widths:

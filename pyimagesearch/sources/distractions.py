@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..io.images import list_images
 from ..io.remote import is_url
 from .image_lists import (
@@ -66,7 +66,6 @@ def check_excluded_categories(
 ) -> None:
     """Stop when ``distraction_exclude_categories`` names a folder not under ``root``
     (for remote images: a category none of ``images`` has)."""
-    from ..config import did_you_mean
 
     if not conf["distraction_exclude_categories"]:
         return

@@ -10,10 +10,12 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 from ..errors import PyImageSearchError
 from ..io.atomic import write_text_atomic
 from ..io.safe_paths import safe_child
+from .annotated import AnnotatedImage
 
 Detections = Mapping[str, Sequence[Mapping[str, object]]]
 
@@ -124,3 +126,23 @@ def write_yolo_txt(
         dest = safe_child(out, name, what=f"detections: image {image!r}: label file")
         written.append(write_text_atomic(dest, "".join(f"{ln}\n" for ln in lines)))
     return written
+
+
+def dlib_xml(items: Sequence[AnnotatedImage], images_dir: Path, decimals: int | None = None) -> str:
+    """A dlib imglab XML of the items (file names relative to ``images_dir``); box edges
+    exact (``repr``), or rounded to ``decimals``."""
+
+    def number(v: float) -> str:
+        return repr(float(v)) if decimals is None else f"{v:.{decimals}f}"
+
+    lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<dataset>", "<images>"]
+    for item in items:
+        lines.append(f"  <image file={quoteattr(str(item.path.relative_to(images_dir)))}>")
+        for x1, y1, x2, y2 in item.boxes:
+            lines.append(
+                f"    <box top='{number(y1)}' left='{number(x1)}' width='{number(x2 - x1)}' "
+                f"height='{number(y2 - y1)}'/>"
+            )
+        lines.append("  </image>")
+    lines += ["</images>", "</dataset>", ""]
+    return "\n".join(lines)

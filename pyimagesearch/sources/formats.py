@@ -10,7 +10,6 @@ logged. Plain functions taking paths (``read_voc_xml`` ...) are there for reuse.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import xml.etree.ElementTree as ET
@@ -19,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AnnotationError, ImageReadError, UnsafePathError
+from ..errors import AnnotationError, ImageReadError, UnsafePathError, did_you_mean
 from ..io.images import header_size, list_images
 from ..io.safe_paths import check_relative, is_inside, safe_child
-from .annotations import AnnotatedImage, register_reader
+from .annotated import AnnotatedImage
 from .coco import load_coco, unknown_category
 
 log = logging.getLogger(__name__)
@@ -105,7 +104,6 @@ def read_voc_xml(path: str | os.PathLike, class_name: str | None) -> np.ndarray:
     return _boxes([box for name, box in objects if class_name is None or name == class_name])
 
 
-@register_reader("voc-xml")
 def read_voc(conf: Mapping) -> list[AnnotatedImage]:
     """One VOC XML per image in ``image_annotations``; the image is ``<filename>``."""
     ann_dir, img_dir = Path(conf["image_annotations"]), Path(conf["image_dataset"])
@@ -128,7 +126,6 @@ def read_voc(conf: Mapping) -> list[AnnotatedImage]:
 
 def _check_class(where: Path, cls: str | None, seen: set[str]) -> None:
     """Stop when ``annotation_class`` names no object of the annotations (a misspelling)."""
-    from ..config import did_you_mean
 
     if cls is not None and seen and cls not in seen:
         raise AnnotationError(
@@ -166,7 +163,6 @@ def read_coco_json(path: str | os.PathLike, class_name: str | None) -> dict[str,
     return out
 
 
-@register_reader("coco-json")
 def read_coco(conf: Mapping) -> list[AnnotatedImage]:
     """Every image of the JSON found in ``image_dataset``; missing image files are skipped."""
     img_dir = Path(conf["image_dataset"])
@@ -220,9 +216,10 @@ def yolo_class_id(label_dir: str | os.PathLike, class_name: str | None) -> int |
             f"{' / '.join(YOLO_NAME_FILES)} file to resolve it (or give the integer id)"
         )
     if class_name not in names:
-        close = difflib.get_close_matches(class_name, names, n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise AnnotationError(f"{label_dir}: no class '{class_name}' in the names file{hint}")
+        raise AnnotationError(
+            f"{label_dir}: no class '{class_name}' in the names file"
+            f"{did_you_mean(class_name, names, n=3)}"
+        )
     return names.index(class_name)
 
 
@@ -261,7 +258,6 @@ def read_yolo_txt(
     return _boxes(rows)
 
 
-@register_reader("yolo-txt")
 def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
     """Each image of ``image_dataset`` with ``<stem>.txt`` from ``image_annotations``.
 
@@ -344,7 +340,6 @@ def _dlib_image(xml: Path, rel: str, image_dir: str | os.PathLike | None) -> Pat
     raise AnnotationError(f"{xml}: image '{rel}' not found beside the XML or in {image_dir}")
 
 
-@register_reader("dlib-xml")
 def read_dlib(conf: Mapping) -> list[AnnotatedImage]:
     """The imglab XML named by ``image_annotations``; images beside it or in ``image_dataset``."""
     cls = conf.get("annotation_class")
@@ -374,7 +369,6 @@ def read_crops_folder(
     return items
 
 
-@register_reader("crops")
 def read_crops(conf: Mapping) -> list[AnnotatedImage]:
     """Positive crops in ``image_dataset`` (``image_annotations`` is not used)."""
     return read_crops_folder(conf["image_dataset"], conf.get("storage_options"))

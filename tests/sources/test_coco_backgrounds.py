@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,20 +13,20 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pyimagesearch.io.images import list_images, read_image
-from pyimagesearch.sources.coco import CategoryError, load_coco
-from pyimagesearch.sources.coco_backgrounds import (
+from pyimagesearch.datatools.coco_backgrounds import (
     coco_image_url,
     fetch_coco_backgrounds,
     resolve_categories,
     select_backgrounds,
 )
-from pyimagesearch.sources.download import part_path
+from pyimagesearch.datatools.download import DownloadOptions, part_path
+from pyimagesearch.io.images import list_images, read_image
+from pyimagesearch.sources.coco import CategoryError, load_coco
 
+from ..conftest import DATASETS, ROOT
 from .test_download import MirrorServer
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
+DATA = DATASETS.resolve()
 COCO = DATA / "coco_tiny"
 ANNOTATIONS = COCO / "annotations/instances_train2017.json"
 SCRIPT = ROOT / "scripts/coco_backgrounds.py"
@@ -100,6 +99,7 @@ def coco():
     return load_coco(ANNOTATIONS)
 
 
+@pytest.mark.needs_data
 def test_selection_matches_independent_computation(coco):
     expected = expected_backgrounds()
     assert len(expected) == 11
@@ -116,6 +116,7 @@ def test_selection_matches_independent_computation(coco):
     assert ids == expected_backgrounds(names=())
 
 
+@pytest.mark.needs_data
 def test_exclusion_is_a_union_not_an_intersection(coco):
     person, car = coco.getCatIds(catNms=["person"]), coco.getCatIds(catNms=["car"])
     both = set(coco.getImgIds(catIds=person + car))  # the pycocotools intersection
@@ -124,6 +125,7 @@ def test_exclusion_is_a_union_not_an_intersection(coco):
     assert both < either and not either & set(ids)
 
 
+@pytest.mark.needs_data
 def test_num_takes_lowest_ids_or_a_seeded_sample(coco):
     cats = resolve_categories(coco, **{"names": ["person", "car"], "supercategories": ["vehicle"]})
     expected = expected_backgrounds()
@@ -133,6 +135,7 @@ def test_num_takes_lowest_ids_or_a_seeded_sample(coco):
     assert sample == sorted(sample) and set(sample) <= set(expected) and len(sample) == 4
 
 
+@pytest.mark.needs_data
 def test_misspelled_names_fail_with_close_matches(coco):
     with pytest.raises(CategoryError, match=r"unknown category 'persn' \(did you mean 'person'"):
         resolve_categories(coco, ["persn"])
@@ -153,6 +156,7 @@ def test_base_url_replaces_scheme_and_host_only():
     assert coco_image_url(img) == img["coco_url"]
 
 
+@pytest.mark.needs_data
 def test_cli_end_to_end_and_rerun_downloads_nothing(tmp_path):
     out = tmp_path / "bg"
     expected = expected_backgrounds()
@@ -175,6 +179,7 @@ def test_cli_end_to_end_and_rerun_downloads_nothing(tmp_path):
     check_output_folder(out, expected)
 
 
+@pytest.mark.needs_data
 def test_retried_503_and_discarded_truncated_image(tmp_path):
     expected = expected_backgrounds()
     flaky = [url_path(i) for i in expected[:3]]
@@ -184,8 +189,13 @@ def test_retried_503_and_discarded_truncated_image(tmp_path):
     with MirrorServer(files) as server:
         server.fail_first = dict.fromkeys(flaky, 1)
         server.truncate = {broken: files[broken].stat().st_size - 4000}
-        report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, base_url=server.url,
-                                        retries=3, backoff=0.0, progress=False)  # fmt: skip
+        report = fetch_coco_backgrounds(
+            ANNOTATIONS,
+            tmp_path,
+            **EXCLUDE,
+            base_url=server.url,
+            options=DownloadOptions(retries=3, backoff=0.0, progress=False),
+        )
         assert all(server.requests[p] == 2 for p in flaky)
         assert [int(r.task.key) for r in report.summary.failed] == [broken_id]
         assert "truncated JPEG" in report.summary.failed[0].reason
@@ -197,13 +207,19 @@ def test_retried_503_and_discarded_truncated_image(tmp_path):
         check_output_folder(tmp_path, [i for i in expected if i != broken_id])
         # the server is fixed: a re-run fetches the missing image only
         server.truncate, before = {}, server.total()
-        report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, base_url=server.url,
-                                        backoff=0.0, progress=False)  # fmt: skip
+        report = fetch_coco_backgrounds(
+            ANNOTATIONS,
+            tmp_path,
+            **EXCLUDE,
+            base_url=server.url,
+            options=DownloadOptions(backoff=0.0, progress=False),
+        )
         assert server.total() - before == 1 and server.requests[broken] == 2
     assert len(report.summary.downloaded) == 1 and len(report.summary.skipped) == 10
     check_output_folder(tmp_path, expected)
 
 
+@pytest.mark.needs_data
 def test_interrupted_run_fetches_only_what_is_missing(tmp_path):
     expected = expected_backgrounds()
     imgs, files = images_by_id(), mirror_files()
@@ -215,8 +231,13 @@ def test_interrupted_run_fetches_only_what_is_missing(tmp_path):
     stale = part_path(tmp_path / "images" / imgs[partial]["file_name"])
     stale.write_bytes(files[url_path(partial)].read_bytes()[:3000])
     with MirrorServer(files) as server:
-        report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, base_url=server.url,
-                                        backoff=0.0, progress=False)  # fmt: skip
+        report = fetch_coco_backgrounds(
+            ANNOTATIONS,
+            tmp_path,
+            **EXCLUDE,
+            base_url=server.url,
+            options=DownloadOptions(backoff=0.0, progress=False),
+        )
     assert sorted(server.requests) == sorted(url_path(i) for i in expected[4:])
     assert server.ranges == [(url_path(partial), 3000)]
     assert len(report.summary.skipped) == 4 and len(report.summary.downloaded) == 7
@@ -224,28 +245,53 @@ def test_interrupted_run_fetches_only_what_is_missing(tmp_path):
     check_output_folder(tmp_path, expected)
 
 
+@pytest.mark.needs_data
 def test_copy_from_local_images_dir(tmp_path):
-    report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, num=5,
-                                    images_dir=COCO / "images", progress=False)  # fmt: skip
+    report = fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        **EXCLUDE,
+        num=5,
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False),
+    )
     assert report.selected == expected_backgrounds()[:5]
     assert len(report.summary.downloaded) == 5
     check_output_folder(tmp_path, report.selected)
     assert str(COCO / "images" / "train2017") in (tmp_path / "manifest.csv").read_text()
 
 
+@pytest.mark.needs_data
 def test_images_left_from_another_selection_are_reported_and_pruned(tmp_path):
-    fetch_coco_backgrounds(ANNOTATIONS, tmp_path, exclude=["person"],
-                           images_dir=COCO / "images", progress=False)  # fmt: skip
-    report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE,
-                                    images_dir=COCO / "images", progress=False)  # fmt: skip
+    fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        exclude=["person"],
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False),
+    )
+    report = fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        **EXCLUDE,
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False),
+    )
     extra = set(expected_backgrounds(names=("person",), supers=())) - set(expected_backgrounds())
     assert len(report.stale) == len(extra) > 0 and "--prune" in report.format()
-    report = fetch_coco_backgrounds(ANNOTATIONS, tmp_path, **EXCLUDE, prune=True,
-                                    images_dir=COCO / "images", progress=False)  # fmt: skip
+    report = fetch_coco_backgrounds(
+        ANNOTATIONS,
+        tmp_path,
+        **EXCLUDE,
+        prune=True,
+        images_dir=COCO / "images",
+        options=DownloadOptions(progress=False),
+    )
     assert report.pruned == len(extra)
     check_output_folder(tmp_path, expected_backgrounds())
 
 
+@pytest.mark.needs_data
 def test_bad_input_is_a_one_line_error(tmp_path):
     res = run_cli("--annotations", str(ANNOTATIONS), "--exclude", "persn", "--out",
                   str(tmp_path / "x"))  # fmt: skip
@@ -253,7 +299,7 @@ def test_bad_input_is_a_one_line_error(tmp_path):
     assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
     assert "did you mean 'person'" in res.stderr
     with pytest.raises(CategoryError, match="at least one"):
-        fetch_coco_backgrounds(ANNOTATIONS, tmp_path, progress=False)
+        fetch_coco_backgrounds(ANNOTATIONS, tmp_path, options=DownloadOptions(progress=False))
 
 
 def test_help():

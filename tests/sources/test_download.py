@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import threading
 import time
@@ -13,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pyimagesearch.io.images import read_image
-from pyimagesearch.sources.download import (
+from pyimagesearch.datatools.download import (
     DownloadError,
+    DownloadOptions,
     DownloadTask,
     download_files,
     part_path,
@@ -23,9 +22,13 @@ from pyimagesearch.sources.download import (
     recorded_checks,
     write_manifest,
 )
+from pyimagesearch.io.images import read_image
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
+from ..conftest import DATASETS
+
+pytestmark = pytest.mark.needs_data
+
+DATA = DATASETS.resolve()
 COCO_IMAGES = DATA / "coco_tiny/images"
 SAMPLE_IMAGES = sorted((COCO_IMAGES / "train2017").glob("*.jpg"))[:6]
 
@@ -142,7 +145,7 @@ def _fetch(tasks, **kw):
     kw.setdefault("retries", 3)
     kw.setdefault("backoff", 0.0)
     kw.setdefault("progress", False)
-    return download_files(tasks, **kw)
+    return download_files(tasks, DownloadOptions(**kw))
 
 
 def test_sample_images_exist():
@@ -309,7 +312,7 @@ def test_local_copy_source_and_missing_file(tmp_path):
 
 def test_bad_arguments_raise():
     with pytest.raises(DownloadError):
-        download_files([], workers=0)
+        download_files([], DownloadOptions(workers=0))
     t = DownloadTask("x", "http://127.0.0.1:9/x.jpg", Path("/tmp/x.jpg"))
     with pytest.raises(DownloadError, match="same file"):
         download_files([t, t])

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,8 +19,9 @@ from pyimagesearch.sources.export import (
 )
 from pyimagesearch.sources.formats import read_yolo_txt
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
+from ..conftest import DATASETS
+
+DATA = DATASETS.resolve()
 COCO_JSON = DATA / "coco_tiny/annotations/instances_train2017.json"
 IMAGES = DATA / "coco_tiny/images/train2017"
 
@@ -36,6 +35,7 @@ DETECTIONS = {
 }
 
 
+@pytest.mark.needs_data
 def test_coco_results_convert_boxes_and_load_in_pycocotools(tmp_path):
     ids = image_ids_from_coco(COCO_JSON)
     results = to_coco_results(DETECTIONS, ids, category_id=3)

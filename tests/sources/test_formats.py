@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from PIL import Image
 
 from pyimagesearch.config import config_from_dict
 from pyimagesearch.errors import AnnotationError
-from pyimagesearch.sources.annotations import READERS, read_annotations
+from pyimagesearch.sources.annotations import read_annotations, reader
 from pyimagesearch.sources.formats import (
     read_coco_json,
     read_crops_folder,
@@ -23,8 +22,11 @@ from pyimagesearch.sources.formats import (
     read_yolo_txt,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
+from ..conftest import DATASETS, ROOT
+
+pytestmark = pytest.mark.needs_data
+
+DATA = DATASETS.resolve()
 CARS = sorted((DATA / "caltech101/101_ObjectCategories/car_side").glob("*.jpg"))[:3]
 COCO_JSON = DATA / "coco_tiny/annotations/instances_train2017.json"
 COCO_IMAGES = DATA / "coco_tiny/images/train2017"
@@ -97,7 +99,7 @@ def test_voc_errors_name_the_file(tmp_path):
     conf = {"image_dataset": str(CARS[0].parent), "image_annotations": str(ann),
             "annotation_class": "car"}  # fmt: skip
     with pytest.raises(AnnotationError, match=r"bad.xml: its image .*missing.jpg"):
-        READERS["voc-xml"](conf)
+        reader("voc-xml")(conf)
     (ann / "bad.xml").write_text(
         "<annotation><filename>x.jpg</filename><object><name>car</name><bndbox><xmin>a</xmin>"
         "</bndbox></object></annotation>"
@@ -181,11 +183,11 @@ def test_yolo_errors(tmp_path):
     images, labels = write_yolo(tmp_path)
     conf = {"image_dataset": str(images), "image_annotations": str(labels),
             "annotation_class": "cra"}  # fmt: skip
-    with pytest.raises(AnnotationError, match=r"no class 'cra'.*did you mean car"):
-        READERS["yolo-txt"](conf)
+    with pytest.raises(AnnotationError, match=r"no class 'cra'.*did you mean 'car'"):
+        reader("yolo-txt")(conf)
     (labels / "classes.txt").unlink()
     with pytest.raises(AnnotationError, match=r"classes\.txt"):
-        READERS["yolo-txt"]({**conf, "annotation_class": "car"})
+        reader("yolo-txt")({**conf, "annotation_class": "car"})
     bad = labels / "bad.txt"
     bad.write_text("2 0.5 0.5 0.2\n")
     with pytest.raises(AnnotationError, match=r"bad.txt:1: expected 'class cx cy w h'"):

@@ -5,19 +5,18 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.io.images import list_images, read_image
-from pyimagesearch.sources.formats import read_crops_folder
-from pyimagesearch.sources.openimages import (
+from pyimagesearch.datatools.download import DownloadOptions
+from pyimagesearch.datatools.openimages import (
     OpenImagesError,
+    OpenImagesFiles,
+    SubsetSpec,
     build_subset,
     expand_descendants,
     placeholder_reason,
@@ -26,11 +25,13 @@ from pyimagesearch.sources.openimages import (
     read_image_sources,
     resolve_classes,
 )
+from pyimagesearch.io.images import list_images, read_image
+from pyimagesearch.sources.formats import read_crops_folder
 
+from ..conftest import DATASETS, ROOT
 from .test_download import MirrorServer
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("PYIMAGESEARCH_DATASETS") or ROOT.parent / "shared/datasets").resolve()
+DATA = DATASETS.resolve()
 META = DATA / "openimages"
 DESCRIPTIONS = META / "class-descriptions-boxable.csv"
 HIERARCHY = META / "bbox_labels_600_hierarchy.json"
@@ -110,9 +111,10 @@ def dataset(tmp_path, names):
 
 
 def subset(tmp_path, out, classes, mode, **kw):
-    return build_subset(classes, tmp_path / "bbox.csv", tmp_path / "images.csv", out,
-                        DESCRIPTIONS, HIERARCHY, mode=mode, backoff=0.0, retries=1,
-                        progress=False, **kw)  # fmt: skip
+    files = OpenImagesFiles(tmp_path / "bbox.csv", tmp_path / "images.csv", DESCRIPTIONS,
+                            HIERARCHY)  # fmt: skip
+    options = DownloadOptions(backoff=0.0, retries=1, progress=False)
+    return build_subset(SubsetSpec(classes, mode=mode, **kw), files, out, options)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -124,6 +126,7 @@ def display(names, labels):
     return {names[m] for m in labels}
 
 
+@pytest.mark.needs_data
 def test_vehicle_expands_to_its_descendants(names):
     children = read_hierarchy(HIERARCHY)
     vehicle = resolve_classes(["Vehicle"], names)
@@ -136,6 +139,7 @@ def test_vehicle_expands_to_its_descendants(names):
     assert "Human face" not in person  # 'Part' edges are not kinds of
 
 
+@pytest.mark.needs_data
 def test_misspelled_class_errors_with_close_matches(names):
     with pytest.raises(OpenImagesError, match=r"unknown Open Images class 'Carr'.*Car"):
         resolve_classes(["Carr"], names)
@@ -144,6 +148,7 @@ def test_misspelled_class_errors_with_close_matches(names):
     assert resolve_classes(["/m/0k4j", "taxi"], names) == {"/m/0k4j": "Car", "/m/0pg52": "Taxi"}
 
 
+@pytest.mark.needs_data
 def test_backgrounds_without_car_via_cli(dataset, names):
     tmp_path, server = dataset
     out = tmp_path / "bg"
@@ -173,6 +178,7 @@ def test_backgrounds_without_car_via_cli(dataset, names):
     assert server.total() - before == 3  # only the failed ones are tried again
 
 
+@pytest.mark.needs_data
 def test_backgrounds_without_car_drop_look_alikes_by_default(dataset, names):
     tmp_path, _ = dataset
     out = tmp_path / "bg-default"
@@ -184,6 +190,7 @@ def test_backgrounds_without_car_drop_look_alikes_by_default(dataset, names):
     assert "look-alikes excluded too" in report.format() and "Taxi" in report.format()
 
 
+@pytest.mark.needs_data
 def test_backgrounds_without_vehicle_drop_every_car_like_image(dataset, names):
     tmp_path, _ = dataset
     out = tmp_path / "bg"
@@ -207,6 +214,7 @@ def _pixels(v: float, n: int) -> int:
     return int(np.floor(v * n + 0.5))
 
 
+@pytest.mark.needs_data
 def test_positive_crops(dataset, names):
     tmp_path, _ = dataset
     out = tmp_path / "pos"
@@ -236,6 +244,7 @@ def test_positive_crops(dataset, names):
     ]  # the stale limousine crop is gone  # fmt: skip
 
 
+@pytest.mark.needs_data
 def test_placeholder_rule():
     placeholder = cv2.imdecode(np.frombuffer(make_placeholder(), np.uint8), cv2.IMREAD_UNCHANGED)
     assert "placeholder-like 500x374" in placeholder_reason(placeholder)
@@ -260,6 +269,7 @@ def test_image_csv_accepts_url_columns(tmp_path):
         read_image_sources(tmp_path / "c.csv")
 
 
+@pytest.mark.needs_data
 def test_cli_errors_and_help(tmp_path):
     res = run_cli("Carr", "--bbox-csv", "x.csv", "--images-csv", "y.csv", "--out",
                   str(tmp_path / "o"), "--class-descriptions", str(DESCRIPTIONS),

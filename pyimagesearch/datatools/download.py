@@ -60,6 +60,34 @@ class DownloadError(PyImageSearchError):
 
 
 @dataclass(frozen=True)
+class DownloadOptions:
+    """How every fetcher downloads: parallelism, retries, timeouts and size limits.
+
+    One value shared by :func:`download_files`, the COCO background and Open Images
+    fetchers (built from the command line by :func:`.cli.download_options`).
+    ``retries``/``backoff`` drive the HTTP retries of connection errors and 429/5xx
+    answers; ``timeout`` is ``(connect, read)`` in seconds; ``max_bytes`` refuses larger
+    responses; ``max_image_pixels`` refuses larger images before decoding.
+    """
+
+    workers: int = 8
+    retries: int = 5
+    backoff: float = 0.5
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise DownloadError(f"workers must be >= 1 (got {self.workers})")
+        if self.retries < 0 or self.backoff < 0:
+            raise DownloadError(
+                f"retries and backoff must be >= 0 (got {self.retries}, {self.backoff})"
+            )
+
+
+@dataclass(frozen=True)
 class DownloadTask:
     """One file to fetch: ``source`` is a URL or a local ``Path`` to copy.
 
@@ -188,23 +216,20 @@ def md5_b64_to_hex(value: str) -> str | None:
 
 def download_files(
     tasks: Sequence[DownloadTask],
-    workers: int = 8,
-    verify: Verifier = verify_image,
-    retries: int = 5,
-    backoff: float = 0.5,
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    progress: bool = True,
+    options: DownloadOptions | None = None,
+    verify: Verifier | None = None,
     desc: str = "fetch",
     root: str | os.PathLike | None = None,
 ) -> DownloadSummary:
-    """Fetch every task with at most ``workers`` in flight; never raises for one bad file.
+    """Fetch every task with at most ``options.workers`` in flight; never raises for one bad file.
 
-    With ``root`` (the output folder), a task whose file (or its temp file) would lie
-    outside it, symlinks resolved, stops the batch before anything is fetched.
+    ``verify`` checks each file (default: it decodes as an image of at most
+    ``options.max_image_pixels`` pixels). With ``root`` (the output folder), a task whose
+    file (or its temp file) would lie outside it, symlinks resolved, stops the batch
+    before anything is fetched.
     """
-    if workers < 1:
-        raise DownloadError(f"workers must be >= 1 (got {workers})")
+    opts = options or DownloadOptions()
+    verify = verify or image_verifier(opts.max_image_pixels)
     dests = [t.dest for t in tasks]
     if len(set(dests)) != len(dests):
         raise DownloadError("two download tasks write the same file")
@@ -216,14 +241,14 @@ def download_files(
 
     def session() -> requests.Session:
         if not hasattr(local, "session"):
-            local.session = make_session(retries, backoff, pool_size=2)
+            local.session = make_session(opts.retries, opts.backoff, pool_size=2)
             with lock:
                 sessions.append(local.session)
         return local.session
 
     def run(task: DownloadTask) -> FileResult:
         try:
-            return _fetch_one(task, session, verify, timeout, max_bytes)
+            return _fetch_one(task, session, verify, opts.timeout, opts.max_bytes)
         except OSError as exc:  # a disk or folder problem of this one file: one line
             return FileResult(task, "failed", os_error_text(exc))
         except Exception as exc:  # a bug or odd OS error must not kill the batch
@@ -231,8 +256,8 @@ def download_files(
             return FileResult(task, "failed", f"unexpected error: {exc!r}")
 
     summary = DownloadSummary()
-    bar = tqdm(total=len(tasks), desc=desc, unit="file", disable=not progress, leave=False)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    bar = tqdm(total=len(tasks), desc=desc, unit="file", disable=not opts.progress, leave=False)
+    pool = ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="fetch")
     try:
         futures = [pool.submit(run, task) for task in tasks]
         for future in as_completed(futures):

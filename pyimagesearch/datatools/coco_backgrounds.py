@@ -22,12 +22,11 @@ import numpy as np
 from pycocotools.coco import COCO
 
 from ..errors import UnsafePathError
-from ..io.images import DEFAULT_MAX_PIXELS
 from ..io.safe_paths import check_relative, is_inside, safe_child
-from .coco import CategoryError, load_coco, unknown_category
+from ..sources.coco import CategoryError, load_coco, unknown_category
 from .download import (
-    DEFAULT_TIMEOUT,
     DownloadError,
+    DownloadOptions,
     DownloadSummary,
     DownloadTask,
     FileResult,
@@ -208,18 +207,15 @@ def fetch_coco_backgrounds(
     images_dir: str | os.PathLike | None = None,
     include_unannotated: bool = False,
     seed: int | None = None,
-    workers: int = 8,
     prune: bool = False,
-    retries: int = 5,
-    backoff: float = 0.5,
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-    progress: bool = True,
-    max_image_pixels: int = DEFAULT_MAX_PIXELS,
+    options: DownloadOptions | None = None,
 ) -> BackgroundsReport:
     """Select COCO background images and fetch them (resumable) into ``out_dir``.
 
-    Images of more than ``max_image_pixels`` pixels are refused before decoding.
+    ``options`` (workers, retries, timeouts, ...) drive the download; images of more than
+    ``options.max_image_pixels`` pixels are refused before decoding.
     """
+    options = options or DownloadOptions()
     if not exclude and not exclude_supercategories:
         raise CategoryError("name at least one category or supercategory to exclude")
     if num is not None and num < 1:
@@ -258,12 +254,8 @@ def fetch_coco_backgrounds(
 
     summary = download_files(
         tasks,
-        workers=workers,
-        verify=image_verifier(max_image_pixels),
-        retries=retries,
-        backoff=backoff,
-        timeout=timeout,
-        progress=progress,
+        options,
+        verify=image_verifier(options.max_image_pixels),
         desc="COCO backgrounds",
         root=out,
     )

@@ -1,4 +1,4 @@
-"""Reference implementations: the course's per-window algorithm, kept for tests and benchmarks.
+"""Reference implementations: the course's per-window algorithm, for tests and benchmarks only.
 
 These compute each window's descriptor on its own with ``skimage.feature.hog`` on the
 window's context crop, and score windows one by one. They are slow by design: they
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from skimage.feature import hog as skimage_hog
 
-from ..detection.pyramid import pyramid
-from .hog import HogParams, context_crop
+from pyimagesearch.descriptor.hog import HogParams, context_crop
+from pyimagesearch.detection.pyramid import pyramid
 
 
 def skimage_window_descriptor(

@@ -18,7 +18,6 @@ a known placeholder size (:data:`PLACEHOLDER_SIZES`) *and* is nearly flat (at le
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import json
 import logging
@@ -32,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import AnnotationError, ImageReadError
+from ..errors import AnnotationError, ImageReadError, did_you_mean
 from ..io.atomic import write_bytes_atomic, write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
 from ..io.remote import (  # noqa: F401  (the placeholder check is shared with remote reads)
@@ -45,8 +44,8 @@ from ..io.remote import (  # noqa: F401  (the placeholder check is shared with r
 )
 from ..io.safe_paths import safe_child, safe_id
 from .download import (
-    DEFAULT_TIMEOUT,
     DownloadError,
+    DownloadOptions,
     DownloadSummary,
     DownloadTask,
     download_files,
@@ -98,6 +97,56 @@ class ImageSource:
     size: int | None = None
     md5: str | None = None
     rotation: float = 0.0
+
+
+@dataclass(frozen=True)
+class OpenImagesFiles:
+    """The Open Images metadata a subset is selected from.
+
+    ``bbox_csv``: boxes (normalised coordinates); ``images_csv``: ImageID and URL;
+    ``class_descriptions``: ``class-descriptions-boxable.csv``; ``hierarchy``:
+    ``bbox_labels_600_hierarchy.json`` (needed for backgrounds and descendants).
+    """
+
+    bbox_csv: str | os.PathLike
+    images_csv: str | os.PathLike
+    class_descriptions: str | os.PathLike
+    hierarchy: str | os.PathLike | None = None
+    #: human-verified image-level labels; with it, ``positives`` also writes
+    #: ``image-labels.csv`` for the Open Images evaluation protocol
+    image_labels_csv: str | os.PathLike | None = None
+
+
+@dataclass(frozen=True)
+class SubsetSpec:
+    """What an Open Images subset holds: classes, mode, box filters, how many images.
+
+    ``mode`` is ``positives`` (crops of the classes) or ``backgrounds`` (images with none
+    of them); ``descendants`` adds the classes' subcategories to positives;
+    ``look_alikes`` also excludes the classes' siblings from backgrounds; ``drop_*`` skip
+    positive boxes flagged 1; ``min_box_size`` skips smaller crops (pixels per side);
+    ``num``/``seed`` limit the images; ``prune`` deletes images of an earlier background
+    run that this selection does not hold; ``extra_placeholder_sha256`` adds known
+    placeholder files to discard.
+    """
+
+    classes: Sequence[str]
+    mode: str = "positives"
+    descendants: bool = False
+    look_alikes: bool = True
+    drop_group_of: bool = False
+    drop_depiction: bool = False
+    drop_truncated: bool = False
+    drop_occluded: bool = False
+    min_box_size: int = 16
+    num: int | None = None
+    seed: int | None = None
+    prune: bool = False
+    extra_placeholder_sha256: Sequence[str] = ()
+
+    def __post_init__(self) -> None:  # tuples: a spec is a value, not a view of a list
+        object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "extra_placeholder_sha256", tuple(self.extra_placeholder_sha256))
 
 
 @dataclass
@@ -156,12 +205,7 @@ def resolve_classes(names: Iterable[str], descriptions: dict[str, str]) -> dict[
     for name in names:
         mid = name if name in descriptions else by_lower.get(name.strip().lower())
         if mid is None:
-            valid = sorted(descriptions.values())
-            close = difflib.get_close_matches(name, valid, n=5, cutoff=0.6)
-            if not close:
-                lowered = difflib.get_close_matches(name.lower(), list(by_lower), n=5)
-                close = [descriptions[by_lower[c]] for c in lowered]
-            hint = f"; close matches: {', '.join(close)}" if close else ""
+            hint = did_you_mean(name, sorted(descriptions.values()), n=5)
             raise OpenImagesError(
                 f"unknown Open Images class '{name}'{hint} (see class-descriptions-boxable.csv)"
             )
@@ -367,34 +411,15 @@ def _limit(ids: list[str], num: int | None, seed: int | None) -> list[str]:
 
 
 def build_subset(
-    classes: Sequence[str],
-    bbox_csv: str | os.PathLike,
-    images_csv: str | os.PathLike,
+    spec: SubsetSpec,
+    files: OpenImagesFiles,
     out_dir: str | os.PathLike,
-    class_descriptions: str | os.PathLike,
-    hierarchy: str | os.PathLike | None = None,
-    mode: str = "positives",
-    descendants: bool = False,
-    look_alikes: bool = True,
-    drop_group_of: bool = False,
-    drop_depiction: bool = False,
-    drop_truncated: bool = False,
-    drop_occluded: bool = False,
-    min_box_size: int = 16,
-    num: int | None = None,
-    seed: int | None = None,
-    workers: int = 8,
-    prune: bool = False,
-    extra_placeholder_sha256: Iterable[str] = (),
-    retries: int = 5,
-    backoff: float = 0.5,
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-    progress: bool = True,
-    max_image_pixels: int = DEFAULT_MAX_PIXELS,
+    options: DownloadOptions | None = None,
 ) -> SubsetReport:
     """Fetch an Open Images subset: positive crops, or background images without the classes.
 
-    ``positives``: images with a kept box of the classes (plus descendants when
+    ``spec`` says what to select, ``files`` where the metadata are, ``options`` how to
+    download. ``positives``: images with a kept box of the classes (plus descendants when
     ``descendants``) go to ``out/images``; each kept box of at least ``min_box_size``
     pixels per side is cropped to ``out/crops/<ImageID>_<k>.jpg`` (a folder for
     ``annotation_format: "crops"``). ``backgrounds``: images of the bbox CSV with no box
@@ -404,21 +429,32 @@ def build_subset(
     With ``look_alikes`` (the default for backgrounds), the classes' siblings in the
     hierarchy and their descendants are excluded too: a background for a ``Car``
     detector should hold no ``Taxi`` (a sibling of ``Car`` under ``Land vehicle``).
+
+    ``positives`` also writes what the Open Images evaluation protocol needs
+    (:mod:`pyimagesearch.evaluation.openimages`): ``boxes.csv`` (the bbox CSV rows of
+    the kept images for the classes and their descendants, group-of and all, whatever
+    the ``drop_*`` options), ``classes.csv`` (the classes asked for) and, with
+    ``image_labels_csv`` (the human-verified image-level labels CSV), ``image-labels.csv``
+    (its rows for the classes, their descendants and their ancestors);
+    images whose image-level labels verify a class (present or absent) are then selected
+    too, with or without boxes.
     """
+    options = options or DownloadOptions()
+    mode, num, hierarchy, images_csv = spec.mode, spec.num, files.hierarchy, files.images_csv
     if mode not in ("positives", "backgrounds"):
         raise OpenImagesError(f"mode must be 'positives' or 'backgrounds' (got '{mode}')")
     if num is not None and num < 1:
         raise OpenImagesError(f"num must be >= 1 (got {num})")
-    names = read_class_descriptions(class_descriptions)
-    labels = resolve_classes(classes, names)
-    expand = mode == "backgrounds" or descendants
+    names = read_class_descriptions(files.class_descriptions)
+    labels = resolve_classes(spec.classes, names)
+    expand = mode == "backgrounds" or spec.descendants
     if expand and hierarchy is None:
         raise OpenImagesError("the label hierarchy file is needed to expand descendants")
     children = read_hierarchy(hierarchy) if hierarchy is not None else {}
     family = expand_descendants(labels, children)  # the labels and their descendants
     wanted = set(family) if expand else set(labels)
     notes = []
-    if mode == "backgrounds" and look_alikes:
+    if mode == "backgrounds" and spec.look_alikes:
         related = related_not_excluded(labels, wanted, children)
         if related:
             wanted |= expand_descendants(related, children)
@@ -430,14 +466,27 @@ def build_subset(
     if expand and family != set(labels):
         extra = sorted(names.get(m, m) for m in family - set(labels))
         notes.append(f"descendants included: {', '.join(extra)}")
-    all_ids, boxes = read_bbox_csv(bbox_csv, wanted)
+    positives = mode == "positives"
+    all_ids, eval_boxes = read_bbox_csv(files.bbox_csv, wanted | family if positives else wanted)
+    boxes = {i: b for i, bs in eval_boxes.items() if (b := [x for x in bs if x.label in wanted])}
+    verified = {}
+    image_labels_csv = files.image_labels_csv
+    if positives and image_labels_csv:  # the rows the protocol can use: family and ancestors
+        above = {p for p, subs in children.items() for s in subs if s in labels} - {ROOT_LABEL}
+        while more := {p for p, subs in children.items() if subs & above} - above - {ROOT_LABEL}:
+            above |= more
+        verified = read_image_labels(image_labels_csv, wanted | family | above)
 
     dropped: dict[str, int] = {}
     if mode == "positives":
-        kept_boxes = {}
+        kept_boxes = {i: [] for i, rows in verified.items() if any(r[1] in wanted for r in rows)}
         for image_id, image_boxes in boxes.items():
             kept, counts = filter_boxes(
-                image_boxes, drop_group_of, drop_depiction, drop_truncated, drop_occluded
+                image_boxes,
+                spec.drop_group_of,
+                spec.drop_depiction,
+                spec.drop_truncated,
+                spec.drop_occluded,
             )
             for key, value in counts.items():
                 dropped[key] = dropped.get(key, 0) + value
@@ -463,7 +512,7 @@ def build_subset(
         if rotated:
             notes.append(f"{len(rotated)} image(s) with a Rotation skipped (boxes may not fit)")
         candidates = [i for i in candidates if i not in rotated]
-    selected = _limit([i for i in candidates if i in sources], num, seed)
+    selected = _limit([i for i in candidates if i in sources], num, spec.seed)
 
     out = Path(out_dir)
     img_dir = out / "images"
@@ -476,18 +525,14 @@ def build_subset(
         tasks.append(DownloadTask(image_id, src.url, dest, size=src.size, md5=src.md5, **checks))
     summary = download_files(
         tasks,
-        workers=workers,
-        verify=make_placeholder_verifier(extra_placeholder_sha256, max_image_pixels),
-        retries=retries,
-        backoff=backoff,
-        timeout=timeout,
-        progress=progress,
+        options,
+        verify=make_placeholder_verifier(spec.extra_placeholder_sha256, options.max_image_pixels),
         desc=f"Open Images {mode}",
         root=out,
     )
     backgrounds = mode == "backgrounds"
     stale, pruned = finish_image_folder(
-        out, summary, previous, lambda res: res.task.key, labels=backgrounds, prune=prune
+        out, summary, previous, lambda res: res.task.key, labels=backgrounds, prune=spec.prune
     )
     report = SubsetReport(mode, out, labels, selected, summary, 0, dropped, len(missing), notes)
     if backgrounds:
@@ -496,12 +541,79 @@ def build_subset(
         report.crops, small = write_crops(
             out,
             {r.task.key: kept_boxes[r.task.key] for r in summary.kept},
-            min_box_size,
+            spec.min_box_size,
             names,
-            max_image_pixels,
+            options.max_image_pixels,
         )
         report.boxes_dropped["smaller than min_box_size"] = small
+        write_evaluation_files(
+            out, [r.task.key for r in summary.kept], eval_boxes, verified, labels,
+            with_image_labels=image_labels_csv is not None,
+        )  # fmt: skip
     return report
+
+
+IMAGE_LABEL_FIELDS = ("ImageID", "Source", "LabelName", "Confidence")
+BBOX_FIELDS = (
+    "ImageID", "Source", "LabelName", "Confidence", "XMin", "XMax", "YMin", "YMax",
+    "IsOccluded", "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside",
+)  # fmt: skip
+
+
+def read_image_labels(
+    path: str | os.PathLike, keep: set[str] | None = None
+) -> dict[str, list[tuple[str, str, str]]]:
+    """``ImageID -> [(Source, LabelName, Confidence)]`` from an image-level labels CSV
+    (only the rows whose label is in ``keep``, when given: the CSVs are large)."""
+    path = Path(path)
+    out: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in ("ImageID", "LabelName", "Confidence")
+                       if c not in (reader.fieldnames or [])]  # fmt: skip
+            if missing:
+                raise OpenImagesError(f"{path}: image-level labels CSV lacks {', '.join(missing)}")
+            for line, row in enumerate(reader, start=2):
+                if keep is not None and row["LabelName"] not in keep:
+                    continue
+                if row["Confidence"] not in ("0", "1"):
+                    raise OpenImagesError(f"{path}:{line}: Confidence must be 0 or 1")
+                image_id = safe_id(row["ImageID"], what=f"{path}:{line}: ImageID")
+                out[image_id].append((row.get("Source") or "", row["LabelName"], row["Confidence"]))
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise OpenImagesError(f"{path}: cannot read image-level labels CSV ({exc})") from None
+    return dict(out)
+
+
+def write_evaluation_files(
+    out: Path,
+    image_ids: Sequence[str],
+    boxes: dict[str, list[OIBox]],
+    verified: dict[str, list[tuple[str, str, str]]],
+    labels: dict[str, str],
+    with_image_labels: bool,
+) -> None:
+    """``boxes.csv``, ``classes.csv`` and (optionally) ``image-labels.csv`` of the kept images."""
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(BBOX_FIELDS)
+    for image_id in sorted(image_ids):
+        for b in boxes.get(image_id, []):
+            coords = (b.xmin, b.xmax, b.ymin, b.ymax)
+            flags = (b.occluded, b.truncated, b.group_of, b.depiction, b.inside)
+            writer.writerow([image_id, "", b.label, 1, *coords, *flags])
+    write_text_atomic(out / "boxes.csv", rows.getvalue())
+    classes = io.StringIO()
+    csv.writer(classes).writerows(sorted(labels.items()))
+    write_text_atomic(out / "classes.csv", classes.getvalue())
+    if with_image_labels:
+        rows = io.StringIO()
+        writer = csv.writer(rows)
+        writer.writerow(IMAGE_LABEL_FIELDS)
+        for image_id in sorted(image_ids):
+            writer.writerows([image_id, *r] for r in verified.get(image_id, []))
+        write_text_atomic(out / "image-labels.csv", rows.getvalue())
 
 
 _CROP_NAME = re.compile(r"^.+_\d+\.jpg$")

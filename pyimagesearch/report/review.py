@@ -15,7 +15,7 @@ import io
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,6 @@ from ..features.store import FeatureStore, hard_negative_group
 from ..io.atomic import write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, category_of, read_gray
 from ..io.safe_paths import is_inside
-from .hard_negatives import annotated_group
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -50,6 +49,10 @@ class Review:
     suspects_json: Path
     n_annotated: int = 0
     annotated_sheet: Path | None = None
+    #: the windows drawn on the sheet (source, box, scale, probability), most confident first
+    windows: list[dict] = field(default_factory=list)
+    #: the suspect records written to ``suspects_json``
+    suspects: list[dict] = field(default_factory=list)
 
 
 def _store(conf: Config) -> FeatureStore:
@@ -64,7 +67,11 @@ def mined_rows(conf: Config, round_index: int, annotated: bool = False) -> dict[
     With ``annotated``, the windows mined on the annotated images
     (``hard_negatives/annotated_round_NNN``) instead of the distraction images.
     """
-    group = annotated_group(round_index) if annotated else hard_negative_group(round_index)
+    group = (
+        hard_negative_group(round_index, annotated=True)
+        if annotated
+        else hard_negative_group(round_index)
+    )
     return _store(conf).read(group, _COLUMNS)
 
 
@@ -72,7 +79,7 @@ def annotated_sheet(
     conf: Config, round_index: int, out_dir: str | Path, top: int = 48
 ) -> tuple[int, Path | None]:
     """The contact sheet of the windows mined on the annotated images, when stored."""
-    from ..report.gallery import window_sheet
+    from .gallery import window_sheet
 
     if round_index not in _store(conf).hard_negative_rounds(annotated=True):
         return 0, None
@@ -94,7 +101,7 @@ def review_round(
     With ``annotated``, review the windows mined on the annotated images instead; else
     their sheet is written too (``hard_negatives_annotated_round_NNN.png``) when stored.
     """
-    from ..report.gallery import window_sheet
+    from .gallery import window_sheet
 
     out = Path(out_dir)
     rows = _inside_inputs(conf, mined_rows(conf, round_index, annotated))
@@ -114,7 +121,7 @@ def review_round(
     )
     csv_path = out / f"suspects_{kind}round_{round_index:03d}.csv"
     json_path = out / f"suspects_{kind}round_{round_index:03d}.json"
-    _write_suspects(rows, categories, contrast, suspect, csv_path, json_path)
+    suspects = _write_suspects(rows, categories, contrast, suspect, csv_path, json_path)
     n_annotated, other = (0, None) if annotated else annotated_sheet(conf, round_index, out, top)
     return Review(
         round=round_index,
@@ -128,6 +135,8 @@ def review_round(
         suspects_json=json_path,
         n_annotated=n_annotated,
         annotated_sheet=other,
+        windows=_records(rows, range(min(top, len(rows["score"])))),
+        suspects=suspects,
     )
 
 
@@ -177,7 +186,22 @@ def _category(source: str, root: Path) -> str:
         return Path(source).parent.name
 
 
-def _write_suspects(rows, categories, contrast, suspect, csv_path: Path, json_path: Path):
+def _records(rows: dict[str, np.ndarray], index) -> list[dict]:
+    """The windows ``index`` of ``rows`` as JSON-ready records."""
+    return [
+        {
+            "source": str(rows["source"][i]),
+            "box": [round(float(v), 1) for v in rows["box"][i]],
+            "scale": round(float(rows["scale"][i]), 4),
+            "probability": round(float(rows["probability"][i]), 6),
+        }
+        for i in index
+    ]
+
+
+def _write_suspects(
+    rows, categories, contrast, suspect, csv_path: Path, json_path: Path
+) -> list[dict]:
     records = [
         {
             "source": str(rows["source"][i]),
@@ -200,3 +224,4 @@ def _write_suspects(rows, categories, contrast, suspect, csv_path: Path, json_pa
         )
     write_text_atomic(csv_path, buf.getvalue())
     write_text_atomic(json_path, json.dumps(records, indent=1))
+    return records

@@ -1,4 +1,4 @@
-"""Compiled inner loops of the HOG descriptor (numba, cached on disk).
+"""Compiled inner loops of the HOG descriptor and the window scorer (numba, cached on disk).
 
 Each kernel is one step of the algorithm, written as a plain loop over pixels or
 blocks so that one pass over memory does the work that a chain of numpy calls
@@ -160,3 +160,30 @@ def correlate_blocks(partial, n_rows, n_cols, win_r, win_c, out):
             for i in range(n_rows):
                 for j in range(n_cols):
                     out[i, j] += partial[i + a, j + b, col]
+
+
+def warm_up() -> None:
+    """Load (or compile) every kernel now, e.g. before forking workers that inherit them.
+
+    The arguments have the types the descriptor and the detector pass, so no call
+    later compiles anything.
+    """
+    image = np.zeros((12, 12), np.uint8)
+    table = np.arange(256, dtype=np.float64)
+    edges = np.zeros(8, np.float64)
+    magnitude = np.empty(image.shape, np.float64)
+    bins = np.empty(image.shape, np.int8)
+    pixel_bins(
+        image,
+        table,
+        edges,
+        edges,
+        np.full(4097, -1, np.int8),
+        magnitude,
+        bins,
+        np.empty(image.size, np.int64),
+    )
+    hist = np.empty((3, 3, 9), np.float32)
+    cell_histograms(magnitude, bins, 9, 4, 4, 0, 0, hist)
+    l1_blocks(hist, 2, 2, False, np.empty((2, 2, 2, 2, 9), np.float32))
+    correlate_blocks(np.zeros((2, 2, 1), np.float32), 1, 1, 1, 1, np.zeros((1, 1), np.float32))

@@ -1,0 +1,311 @@
+"""A Python API without config files: train, detect, save, load and evaluate a detector.
+
+As dlib's ``train_simple_object_detector``: images are ``uint8`` arrays (grayscale or
+BGR), boxes ``(n, 4)`` arrays of ``x1, y1, x2, y2`` pixels (``x2``/``y2`` exclusive).
+Options are the config's keys with the config's defaults (README, "Config keys").
+
+Training runs the same library steps as the config pipeline (``run_pipeline``):
+feature extraction, the calibrated linear SVM, hard-negative mining rounds on the
+negative images and on the training images outside their objects, retraining. Those
+steps work on files, so the arrays are staged (lossless PNG and a dlib imglab XML)
+in a temporary folder that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .config import Config, config_from_dict
+from .detection.detector import Detections
+from .detection.detector import Detector as _WindowDetector
+from .errors import ConfigError
+from .evaluation.metrics import summarize_detections
+from .model.linear import LinearModel
+from .model.modelfile import load_model, save_model
+from .sources.annotated import AnnotatedImage
+from .sources.export import dlib_xml
+
+log = logging.getLogger(__name__)
+
+#: Values of the course's required keys when the API is not given them (conf/cars.json's).
+COURSE_DEFAULTS: dict[str, Any] = {
+    "offset": 5,
+    "use_flip": True,
+    "num_distraction_images": 500,
+    "num_distractions_per_image": 10,
+    "orientations": 9,
+    "pixels_per_cell": [4, 4],
+    "cells_per_block": [2, 2],
+    "normalize": True,
+    "window_step": 4,
+    "overlap_thresh": 0.3,
+    "pyramid_scale": 1.5,
+    "min_probability": 0.7,
+    "C": 0.01,
+    "hn_num_distraction_images": 50,
+    "hn_window_step": 4,
+    "hn_pyramid_scale": 1.5,
+    "hn_min_probability": 0.51,
+}
+
+#: The config keys that describe detection (not training); a saved detector keeps them.
+DETECTION_KEYS = (
+    "window_step",
+    "pyramid_scale",
+    "min_probability",
+    "overlap_thresh",
+    "padding",
+    "upsample",
+)
+
+
+class Detector(_WindowDetector):
+    """A trained detector: ``detect(image)`` on arrays, ``save(path)`` as a data-only file."""
+
+    def detect(self, image: np.ndarray, min_probability: float | None = None) -> Detections:
+        """Detections (boxes, probabilities, scores) in a grayscale or BGR ``uint8`` image."""
+        return super().detect(_gray(image, "image"), min_probability)
+
+    def settings(self) -> dict[str, Any]:
+        """The detection settings, under their config key names."""
+        return {
+            "window_step": self.window_step,
+            "pyramid_scale": self.pyramid_scale,
+            "min_probability": self.min_probability,
+            "overlap_thresh": self.overlap_thresh,
+            "padding": self.padding,
+            "upsample": self.upsample,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model and the detection settings as JSON (atomically; no pickle)."""
+        self.model.metadata["detector"] = self.settings()
+        return save_model(self.model, path)
+
+
+def load_detector(path: str | Path) -> Detector:
+    """The detector saved by :meth:`Detector.save` (or any model file; then the config's
+    default detection settings apply)."""
+    model = load_model(path)
+    settings = {**_detection_defaults(), **model.metadata.get("detector", {})}
+    return _detector(model, settings)
+
+
+def train_detector(
+    images: Sequence[np.ndarray],
+    boxes: Sequence[np.ndarray],
+    negative_images: Sequence[np.ndarray] | None = None,
+    *,
+    progress: bool = False,
+    work_dir: str | Path | None = None,
+    **options: Any,
+) -> Detector:
+    """Train a detector on ``images`` with their object ``boxes``; returns it.
+
+    ``negative_images`` hold no object; without them, the parts of the training images
+    outside every box are the negatives. ``options`` are config keys (``C``,
+    ``window_dim``, ``hn_rounds``, ``search``...); ``window_dim`` defaults to the
+    window ``explore_dims`` suggests for the boxes. ``work_dir`` keeps the staged files
+    and the feature store there instead of a temporary folder.
+    """
+    images = [_gray(im, f"images[{i}]") for i, im in enumerate(images)]
+    boxes = [_boxes(b, i) for i, b in enumerate(boxes)]
+    if len(images) != len(boxes):
+        raise ValueError(f"{len(images)} images but {len(boxes)} box arrays: give one per image")
+    if not any(len(b) for b in boxes):
+        raise ValueError("no boxes: at least one image must hold an object")
+    if negative_images is None:
+        negatives = _object_free_parts(images, boxes)
+        if not negatives:
+            raise ValueError(
+                "no negative images given and the training images have no object-free "
+                "part large enough: pass negative_images= (images without the object)"
+            )
+    else:
+        negatives = [_gray(im, f"negative_images[{i}]") for i, im in enumerate(negative_images)]
+        if not negatives:
+            raise ValueError("negative_images is empty: give at least one object-free image")
+
+    with tempfile.TemporaryDirectory(prefix="pyimagesearch-") as tmp:
+        folder = Path(work_dir) if work_dir is not None else Path(tmp)
+        conf = _staged_config(folder, images, boxes, negatives, options)
+        model = _train(conf, progress)
+    return _detector(model, {k: conf[k] for k in DETECTION_KEYS})
+
+
+def evaluate_detector(
+    detector: _WindowDetector,
+    images: Sequence[np.ndarray],
+    boxes: Sequence[np.ndarray],
+    min_probability: float | None = None,
+) -> dict[str, Any]:
+    """Average precision (IoU 0.5, VOC all-point), precision and recall at the detector's
+    ``min_probability`` (or the one given), AP at IoU 0.7 and the mean IoU of true
+    positives, on annotated images."""
+    images = [_gray(im, f"images[{i}]") for i, im in enumerate(images)]
+    boxes = [_boxes(b, i) for i, b in enumerate(boxes)]
+    if len(images) != len(boxes):
+        raise ValueError(f"{len(images)} images but {len(boxes)} box arrays: give one per image")
+    p_min = detector.min_probability if min_probability is None else min_probability
+    floor = min(0.05, p_min)  # the config's eval_min_probability default
+    det_boxes, det_scores = [], []
+    for image in images:
+        found = _WindowDetector.detect(detector, image, floor)
+        det_boxes.append(found.boxes)
+        det_scores.append(found.probabilities)
+    return summarize_detections(det_boxes, det_scores, boxes, p_min)
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+def _gray(image: np.ndarray, what: str) -> np.ndarray:
+    """A 2-D ``uint8`` image from a grayscale, BGR or BGRA ``uint8`` array."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"{what}: expected a uint8 image, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        return cv2.cvtColor(image, code)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim != 2 or min(image.shape) < 1:
+        raise ValueError(f"{what}: expected a 2-D (gray) or 3-D (BGR) image, got {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def _boxes(value: np.ndarray, index: int) -> np.ndarray:
+    boxes = np.asarray(value, np.float64)
+    if boxes.size == 0:
+        return np.zeros((0, 4))
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.isfinite(boxes).all():
+        raise ValueError(f"boxes[{index}]: expected an (n, 4) array of finite x1, y1, x2, y2")
+    if ((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])).any():
+        raise ValueError(f"boxes[{index}]: every box needs x2 > x1 and y2 > y1")
+    return boxes
+
+
+def _object_free_parts(images: list[np.ndarray], boxes: list[np.ndarray]) -> list[np.ndarray]:
+    """The strips of each image left, right, above and below all of its objects."""
+    parts = []
+    for image, b in zip(images, boxes):
+        if not len(b):
+            parts.append(image)
+            continue
+        x1, y1 = int(np.floor(b[:, 0].min())), int(np.floor(b[:, 1].min()))
+        x2, y2 = int(np.ceil(b[:, 2].max())), int(np.ceil(b[:, 3].max()))
+        strips = (image[:, :x1], image[:, x2:], image[:y1, :], image[y2:, :])
+        parts.extend(s for s in strips if min(s.shape) >= 16)
+    return parts
+
+
+def _detection_defaults() -> dict[str, Any]:
+    from .config import EXTRA_KEYS
+
+    defaults = {**{k: v[1] for k, v in EXTRA_KEYS.items()}, **COURSE_DEFAULTS}
+    return {k: defaults[k] for k in DETECTION_KEYS}
+
+
+def _detector(model: LinearModel, settings: dict[str, Any]) -> Detector:
+    return Detector(model, *(settings[k] for k in DETECTION_KEYS))
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError(f"could not encode {path.name}")
+    path.write_bytes(data.tobytes())
+
+
+def _staged_config(
+    folder: Path,
+    images: list[np.ndarray],
+    boxes: list[np.ndarray],
+    negatives: list[np.ndarray],
+    options: dict[str, Any],
+) -> Config:
+    """Write the arrays where the pipeline's readers find them; the config naming them."""
+    positives, background = folder / "images", folder / "negatives" / "background"
+    positives.mkdir(parents=True, exist_ok=True)
+    background.mkdir(parents=True, exist_ok=True)
+    items = []
+    for i, (image, b) in enumerate(zip(images, boxes)):
+        _write_png(positives / f"{i:06d}.png", image)
+        items.append(AnnotatedImage(positives / f"{i:06d}.png", b))
+    (positives / "boxes.xml").write_text(dlib_xml(items, positives), encoding="utf-8")
+    raw: dict[str, Any] = {
+        **COURSE_DEFAULTS,
+        "percent_gt_images": 1.0,
+        "eval_num_distraction_images": 0,
+        "eval_distraction_categories": None,
+        **options,
+        "image_dataset": str(positives),
+        "image_annotations": str(positives / "boxes.xml"),
+        "annotation_format": "dlib-xml",
+        "image_distractions": str(folder / "negatives"),
+        "output_dir": str(folder / "output"),
+        "features_path": str(folder / "output" / "features.hdf5"),
+        "classifier_path": str(folder / "output" / "model.json"),
+    }
+    raw.setdefault("window_dim", _suggested_window(boxes, raw["pixels_per_cell"]))
+    width, height = raw["window_dim"]
+    negatives = [n for n in negatives if n.shape[0] >= height and n.shape[1] >= width]
+    if not negatives:
+        raise ValueError(
+            f"no negative image is as large as the {width}x{height} window: pass larger "
+            "negative_images= (images without the object)"
+        )
+    for i, image in enumerate(negatives):
+        _write_png(background / f"{i:06d}.png", image)
+    n_neg = len(negatives)
+    for key in ("num_distraction_images", "hn_num_distraction_images"):
+        raw[key] = options.get(key, n_neg)
+    try:
+        return config_from_dict(raw)
+    except ConfigError as exc:
+        raise ValueError(str(exc).replace("<config>: ", "")) from None
+
+
+def _suggested_window(boxes: list[np.ndarray], pixels_per_cell: list[int]) -> list[int]:
+    from .sources.dims import BoxStatistics, suggest_window_dim
+
+    sizes = np.concatenate([b for b in boxes if len(b)])
+    stats = BoxStatistics(widths=sizes[:, 2] - sizes[:, 0], heights=sizes[:, 3] - sizes[:, 1])
+    return list(suggest_window_dim(stats, tuple(pixels_per_cell)))
+
+
+def _train(conf: Config, progress: bool) -> LinearModel:
+    """The pipeline's training steps: extract, train, then mine and retrain each round."""
+    from .features.extract import extract_features
+    from .mining.hard_negatives import mine_annotated, mine_hard_negatives
+    from .model.training import train_model
+    from .search import search_settings
+    from .settings import chosen_config
+
+    chosen: dict[str, Any] = {}
+    if conf["search"]:
+        result = search_settings(conf, progress=progress)
+        chosen = {"chosen_settings": result.chosen}
+        conf = chosen_config(conf, result.chosen)
+    extract_features(conf, progress=progress)
+    model = train_model(conf, hard_negatives=False, metadata=chosen)
+    for r in range(1, conf["hn_rounds"] + 1):
+        added = mine_hard_negatives(conf, r, model=model, progress=progress).n_kept
+        if conf["hn_mine_annotated"]:
+            added += mine_annotated(conf, r, model=model, progress=progress).n_kept
+        if not added:
+            break
+        model = train_model(conf, hard_negatives=True, max_round=r, metadata=chosen)
+    for key in ("features_path", "classifier_path", "output_dir"):
+        model.metadata.pop(key, None)
+    return model
+
+
+__all__ = ["Detector", "evaluate_detector", "load_detector", "train_detector"]

@@ -1,0 +1,159 @@
+"""Detect objects in an image or a folder; draw the boxes and write them as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+
+from ..cli import (
+    add_execution_options,
+    configure,
+    nonneg_int,
+    parser,
+    probability,
+)
+from ..detection.detector import detections_json
+from ..detection.files import (
+    check_outputs,
+    detect_files,
+    drawing_paths,
+    existing_labels,
+    image_paths,
+    label_paths,
+)
+from ..errors import PyImageSearchError
+from ..io.atomic import write_text_atomic
+from ..io.images import read_image
+from ..io.remote import RemoteOptions
+from ..model import check_compatible, load_model
+from ..report.gallery import draw_detections, write_png
+from ..sources.export import (
+    image_ids_from_coco,
+    to_coco_results,
+    write_coco_results,
+    write_yolo_txt,
+)
+
+
+def planned_labels(
+    args: argparse.Namespace, paths: list[Path], inputs: list, drawings: dict[Path, Path]
+) -> dict[Path, Path]:
+    """The label file of each image; refuse outputs that are inputs, or labels already there."""
+    yolo = Path(args.yolo_dir) if args.yolo_dir else None
+    labels = dict(zip(paths, label_paths(paths, args.image, yolo))) if yolo else {}
+    outputs = [("drawing", d) for d in drawings.values()]
+    outputs += [("YOLO label file", path) for path in labels.values()]
+    outputs += [(f"{flag} file", Path(v)) for flag, v in _files(args) if v]
+    check_outputs(outputs, [*inputs, *([args.coco_annotations] if args.coco_annotations else [])])
+    kept = existing_labels(labels.values())
+    if kept and not args.overwrite:
+        raise PyImageSearchError(
+            f"{kept[0]}: label file already exists ({len(kept)} of {len(labels)} do); pass "
+            "--overwrite to replace them, or choose another --yolo-dir"
+        )
+    return labels
+
+
+def _files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    return [("--json", args.json), ("--coco-results", args.coco_results)]
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The command line of this step."""
+    p = parser(__doc__, prog=prog)
+    p.add_argument(
+        "-i",
+        "--image",
+        required=True,
+        help="an image, a folder of images, an image URL, a URL prefix (s3://bucket/dir, "
+        "http://host/dir/) or a URL list (.txt, or .csv with a url/OriginalURL/coco_url column)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        help="folder for copies of the images with boxes drawn (default: output_dir/detections)",
+    )
+    p.add_argument("--json", help="write {image path: [{box, probability}, ...]} to this file")
+    p.add_argument("--min-probability", type=probability, help="override min_probability")
+    p.add_argument("--model", help="model file (default: classifier_path)")
+    p.add_argument(
+        "--upsample",
+        type=nonneg_int,
+        help="enlarge images up to 2^N in the pyramid, to find objects smaller than the "
+        "window (overrides upsample and the value the settings search chose)",
+    )
+    p.add_argument("--show", action="store_true", help="also show each result in a window")
+    p.add_argument("--yolo-dir", help="also write YOLO txt files (class cx cy w h score) here")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace label files that already exist in --yolo-dir (refused by default)",
+    )
+    p.add_argument("--yolo-class", type=nonneg_int, default=0, help="class id for --yolo-dir")
+    p.add_argument("--coco-results", help="also write COCO results JSON (needs --coco-annotations)")
+    p.add_argument("--coco-annotations", help="COCO JSON whose image ids --coco-results uses")
+    p.add_argument("--coco-category-id", type=nonneg_int, default=1, help="category id for results")
+    add_execution_options(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int | None:
+    """Run the step on the parsed command line."""
+    conf = configure(args)
+    if args.upsample is not None:
+        conf = conf.replace(upsample=args.upsample)
+    if args.coco_results and not args.coco_annotations:
+        raise PyImageSearchError("--coco-results needs --coco-annotations (for the image ids)")
+    model_path = args.model or conf["classifier_path"]
+    paths = image_paths(args.image, conf["storage_options"])
+    remote = RemoteOptions.from_config(conf)
+    out_dir = Path(args.output or Path(conf["output_dir"]) / "detections")
+    drawings = dict(zip(paths, drawing_paths(paths, args.image, out_dir)))
+    labels = planned_labels(args, paths, [*paths, model_path, args.conf], drawings)
+    model = load_model(model_path)
+    check_compatible(model, conf.options.descriptor, conf["window_dim"], model_path, conf.path)
+    found, sizes, failed = {}, {}, 0
+    for path, res in detect_files(
+        paths,
+        model,
+        conf.options.window,
+        conf.options.execution,
+        args.min_probability,
+        not args.quiet,
+        remote,
+    ):
+        if isinstance(res, str):
+            print(f"skipped: {res}")
+            failed += 1
+            continue
+        sizes[str(path)] = (res["shape"][1], res["shape"][0])
+        found[str(path)] = detections_json(res["boxes"], res["probabilities"])
+        drawn = draw_detections(
+            read_image(path, conf["max_image_pixels"], remote), res["boxes"], res["probabilities"]
+        )
+        write_png(drawings[path], drawn)
+        if args.show:
+            try:
+                cv2.imshow("detections", drawn)
+                cv2.waitKey(0)
+            except cv2.error:
+                print("--show: this OpenCV build has no GUI (headless); see the drawings")
+                args.show = False
+        print(f"{path}: {len(found[str(path)])} detection(s)")
+    if args.json:
+        write_text_atomic(args.json, json.dumps(found, indent=1))
+    if args.yolo_dir:
+        names = {str(p): labels[p].relative_to(args.yolo_dir).as_posix() for p in labels}
+        write_yolo_txt(found, args.yolo_dir, sizes, args.yolo_class, label_names=names)
+        print(f"YOLO labels in {args.yolo_dir}")
+    if args.coco_results:
+        ids = image_ids_from_coco(args.coco_annotations)
+        results = to_coco_results(found, ids, args.coco_category_id)
+        write_coco_results(args.coco_results, results)
+        print(f"{len(results)} COCO results in {args.coco_results}")
+    n = sum(len(v) for v in found.values())
+    print(f"{n} detections in {len(found)} images ({failed} skipped); drawings in {out_dir}")
+    return 1 if failed and not found else 0  # no image could be read: say so in the status

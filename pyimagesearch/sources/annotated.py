@@ -1,0 +1,42 @@
+"""The record every annotation reader produces: one image and the boxes of the target class.
+
+Boxes are ``(x1, y1, x2, y2)`` in 0-based pixel coordinates of the image, ``x2``/``y2``
+exclusive (so ``image[y1:y2, x1:x2]`` is the object).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..geometry import clip_boxes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnnotatedImage:
+    """One image and the boxes of the target class in it (``boxes`` may be empty)."""
+
+    path: Path
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
+
+    def __post_init__(self) -> None:
+        boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+        object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "path", Path(self.path))
+
+    def boxes_inside(self, width: int, height: int) -> np.ndarray:
+        """The boxes clipped to a ``width`` x ``height`` image; boxes left with no area dropped."""
+        boxes = clip_boxes(self.boxes, width, height)
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        if not keep.all():
+            log.warning(
+                "%s: dropped %d box(es) outside the image or with zero area",
+                self.path,
+                int((~keep).sum()),
+            )
+        return boxes[keep]

@@ -1,0 +1,126 @@
+"""The package's layout holds: layers import downwards only (no cycles), the low layers
+never read the config, and the fetchers (pyimagesearch.datatools) stay apart."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "pyimagesearch"
+
+
+def _imported_modules(path, runtime_only: bool = False) -> set[str]:
+    """Absolute names of the modules a file of the package imports (relative ones resolved);
+    with ``runtime_only``, not those imported under ``if TYPE_CHECKING:``."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    package = parts[:-1]  # the package a relative import starts from (also for __init__)
+    names = set()
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        for n in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if runtime_only and id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names |= {f"{module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_resolver_sees_relative_imports():
+    """The check below would miss nothing: ``from ..datatools import x`` is resolved."""
+    names = _imported_modules(PACKAGE / "datatools" / "coco_backgrounds.py")
+    assert "pyimagesearch.sources.coco" in names  # ``from ..sources.coco import ...``
+    assert "pyimagesearch.datatools.download" in names  # ``from .download import ...``
+
+
+def test_no_core_module_imports_datatools():
+    core = [p for p in PACKAGE.rglob("*.py") if "datatools" not in p.relative_to(PACKAGE).parts]
+    assert len(core) > 30
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in core
+        if any(n.startswith("pyimagesearch.datatools") for n in _imported_modules(p))
+    ]
+    assert offenders == []
+
+
+def test_the_pipeline_loads_without_datatools():
+    code = (
+        "import sys, pyimagesearch.pipeline, pyimagesearch.cli, pyimagesearch.sources.formats;"
+        "print(sorted(m for m in sys.modules if m.startswith('pyimagesearch.datatools')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def _unit(module: str) -> str:
+    """``pyimagesearch.detection.detector`` -> ``detection`` (the top-level part)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _unit_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        here = _unit(name.replace(".__init__", ""))
+        for target in _imported_modules(path, runtime_only=True):
+            if target.startswith("pyimagesearch.") and _unit(target) != here:
+                graph.setdefault(here, set()).add(_unit(target))
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph, or None (depth-first search with colours)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}}) is None
+
+
+def test_subpackages_import_each_other_without_cycles():
+    graph = _unit_graph()
+    assert {"detection", "features", "model", "mining"} <= set(graph)
+    assert _cycle(graph) is None
+
+
+def test_low_layers_never_read_the_config():
+    """The descriptor, box geometry, kernels, detector and I/O take plain values."""
+    graph = _unit_graph()
+    for layer in ("descriptor", "geometry", "kernels", "detection", "io", "parallel"):
+        assert "config" not in graph.get(layer, set()), layer
