@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 class PyImageSearchError(Exception):
@@ -36,6 +37,17 @@ class UnsafePathError(PyImageSearchError, ValueError):
 
 class OutputError(PyImageSearchError, OSError):
     """An output file cannot be written (full disk, read-only folder, a file in the way)."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """What a worker returns for an input it could not use (an unreadable image, one
+    smaller than the window): the one-line reason, listed in the step's summary."""
+
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def os_error_text(exc: OSError) -> str:

@@ -79,8 +79,10 @@ def test_image_smaller_than_the_window_is_mined_without_error(tmp_path):
 
 
 def test_mining_a_missing_file_reports_it():
-    message = mine_image("/no/such/image.jpg", _model(), 4, 1.5, 0.5, 0.3)
-    assert isinstance(message, str) and "/no/such/image.jpg" in message
+    from pyimagesearch.errors import Skipped
+
+    result = mine_image("/no/such/image.jpg", _model(), 4, 1.5, 0.5, 0.3)
+    assert isinstance(result, Skipped) and "/no/such/image.jpg" in result.message
 
 
 def test_boxes_outside_the_image_or_empty_are_dropped(caplog):

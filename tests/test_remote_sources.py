@@ -24,7 +24,7 @@ import pytest
 from pyimagesearch.checkpoint import checkpoint_folder
 from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.errors import ConfigError
+from pyimagesearch.errors import ConfigError, Skipped
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
 from pyimagesearch.io.images import list_images
@@ -301,7 +301,7 @@ def test_top_k_rows_trims_a_task_to_its_best_rows():
         {"score": s, "box": np.arange(len(s) * 4.0).reshape(-1, 4), "n_found": len(s)}
         for s in scores
     ]
-    results.insert(1, "x.jpg: not a decodable image")
+    results.insert(1, Skipped("x.jpg: not a decodable image"))
     out = top_k_rows(results, 3)
     # by hand: 0.9 (image 0), 0.7 (image 1), then the first 0.5 (image 0, row 1)
     assert out[1] == results[1]

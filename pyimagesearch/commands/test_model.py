@@ -24,7 +24,7 @@ from ..detection.files import (
     image_paths,
     label_paths,
 )
-from ..errors import PyImageSearchError
+from ..errors import PyImageSearchError, Skipped
 from ..io.atomic import write_text_atomic
 from ..io.images import read_image
 from ..io.remote import RemoteOptions
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int | None:
         not args.quiet,
         remote,
     ):
-        if isinstance(res, str):
+        if isinstance(res, Skipped):
             print(f"skipped: {res}")
             failed += 1
             continue

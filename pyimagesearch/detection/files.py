@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from ..errors import ImageReadError, PyImageSearchError
+from ..errors import ImageReadError, PyImageSearchError, Skipped
 from ..io.images import IMAGE_EXTENSIONS, list_images, read_gray
 from ..io.remote import RemoteOptions, is_url
 from ..model.linear import LinearModel
@@ -29,13 +29,13 @@ def detect_file(
     window: WindowOptions,
     max_pixels: int,
     remote: RemoteOptions | None = None,
-) -> dict | str:
+) -> dict | Skipped:
     """Detections of one image file (or URL, fetched with ``remote``'s options) at
     ``>= window.min_probability``, or an error message."""
     try:
         image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
-        return str(exc)
+        return Skipped(str(exc))
     det = Detector.from_options(model, window).detect(image)
     return {"boxes": det.boxes, "probabilities": det.probabilities, "shape": image.shape}
 
@@ -149,7 +149,7 @@ def detect_files(
     min_probability: float | None = None,
     progress: bool = True,
     remote: RemoteOptions | None = None,
-) -> list[tuple[Path, dict | str]]:
+) -> list[tuple[Path, dict | Skipped]]:
     """``[(path, result)]`` for each path; result as :func:`detect_file` returns.
     ``min_probability`` overrides the window's; URLs are fetched with ``remote``."""
     if min_probability is not None:

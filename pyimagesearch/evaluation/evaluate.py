@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import input_keys, require_paths
 from ..detection.files import detect_files
-from ..errors import ConfigError
+from ..errors import ConfigError, Skipped
 from ..io.remote import RemoteOptions
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
@@ -84,14 +84,14 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
             RemoteOptions.from_config(conf),  # distraction images may be URLs
         )
     ]
-    skipped = [r for r in results if isinstance(r, str)]
+    skipped = [r.message for r in results if isinstance(r, Skipped)]
     for message in skipped:
         log.warning("skipped: %s", message)
     test_results, distraction_results = results[: len(test)], results[len(test) :]
 
     det_boxes, det_scores, gts, images = [], [], [], []
     for item, res in zip(test, test_results):
-        if isinstance(res, str):
+        if isinstance(res, Skipped):
             continue
         gt = item.boxes_inside(res["shape"][1], res["shape"][0])
         det_boxes.append(res["boxes"])
@@ -101,7 +101,7 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
     p_min = conf["min_probability"]
     summary = summarize_detections(det_boxes, det_scores, gts, p_min)
 
-    ok_distractions = [r for r in distraction_results if not isinstance(r, str)]
+    ok_distractions = [r for r in distraction_results if not isinstance(r, Skipped)]
     n_fp = int(sum((r["probabilities"] >= p_min).sum() for r in ok_distractions))
     above = [s >= p_min for s in det_scores]
     fp_types = false_positive_types(
@@ -144,7 +144,7 @@ def evaluate_items(
     )
     det_boxes, det_scores, gts = [], [], []
     for item, (_, res) in zip(items, results):
-        if isinstance(res, str):
+        if isinstance(res, Skipped):
             log.warning("skipped: %s", res)
             continue
         det_boxes.append(res["boxes"])

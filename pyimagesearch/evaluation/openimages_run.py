@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..detection.files import detect_files
+from ..errors import Skipped
 from ..io.images import list_images
 from ..model.linear import LinearModel
 from .openimages import (
@@ -148,9 +149,9 @@ def evaluate_openimages(
     for path, res in detect_files(
         paths, model, conf.options.window, conf.options.execution, floor, progress
     ):
-        if isinstance(res, str):
+        if isinstance(res, Skipped):
             log.warning("skipped: %s", res)
-            skipped.append(res)
+            skipped.append(res.message)
             continue
         height, width = res["shape"][:2]
         boxes = np.asarray(res["boxes"], np.float64).reshape(-1, 4) / np.array(

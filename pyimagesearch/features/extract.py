@@ -23,7 +23,7 @@ from ..checkpoint import (
 )
 from ..config import input_keys, require_outputs, require_paths
 from ..descriptor.hog import HogParams
-from ..errors import ConfigError, ImageReadError, StoreError
+from ..errors import ConfigError, ImageReadError, Skipped, StoreError
 from ..geometry import box_targets, clip_boxes, iou, window_padding
 from ..io.atomic import remove_stale_temps
 from ..io.images import DEFAULT_MAX_PIXELS, header_size, read_gray
@@ -204,7 +204,7 @@ def positives_of_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     truncation: int = 0,
     remote: RemoteOptions | None = None,
-) -> dict | str:
+) -> dict | Skipped:
     """Descriptors of the item's boxes (grown by ``offset``), of their mirror images, and
     of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``.
 
@@ -217,7 +217,7 @@ def positives_of_image(
     try:
         image = read_gray(item.path, max_pixels, remote)
     except ImageReadError as exc:
-        return str(exc)
+        return Skipped(str(exc))
     h, w = image.shape
     rng = np.random.default_rng([seed, zlib.crc32(Path(item.path).name.encode())])
     rows: dict[str, list] = {"features": [], "source": [], "box": [], "flipped": [], "jittered": []}
@@ -285,7 +285,7 @@ def box_samples_of_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     empty_outside: bool = True,
     remote: RemoteOptions | None = None,
-) -> dict | str:
+) -> dict | Skipped:
     """Windows around each object, as the detector would place them, with their
     descriptors and the object's box relative to them (box regression samples).
 
@@ -296,7 +296,7 @@ def box_samples_of_image(
     try:
         image = read_gray(item.path, max_pixels, remote)
     except ImageReadError as exc:
-        return str(exc)
+        return Skipped(str(exc))
     h, w = image.shape
     rng = np.random.default_rng([seed, 7, zlib.crc32(Path(item.path).name.encode())])
     rows: dict[str, list] = {"features": [], "source": [], "box": [], "target": []}
@@ -363,16 +363,18 @@ def negatives_of_image(
     pad: tuple[int, int] = (0, 0),
     max_pixels: int = DEFAULT_MAX_PIXELS,
     remote: RemoteOptions | None = None,
-) -> dict | str:
+) -> dict | Skipped:
     """Descriptors of ``count`` random windows of one distraction image (seeded per image),
     reaching past its border by up to ``pad`` pixels as the detector's windows do.
     ``path`` may be a URL, fetched with ``remote``'s options."""
     try:
         image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
-        return str(exc)
+        return Skipped(str(exc))
     if image.shape[0] < window_dim[1] or image.shape[1] < window_dim[0]:
-        return f"{path}: image of {image.shape[1]}x{image.shape[0]} is smaller than the window"
+        return Skipped(
+            f"{path}: image of {image.shape[1]}x{image.shape[0]} is smaller than the window"
+        )
     rng = np.random.default_rng([seed, zlib.crc32(Path(path).name.encode())])
     features, boxes = random_windows(image, count, window_dim, hog, rng, pad)
     return {"features": features, "source": [str(path)] * count, "box": boxes}
@@ -473,8 +475,8 @@ def _batch_rows(items, results, d: int) -> dict[str, np.ndarray]:
     merged: dict[str, list] = {}
     skipped = []
     for result in results:
-        if isinstance(result, str):
-            skipped.append(result)
+        if isinstance(result, Skipped):
+            skipped.append(result.message)
             continue
         for key, values in result.items():
             merged.setdefault(key, []).extend(values)

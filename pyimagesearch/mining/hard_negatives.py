@@ -36,7 +36,7 @@ from ..config import require_outputs, require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import Detector
 from ..detection.nms import non_max_suppression
-from ..errors import ImageReadError
+from ..errors import ImageReadError, Skipped
 from ..features.store import (
     FeatureStore,
     hard_negative_group,
@@ -94,7 +94,7 @@ def mine_image(
     negative_cover_max: float = 0.5,
     top_k: int | None = None,
     remote: RemoteOptions | None = None,
-) -> dict | str:
+) -> dict | Skipped:
     """Windows of one image scoring at least ``min_probability``, most confident first.
 
     When those are fewer than ``margin_per_image``, the image is topped up with its best
@@ -111,7 +111,7 @@ def mine_image(
     try:
         image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
-        return str(exc)
+        return Skipped(str(exc))
     detector = Detector(
         model, window_step, pyramid_scale, min_probability, overlap_thresh, padding, upsample
     )
@@ -314,9 +314,9 @@ def _batch_rows(items: list[Path], results: list, cap: int) -> dict[str, np.ndar
     scored = np.zeros(len(items), np.int64)
     skipped, parts = [], []
     for i, rows in enumerate(results):
-        if isinstance(rows, str):
+        if isinstance(rows, Skipped):
             found[i] = -1
-            skipped.append(rows)
+            skipped.append(rows.message)
             continue
         found[i], scored[i] = rows.get("n_found", len(rows["score"])), rows["windows_scored"]
         parts.append(rows)
@@ -373,14 +373,14 @@ def _category(root: Path | str, path: str) -> str:
         return "annotated"
 
 
-def top_k_rows(results: list[dict | str], k: int) -> list[dict | str]:
+def top_k_rows(results: list[dict | Skipped], k: int) -> list[dict | Skipped]:
     """One worker task's results keeping only the task's ``k`` best rows overall.
 
     A row outside its task's top ``k`` has ``k`` rows of the same task ranked before it
     (by score, ties by position), so it can never reach the global top ``k``: trimming
     changes nothing but what is sent back. Per-image counts are kept.
     """
-    rows = [(i, r["score"]) for i, r in enumerate(results) if not isinstance(r, str)]
+    rows = [(i, r["score"]) for i, r in enumerate(results) if not isinstance(r, Skipped)]
     if sum(len(score) for _, score in rows) <= k:
         return results
     top = merge_top_k(rows, k)
