@@ -54,6 +54,30 @@ def cars_conf_dict(tmp_path: Path, **overrides) -> dict:
     return raw
 
 
+def train_small(tmp: Path, **overrides) -> tuple[Path, dict]:
+    """A small store and a weak model (it fires often) from a slice of the real data,
+    extracted and trained into ``tmp`` (config ``tmp/conf.json``); returns ``tmp`` and
+    the config as a dict."""
+    import json
+
+    from pyimagesearch.config import load_config
+    from pyimagesearch.features.extract import extract_features
+    from pyimagesearch.model.training import train_model
+
+    small = {
+        "num_distraction_images": 40,
+        "num_distractions_per_image": 5,
+        "eval_num_distraction_images": 0,
+        "hn_min_probability": 0.3,
+    }
+    raw = cars_conf_dict(tmp, **{**small, **overrides})
+    (tmp / "conf.json").write_text(json.dumps(raw))
+    conf = load_config(tmp / "conf.json")
+    extract_features(conf, progress=False)
+    train_model(conf)
+    return tmp, raw
+
+
 @pytest.fixture
 def write_conf(tmp_path):
     """Write a config file (cars.json with overrides) and return its path."""

@@ -34,9 +34,8 @@ from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.mining.hard_negatives import annotated_group
 from pyimagesearch.model import save_model
 from pyimagesearch.model.linear import LinearModel
-from pyimagesearch.model.training import train_model
 
-from .conftest import CARS, ROOT, cars_conf_dict
+from .conftest import CARS, ROOT, cars_conf_dict, train_small
 
 HOG = HogParams(9, (4, 4), (2, 2), True, "L1")
 WIN = (96, 32)
@@ -131,22 +130,9 @@ def _mine_at_the_barrier(conf_path: str, round_index: int, barrier) -> None:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small store and a weak model (it fires often) from a slice of the real data."""
-    tmp = tmp_path_factory.mktemp("trained")
-    raw = cars_conf_dict(
-        tmp,
-        num_distraction_images=40,
-        num_distractions_per_image=5,
-        hn_num_distraction_images=12,
-        eval_num_distraction_images=0,
-        hn_min_probability=0.3,
-        hn_mine_annotated=False,
+    return train_small(
+        tmp_path_factory.mktemp("trained"), hn_num_distraction_images=12, hn_mine_annotated=False
     )
-    path = tmp / "conf.json"
-    path.write_text(json.dumps(raw))
-    conf = load_config(path)
-    extract_features(conf, progress=False)
-    train_model(conf)
-    return tmp, raw
 
 
 def _copy_run(trained, folder: Path, **overrides) -> Path:

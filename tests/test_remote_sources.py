@@ -25,16 +25,14 @@ from pyimagesearch.checkpoint import checkpoint_folder
 from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.errors import ConfigError, Skipped
-from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
 from pyimagesearch.io.images import list_images
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.mining.hard_negatives import merge_top_k, top_k_rows
-from pyimagesearch.model.training import train_model
 from pyimagesearch.sources.distractions import split_distractions
 from pyimagesearch.sources.image_lists import list_image_refs, ref_category
 
-from .conftest import ROOT, SCENES, cars_conf_dict
+from .conftest import ROOT, SCENES, train_small
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -77,22 +75,12 @@ def _url(base: str, path: Path) -> str:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small store and a weak model (it fires often) from the real data."""
-    tmp = tmp_path_factory.mktemp("trained")
-    raw = cars_conf_dict(
-        tmp,
-        num_distraction_images=40,
-        num_distractions_per_image=5,
-        eval_num_distraction_images=0,
-        hn_min_probability=0.3,
+    return train_small(
+        tmp_path_factory.mktemp("trained"),
         padding=0.0,
         positive_truncation=0,
         box_regression_samples=0,
     )
-    (tmp / "conf.json").write_text(json.dumps(raw))
-    conf = load_config(tmp / "conf.json")
-    extract_features(conf, progress=False)
-    train_model(conf)
-    return tmp, raw
 
 
 def _run_conf(trained, folder: Path, **overrides):

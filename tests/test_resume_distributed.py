@@ -19,31 +19,21 @@ from pyimagesearch.features.store import FeatureStore, hard_negative_group
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.model.training import train_model
 
-from .conftest import ROOT, cars_conf_dict
+from .conftest import ROOT, cars_conf_dict, train_small
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A store and a (weak, so it fires often) model from a slice of the real data."""
-    tmp = tmp_path_factory.mktemp("trained")
-    raw = cars_conf_dict(
-        tmp,
+    return train_small(
+        tmp_path_factory.mktemp("trained"),
         num_distraction_images=60,
-        num_distractions_per_image=5,
-        eval_num_distraction_images=0,
-        hn_min_probability=0.3,
         # the course's windows (no padding, no cut copies): these tests check resuming,
         # determinism and solvers, and a weak 300-negative model needs mined negatives
         # to tell padded windows apart
         padding=0.0,
         positive_truncation=0,
     )
-    path = tmp / "conf.json"
-    path.write_text(json.dumps(raw))
-    conf = load_config(path)
-    extract_features(conf, progress=False)
-    train_model(conf)
-    return tmp, raw
 
 
 def _copy_run(trained, tmp_path, **overrides):
