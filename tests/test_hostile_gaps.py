@@ -234,6 +234,8 @@ def test_ctrl_c_while_importing_is_one_line(script):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # Ctrl-C as in a terminal, even when the tests run with SIGINT ignored (nohup)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert _wait_for_numpy(proc), "the script ended before loading numpy"
