@@ -154,6 +154,7 @@ def _reference_platt(decision, labels):
     return ab
 
 
+@pytest.mark.needs_data
 def test_training_is_scikit_learns_calibrated_linear_svc(real_features):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.model_selection import StratifiedKFold
@@ -197,6 +198,7 @@ def test_training_is_scikit_learns_calibrated_linear_svc(real_features):
     )
 
 
+@pytest.mark.needs_data
 def test_window_classifier_follows_estimator_conventions(real_features):
     from sklearn.base import clone
     from sklearn.exceptions import NotFittedError
@@ -221,6 +223,7 @@ def test_window_classifier_follows_estimator_conventions(real_features):
     np.testing.assert_array_equal(other.predict(X), np.where(p > 0.5, "car", "background"))
 
 
+@pytest.mark.needs_data
 def test_grid_search_over_C(real_features):
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
@@ -240,6 +243,7 @@ def test_grid_search_over_C(real_features):
     assert best.C == search.best_params_["C"] and best.n_features_in_ == X.shape[1]
 
 
+@pytest.mark.needs_data
 def test_feature_count_is_checked(real_features):
     conf, X, y = real_features
     hog, window = HogParams.from_config(conf), tuple(conf["window_dim"])
@@ -256,6 +260,7 @@ def test_feature_count_is_checked(real_features):
     np.testing.assert_allclose(model.decision_function(X[:5]), clf.decision_function(X[:5]), 1e-5)
 
 
+@pytest.mark.needs_data
 def test_estimator_refuses_unusable_labels(real_features):
     _, X, y = real_features
     few = np.r_[np.flatnonzero(y == 1)[:2], np.flatnonzero(y == 0)]
