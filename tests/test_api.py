@@ -193,3 +193,20 @@ def test_every_sub_command_has_the_scripts_options():
         assert done.returncode == 0, (name, done.stderr)
         assert done.stdout.startswith(f"usage: pyimagesearch {name}"), (name, done.stdout[:80])
         assert module.startswith("pyimagesearch.")
+
+
+@pytest.mark.needs_data
+def test_percent_gt_images_1_trains_on_all_and_evaluation_says_there_is_no_test_set(tmp_path):
+    from pyimagesearch.config import config_from_dict
+    from pyimagesearch.errors import ConfigError
+    from pyimagesearch.evaluation.evaluate import evaluate
+    from pyimagesearch.sources.annotations import read_annotations, split_train_test
+
+    from .conftest import cars_conf_dict
+
+    conf = config_from_dict(cars_conf_dict(tmp_path, percent_gt_images=1))
+    items = read_annotations(conf)
+    train, test = split_train_test(items, 1.0, 42)
+    assert train == items and test == []
+    with pytest.raises(ConfigError, match=r"percent_gt_images': 1 trains on every annotated"):
+        evaluate(conf, model=object(), progress=False)
