@@ -18,6 +18,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
+import cv2
 import numpy as np
 import pytest
 
@@ -137,6 +138,19 @@ def test_url_list_split_and_mining_equal_local_files(trained, tmp_path, http_sce
     assert s_remote.skipped == [] and s_remote.n_found == s_local.n_found
     assert s_remote.per_category == s_local.per_category
     _assert_same_rows(_rows(local), _rows(remote), http_scenes)
+
+    # the review reads the URLs too: same counts, categories and suspects, same sheet
+    from pyimagesearch.report.review import review_round
+
+    r_local = review_round(local, 1, tmp_path / "review_local")
+    r_remote = review_round(remote, 1, tmp_path / "review_remote")
+    assert r_remote.n_mined == r_local.n_mined == len(_rows(local)["score"])
+    assert r_remote.per_category == r_local.per_category
+    assert r_remote.n_suspects == r_local.n_suspects
+    sheet_local, sheet_remote = (cv2.imread(str(r.sheet)) for r in (r_local, r_remote))
+    assert sheet_local.shape == sheet_remote.shape
+    # the same crops; only the source names printed under them differ
+    assert np.mean(sheet_local == sheet_remote) > 0.9
 
 
 @pytest.mark.needs_data

@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import ImageReadError
 from ..io.atomic import atomic_path
 from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
+from ..io.remote import RemoteOptions
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,10 @@ def detection_gallery(
     return write_png(path, tile(tiles, columns=4, cell=(300, 200)))
 
 
-def _gray_or_blank(src: str, max_pixels: int) -> np.ndarray:
+def _gray_or_blank(src: str, max_pixels: int, remote: RemoteOptions | None = None) -> np.ndarray:
     """The image as 8-bit gray, or an empty array (logged) when it cannot be read."""
     try:
-        return to_gray_uint8(read_image(src, max_pixels), src)
+        return to_gray_uint8(read_image(src, max_pixels, remote), src)
     except ImageReadError as exc:
         log.warning("%s; its windows are left blank on the sheet", exc)
         return np.zeros((0, 0), np.uint8)
@@ -109,6 +110,7 @@ def window_sheet(
     columns: int = 6,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     window_dim: tuple[int, int] | list[int] = (96, 32),
+    remote: RemoteOptions | None = None,
 ) -> Path:
     """Contact sheet of mined windows, each labelled with source image, scale and score.
 
@@ -123,7 +125,7 @@ def window_sheet(
     for i in range(n):
         src = str(rows["source"][i])
         if src not in cache:
-            cache = {src: _gray_or_blank(src, max_pixels)}
+            cache = {src: _gray_or_blank(src, max_pixels, remote)}
         image = cache[src]
         x1, y1, x2, y2 = (int(round(v)) for v in rows["box"][i])
         crop = image[max(0, y1) : y2, max(0, x1) : x2]

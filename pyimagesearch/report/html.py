@@ -24,6 +24,7 @@ from markdown_it import MarkdownIt
 from ..errors import ImageReadError
 from ..io.atomic import write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, read_image
+from ..io.remote import RemoteOptions
 from ..sources.excluded_windows import FORMAT, VERSION
 from .gallery import write_png
 
@@ -48,6 +49,7 @@ def write_html_report(
     reviews: list[Review],
     title: str,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    remote: RemoteOptions | None = None,
 ) -> Path:
     """Write ``out/report.html`` (and the window crops it shows) from the report's data.
 
@@ -56,7 +58,7 @@ def write_html_report(
     """
     out = Path(out)
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown_text)
-    crops = _CropWriter(out, max_pixels)
+    crops = _CropWriter(out, max_pixels, remote)
     review_html = "".join(_round_html(review, crops) for review in reviews)
     page = _PAGE.format(
         title=escape(title),
@@ -140,18 +142,18 @@ def _figure(window: dict, crop: tuple[str, int, int], tick: int | None = None) -
 class _CropWriter:
     """Writes window crops into ``out/windows``, reading each source image once in a row."""
 
-    def __init__(self, out: Path, max_pixels: int):
+    def __init__(self, out: Path, max_pixels: int, remote: RemoteOptions | None = None):
         self.folder = out / CROPS_DIR
         self.folder.mkdir(parents=True, exist_ok=True)
         for stale in self.folder.glob("round_*.png"):  # crops of an earlier report
             stale.unlink()
-        self.max_pixels = max_pixels
+        self.max_pixels, self.remote = max_pixels, remote
         self._cache: dict[str, np.ndarray | None] = {}
 
     def _image(self, source: str) -> np.ndarray | None:
         if source not in self._cache:
             try:
-                self._cache = {source: read_image(source, self.max_pixels)}
+                self._cache = {source: read_image(source, self.max_pixels, self.remote)}
             except ImageReadError as exc:
                 log.warning("%s; its windows are drawn blank in report.html", exc)
                 self._cache = {source: None}

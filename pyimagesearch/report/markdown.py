@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..io.atomic import write_text_atomic
+from ..io.remote import RemoteOptions
 from ..model.modelfile import load_model
 from ..sources.dims import BoxStatistics, suggest_window_dim
 from .gallery import detection_gallery
@@ -179,7 +180,9 @@ def write_report(
         )
     text = "\n".join(lines) + "\n"
     write_text_atomic(out / "report.md", text)
-    write_html_report(out, text, reviews, f"Detector report: {name}", max_pixels)
+    write_html_report(
+        out, text, reviews, f"Detector report: {name}", max_pixels, RemoteOptions.from_config(conf)
+    )
     return out / "report.md"
 
 

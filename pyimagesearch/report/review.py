@@ -26,7 +26,9 @@ from ..errors import ImageReadError
 from ..features.store import FeatureStore, hard_negative_group
 from ..io.atomic import write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, category_of, read_gray
+from ..io.remote import RemoteOptions, is_url
 from ..io.safe_paths import is_inside
+from ..sources.image_lists import is_remote_source, is_url_list, list_image_refs, ref_category
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -88,7 +90,12 @@ def annotated_sheet(
         return 0, None
     path = Path(out_dir) / f"hard_negatives_annotated_round_{round_index:03d}.png"
     sheet = window_sheet(
-        rows, path, limit=top, max_pixels=conf["max_image_pixels"], window_dim=conf["window_dim"]
+        rows,
+        path,
+        limit=top,
+        max_pixels=conf["max_image_pixels"],
+        window_dim=conf["window_dim"],
+        remote=RemoteOptions.from_config(conf),
     )
     return len(rows["score"]), sheet
 
@@ -105,11 +112,11 @@ def review_round(
 
     out = Path(out_dir)
     rows = _inside_inputs(conf, mined_rows(conf, round_index, annotated))
-    root = Path(conf["image_distractions"])
+    root = conf["image_distractions"]
     categories = np.array([_category(s, root) for s in rows["source"]], dtype=object)
     confident = rows["probability"] >= conf["hn_suspect_probability"]
-    max_pixels = conf["max_image_pixels"]
-    contrast = window_contrast(rows, np.flatnonzero(confident), max_pixels)
+    max_pixels, remote = conf["max_image_pixels"], RemoteOptions.from_config(conf)
+    contrast = window_contrast(rows, np.flatnonzero(confident), max_pixels, remote)
     # a confident window on a flat patch (e.g. a white wall, where L1 block
     # normalisation blows JPEG noise up into strong histograms) is not an object
     flat = confident & (contrast < conf["hn_suspect_min_contrast"])
@@ -117,7 +124,12 @@ def review_round(
     kind = "annotated_" if annotated else ""
     sheet_path = out / f"hard_negatives_{kind}round_{round_index:03d}.png"
     sheet = window_sheet(
-        rows, sheet_path, limit=top, max_pixels=max_pixels, window_dim=conf["window_dim"]
+        rows,
+        sheet_path,
+        limit=top,
+        max_pixels=max_pixels,
+        window_dim=conf["window_dim"],
+        remote=remote,
     )
     csv_path = out / f"suspects_{kind}round_{round_index:03d}.csv"
     json_path = out / f"suspects_{kind}round_{round_index:03d}.json"
@@ -145,9 +157,20 @@ def _inside_inputs(conf: Config, rows: dict[str, np.ndarray]) -> dict[str, np.nd
 
     A store from elsewhere must not make the review read (and draw into its sheet)
     images outside the folders the config names; such rows are left out with a warning.
+    Remote images (URLs) count when they are below a URL prefix the config names, or in
+    the URL list it names.
     """
-    roots = [Path(conf["image_distractions"]), Path(conf["image_dataset"])]
-    keep = np.array([any(is_inside(s, r) for r in roots) for s in rows["source"]], bool)
+    roots = [conf["image_distractions"], conf["image_dataset"]]
+    local = [Path(r) for r in roots if not is_remote_source(r)]
+    prefixes = tuple(str(r) for r in roots if is_url(r))
+    listed = {ref for r in roots if is_url_list(r) for ref in list_image_refs(r) if is_url(ref)}
+
+    def inside(source: str) -> bool:
+        if is_url(source):
+            return source.startswith(prefixes) or source in listed
+        return any(is_inside(source, r) for r in local)
+
+    keep = np.array([inside(str(s)) for s in rows["source"]], bool)
     if not keep.all():
         first = rows["source"][int(np.flatnonzero(~keep)[0])]
         log.warning(
@@ -161,7 +184,10 @@ def _inside_inputs(conf: Config, rows: dict[str, np.ndarray]) -> dict[str, np.nd
 
 
 def window_contrast(
-    rows: dict, index: np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS
+    rows: dict,
+    index: np.ndarray,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    remote: RemoteOptions | None = None,
 ) -> np.ndarray:
     """Standard deviation of the gray levels inside the given windows (NaN elsewhere)."""
     out = np.full(len(rows["score"]), np.nan)
@@ -170,7 +196,7 @@ def window_contrast(
         src = str(rows["source"][i])
         if src not in cache:
             try:
-                cache = {src: read_gray(src, max_pixels)}
+                cache = {src: read_gray(src, max_pixels, remote)}
             except ImageReadError:
                 continue
         x1, y1, x2, y2 = (int(round(v)) for v in rows["box"][i])
@@ -179,9 +205,11 @@ def window_contrast(
     return out
 
 
-def _category(source: str, root: Path) -> str:
+def _category(source: str, root: str) -> str:
+    if is_url(source):
+        return ref_category(source, root if is_url(root) else None)
     try:
-        return category_of(source, root)
+        return category_of(source, Path(root))
     except ValueError:  # mined from a folder other than image_distractions
         return Path(source).parent.name
 
