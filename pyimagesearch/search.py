@@ -23,6 +23,7 @@ import numpy as np
 
 from .evaluation.evaluate import evaluate_items
 from .features.extract import extract_features
+from .io.remote import RemoteOptions
 from .model.training import train_model
 from .settings import SEARCHED
 from .sources.annotations import read_annotations, split_train_test
@@ -143,7 +144,11 @@ def validation_images(conf: Config, val: list, folder: Path) -> list:
     if not names:
         return out
     samples = load_samples(val, conf["max_image_pixels"])
-    scenes = SceneFiles(split_distractions(conf).negatives, conf["max_image_pixels"])
+    scenes = SceneFiles(
+        split_distractions(conf).negatives,
+        conf["max_image_pixels"],
+        RemoteOptions.from_config(conf),
+    )
     for name in names:
         rng = np.random.default_rng([conf["seed"], 2, zlib.crc32(name.encode())])
         out += write_variant(folder / name, derive_variant(name, samples, scenes, rng))

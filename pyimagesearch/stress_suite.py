@@ -19,6 +19,7 @@ from .evaluation.evaluate import evaluate_items
 from .evaluation.stress import VARIANTS, SceneFiles, derive_variant, load_samples, write_variant
 from .io.atomic import write_bytes_atomic, write_text_atomic
 from .io.images import read_gray
+from .io.remote import RemoteOptions
 from .model.linear import LinearModel
 from .model.modelfile import load_model
 from .pipeline import run_pipeline
@@ -45,7 +46,11 @@ def stress_suite(
     root = Path(conf["output_dir"]) / "stress"
     _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     samples = load_samples(test, conf["max_image_pixels"])
-    scenes = SceneFiles(split_distractions(conf).evaluation, conf["max_image_pixels"])
+    scenes = SceneFiles(
+        split_distractions(conf).evaluation,
+        conf["max_image_pixels"],
+        RemoteOptions.from_config(conf),
+    )
     results: dict[str, dict] = {}
     for name in variants:
         if name == "transposed":

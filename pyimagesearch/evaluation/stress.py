@@ -30,6 +30,7 @@ import numpy as np
 from ..geometry import clip_boxes
 from ..io.atomic import write_bytes_atomic
 from ..io.images import read_gray
+from ..io.remote import RemoteOptions
 from ..sources.annotations import AnnotatedImage
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class SceneFiles:
 
     paths: list[Path]
     max_pixels: int
+    remote: RemoteOptions | None = None  # for scenes given as URLs
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -181,7 +183,9 @@ _MAKERS: dict[str, Callable] = {
 
 def _scene(scenes: SceneFiles, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """A random object-free scene resized to ``width`` x ``height``."""
-    scene = read_gray(scenes.paths[int(rng.integers(len(scenes)))], scenes.max_pixels)
+    scene = read_gray(
+        scenes.paths[int(rng.integers(len(scenes)))], scenes.max_pixels, scenes.remote
+    )
     return cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA).copy()
 
 
