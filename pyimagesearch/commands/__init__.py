@@ -66,7 +66,10 @@ def console(argv: Sequence[str] | None = None) -> None:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(_usage())
+        try:
+            print(_usage(), flush=True)
+        except BrokenPipeError:  # `pyimagesearch --help | head`: the reader left early
+            sys.stdout = None
         sys.exit(0 if argv else 2)
     if argv[0] == "--version":
         print(f"pyimagesearch {__version__}")
