@@ -22,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .config import Config, config_from_dict
+from .config import EXTRA_KEYS, Config, config_from_dict
 from .detection.detector import Detections
 from .detection.detector import Detector as _WindowDetector
 from .errors import ConfigError
@@ -154,7 +154,7 @@ def evaluate_detector(
     if len(images) != len(boxes):
         raise ValueError(f"{len(images)} images but {len(boxes)} box arrays: give one per image")
     p_min = detector.min_probability if min_probability is None else min_probability
-    floor = min(0.05, p_min)  # the config's eval_min_probability default
+    floor = min(EXTRA_KEYS["eval_min_probability"][1], p_min)  # the PR curve's floor
     det_boxes, det_scores = [], []
     for image in images:
         found = _WindowDetector.detect(detector, image, floor)
@@ -207,8 +207,6 @@ def _object_free_parts(images: list[np.ndarray], boxes: list[np.ndarray]) -> lis
 
 
 def _detection_defaults() -> dict[str, Any]:
-    from .config import EXTRA_KEYS
-
     defaults = {**{k: v[1] for k, v in EXTRA_KEYS.items()}, **COURSE_DEFAULTS}
     return {k: defaults[k] for k in DETECTION_KEYS}
 
