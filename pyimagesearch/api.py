@@ -91,11 +91,11 @@ class Detector(_WindowDetector):
 
 
 def load_detector(path: str | Path) -> Detector:
-    """The detector saved by :meth:`Detector.save` (or any model file; then the config's
-    default detection settings apply)."""
+    """The detector saved by :meth:`Detector.save`, or of any model file: it detects with
+    the settings the model was saved or chosen with (the validation search's pyramid
+    step and upsampling), the config's defaults for the others."""
     model = load_model(path)
-    settings = {**_detection_defaults(), **model.metadata.get("detector", {})}
-    return _detector(model, settings)
+    return _detector(model, {**_detection_defaults(), **model.detection_settings()})
 
 
 def train_detector(
@@ -137,7 +137,8 @@ def train_detector(
         folder = Path(work_dir) if work_dir is not None else Path(tmp)
         conf = _staged_config(folder, images, boxes, negatives, options)
         model = _train(conf, progress)
-    return _detector(model, {k: conf[k] for k in DETECTION_KEYS})
+    # the settings the search chose (recorded in the model) win over the config's
+    return _detector(model, {**{k: conf[k] for k in DETECTION_KEYS}, **model.detection_settings()})
 
 
 def evaluate_detector(

@@ -84,16 +84,40 @@ class Detector:
     than the window are found).
     """
 
+    #: Settings used when neither the caller nor the model file gives one.
+    DEFAULTS = {
+        "window_step": 4,
+        "pyramid_scale": 1.5,
+        "min_probability": 0.7,
+        "overlap_thresh": 0.3,
+        "padding": 0.0,
+        "upsample": 0,
+    }
+
     def __init__(
         self,
         model: LinearModel,
-        window_step: int = 4,
-        pyramid_scale: float = 1.5,
-        min_probability: float = 0.7,
-        overlap_thresh: float = 0.3,
-        padding: float = 0.0,
-        upsample: int = 0,
+        window_step: int | None = None,
+        pyramid_scale: float | None = None,
+        min_probability: float | None = None,
+        overlap_thresh: float | None = None,
+        padding: float | None = None,
+        upsample: int | None = None,
     ):
+        given = {
+            "window_step": window_step,
+            "pyramid_scale": pyramid_scale,
+            "min_probability": min_probability,
+            "overlap_thresh": overlap_thresh,
+            "padding": padding,
+            "upsample": upsample,
+        }
+        # what the caller gives, else what the model was chosen/saved with, else defaults
+        settings = {**self.DEFAULTS, **model.detection_settings()}
+        settings.update({k: v for k, v in given.items() if v is not None})
+        window_step, pyramid_scale = settings["window_step"], settings["pyramid_scale"]
+        min_probability, overlap_thresh = settings["min_probability"], settings["overlap_thresh"]
+        padding, upsample = settings["padding"], settings["upsample"]
         if window_step < 1:
             raise ValueError(f"window_step must be >= 1, got {window_step}")
         if pyramid_scale <= 1:

@@ -92,6 +92,13 @@ class LinearModel:
             t = float(np.nextafter(t, -np.inf))
         return t
 
+    def detection_settings(self) -> dict:
+        """The detection settings this model was chosen or saved with (config key names):
+        the search's ``chosen_settings``, then a saved detector's own ``detector`` ones."""
+        chosen = self.metadata.get("chosen_settings") or {}
+        recorded = {k: chosen[k] for k in ("pyramid_scale", "upsample") if k in chosen}
+        return {**recorded, **(self.metadata.get("detector") or {})}
+
     def weight_grid(self) -> np.ndarray:
         """Weights as ``(blocks_r, blocks_c, features_per_block)`` over the window."""
         rows, cols = self.hog.window_blocks(self.window_dim)
