@@ -63,6 +63,7 @@ DETECTION_KEYS = (
     "overlap_thresh",
     "padding",
     "upsample",
+    "pyramid_approximate",
 )
 
 
@@ -82,6 +83,7 @@ class Detector(_WindowDetector):
             "overlap_thresh": self.overlap_thresh,
             "padding": self.padding,
             "upsample": self.upsample,
+            "pyramid_approximate": self.approximate,
         }
 
     def save(self, path: str | Path) -> Path:

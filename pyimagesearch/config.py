@@ -123,6 +123,10 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "positive_truncation": ({"type": "integer", "minimum": 0, "maximum": 10}, 1),
     # enlarge the image up to 2**upsample in the pyramid (objects smaller than the window)
     "upsample": ({"type": "integer", "minimum": 0, "maximum": 3}, 0),
+    # compute HOG at one pyramid level per octave and resample it for the levels between
+    # (Dollar et al., Fast Feature Pyramids): fine scale steps at about the cost of coarse
+    # ones; false computes every level (mining always does: its windows become training rows)
+    "pyramid_approximate": (_BOOL, True),
     # windows per training object for the box regressor (0: boxes are the windows)
     "box_regression_samples": ({"type": "integer", "minimum": 0, "maximum": 100}, 8),
     # choose window_dim, C, pyramid_scale and upsample on a validation share (pipeline)

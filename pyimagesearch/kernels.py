@@ -162,6 +162,32 @@ def correlate_blocks(partial, n_rows, n_cols, win_r, win_c, out):
                     out[i, j] += partial[i + a, j + b, col]
 
 
+@numba.jit(**_JIT)
+def correlate_planes(planes, top, left, n_rows, n_cols, win_r, win_c, out):
+    """Window scores from per-block partial products laid out one plane per window block.
+
+    ``planes[a * win_c + b, i, j]`` is block ``(top + i, left + j)`` of the layer dotted
+    with the weights of the window's block ``(a, b)``; blocks outside the planes (all
+    padding, so all zero) add nothing. A window at block ``(i, j)`` scores the sum over
+    ``a, b`` of its blocks' planes; the inner loop runs along contiguous rows.
+    """
+    rows, cols = planes.shape[1], planes.shape[2]
+    for i in range(n_rows):
+        for j in range(n_cols):
+            out[i, j] = 0.0
+    for a in range(win_r):
+        i0, i1 = max(0, top - a), min(n_rows, top + rows - a)
+        for b in range(win_c):
+            col = a * win_c + b
+            j0, j1 = max(0, left - b), min(n_cols, left + cols - b)
+            for i in range(i0, i1):
+                src = planes[col, i + a - top]
+                dst = out[i]
+                off = b - left
+                for j in range(j0, j1):
+                    dst[j] += src[j + off]
+
+
 def warm_up() -> None:
     """Load (or compile) every kernel now, e.g. before forking workers that inherit them.
 
@@ -187,3 +213,6 @@ def warm_up() -> None:
     cell_histograms(magnitude, bins, 9, 4, 4, 0, 0, hist)
     l1_blocks(hist, 2, 2, False, np.empty((2, 2, 2, 2, 9), np.float32))
     correlate_blocks(np.zeros((2, 2, 1), np.float32), 1, 1, 1, 1, np.zeros((1, 1), np.float32))
+    correlate_planes(
+        np.zeros((1, 2, 2), np.float32), 0, 0, 1, 1, 1, 1, np.zeros((1, 1), np.float32)
+    )

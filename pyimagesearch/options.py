@@ -28,10 +28,12 @@ class WindowOptions:
     overlap_thresh: float = 0.3
     padding: float = 0.0
     upsample: int = 0
+    approximate: bool = False
 
     @classmethod
     def from_config(cls, conf: Mapping[str, Any], mining: bool = False) -> WindowOptions:
-        """The detector's settings, or with ``mining`` the ``hn_`` ones mining uses."""
+        """The detector's settings, or with ``mining`` the ``hn_`` ones mining uses (with
+        exact features at every scale: mined windows become training rows)."""
         prefix = "hn_" if mining else ""
         return cls(
             window_dim=tuple(conf["window_dim"]),
@@ -41,6 +43,7 @@ class WindowOptions:
             overlap_thresh=conf["overlap_thresh"],
             padding=conf["padding"],
             upsample=conf["upsample"],
+            approximate=conf["pyramid_approximate"] and not mining,
         )
 
 

@@ -44,13 +44,19 @@ def test_every_way_of_loading_uses_the_chosen_pyramid(tmp_path):
     image = _image()
     a = loaded.detect(image, min_probability=0.2)
     b = direct.detect(image, min_probability=0.2)
-    reference = Detector(model, pyramid_scale=1.25, upsample=1, padding=loaded.padding).detect(
-        image, min_probability=0.2
-    )
+    reference = Detector(
+        model,
+        pyramid_scale=1.25,
+        upsample=1,
+        padding=loaded.padding,
+        approximate=loaded.approximate,
+    ).detect(image, min_probability=0.2)
     assert len(a) > 0
     np.testing.assert_array_equal(a.boxes, reference.boxes)
     # the upsampled layers find windows at sizes a 1.5 pyramid without upsampling cannot
-    coarse = Detector(model, pyramid_scale=1.5, upsample=0, padding=loaded.padding)
+    coarse = Detector(
+        model, pyramid_scale=1.5, upsample=0, padding=loaded.padding, approximate=loaded.approximate
+    )
     assert len(coarse.detect(image, min_probability=0.2)) != len(a) or not np.array_equal(
         coarse.detect(image, min_probability=0.2).boxes, a.boxes
     )

@@ -192,6 +192,78 @@ def padded_hog_blocks(
     return [normalize_blocks(cell_histograms(full_m, full_b, params, p), params) for p in phases]
 
 
+def image_cells(
+    shape: tuple[int, int], params: HogParams, pad_x: int, pad_y: int
+) -> tuple[int, int, int, int]:
+    """``(top, rows, left, cols)``: the cells of a padded layer's grid (cell grid at pixel
+    0, padding in whole cells) that hold image pixels; the last row/column may be cut by
+    the border and completed by padding."""
+    (c_r, c_c), (h, w) = params.pixels_per_cell, shape[:2]
+    n_r, n_c = (h + 2 * pad_y) // c_r, (w + 2 * pad_x) // c_c
+    top, left = pad_y // c_r, pad_x // c_c
+    return top, min(-(-h // c_r), n_r - top), left, min(-(-w // c_c), n_c - left)
+
+
+def padded_cell_grid(image: np.ndarray, params: HogParams, pad_x: int, pad_y: int) -> np.ndarray:
+    """Cell histograms (cell grid at pixel 0) of the image padded by ``pad_x``/``pad_y``
+    pixels, whole cells: equal to ``padded_hog_blocks``' cells (``hog_blocks``' without
+    padding), but the padding's cells are left empty instead of computed."""
+    image = _as_uint8_gray(image)
+    (c_r, c_c), h, w = params.pixels_per_cell, image.shape[0], image.shape[1]
+    if pad_x or pad_y:
+        rim, _ = pad_image(image, 1, 1)
+        magnitude, bins = orientation_bins(rim, params)
+        magnitude, bins = magnitude[1:-1, 1:-1], bins[1:-1, 1:-1]
+    else:
+        magnitude, bins = orientation_bins(image, params)
+    n_r, n_c = (h + 2 * pad_y) // c_r, (w + 2 * pad_x) // c_c
+    top, in_r, left, in_c = image_cells((h, w), params, pad_x, pad_y)
+    if in_r * c_r > h or in_c * c_c > w:
+        ext_m = np.zeros((in_r * c_r, in_c * c_c), np.float64)
+        ext_b = np.full(ext_m.shape, -1, np.int8)
+        ext_m[:h, :w], ext_b[:h, :w] = (
+            magnitude[: in_r * c_r, : in_c * c_c],
+            bins[: in_r * c_r, : in_c * c_c],
+        )
+        magnitude, bins = ext_m, ext_b
+    out = np.zeros((max(n_r, 0), max(n_c, 0), params.orientations), np.float32)
+    if in_r > 0 and in_c > 0:
+        out[top : top + in_r, left : left + in_c] = cell_histograms(magnitude, bins, params)[
+            :in_r, :in_c
+        ]
+    return out
+
+
+def approximate_cell_grid(
+    cells: np.ndarray,
+    source: tuple[int, int, int, int],
+    shape: tuple[int, int],
+    target: tuple[int, int, int, int],
+) -> np.ndarray:
+    """The padded cell grid of ``shape`` (rows, cols, padding included) whose image cells
+    are ``target`` (:func:`image_cells`), approximated by resampling the image cells
+    ``source`` of a nearby, larger scale's padded grid ``cells``.
+
+    Dollár et al. show that gradient histograms at a nearby scale are the resampled ones
+    times ``s**-lambda``; every block norm here divides that factor out (up to its
+    epsilon), so resampling alone approximates the normalised blocks.
+
+    References: P. Dollár, R. Appel, S. Belongie and P. Perona, "Fast Feature Pyramids
+    for Object Detection", PAMI 2014 (``chnsPyramid.m``).
+    """
+    (s_top, s_rows, s_left, s_cols), (top, rows, left, cols) = source, target
+    src = cells[s_top : s_top + s_rows, s_left : s_left + s_cols]
+    out = np.zeros((shape[0], shape[1], cells.shape[2]), np.float32)
+    if rows <= 0 or cols <= 0 or src.shape[0] == 0 or src.shape[1] == 0:
+        return out
+    shrink = rows <= src.shape[0] and cols <= src.shape[1]
+    method = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    into = out[top : top + rows, left : left + cols]
+    for k, plane in enumerate(np.moveaxis(src, 2, 0).copy()):  # OpenCV: <= 4 channels
+        into[:, :, k] = cv2.resize(plane, (cols, rows), interpolation=method)
+    return out
+
+
 def _zero_outside(magnitude: np.ndarray, valid: Valid) -> None:
     top, bottom, left, right = (max(0, int(v)) for v in valid)
     magnitude[:top] = 0

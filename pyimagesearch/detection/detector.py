@@ -8,12 +8,19 @@ grid, done as one matrix product plus a shifted sum. No per-window Python work.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from .. import kernels
-from ..descriptor.hog import hog_blocks, padded_hog_blocks
+from ..descriptor.hog import (
+    approximate_cell_grid,
+    hog_blocks,
+    image_cells,
+    normalize_blocks,
+    padded_cell_grid,
+    padded_hog_blocks,
+)
 from ..geometry import clip_boxes, window_padding
 from ..model.linear import LinearModel
 from .nms import non_max_suppression
@@ -81,17 +88,21 @@ class Detector:
     ``padding`` is the share of the window that may extend past the image border (so
     objects cut by the border are found; padded cells are empty), ``upsample`` the
     number of doublings of the image the pyramid may enlarge it by (so objects smaller
-    than the window are found).
+    than the window are found), ``approximate`` whether only one pyramid level per
+    octave gets its HOG computed and the levels between are resampled from it (Dollár
+    et al., *Fast Feature Pyramids*, PAMI 2014): fine scale steps at about the cost of
+    coarse ones.
     """
 
     #: Settings used when neither the caller nor the model file gives one.
-    DEFAULTS = {
+    DEFAULTS: ClassVar[dict] = {
         "window_step": 4,
         "pyramid_scale": 1.5,
         "min_probability": 0.7,
         "overlap_thresh": 0.3,
         "padding": 0.0,
         "upsample": 0,
+        "pyramid_approximate": False,
     }
 
     def __init__(
@@ -103,6 +114,7 @@ class Detector:
         overlap_thresh: float | None = None,
         padding: float | None = None,
         upsample: int | None = None,
+        approximate: bool | None = None,
     ):
         given = {
             "window_step": window_step,
@@ -111,6 +123,7 @@ class Detector:
             "overlap_thresh": overlap_thresh,
             "padding": padding,
             "upsample": upsample,
+            "pyramid_approximate": approximate,
         }
         # what the caller gives, else what the model was chosen/saved with, else defaults
         settings = {**self.DEFAULTS, **model.detection_settings()}
@@ -133,12 +146,13 @@ class Detector:
         self.overlap_thresh = float(overlap_thresh)
         self.padding = float(padding)
         self.upsample = int(upsample)
+        self.approximate = bool(settings["pyramid_approximate"])
         self._pad = window_padding(model.window_dim, model.hog.pixels_per_cell, padding)
         grid = model.weight_grid()
         self._win_blocks = grid.shape[:2]
-        # (features_per_block, window_blocks): partial products of a block with every
-        # position of the window, one BLAS call per layer
-        self._weights_t = np.ascontiguousarray(grid.reshape(-1, grid.shape[2]).T)
+        # (window_blocks, features_per_block): partial products of every block with every
+        # block of the window, one BLAS call per layer
+        self._weights = np.ascontiguousarray(grid.reshape(-1, grid.shape[2]))
 
     @classmethod
     def from_options(cls, model: LinearModel, window: WindowOptions) -> Detector:
@@ -151,6 +165,7 @@ class Detector:
             window.overlap_thresh,
             window.padding,
             window.upsample,
+            window.approximate,
         )
 
     @property
@@ -194,8 +209,8 @@ class Detector:
         height, width = image.shape[:2]
         regressor = self.model.box_regressor
         parts, scored = [], 0
-        for layer, fx, fy in pyramid(image, self.pyramid_scale, self.min_layer, self.upsample):
-            for xs, ys, scores, blocks, (bx, by) in self._score_layer(layer):
+        for shape, fx, fy, phases, grids in self._layers(image):
+            for xs, ys, scores, blocks, (bx, by) in self._score_grids(shape, phases, grids):
                 scored += scores.size
                 iy, ix = np.nonzero(scores >= threshold)
                 if margin is not None and margin < threshold:
@@ -229,50 +244,107 @@ class Detector:
         (ww, wh), (px, py) = self.model.window_dim, self._pad
         return max(1, ww - px), max(1, wh - py)
 
-    def _positions(self, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Top-left corners of the windows in layer pixels (negative: past the border)."""
+    def _positions(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Top-left corners of the windows in the pixels of a layer of ``shape`` (height,
+        width; negative: past the border)."""
         (ww, wh), (px, py) = self.model.window_dim, self._pad
-        xs = np.arange(-px, layer.shape[1] - ww + px + 1, self.window_step)
-        ys = np.arange(-py, layer.shape[0] - wh + py + 1, self.window_step)
+        xs = np.arange(-px, shape[1] - ww + px + 1, self.window_step)
+        ys = np.arange(-py, shape[0] - wh + py + 1, self.window_step)
         return xs, ys
 
     def score_map(self, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Decision values of all windows of one layer: ``(xs, ys, scores[ys, xs])``."""
-        xs, ys = self._positions(layer)
+        xs, ys = self._positions(layer.shape)
         out = np.full((ys.size, xs.size), np.nan, np.float32)
         for pxs, pys, scores, _, _ in self._score_layer(layer):
             out[np.searchsorted(ys, pys)[:, None], np.searchsorted(xs, pxs)[None, :]] = scores
         return xs, ys, out
 
+    def _layers(self, image: np.ndarray):
+        """Per pyramid layer: its ``(height, width)``, the factors back to the image, the
+        cell-grid phases and their block grids. With ``approximate`` (and a window step
+        in whole cells), one layer per octave is computed and the others resampled."""
+        c_r, c_c = self.model.hog.pixels_per_cell
+        every = 1
+        if self.approximate and self.window_step % c_r == 0 and self.window_step % c_c == 0:
+            every = max(1, round(np.log(2.0) / np.log(self.pyramid_scale)))
+        if every == 1:
+            for layer, fx, fy in pyramid(image, self.pyramid_scale, self.min_layer, self.upsample):
+                yield (layer.shape[0], layer.shape[1]), fx, fy, *self._grids(layer)
+            return
+        px, py, hog = self._pad[0], self._pad[1], self.model.hog
+        layers = pyramid(image, self.pyramid_scale, self.min_layer, self.upsample)
+        for i, (layer, fx, fy) in enumerate(layers):
+            if i % every == 0:
+                cells = padded_cell_grid(layer, hog, px, py)
+                source = image_cells(layer.shape, hog, px, py)
+                yield layer.shape[:2], fx, fy, ((0, 0),), [normalize_blocks(cells, hog)]
+                continue
+            h, w = layer.shape[:2]
+            grid = ((h + 2 * py) // c_r, (w + 2 * px) // c_c)
+            target = image_cells((h, w), hog, px, py)
+            approx = approximate_cell_grid(cells, source, grid, target)
+            yield (h, w), fx, fy, ((0, 0),), [normalize_blocks(approx, hog)]
+
+    def _grids(self, layer: np.ndarray) -> tuple[tuple, list[np.ndarray]]:
+        """The cell-grid phases the window positions of a layer need, and their block grids
+        (of the padded layer)."""
+        c_r, c_c = self.model.hog.pixels_per_cell
+        px, py = self._pad
+        xs, ys = self._positions(layer.shape)
+        phases = tuple(
+            (int(pr), int(pc))
+            for pr in np.unique((ys + py) % c_r)
+            for pc in np.unique((xs + px) % c_c)
+        )
+        if phases == ((0, 0),):
+            return phases, [
+                normalize_blocks(padded_cell_grid(layer, self.model.hog, px, py), self.model.hog)
+            ]
+        if px or py:
+            return phases, padded_hog_blocks(layer, self.model.hog, phases, px, py)
+        return phases, hog_blocks(layer, self.model.hog, phases)
+
     def _score_layer(self, layer: np.ndarray):
+        """``_score_grids`` of one layer image."""
+        return self._score_grids(layer.shape[:2], *self._grids(layer))
+
+    def _score_grids(self, shape: tuple[int, int], phases: tuple, grids: list[np.ndarray]):
         """Per cell-grid phase: window x/y positions, their scores, the block grid and the
         block index of each position. Positions are in layer pixels; the grids are those
         of the padded layer."""
         c_r, c_c = self.model.hog.pixels_per_cell
         px, py = self._pad
-        xs, ys = self._positions(layer)
+        xs, ys = self._positions(shape)
         if xs.size == 0 or ys.size == 0:
             return
         xs_p, ys_p = xs + px, ys + py  # in the padded layer
-        phases_r = np.unique(ys_p % c_r)
-        phases_c = np.unique(xs_p % c_c)
-        phases = tuple((int(pr), int(pc)) for pr in phases_r for pc in phases_c)
-        if px or py:
-            grids = padded_hog_blocks(layer, self.model.hog, phases, px, py)
-        else:
-            grids = hog_blocks(layer, self.model.hog, phases)
         wr, wc = self._win_blocks
         for (pr, pc), blocks in zip(phases, grids):
             in_r, in_c = ys_p % c_r == pr, xs_p % c_c == pc
             sel_y, sel_x = ys[in_r], xs[in_c]
             by, bx = (ys_p[in_r] - pr) // c_r, (xs_p[in_c] - pc) // c_c
             n_r, n_c = blocks.shape[0] - wr + 1, blocks.shape[1] - wc + 1
-            flat = blocks.reshape(blocks.shape[0] * blocks.shape[1], -1)
-            partial = (flat @ self._weights_t).reshape(blocks.shape[0], blocks.shape[1], -1)
             full = np.empty((n_r, n_c), np.float32)
-            kernels.correlate_blocks(partial, n_r, n_c, wr, wc, full)
+            # only blocks that touch the image: the padding's blocks are zero
+            r0, r1, c0, c1 = self._image_blocks(shape, blocks.shape[:2], (pr, pc))
+            inner = blocks[r0:r1, c0:c1]
+            flat = inner.reshape(inner.shape[0] * inner.shape[1], -1)
+            planes = (self._weights @ flat.T).reshape(-1, inner.shape[0], inner.shape[1])
+            kernels.correlate_planes(planes, r0, c0, n_r, n_c, wr, wc, full)
             scores = full[by[:, None], bx[None, :]] + np.float32(self.model.bias)
             yield sel_x, sel_y, scores, blocks, (bx, by)
+
+    def _image_blocks(self, shape: tuple[int, int], grid: tuple[int, int], phase) -> tuple:
+        """Block rows ``[r0, r1)`` and columns ``[c0, c1)`` of the padded block grid of a
+        layer of ``shape`` that hold any image cell (the others are padding: zero)."""
+        b_r, b_c = self.model.hog.cells_per_block
+        px, py = self._pad
+        if phase != (0, 0) or not (px or py):
+            return 0, grid[0], 0, grid[1]
+        top, in_r, left, in_c = image_cells(shape, self.model.hog, px, py)
+        r0, c0 = max(0, top - b_r + 1), max(0, left - b_c + 1)
+        return r0, max(r0, min(grid[0], top + in_r)), c0, max(c0, min(grid[1], left + in_c))
 
 
 _BLAS = None

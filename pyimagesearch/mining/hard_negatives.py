@@ -112,8 +112,15 @@ def mine_image(
         image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
         return Skipped(str(exc))
-    detector = Detector(
-        model, window_step, pyramid_scale, min_probability, overlap_thresh, padding, upsample
+    detector = Detector(  # exact features at every scale: mined windows become rows
+        model,
+        window_step,
+        pyramid_scale,
+        min_probability,
+        overlap_thresh,
+        padding,
+        upsample,
+        approximate=False,
     )
     use_margin = margin is not None and margin_per_image > 0
     cand = detector.candidates(
