@@ -676,6 +676,60 @@ def main() -> int:
                         f"{pyramids[s][1]:.3f} ms/img, ratio {pyramids[s][1] / pyramids[s][0]:.2f}x"
                     )
 
+        fine = {}
+        if hasattr(cv2, "HOGDescriptor"):
+            levels = 5
+            fine_scale = 2 ** (1 / levels)
+            print(
+                f"fine scales, one thread: {levels} levels per octave (step {fine_scale:.4f}) "
+                "with the approximated feature pyramid vs the exact detector at 1.5 (the old "
+                "default) and OpenCV at 1.05, same padding ..."
+            )
+            with single_threaded():
+                made = {
+                    "fine": Detector(
+                        model,
+                        step,
+                        fine_scale,
+                        conf["hn_min_probability"],
+                        conf["overlap_thresh"],
+                        conf["padding"],
+                        conf["upsample"],
+                        approximate=True,
+                    ),
+                    "fine_exact": Detector(
+                        model,
+                        step,
+                        fine_scale,
+                        conf["hn_min_probability"],
+                        conf["overlap_thresh"],
+                        conf["padding"],
+                        conf["upsample"],
+                        approximate=False,
+                    ),
+                    "coarse_1.5": Detector(
+                        model,
+                        step,
+                        1.5,
+                        conf["hn_min_probability"],
+                        conf["overlap_thresh"],
+                        conf["padding"],
+                        conf["upsample"],
+                        approximate=False,
+                    ),
+                }
+                for name, det in made.items():
+                    fine[name] = statistics.median(time_detector(det, images, args.repeats)[0])
+                theirs, _, _ = time_opencv(model, images, conf, args.repeats, 1.05, pad)
+                fine["opencv_1.05"] = statistics.median(theirs)
+            fine["levels"] = levels
+            print(
+                f"  fine (approximated) {fine['fine']:.3f} ms/img, fine exact "
+                f"{fine['fine_exact']:.3f}, exact at 1.5 {fine['coarse_1.5']:.3f}, OpenCV at "
+                f"1.05 {fine['opencv_1.05']:.3f}: {fine['opencv_1.05'] / fine['fine']:.2f}x "
+                f"faster than OpenCV, {fine['fine'] / fine['coarse_1.5']:.2f}x the time at 1.5"
+            )
+
         if args.profile:
             with single_threaded():
                 print_profile(detector, images, conf, args.repeats)
@@ -721,6 +775,20 @@ def main() -> int:
                 "ok" if theirs > ours else "MISSED",
             ),
         )
+    if fine:
+        vs_cv, vs_coarse = fine["opencv_1.05"] / fine["fine"], fine["fine"] / fine["coarse_1.5"]
+        targets += (
+            (
+                f"{fine['levels']} levels/octave >= 3x faster than OpenCV at 1.05",
+                f"{vs_cv:.2f}x",
+                "ok" if vs_cv >= 3 else "MISSED",
+            ),
+            (
+                f"{fine['levels']} levels/octave within 1.5x of exact at 1.5",
+                f"{vs_coarse:.2f}x",
+                "ok" if vs_coarse <= 1.5 else "MISSED",
+            ),
+        )
     for name, value, verdict in targets:
         print(f"  {name:<58} {value:>34}  {verdict}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
@@ -731,6 +799,14 @@ def main() -> int:
         + "".join(
             f" ms_per_image_full_{s}={o:.3f} ms_per_image_opencv_{s}={t:.3f}"
             for s, (o, t) in pyramids.items()
+        )
+        + (
+            f" levels_per_octave={fine['levels']} ms_per_image_fine={fine['fine']:.3f}"
+            f" ms_per_image_fine_exact={fine['fine_exact']:.3f}"
+            f" ms_per_image_exact_1.5={fine['coarse_1.5']:.3f}"
+            f" ms_per_image_opencv_1.05={fine['opencv_1.05']:.3f}"
+            if fine
+            else ""
         )
     )
     return 0

@@ -25,9 +25,11 @@ import numpy as np
 from .config import EXTRA_KEYS, Config, config_from_dict
 from .detection.detector import Detections
 from .detection.detector import Detector as _WindowDetector
+from .detection.mixture import MixtureDetector as _MixtureDetector
 from .errors import ConfigError
 from .evaluation.metrics import summarize_detections
 from .model.linear import LinearModel
+from .model.mixture import Mixture
 from .model.modelfile import load_model, save_model
 from .sources.annotated import AnnotatedImage
 from .sources.export import dlib_xml
@@ -46,12 +48,12 @@ COURSE_DEFAULTS: dict[str, Any] = {
     "normalize": True,
     "window_step": 4,
     "overlap_thresh": 0.3,
-    "pyramid_scale": 1.5,
+    "pyramid_scale": 1.1487,
     "min_probability": 0.7,
     "C": 0.01,
     "hn_num_distraction_images": 50,
     "hn_window_step": 4,
-    "hn_pyramid_scale": 1.5,
+    "hn_pyramid_scale": 1.1487,
     "hn_min_probability": 0.51,
 }
 
@@ -92,12 +94,40 @@ class Detector(_WindowDetector):
         return save_model(self.model, path)
 
 
-def load_detector(path: str | Path) -> Detector:
+class MixtureDetector(_MixtureDetector):
+    """A trained mixture (one window per shape of object): ``detect(image)`` on arrays,
+    ``save(path)`` as one data-only file holding every component."""
+
+    def detect(self, image: np.ndarray, min_probability: float | None = None) -> Detections:
+        """Detections (boxes, probabilities, scores) in a grayscale or BGR ``uint8`` image."""
+        return super().detect(_gray(image, "image"), min_probability)
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Each component's detection settings, under their config key names."""
+        return [Detector.settings(d) for d in self.detectors]
+
+    def save(self, path: str | Path) -> Path:
+        """Write every component with its detection settings as JSON (atomically)."""
+        for d, settings in zip(self.detectors, self.settings()):
+            d.model.metadata["detector"] = settings
+        return save_model(self.model, path)
+
+
+def load_detector(path: str | Path) -> Detector | MixtureDetector:
     """The detector saved by :meth:`Detector.save`, or of any model file: it detects with
     the settings the model was saved or chosen with (the validation search's pyramid
     step and upsampling), the config's defaults for the others."""
     model = load_model(path)
-    return _detector(model, {**_detection_defaults(), **model.detection_settings()})
+    return _any_detector(model, _detection_defaults())
+
+
+def _any_detector(model: LinearModel | Mixture, base: dict[str, Any]):
+    """The API detector of a model or a mixture: each (component) model's recorded
+    settings over ``base``."""
+    if isinstance(model, Mixture):
+        parts = [_detector(m, {**base, **m.detection_settings()}) for m in model.components]
+        return MixtureDetector(parts)
+    return _detector(model, {**base, **model.detection_settings()})
 
 
 def train_detector(
@@ -135,16 +165,31 @@ def train_detector(
         if not negatives:
             raise ValueError("negative_images is empty: give at least one object-free image")
 
-    with tempfile.TemporaryDirectory(prefix="pyimagesearch-") as tmp:
-        folder = Path(work_dir) if work_dir is not None else Path(tmp)
-        conf = _staged_config(folder, images, boxes, negatives, options)
-        model = _train(conf, progress)
-    # the settings the search chose (recorded in the model) win over the config's
-    return _detector(model, {**{k: conf[k] for k in DETECTION_KEYS}, **model.detection_settings()})
+    groups = _components(boxes, options)
+    models, base = [], {}
+    for k, part in enumerate(groups):
+        with tempfile.TemporaryDirectory(prefix="pyimagesearch-") as tmp:
+            folder = Path(work_dir) / f"component_{k}" if work_dir is not None else Path(tmp)
+            if len(groups) == 1 and work_dir is not None:
+                folder = Path(work_dir)
+            keep = [i for i, b in enumerate(part) if len(b)]
+            extra = {} if len(groups) == 1 else {"hn_mine_annotated": False}
+            conf = _staged_config(
+                folder,
+                [images[i] for i in keep],
+                [part[i] for i in keep],
+                negatives,
+                {**options, **extra},
+            )
+            models.append(_train(conf, progress))
+            base = {k: conf[k] for k in DETECTION_KEYS}
+    # the settings the search chose (recorded in each model) win over the config's
+    model = models[0] if len(models) == 1 else Mixture(models, {"components": len(models)})
+    return _any_detector(model, base)
 
 
 def evaluate_detector(
-    detector: _WindowDetector,
+    detector: _WindowDetector | _MixtureDetector,
     images: Sequence[np.ndarray],
     boxes: Sequence[np.ndarray],
     min_probability: float | None = None,
@@ -160,7 +205,7 @@ def evaluate_detector(
     floor = min(EXTRA_KEYS["eval_min_probability"][1], p_min)  # the PR curve's floor
     det_boxes, det_scores = [], []
     for image in images:
-        found = _WindowDetector.detect(detector, image, floor)
+        found = detector.detect(image, floor)
         det_boxes.append(found.boxes)
         det_scores.append(found.probabilities)
     return summarize_detections(det_boxes, det_scores, boxes, p_min)
@@ -274,6 +319,31 @@ def _staged_config(
         raise ValueError(str(exc).replace("<config>: ", "")) from None
 
 
+def _components(boxes: list[np.ndarray], options: dict[str, Any]) -> list[list[np.ndarray]]:
+    """The boxes of each component: one group unless the boxes' aspect ratios spread
+    beyond what one window serves (``sources.dims.aspect_components``), or ``components``
+    / ``window_dim`` is given."""
+    from .sources.dims import aspect_components
+
+    wanted = options.get("components")
+    if wanted == 1 or (wanted is None and "window_dim" in options):
+        return [boxes]
+    sizes = np.concatenate([b for b in boxes if len(b)])
+    ratios = (sizes[:, 2] - sizes[:, 0]) / (sizes[:, 3] - sizes[:, 1])
+    if wanted is None:
+        labels = aspect_components(ratios)
+    else:
+        labels = aspect_components(ratios, max_spread=1.0 + 1e-9, max_components=int(wanted))
+    k = int(labels.max()) + 1
+    if k == 1:
+        return [boxes]
+    log.info("boxes of several shapes: %d components (aspect ratio groups)", k)
+    bounds = np.cumsum([0] + [len(b) for b in boxes])
+    return [
+        [b[labels[bounds[i] : bounds[i + 1]] == c] for i, b in enumerate(boxes)] for c in range(k)
+    ]
+
+
 def _suggested_window(boxes: list[np.ndarray], pixels_per_cell: list[int]) -> list[int]:
     from .sources.dims import BoxStatistics, suggest_window_dim
 
@@ -297,7 +367,8 @@ def _train(conf: Config, progress: bool) -> LinearModel:
         conf = chosen_config(conf, result.chosen)
     extract_features(conf, progress=progress)
     model = train_model(conf, hard_negatives=False, metadata=chosen)
-    for r in range(1, conf["hn_rounds"] + 1):
+    rounds = chosen.get("chosen_settings", {}).get("hn_rounds", conf["hn_rounds"])
+    for r in range(1, min(rounds, conf["hn_rounds"]) + 1):
         added = mine_hard_negatives(conf, r, model=model, progress=progress).n_kept
         if conf["hn_mine_annotated"]:
             added += mine_annotated(conf, r, model=model, progress=progress).n_kept
@@ -309,4 +380,4 @@ def _train(conf: Config, progress: bool) -> LinearModel:
     return model
 
 
-__all__ = ["Detector", "evaluate_detector", "load_detector", "train_detector"]
+__all__ = ["Detector", "MixtureDetector", "evaluate_detector", "load_detector", "train_detector"]

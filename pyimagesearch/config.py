@@ -37,136 +37,400 @@ _PROB = {"type": "number", "minimum": 0, "maximum": 1}
 _PAIR = {"type": "array", "items": _POS_INT, "minItems": 2, "maxItems": 2}
 _STR_LIST = {"type": "array", "items": _STR}
 
+
+def _doc(schema: dict, description: str) -> dict:
+    """``schema`` with a ``description``: validation ignores it, and the config reference
+    (docs/configuration.md, rendered by ``config_reference.py``) is made from it."""
+    return {**schema, "description": description}
+
+
 #: Keys of the course config: all required.
 COURSE_KEYS: dict[str, dict] = {
-    "image_dataset": _STR,
-    "image_annotations": _STR,
-    "image_distractions": _STR,
-    "percent_gt_images": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-    "offset": _NONNEG_INT,
-    "use_flip": _BOOL,
-    "num_distraction_images": _POS_INT,
-    "num_distractions_per_image": _POS_INT,
-    "orientations": {"type": "integer", "minimum": ORIENTATIONS[0], "maximum": ORIENTATIONS[1]},
-    "pixels_per_cell": _PAIR,
-    "cells_per_block": _PAIR,
-    "normalize": _BOOL,
-    "window_step": _POS_INT,
-    "overlap_thresh": _PROB,
-    "pyramid_scale": {"type": "number", "exclusiveMinimum": 1},
-    "window_dim": _PAIR,
-    "min_probability": _PROB,
-    "C": {"type": "number", "exclusiveMinimum": 0},
-    "hn_num_distraction_images": _POS_INT,
-    "hn_window_step": _POS_INT,
-    "hn_pyramid_scale": {"type": "number", "exclusiveMinimum": 1},
-    "hn_min_probability": _PROB,
+    "image_dataset": _doc(
+        _STR,
+        "folder of the annotated images (for `crops`: of the positive crops); "
+        "`{datasets_root}` is replaced; relative to the working directory",
+    ),
+    "image_annotations": _doc(
+        _STR, "the annotations, a folder or a file as `annotation_format` wants (`crops`: unused)"
+    ),
+    "image_distractions": _doc(
+        _STR,
+        "images without the object (random and mined negatives, false positives per image): "
+        "a folder, a URL prefix (`s3://`, `http(s)://`) or a URL list",
+    ),
+    "percent_gt_images": _doc(
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "share of the annotated images used for training; the rest is the test set "
+        "(1 trains on all of them; `evaluate.py` then has nothing to test on and says so)",
+    ),
+    "offset": _doc(_NONNEG_INT, "pixels of context added around each annotated box"),
+    "use_flip": _doc(_BOOL, "add the mirror image of each positive"),
+    "num_distraction_images": _doc(_POS_INT, "distraction images sampled for random negatives"),
+    "num_distractions_per_image": _doc(_POS_INT, "random negative windows per distraction image"),
+    "orientations": _doc(
+        {"type": "integer", "minimum": ORIENTATIONS[0], "maximum": ORIENTATIONS[1]},
+        "HOG orientation bins",
+    ),
+    "pixels_per_cell": _doc(_PAIR, "HOG cell size in pixels, `[rows, cols]`"),
+    "cells_per_block": _doc(_PAIR, "HOG block size in cells, `[rows, cols]`"),
+    "normalize": _doc(_BOOL, "HOG power-law compression (scikit-image's `transform_sqrt`)"),
+    "window_step": _doc(_POS_INT, "pixels between the detector's windows (any step ≥ 1 works)"),
+    "overlap_thresh": _doc(
+        _PROB, "non-maximum suppression: largest overlap kept, over the lower-scored box's area"
+    ),
+    "pyramid_scale": _doc(
+        {"type": "number", "exclusiveMinimum": 1}, "factor between the detector's pyramid layers"
+    ),
+    "window_dim": _doc(
+        _PAIR,
+        "window `[width, height]` in pixels, a multiple of the cell size "
+        "(`explore_dims.py` suggests one)",
+    ),
+    "min_probability": _doc(_PROB, "report detections at or above this probability"),
+    "C": _doc({"type": "number", "exclusiveMinimum": 0}, "LinearSVC regularisation"),
+    "hn_num_distraction_images": _doc(_POS_INT, "distraction images mined per round"),
+    "hn_window_step": _doc(_POS_INT, "pixels between windows when mining"),
+    "hn_pyramid_scale": _doc(
+        {"type": "number", "exclusiveMinimum": 1}, "factor between pyramid layers when mining"
+    ),
+    "hn_min_probability": _doc(_PROB, "keep mined windows scoring at least this probability"),
 }
 
 #: Keys added by this toolkit: optional, each with its default.
 EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
-    "datasets_root": (_STR, "../shared/datasets"),
-    # what the detector finds, as the report names it (null: image_dataset's folder name)
-    "object_name": ({"type": ["string", "null"], "minLength": 1}, None),
-    "output_dir": (_STR, "output"),
-    # the course's keys, optional here: null means output_dir/features.hdf5, output_dir/model.json
-    "features_path": ({"type": ["string", "null"], "minLength": 1}, None),
-    "classifier_path": ({"type": ["string", "null"], "minLength": 1}, None),
-    "block_norm": ({"enum": list(BLOCK_NORMS)}, "L1"),
-    "seed": (_NONNEG_INT, 42),
+    "datasets_root": (
+        _doc(
+            _STR,
+            "where the data sets live: replaces `{datasets_root}` in paths (the environment "
+            "variable `PYIMAGESEARCH_DATASETS` overrides it)",
+        ),
+        "../shared/datasets",
+    ),
+    "object_name": (
+        _doc(
+            {"type": ["string", "null"], "minLength": 1},
+            "what the detector finds, as the report names it "
+            "(null: the last folder of `image_dataset`, e.g. `car_side`)",
+        ),
+        None,
+    ),
+    "output_dir": (_doc(_STR, "report, per-round models, drawings, checkpoints"), "output"),
+    # the course's keys, optional here
+    "features_path": (
+        _doc(
+            {"type": ["string", "null"], "minLength": 1},
+            "the HDF5 feature store (null: `output_dir/features.hdf5`)",
+        ),
+        None,
+    ),
+    "classifier_path": (
+        _doc(
+            {"type": ["string", "null"], "minLength": 1},
+            "the model file, JSON (null: `output_dir/model.json`)",
+        ),
+        None,
+    ),
+    "block_norm": (
+        _doc({"enum": list(BLOCK_NORMS)}, "HOG block normalisation (the course's `L1`)"),
+        "L1",
+    ),
+    "seed": (_doc(_NONNEG_INT, "one seed for every random choice (splits, patches)"), 42),
     "annotation_format": (
-        {"enum": list(READERS)},
+        _doc({"enum": list(READERS)}, "format of the annotations (see docs/data-sources.md)"),
         "caltech-mat",
     ),
-    "annotation_class": ({"type": ["string", "null"]}, None),
-    "distraction_exclude_categories": (_STR_LIST, []),
-    # files to leave out, or the path of an excluded-windows file saved by report.html
-    "distraction_exclude_images": ({"anyOf": [_STR_LIST, _STR]}, []),
-    "eval_distraction_categories": ({"type": ["array", "null"], "items": _STR}, None),
-    "eval_num_distraction_images": (_NONNEG_INT, 200),
-    "eval_min_probability": (_PROB, 0.05),
-    "calibration_folds": ({"type": "integer", "minimum": 2}, 3),
-    "train_solver": ({"enum": ["liblinear", "sgd"]}, "liblinear"),
-    "hn_rounds": (_NONNEG_INT, 2),
-    "hn_nms": (_BOOL, False),
-    "hn_mine_annotated": (_BOOL, True),
-    "hn_negative_iou_max": (_PROB, 0.3),
-    # a window an object covers for this share of its area is never a negative
-    "hn_negative_cover_max": (_PROB, 0.5),
-    # when an image gives fewer than hn_margin_per_image windows at hn_min_probability,
-    # add its best distinct windows with decision value >= hn_margin (null: never)
-    "hn_margin": ({"type": ["number", "null"]}, -1.0),
-    "hn_margin_per_image": (_NONNEG_INT, 5),
-    "report_compare_annotated_mining": (_BOOL, True),
-    "positive_jitter": (_NONNEG_INT, 0),
-    "positive_jitter_iou": (_PROB, 0.7),
-    "hn_min_ap_gain": ({"type": ["number", "null"]}, None),
-    "hn_suspect_probability": (_PROB, 0.95),
-    "hn_suspect_min_contrast": ({"type": "number", "minimum": 0}, 12.0),
-    "hn_max_per_image": ({"type": ["integer", "null"], "minimum": 1}, None),
-    "hn_max_total": (_POS_INT, 20000),
-    "n_jobs": ({"type": "integer", "not": {"const": 0}}, -1),
+    "annotation_class": (
+        _doc(
+            {"type": ["string", "null"]},
+            "the class to train, as the annotations name it (null: every box)",
+        ),
+        None,
+    ),
+    "distraction_exclude_categories": (
+        _doc(_STR_LIST, "distraction sub-folders never used (categories that show the object)"),
+        [],
+    ),
+    "distraction_exclude_images": (
+        _doc(
+            {"anyOf": [_STR_LIST, _STR]},
+            "distraction files never used: a list of names or paths, or the path of the "
+            "excluded-windows file that `report.html` saves",
+        ),
+        [],
+    ),
+    "eval_distraction_categories": (
+        _doc(
+            {"type": ["array", "null"], "items": _STR},
+            "categories of the held-out object-free images that count false positives per "
+            "image (null: all)",
+        ),
+        None,
+    ),
+    "eval_num_distraction_images": (
+        _doc(_NONNEG_INT, "held-out object-free images for false positives per image"),
+        200,
+    ),
+    "eval_min_probability": (
+        _doc(_PROB, "lowest probability kept when drawing the PR curve"),
+        0.05,
+    ),
+    "calibration_folds": (
+        _doc({"type": "integer", "minimum": 2}, "cross-validation folds of the Platt calibration"),
+        3,
+    ),
+    "train_solver": (
+        _doc(
+            {"enum": ["liblinear", "sgd"]},
+            "`sgd` trains out of core: SGD (hinge loss, same objective) on chunks read from "
+            "the store, Platt on a held-out fifth",
+        ),
+        "liblinear",
+    ),
+    "hn_rounds": (
+        _doc(
+            _NONNEG_INT,
+            "mine → retrain rounds of the pipeline (it stops early when a round adds no hard "
+            "negative; with `search`, the search may choose fewer)",
+        ),
+        2,
+    ),
+    "hn_nms": (_doc(_BOOL, "keep only NMS survivors when mining (the course keeps all)"), False),
+    "hn_mine_annotated": (
+        _doc(_BOOL, "also mine the training share of the annotated images, outside their objects"),
+        True,
+    ),
+    "hn_negative_iou_max": (
+        _doc(_PROB, "on annotated images, a negative's IoU with every object is below this"),
+        0.3,
+    ),
+    "hn_negative_cover_max": (
+        _doc(
+            _PROB,
+            "on annotated images, a window an object covers for this share of its area is "
+            "never a negative",
+        ),
+        0.5,
+    ),
+    "hn_margin": (
+        _doc(
+            {"type": ["number", "null"]},
+            "when an image gives fewer than `hn_margin_per_image` windows at "
+            "`hn_min_probability`, add its best distinct windows with SVM decision value ≥ "
+            "this, so mining always teaches something (null: never)",
+        ),
+        -1.0,
+    ),
+    "hn_margin_per_image": (
+        _doc(_NONNEG_INT, "windows per image below which `hn_margin` adds windows"),
+        5,
+    ),
+    "report_compare_annotated_mining": (
+        _doc(
+            _BOOL,
+            "the report retrains the last round with the other `hn_mine_annotated` setting "
+            "and compares",
+        ),
+        True,
+    ),
+    "positive_jitter": (_doc(_NONNEG_INT, "extra positives per box, shifted and scaled"), 0),
+    "positive_jitter_iou": (
+        _doc(_PROB, "least IoU of a jittered positive with its box"),
+        0.7,
+    ),
+    "hn_min_ap_gain": (
+        _doc(
+            {"type": ["number", "null"]},
+            "the validation AP gain a mining round must bring for the settings search to "
+            "try another (null: about one validation object's worth of AP)",
+        ),
+        None,
+    ),
+    "hn_suspect_probability": (
+        _doc(_PROB, "mined windows at or above this are listed as suspects (unlabelled objects?)"),
+        0.95,
+    ),
+    "hn_suspect_min_contrast": (
+        _doc(
+            {"type": "number", "minimum": 0},
+            "mined windows whose gray levels vary less than this (standard deviation, of "
+            "255) are no suspects: flat patches are normalisation artefacts, not objects",
+        ),
+        12.0,
+    ),
+    "hn_max_per_image": (
+        _doc(
+            {"type": ["integer", "null"], "minimum": 1},
+            "most mined windows kept per image, most confident first (null: no cap)",
+        ),
+        None,
+    ),
+    "hn_max_total": (
+        _doc(_POS_INT, "most mined windows kept per round, most confident first"),
+        20000,
+    ),
+    "n_jobs": (
+        _doc({"type": "integer", "not": {"const": 0}}, "worker processes (-1: all cores)"),
+        -1,
+    ),
     # never taken from a config file (see _refuse_scheduler); null is accepted
-    "scheduler": ({"type": ["string", "null"]}, None),
-    "max_image_pixels": (_POS_INT, 40_000_000),
-    # remote images (URL prefix or URL list in image_distractions, see sources/image_lists.py):
-    # fsspec options (S3 endpoint_url, key, secret, ...; HTTP headers), per-request
-    # timeout (s), retries with backoff, and a folder to cache fetched files (null: none)
-    "storage_options": ({"type": "object"}, {}),
-    "remote_timeout": ({"type": "number", "exclusiveMinimum": 0}, 30.0),
-    "remote_retries": (_NONNEG_INT, 3),
-    "remote_cache_dir": ({"type": ["string", "null"], "minLength": 1}, None),
-    "checkpoint_every": (_POS_INT, 64),
-    # share of the window that may extend past the image border (objects cut by it)
-    "padding": ({"type": "number", "minimum": 0, "maximum": 1}, 0.5),
-    # copies of each positive cut by an image border (with padding): objects leaving it
-    "positive_truncation": ({"type": "integer", "minimum": 0, "maximum": 10}, 1),
-    # enlarge the image up to 2**upsample in the pyramid (objects smaller than the window)
-    "upsample": ({"type": "integer", "minimum": 0, "maximum": 3}, 0),
-    # compute HOG at one pyramid level per octave and resample it for the levels between
-    # (Dollar et al., Fast Feature Pyramids): fine scale steps at about the cost of coarse
-    # ones; false computes every level (mining always does: its windows become training rows)
-    "pyramid_approximate": (_BOOL, True),
-    # windows per training object for the box regressor (0: boxes are the windows)
-    "box_regression_samples": ({"type": "integer", "minimum": 0, "maximum": 100}, 8),
-    # choose window_dim, C, pyramid_scale and upsample on a validation share (pipeline)
-    "search": (_BOOL, True),
+    "scheduler": (
+        _doc(
+            {"type": ["string", "null"]},
+            "never in a config file (refused): name a Dask scheduler with `--scheduler` or "
+            "`PYIMAGESEARCH_SCHEDULER`",
+        ),
+        None,
+    ),
+    "max_image_pixels": (
+        _doc(_POS_INT, "larger images are refused with a message instead of exhausting memory"),
+        40_000_000,
+    ),
+    # remote images (URL prefix or URL list in image_distractions, see sources/image_lists.py)
+    "storage_options": (
+        _doc(
+            {"type": "object"},
+            "fsspec options for remote images (S3 `endpoint_url`, `key`, `secret`, "
+            "`client_kwargs`; HTTP `headers`)",
+        ),
+        {},
+    ),
+    "remote_timeout": (
+        _doc({"type": "number", "exclusiveMinimum": 0}, "seconds per request for remote images"),
+        30.0,
+    ),
+    "remote_retries": (
+        _doc(_NONNEG_INT, "retries (exponential backoff) of a failed remote image"),
+        3,
+    ),
+    "remote_cache_dir": (
+        _doc(
+            {"type": ["string", "null"], "minLength": 1},
+            "keep fetched remote images in this folder and read them from it next time "
+            "(null: never write a local copy)",
+        ),
+        None,
+    ),
+    "checkpoint_every": (
+        _doc(_POS_INT, "images per mining checkpoint (an interrupted run resumes from it)"),
+        64,
+    ),
+    "padding": (
+        _doc(
+            {"type": "number", "minimum": 0, "maximum": 1},
+            "share of the window that may extend past the image border (objects cut by it)",
+        ),
+        0.5,
+    ),
+    "positive_truncation": (
+        _doc(
+            {"type": "integer", "minimum": 0, "maximum": 10},
+            "copies of each positive cut by an image border (with padding): objects leaving it",
+        ),
+        1,
+    ),
+    "upsample": (
+        _doc(
+            {"type": "integer", "minimum": 0, "maximum": 3},
+            "the pyramid also enlarges the image, up to 2^upsample (objects smaller than the "
+            "window), like dlib's `upsample_num_times`",
+        ),
+        0,
+    ),
+    "pyramid_approximate": (
+        _doc(
+            _BOOL,
+            "compute HOG at one pyramid level per octave and resample it for the levels "
+            "between (Dollár et al., Fast Feature Pyramids); false computes every level "
+            "(mining always does: its windows become training rows)",
+        ),
+        True,
+    ),
+    # templates for objects of several shapes (boxes split by aspect ratio, one window
+    # each); null: as many as the boxes' aspect ratios need (sources/dims.py), Python API
+    "components": (
+        _doc(
+            {"type": ["integer", "null"], "minimum": 1, "maximum": 4},
+            "templates for objects of several shapes (boxes split by aspect ratio, one window "
+            "each); null: as many as the boxes' aspect ratios need",
+        ),
+        None,
+    ),
+    "box_regression_samples": (
+        _doc(
+            {"type": "integer", "minimum": 0, "maximum": 100},
+            "windows per training object for the box regressor (0: boxes are the windows)",
+        ),
+        8,
+    ),
+    "search": (
+        _doc(
+            _BOOL,
+            "the pipeline chooses `window_dim`, `C`, `pyramid_scale` and `upsample` on a "
+            "validation share; the model file records the choice (false: the config's values)",
+        ),
+        True,
+    ),
     "search_validation_share": (
-        {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        _doc(
+            {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "share of the training images held out for the settings search",
+        ),
         0.3,
     ),
     "search_window_scales": (
-        {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1},
+        _doc(
+            {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1},
+            "candidate windows: `window_dim` scaled by these, in whole cells",
+        ),
         [1.0, 0.75, 1.33],
     ),
     "search_C_factors": (
-        {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1},
+        _doc(
+            {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1},
+            "candidate `C`: the config's `C` times these",
+        ),
         [1.0, 0.1, 10.0],
     ),
     "search_pyramid_scales": (
-        {"type": "array", "items": {"type": "number", "exclusiveMinimum": 1}, "minItems": 1},
-        [1.5, 1.25],
+        _doc(
+            {"type": "array", "items": {"type": "number", "exclusiveMinimum": 1}, "minItems": 1},
+            "candidate `pyramid_scale` values",
+        ),
+        [1.1487],
     ),
     "search_validation_variants": (
-        {
-            "type": "array",
-            "items": {
-                "enum": [
-                    "original",
-                    "scale_0.5",
-                    "scale_0.75",
-                    "scale_1.5",
-                    "scale_2",
-                    "border",
-                    "side_by_side",
-                ]
+        _doc(
+            {
+                "type": "array",
+                "items": {
+                    "enum": [
+                        "original",
+                        "scale_0.5",
+                        "scale_0.75",
+                        "scale_1.5",
+                        "scale_2",
+                        "border",
+                        "side_by_side",
+                        "pasted",
+                    ]
+                },
+                "minItems": 1,
             },
-            "minItems": 1,
-        },
+            "the validation images the search scores on: as they are and transformed "
+            "(shrunk, cut by the border...), so the choice finds small and cut objects too",
+        ),
         ["original", "scale_0.5", "border"],
     ),
     "search_upsample": (
-        {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 3}, "minItems": 1},
+        _doc(
+            {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0, "maximum": 3},
+                "minItems": 1,
+            },
+            "candidate `upsample` values",
+        ),
         [0, 1],
     ),
 }

@@ -3,8 +3,9 @@
 Round 0 is the model trained on positives and random negatives; each later round
 mines fresh distraction images with the current model, retrains with every hard
 negative so far (capped by ``hn_max_total``, most confident first) and evaluates on
-the held-out test set. A history of the rounds and a report are written to
-``output_dir/report``.
+the held-out test set. How many rounds run is chosen on validation data by the
+settings search (``hn_rounds`` is the most); the test set only reports. A history of
+the rounds and a report are written to ``output_dir/report``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def run_pipeline(
     t = time.perf_counter()
     boxes = box_statistics(read_annotations(conf))
     timings["explore_dims"] = time.perf_counter() - t
+    _check_components(conf, boxes)
 
     search, chosen = None, {}
     if conf["search"]:
@@ -67,6 +69,7 @@ def run_pipeline(
         chosen = {"chosen_settings": result.chosen}
         search = asdict(result)
         conf = chosen_config(conf, result.chosen)
+        rounds = min(rounds, result.chosen.get("hn_rounds", rounds))
 
     extraction = extract_features(
         conf, progress=progress, drop_mined=drop_mined or bool(search), overwrite=overwrite
@@ -114,17 +117,8 @@ def run_pipeline(
             history[-1]["annotated_hard_negatives_found"] = mining[r]["annotated"]["n_found"]
             history[-1]["annotated_hard_negatives_used"] = use_annotated
         _write_history(out, history)
-        gain = history[-1]["average_precision"] - history[-2]["average_precision"]
         if not summary.n_kept:
             log.info("stopping after round %d: it added no hard negative", r)
-            break
-        if conf["hn_min_ap_gain"] is not None and gain < conf["hn_min_ap_gain"]:
-            log.info(
-                "stopping after round %d: AP gained %.4f < hn_min_ap_gain %.4f",
-                r,
-                gain,
-                conf["hn_min_ap_gain"],
-            )
             break
 
     comparison = None
@@ -137,6 +131,26 @@ def run_pipeline(
         conf, out, history, evaluations, mining, boxes, extraction, timings, comparison, search
     )
     return out
+
+
+def _check_components(conf: Config, boxes) -> None:
+    """The config pipeline trains one window: refuse ``components`` > 1, and say so when
+    the boxes vary in shape more than one window serves."""
+    from .errors import ConfigError
+    from .sources.dims import aspect_components
+
+    if (conf["components"] or 1) > 1:
+        raise ConfigError(
+            f"{conf.path or '<config>'}: key 'components': mixtures of windows are trained by "
+            "the Python API (pyimagesearch.train_detector); the config pipeline trains one"
+        )
+    k = int(aspect_components(boxes.aspect_ratios).max()) + 1
+    if k > 1 and conf["components"] is None:
+        log.warning(
+            "the boxes' aspect ratios spread over more than one window serves (%d groups); "
+            "pyimagesearch.train_detector trains one window per group",
+            k,
+        )
 
 
 def _compare_annotated_mining(conf: Config, last: int, evaluations, progress: bool) -> dict:

@@ -1,18 +1,25 @@
 """Choose the settings that decide accuracy on validation data, not by hand.
 
-A validation share of the training images is held out; for each window size and ``C``
-a model is trained (positives, random negatives, no mining) on the rest, and each
-model is run at every pyramid step and upsampling; validation AP at IoU 0.5 (then
-0.7, then the cheaper and nearer-to-the-config setting) picks the winner. The window
-``explore_dims`` suggests is a starting point: how many cells an object spans
-matters as much as its aspect, so smaller and larger windows of the same aspect are
-tried too.
+The training images are split into a fitting and a validation share (k folds when they
+are few, so that a small data set does not choose on a handful of images). The
+validation images look like the task: the held-out photos themselves (plus variants:
+smaller objects, objects cut by the border), or, when the objects fill their images
+(crops), synthetic scenes with held-out objects pasted at random sizes and places.
+
+For each window size and ``C`` a model is fitted (positives, random negatives, no
+mining) and run once per validation image at the largest upsampling; the smaller
+upsampling settings are the same pyramid without its enlarged layers. The criterion
+values localisation (mean of AP at IoU 0.5 and 0.7, pooled over folds); among the
+settings within noise of the best (one object's worth of AP), the cheaper detector and
+the setting nearer the config win. A ``C`` that wins on the edge of its grid is followed
+one step further. Then the number of mining rounds is chosen the same way: mining goes
+on while validation improves.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
+import math
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -21,17 +28,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .evaluation.evaluate import evaluate_items
+from .detection.detector import Detector
+from .detection.nms import non_max_suppression
+from .evaluation.metrics import detection_figures
 from .features.extract import extract_features
+from .io.images import read_gray
 from .io.remote import RemoteOptions
-from .model.training import train_model
+from .model.linear import LinearModel
 from .settings import SEARCHED
 from .sources.annotations import read_annotations, split_train_test
 
 if TYPE_CHECKING:
     from .config import Config
+    from .sources.annotated import AnnotatedImage
 
 log = logging.getLogger(__name__)
+
+#: Folds when the training images are fewer than this (else one validation share).
+FEW_IMAGES = 40
+#: A data set whose median object covers this share of its image is a set of crops.
+CROP_COVER = 0.5
 
 
 @dataclass
@@ -44,6 +60,10 @@ class SearchResult:
     n_validation_images: int = 0
     validation_variants: list = field(default_factory=list)
     seconds: float = 0.0
+    n_folds: int = 1
+    crops: bool = False
+    tolerance: float = 0.0
+    rounds: list[dict] = field(default_factory=list)
 
 
 def candidate_windows(conf: Config) -> list[tuple[int, int]]:
@@ -76,71 +96,163 @@ def candidate_settings(conf: Config) -> dict[str, list]:
 
 
 def search_settings(conf: Config, progress: bool = True, overwrite: bool = False) -> SearchResult:
-    """Try the candidate settings on a validation share of the training images
-    (``overwrite``: replace search files another config made in ``output_dir``)."""
+    """Try the candidate settings on validation images like the task (``overwrite``:
+    replace search files another config made in ``output_dir``)."""
     start = time.perf_counter()
     train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
-    fit, val = _validation_split(train, conf["search_validation_share"], conf["seed"])
-    result = SearchResult(
-        n_fit_images=len(fit),
-        n_validation_images=len(val),
-        validation_variants=list(conf["search_validation_variants"]),
-    )
-    val = validation_images(conf, val, Path(conf["output_dir"]) / "search" / "validation")
-    grid = candidate_settings(conf)
+    folds = validation_folds(train, conf["search_validation_share"], conf["seed"])
+    crops = looks_like_crops(train, conf["max_image_pixels"])
     root = Path(conf["output_dir"]) / "search"
+    validation = [
+        _Validation.read(conf, val, root / f"fold{k}" / "validation", crops)
+        for k, (_, val) in enumerate(folds)
+    ]
+    result = SearchResult(
+        n_fit_images=sum(len(fit) for fit, _ in folds) // len(folds),
+        n_validation_images=sum(len(v.images) for v in validation),
+        validation_variants=validation[0].variants,
+        n_folds=len(folds),
+        crops=crops,
+    )
+    n_objects = sum(int(sum(len(b) for b in v.boxes)) for v in validation)
+    result.tolerance = noise_tolerance(n_objects)
+    grid = candidate_settings(conf)
+    search = _Search(conf, folds, validation, root, progress, overwrite)
     for window in grid["window_dim"]:
-        tag = f"{window[0]}x{window[1]}"
-        wconf = conf.replace(
-            window_dim=list(window),
-            features_path=str(root / tag / "features.hdf5"),
-            output_dir=str(root / tag),
-        )
-        extract_features(
-            wconf, progress=progress, drop_mined=True, train_items=fit, overwrite=overwrite
-        )
-        for c in grid["C"]:
-            cconf = wconf.replace(C=c, classifier_path=str(root / tag / f"C{c:g}.json"))
-            try:
-                model = train_model(cconf, overwrite=overwrite)
-            except ValueError as exc:  # e.g. calibration failed: a setting that cannot work
-                log.warning("search: window %s, C %g: %s", tag, c, exc)
-                continue
-            for scale, up in itertools.product(grid["pyramid_scale"], grid["upsample"]):
-                dconf = cconf.replace(pyramid_scale=scale, upsample=up)
-                figures = evaluate_items(dconf, model, val, progress=False)
-                row = {
-                    "window_dim": list(window),
-                    "C": c,
-                    "pyramid_scale": scale,
-                    "upsample": up,
-                    "ap50": round(figures["ap50"], 6),
-                    "ap70": round(figures["ap70"], 6),
-                    "mean_iou": round(figures["mean_iou"], 6),
-                }
-                result.rows.append(row)
-                log.info("search: %s", row)
+        result.rows += search.evaluate(window, grid["C"], grid)
+    result.rows += _widen_C(search, result, grid)
     if not result.rows:
         raise ValueError('the settings search trained no model; set "search": false')
-    best = max(result.rows, key=lambda r: _preference(r, grid))
+    best = choose(result.rows, grid, result.tolerance)
     result.chosen = {k: best[k] for k in SEARCHED}
     for row in result.rows:
         row["chosen"] = row is best
+    if conf["hn_rounds"]:
+        gain = conf["hn_min_ap_gain"]
+        result.rounds = search.rounds(best, conf["hn_rounds"], max(result.tolerance, gain or 0))
+        result.chosen["hn_rounds"] = _best_round(result.rounds, result.tolerance)
     result.seconds = time.perf_counter() - start
     log.info("search chose %s in %.1f s", result.chosen, result.seconds)
     return result
 
 
-def validation_images(conf: Config, val: list, folder: Path) -> list:
-    """The validation images as they are, plus the variants named in
-    ``search_validation_variants``: settings must also find objects smaller than those
-    of the training images (``scale_0.5``, pasted on a distraction scene) and objects
-    cut by the border (``border``), not only objects like the training ones."""
+def criterion(row: dict) -> float:
+    """The validation figure settings compete on: detection and localisation alike."""
+    return 0.5 * (row["ap50"] + row["ap70"])
+
+
+def noise_tolerance(n_objects: int) -> float:
+    """Differences of AP below about one object's worth are noise."""
+    return float(np.clip(1.0 / max(n_objects, 1), 0.005, 0.02))
+
+
+def choose(rows: list[dict], grid: dict, tolerance: float) -> dict:
+    """The best row by :func:`criterion`, or among the rows within ``tolerance`` of it
+    the cheaper detector (no upsampling, coarser pyramid), then the window and ``C``
+    nearer the config's: never a cheaper setting that is less accurate beyond noise."""
+    top = max(criterion(r) for r in rows)
+    near = [r for r in rows if criterion(r) >= top - tolerance]
+
+    def rank(row: dict) -> tuple:
+        windows, cs = grid["window_dim"], grid["C"]
+        w = tuple(row["window_dim"])
+        return (
+            -row["upsample"],
+            row["pyramid_scale"],
+            -(windows.index(w) if w in windows else len(windows)),
+            -(cs.index(row["C"]) if row["C"] in cs else len(cs)),
+            criterion(row),
+        )
+
+    return max(near, key=rank)
+
+
+def validation_folds(items: list, share: float, seed: int) -> list[tuple[list, list]]:
+    """``(fit, validation)`` pairs: k folds (``k = round(1 / share)``, at least 3) when the
+    images are fewer than :data:`FEW_IMAGES`, else one seeded validation share."""
+    if len(items) < 3:
+        raise ValueError(
+            f"too few training images ({len(items)}) to hold out a validation share; "
+            'set "search": false'
+        )
+    order = np.random.default_rng([seed, 1]).permutation(len(items))
+    if len(items) >= FEW_IMAGES:
+        return [_validation_split(items, share, seed)]
+    k = min(len(items), max(3, round(1 / share)))
+    out = []
+    for f in range(k):
+        held = set(order[f::k].tolist())
+        fit = [it for i, it in enumerate(items) if i not in held]
+        val = [it for i, it in enumerate(items) if i in held]
+        out.append((fit, val))
+    return out
+
+
+def looks_like_crops(items: list[AnnotatedImage], max_pixels: int) -> bool:
+    """Whether the objects fill their images (a folder of crops, or close-ups): then the
+    images themselves are no validation for photos where objects are small."""
+    from PIL import Image
+
+    covers = []
+    for item in items[:200]:
+        if not len(item.boxes):
+            continue
+        try:
+            with Image.open(item.path) as im:
+                width, height = im.size
+        except Exception:  # unreadable: the readers say so elsewhere
+            continue
+        b = item.boxes_inside(width, height)
+        if len(b):
+            area = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).max()
+            covers.append(area / float(width * height))
+    return bool(covers) and float(np.median(covers)) >= CROP_COVER
+
+
+@dataclass
+class _Validation:
+    """One fold's validation images in memory, with their objects."""
+
+    images: list[np.ndarray]
+    boxes: list[np.ndarray]
+    variants: list[str]
+
+    @classmethod
+    def read(cls, conf: Config, val: list, folder: Path, crops: bool) -> _Validation:
+        """The fold's validation images, plus object-free scenes never trained or mined
+        on: false positives there cost precision as they cost a user."""
+        from .sources.distractions import split_distractions
+
+        items = validation_images(conf, val, folder, crops)
+        images, boxes = [], []
+        for item in items:
+            image = read_gray(item.path, conf["max_image_pixels"])
+            images.append(image)
+            boxes.append(item.boxes_inside(image.shape[1], image.shape[0]))
+        remote = RemoteOptions.from_config(conf)
+        scenes = split_distractions(conf).validation[: max(len(images), 10)]
+        for ref in scenes:
+            try:
+                images.append(read_gray(ref, conf["max_image_pixels"], remote))
+            except Exception as exc:  # an unreadable scene: the readers say why
+                log.warning("search: skipped validation scene %s: %s", ref, exc)
+                continue
+            boxes.append(np.zeros((0, 4)))
+        names = ["pasted"] if crops else list(conf["search_validation_variants"])
+        return cls(images, boxes, [*names, f"{len(scenes)} object-free scenes"])
+
+
+def validation_images(conf: Config, val: list, folder: Path, crops: bool = False) -> list:
+    """The validation images: for photos, the images as they are plus the variants named
+    in ``search_validation_variants`` (objects smaller than the training ones, pasted on
+    a distraction scene; objects cut by the border); for crops, distraction scenes with
+    the held-out objects pasted at random sizes and places."""
     from .evaluation.stress import SceneFiles, derive_variant, load_samples, write_variant
     from .sources.distractions import split_distractions
 
-    out = list(val)
-    names = [v for v in conf["search_validation_variants"] if v != "original"]
+    names = ["pasted"] if crops else [v for v in conf["search_validation_variants"]]
+    out = [] if crops or "original" not in names else list(val)
+    names = [n for n in names if n != "original"]
     if not names:
         return out
     samples = load_samples(val, conf["max_image_pixels"])
@@ -155,17 +267,198 @@ def validation_images(conf: Config, val: list, folder: Path) -> list:
     return out
 
 
-def _preference(row: dict, grid: dict) -> tuple:
-    """Higher validation AP first, then tighter boxes, then the cheaper detector (no
-    upsampling, coarser pyramid), then the setting nearest the config's."""
-    return (
-        round(row["ap50"], 3),
-        round(row["ap70"], 3),
-        -row["upsample"],
-        row["pyramid_scale"],
-        -grid["window_dim"].index(tuple(row["window_dim"])),
-        -grid["C"].index(row["C"]),
+class _Search:
+    """Fits and scores candidate models on every fold, reusing what candidates share."""
+
+    def __init__(self, conf, folds, validation, root: Path, progress: bool, overwrite: bool):
+        self.conf, self.folds, self.validation = conf, folds, validation
+        self.root, self.progress, self.overwrite = root, progress, overwrite
+        self._extracted: set = set()
+        self._models: dict[tuple, tuple] = {}
+
+    def _fold_conf(self, k: int, window: tuple[int, int]):
+        tag = f"fold{k}/{window[0]}x{window[1]}"
+        return self.conf.replace(
+            window_dim=list(window),
+            features_path=str(self.root / tag / "features.hdf5"),
+            output_dir=str(self.root / tag),
+        )
+
+    def _model(self, k: int, window: tuple[int, int], c: float):
+        """Fold ``k``'s model of ``window`` and ``C`` (and its config), fitted once."""
+        if (k, window, c) not in self._models:
+            self._models[(k, window, c)] = self._fit(k, window, c)
+        return self._models[(k, window, c)]
+
+    def _fit(self, k: int, window: tuple[int, int], c: float):
+        wconf = self._fold_conf(k, window)
+        if (k, window) not in self._extracted:
+            fit = self.folds[k][0]
+            extract_features(
+                wconf,
+                progress=self.progress,
+                drop_mined=True,
+                train_items=fit,
+                overwrite=self.overwrite,
+            )
+            self._extracted.add((k, window))
+        cconf = wconf.replace(C=c, classifier_path=str(Path(wconf["output_dir"]) / f"C{c:g}.json"))
+        return cconf, quick_model(cconf)
+
+    def evaluate(self, window: tuple[int, int], cs: list[float], grid: dict) -> list[dict]:
+        """Rows of figures of one window for each ``C``, pyramid step and upsampling."""
+        rows = []
+        for c in cs:
+            pooled: dict[tuple, list] = {}
+            try:
+                for k in range(len(self.folds)):
+                    _, model = self._model(k, window, c)
+                    for key, dets in self._detections(model, k, grid).items():
+                        pooled.setdefault(key, []).append(dets)
+            except ValueError as exc:  # e.g. calibration failed: a setting that cannot work
+                log.warning("search: window %s, C %g: %s", window, c, exc)
+                continue
+            for (scale, up), parts in pooled.items():
+                row = {"window_dim": list(window), "C": c, "pyramid_scale": scale, "upsample": up}
+                row.update(_figures(parts))
+                rows.append(row)
+                log.debug("search: %s", row)
+        return rows
+
+    def _detections(self, model: LinearModel, k: int, grid: dict) -> dict[tuple, tuple]:
+        """Per (pyramid step, upsampling): detections on fold ``k``'s validation images.
+        One pyramid at the largest upsampling serves the smaller ones."""
+        window = self.conf.options.window
+        floor = self.conf.options.evaluation.curve_floor
+        top = max(grid["upsample"])
+        val = self.validation[k]
+        out = {}
+        for scale in grid["pyramid_scale"]:
+            detector = Detector(
+                model,
+                window.step,
+                scale,
+                floor,
+                window.overlap_thresh,
+                window.padding,
+                top,
+                window.approximate,
+            )
+            per_up: dict[int, tuple[list, list]] = {u: ([], []) for u in grid["upsample"]}
+            for image in val.images:
+                cand = detector.candidates(image)
+                for u in grid["upsample"]:
+                    sel = np.flatnonzero(cand.scales >= 2.0**-u * (1 - 1e-9))
+                    keep = sel[
+                        non_max_suppression(
+                            cand.boxes[sel], cand.scores[sel], window.overlap_thresh
+                        )
+                    ]
+                    per_up[u][0].append(cand.boxes[keep])
+                    per_up[u][1].append(model.probability(cand.scores[keep]))
+            for u, (boxes, scores) in per_up.items():
+                out[(scale, u)] = (boxes, scores, val.boxes)
+        return out
+
+    def rounds(self, best: dict, max_rounds: int, tolerance: float) -> list[dict]:
+        """Validation figures after each mining round of the chosen setting (round 0: no
+        mining), mining on while a round improves validation beyond noise."""
+        from .mining.hard_negatives import annotated_group, mine_hard_negatives
+
+        window, c = tuple(best["window_dim"]), best["C"]
+        grid = {"pyramid_scale": [best["pyramid_scale"]], "upsample": [best["upsample"]]}
+        key = (best["pyramid_scale"], best["upsample"])
+        history = [{"round": 0, **{k: best[k] for k in ("ap50", "ap70", "mean_iou")}}]
+        models = {k: self._model(k, window, c) for k in range(len(self.folds))}
+        for r in range(1, max_rounds + 1):
+            parts, added = [], 0
+            for k, (cconf, model) in models.items():
+                mconf = cconf.replace(
+                    pyramid_scale=best["pyramid_scale"],
+                    hn_pyramid_scale=best["pyramid_scale"],
+                    upsample=best["upsample"],
+                )
+                added += mine_hard_negatives(mconf, r, model, progress=False).n_kept
+                if self.conf["hn_mine_annotated"]:
+                    added += mine_hard_negatives(
+                        mconf,
+                        r,
+                        model,
+                        self.folds[k][0],
+                        progress=False,
+                        group=annotated_group(r),
+                    ).n_kept
+                model = quick_model(mconf, hard_negatives=True, max_round=r)
+                models[k] = (cconf, model)
+                parts.append(self._detections(model, k, grid)[key])
+            history.append({"round": r, "hard_negatives_added": added, **_figures(parts)})
+            log.info("search: mining round %d on validation: %s", r, history[-1])
+            if not added or criterion(history[-1]) <= max(map(criterion, history[:-1])) + tolerance:
+                break
+        return history
+
+
+def quick_model(conf: Config, hard_negatives: bool = False, max_round: int | None = None):
+    """The SVM of a candidate, fitted once on the store's rows, without the calibration's
+    folds: validation ranks windows by decision value, which a monotone calibration
+    keeps. A fixed sigmoid ``p = 1 / (1 + exp(-2 d))`` stands in for it, so that the
+    probability floors keep their place near the margin (``p = 0.5`` at ``d = 0``)."""
+    from sklearn.svm import LinearSVC
+
+    from .features.store import FeatureStore
+    from .model.training import _add_box_regressor, training_set
+
+    opts = conf.options
+    store = FeatureStore(conf["features_path"], opts.descriptor, opts.window.window_dim)
+    features, labels, counts = training_set(store, opts.training, hard_negatives, max_round)
+    svm = LinearSVC(C=opts.training.C, dual="auto", max_iter=5000, random_state=opts.training.seed)
+    svm.fit(features, labels)
+    model = LinearModel(
+        svm.coef_.ravel(),
+        float(svm.intercept_[0]),
+        2.0,
+        0.0,
+        opts.descriptor,
+        opts.window.window_dim,
+        metadata={"C": opts.training.C, **counts},
     )
+    if conf["box_regression_samples"]:
+        _add_box_regressor(model, store)
+    return model
+
+
+def _best_round(history: list[dict], tolerance: float) -> int:
+    """The earliest round within noise of the best validation figure."""
+    top = max(criterion(h) for h in history)
+    return min(h["round"] for h in history if criterion(h) >= top - tolerance)
+
+
+def _figures(parts: list[tuple]) -> dict:
+    """Figures pooled over folds: every fold's detections and objects together."""
+    boxes = [b for p in parts for b in p[0]]
+    scores = [s for p in parts for s in p[1]]
+    gts = [g for p in parts for g in p[2]]
+    figures = detection_figures(boxes, scores, gts)
+    return {k: round(float(figures[k]), 6) for k in ("ap50", "ap70", "mean_iou")}
+
+
+def _widen_C(search: _Search, result: SearchResult, grid: dict) -> list[dict]:
+    """When the best ``C`` lies on the edge of its grid, one more step beyond it."""
+    best = choose(result.rows, grid, result.tolerance) if result.rows else None
+    if best is None or len(grid["C"]) < 2:
+        return []
+    cs = sorted(grid["C"])
+    if best["C"] == cs[-1]:
+        extra = cs[-1] * cs[-1] / cs[-2]
+    elif best["C"] == cs[0]:
+        extra = cs[0] * cs[0] / cs[1]
+    else:
+        return []
+    if not math.isfinite(extra) or extra <= 0:
+        return []
+    grid["C"].append(extra)
+    log.info("search: C %g won on the edge of the grid; trying C %g", best["C"], extra)
+    return search.evaluate(tuple(best["window_dim"]), [extra], grid)
 
 
 def _validation_split(items: list, share: float, seed: int) -> tuple[list, list]:

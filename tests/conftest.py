@@ -1,13 +1,16 @@
 """Shared fixtures: the real data sets beside the project, and small configs over them.
 
 Test layers (markers, see pyproject.toml): ``needs_data`` tests read the real data
-sets; ``slow`` tests take seconds each (whole pipelines, servers, many images). The
-unit layer, ``pytest -m "not slow and not needs_data"``, runs anywhere.
+sets; ``needs_browser`` tests drive Debian's chromium through chromedriver (selenium);
+``slow`` tests take seconds each (whole pipelines, servers, many images). The unit
+layer, ``pytest -m "not slow and not needs_data"``, runs anywhere.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import json5
@@ -25,8 +28,42 @@ HAVE_DATA = CARS.is_dir() and SCENES.is_dir()
 REQUIRE_DATA = os.environ.get("PYIMAGESEARCH_REQUIRE_DATA", "") not in ("", "0")
 
 
+#: Debian's chromium and chromedriver (elsewhere: PYIMAGESEARCH_CHROMIUM/_CHROMEDRIVER).
+CHROMIUM = (
+    os.environ.get("PYIMAGESEARCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+)
+CHROMEDRIVER = (
+    os.environ.get("PYIMAGESEARCH_CHROMEDRIVER")
+    or shutil.which("chromedriver")
+    or "/usr/bin/chromedriver"
+)
+
+
+def browser_missing() -> str | None:
+    """Why ``needs_browser`` tests cannot run here (``None``: they can)."""
+    if importlib.util.find_spec("selenium") is None:
+        return 'selenium not installed (pip install -e ".[dev]")'
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if missing:
+        return (
+            f"chromium / chromedriver not installed ({', '.join(missing)} not found; "
+            "apt-get install -y chromium chromium-driver; .ci/run installs them)"
+        )
+    return None
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: only the tests that will run
 def pytest_collection_modifyitems(config, items):
-    """Skip (or, with PYIMAGESEARCH_REQUIRE_DATA, fail) ``needs_data`` tests without data."""
+    """Skip (or, with PYIMAGESEARCH_REQUIRE_DATA, fail) ``needs_data`` tests without data,
+    and ``needs_browser`` tests without chromium, chromedriver and selenium: a CI machine
+    must not pass by skipping either."""
+    browser_items = [item for item in items if "needs_browser" in item.keywords]
+    no_browser = browser_missing() if browser_items else None
+    if no_browser:
+        if REQUIRE_DATA:
+            raise pytest.UsageError(f"PYIMAGESEARCH_REQUIRE_DATA is set but {no_browser}")
+        for item in browser_items:
+            item.add_marker(pytest.mark.skip(reason=no_browser))
     if HAVE_DATA:
         return
     reason = f"real data sets not found at {DATASETS}; set PYIMAGESEARCH_DATASETS (see README)"

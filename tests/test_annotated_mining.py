@@ -19,8 +19,6 @@ from pyimagesearch.sources.caltech import read_caltech_mat
 
 from .conftest import CAR_ANNOTATIONS, CARS, cars_conf_dict
 
-pytestmark = pytest.mark.needs_data
-
 COURSE = HogParams()
 
 
@@ -38,6 +36,7 @@ def _iou(a, b):
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("iou_max", [0.1, 0.3, 0.5])
 @pytest.mark.slow
 def test_mined_windows_are_exactly_those_below_the_iou_threshold(iou_max):
@@ -62,6 +61,7 @@ def test_mined_windows_are_exactly_those_below_the_iou_threshold(iou_max):
     assert ignored > 0
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_annotated_round_provenance_and_training(tmp_path):
     raw = cars_conf_dict(
@@ -109,6 +109,7 @@ def test_jittered_positives_overlap_enough():
     assert len({tuple(np.round(b, 3)) for b in boxes}) == 20
 
 
+@pytest.mark.needs_data
 def test_windows_inside_an_object_are_never_negatives():
     """A window that an object covers for >= half its area (a letter of a sign, a wheel
     of a car) is not a negative, whatever its IoU with the object."""
@@ -131,6 +132,7 @@ def test_windows_inside_an_object_are_never_negatives():
     assert not expected & {tuple(b) for b in inside}
 
 
+@pytest.mark.needs_data
 def test_margin_mining_tops_up_a_confident_model():
     """When no window reaches the probability, the best distinct windows inside the SVM
     margin (decision >= -1) are mined, at most hn_margin_per_image of them."""

@@ -12,11 +12,7 @@ import pytest
 
 import pyimagesearch
 from pyimagesearch.api import _gray, _object_free_parts
-from pyimagesearch.evaluation.metrics import (
-    average_precision,
-    match_detections,
-    precision_recall,
-)
+from pyimagesearch.evaluation.metrics import detection_figures, summarize_detections
 
 from .conftest import CAR_ANNOTATIONS, CARS, DATASETS, ROOT, SCENES
 
@@ -85,6 +81,114 @@ def test_object_free_parts_are_the_strips_around_all_objects():
     np.testing.assert_array_equal(parts[3], image[71:, :])
 
 
+def _box_iou(a, b) -> float:
+    """IoU of two ``(x1, y1, x2, y2)`` boxes with exclusive ends, in plain Python."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _voc_ranking(det_boxes, det_scores, gt_boxes, iou_thresh=0.5):
+    """``[(score, is_true_positive), ...]`` best first, and the number of objects.
+
+    PASCAL VOC matching, written from its definition: every detection of every image is
+    ranked by descending score (ties keep image, then detection, order). Going down the
+    ranking, a detection is a true positive when the object of its image it overlaps
+    most has IoU >= ``iou_thresh`` and no higher-ranked detection has claimed it; else it
+    is a false positive (also when that best object is taken and another one overlaps).
+    """
+    ranked = sorted(
+        (
+            (float(score), image, d)
+            for image, scores in enumerate(det_scores)
+            for d, score in enumerate(scores)
+        ),
+        key=lambda t: -t[0],
+    )
+    claimed = [set() for _ in gt_boxes]
+    out = []
+    for score, image, d in ranked:
+        gts = [list(map(float, g)) for g in gt_boxes[image]]
+        overlaps = [_box_iou(list(map(float, det_boxes[image][d])), g) for g in gts]
+        best = max(range(len(gts)), key=overlaps.__getitem__, default=None)
+        hit = best is not None and overlaps[best] >= iou_thresh and best not in claimed[image]
+        if hit:
+            claimed[image].add(best)
+        out.append((score, hit))
+    return out, sum(len(g) for g in gt_boxes)
+
+
+def _all_point_ap(ranked, n_objects: int) -> float:
+    """VOC all-point AP of a ranking, by brute force: after ``k`` detections precision is
+    ``P_k = TP_k / k``; each true positive raises recall by ``1 / n``, and the precision
+    envelope there is the best precision at that recall or above, ``max_{j >= k} P_j``; AP
+    is the area under that step curve, ``(1 / n) * sum over true positives k of
+    max_{j >= k} P_j`` (objects never found add nothing)."""
+    hits = [hit for _, hit in ranked]
+    precision = [sum(hits[: k + 1]) / (k + 1) for k in range(len(hits))]
+    return sum(max(precision[k:]) for k, hit in enumerate(hits) if hit) / n_objects
+
+
+def test_average_precision_hand_worked():
+    """Two images with 3 cars and one image without; detections ranked 0.9 (TP), 0.85
+    (FP, the empty image), 0.8 (FP, a second hit on the first car), 0.7 (TP), 0.4 (TP):
+    P = 1, 1/2, 1/3, 1/2, 3/5 at R = 1/3, 1/3, 1/3, 2/3, 1, so the envelope is 1 up to
+    recall 1/3 and 3/5 after it: AP = 1/3 * 1 + 2/3 * 3/5 = 11/15."""
+    gt = [np.array([[0, 0, 10, 10], [20, 0, 30, 10.0]]), np.array([[0, 0, 10, 10.0]])]
+    gt.append(np.zeros((0, 4)))
+    boxes = [
+        np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 0, 30, 10.0]]),  # IoU 1, 0.82, 1
+        np.array([[0, 0, 10, 10.0]]),
+        np.array([[0, 0, 10, 10.0]]),
+    ]
+    scores = [np.array([0.9, 0.8, 0.4]), np.array([0.7]), np.array([0.85])]
+    ranked, n = _voc_ranking(boxes, scores, gt)
+    assert ranked == [(0.9, True), (0.85, False), (0.8, False), (0.7, True), (0.4, True)]
+    assert _all_point_ap(ranked, n) == pytest.approx(11 / 15)
+    figures = summarize_detections(boxes, scores, gt, min_probability=0.75)
+    assert figures["average_precision"] == pytest.approx(11 / 15, abs=1e-12)
+    assert figures["precision"] == pytest.approx(1 / 3)  # 0.9, 0.85, 0.8: one TP
+    assert figures["recall"] == pytest.approx(1 / 3)
+    assert figures["n_objects"] == 3 and figures["n_images"] == 3
+    # every true positive frames its car exactly: the same at IoU 0.7
+    assert figures["average_precision_70"] == pytest.approx(11 / 15)
+    assert figures["mean_iou"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_average_precision_equals_the_brute_force_on_random_cases(seed):
+    """Random objects, detections near them (some duplicates, some poor), clutter, and
+    scores with ties: the package's AP at IoU 0.5 and 0.7 is the brute force's."""
+    rng = np.random.default_rng(seed)
+    gt, boxes, scores = [], [], []
+    for _ in range(int(rng.integers(1, 6))):
+        n = int(rng.integers(0, 5))
+        xy = rng.uniform(0, 200, size=(n, 2))
+        wh = rng.uniform(10, 60, size=(n, 2))
+        objects = np.hstack([xy, xy + wh])
+        near = np.repeat(objects, rng.integers(0, 3, size=n), axis=0)
+        near = near + rng.normal(scale=rng.uniform(0.5, 5), size=near.shape)
+        near[:, 2:] = np.maximum(near[:, 2:], near[:, :2] + 1)
+        k = int(rng.integers(0, 4))
+        clutter_xy = rng.uniform(0, 200, size=(k, 2))
+        clutter = np.hstack([clutter_xy, clutter_xy + rng.uniform(10, 60, size=(k, 2))])
+        dets = np.vstack([near, clutter])
+        gt.append(objects)
+        boxes.append(dets)
+        scores.append(rng.integers(0, 10, size=len(dets)) / 10)  # one decimal: ties
+    if not sum(len(g) for g in gt):
+        gt[0] = np.array([[0, 0, 30, 30.0]])
+    assert sum(len(b) for b in boxes) > 0
+    for thresh, key in ((0.5, "average_precision"), (0.7, "average_precision_70")):
+        ranked, n = _voc_ranking(boxes, scores, gt, thresh)
+        expected = _all_point_ap(ranked, n)
+        figures = summarize_detections(boxes, scores, gt, min_probability=0.5)
+        assert figures[key] == pytest.approx(expected, abs=1e-12), (seed, thresh)
+    ap50 = _all_point_ap(*_voc_ranking(boxes, scores, gt))
+    assert detection_figures(boxes, scores, gt)["ap50"] == pytest.approx(ap50, abs=1e-12)
+
+
 # ---- on real data ---------------------------------------------------------------------------
 
 
@@ -96,18 +200,19 @@ def test_trained_detector_finds_held_out_cars_and_round_trips(trained, tmp_path)
     assert figures["average_precision"] > 0.9
     assert 0 < figures["recall"] <= 1 and 0 < figures["precision"] <= 1
 
-    # an independent computation of AP from the detector's own detections
+    # an independent computation of AP (brute force, plain Python) from the detector's
+    # own detections down to the PR curve's floor
     det_boxes, det_scores = [], []
     for image in images:
         found = trained.detect(image, min_probability=0.05)
         det_boxes.append(found.boxes)
         det_scores.append(found.probabilities)
-    scores, flags, n = match_detections(det_boxes, det_scores, boxes)
-    assert figures["average_precision"] == pytest.approx(
-        average_precision(*precision_recall(flags, n)), abs=1e-12
-    )
-    at = scores >= trained.min_probability
-    assert figures["recall"] == pytest.approx(flags[at].sum() / n)
+    assert sum(len(b) for b in det_boxes) >= len(images)
+    ranked, n = _voc_ranking(det_boxes, det_scores, boxes)
+    assert n == sum(len(b) for b in boxes) > 0
+    assert figures["average_precision"] == pytest.approx(_all_point_ap(ranked, n), abs=1e-12)
+    hits_at = sum(hit for score, hit in ranked if score >= trained.min_probability)
+    assert figures["recall"] == pytest.approx(hits_at / n)
 
     path = trained.save(tmp_path / "car.json")
     loaded = pyimagesearch.load_detector(path)
@@ -134,7 +239,8 @@ def test_without_negative_images_the_object_free_parts_are_used():
 @pytest.mark.slow
 def test_readme_python_example_runs_as_written(tmp_path, monkeypatch):
     text = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- api-example -->\s*```python\n(.*?)```", text, re.S)
+    marker = "<!-- run by tests/test_api.py::test_readme_python_example_runs_as_written -->"
+    block = re.search(re.escape(marker) + r"\s*```python\n(.*?)```", text, re.S)
     assert block, "README has no marked Python API example"
     monkeypatch.chdir(tmp_path)
     code = block.group(1).replace("../shared/datasets", str(DATASETS))
@@ -177,6 +283,7 @@ def test_command_lists_steps_and_suggests_on_typos():
 def test_every_sub_command_has_the_scripts_options():
     from pyimagesearch.commands import COMMANDS
 
+    assert len(COMMANDS) >= 11  # the 8 steps and the 3 data tools
     for name, (module, _) in COMMANDS.items():
         done = subprocess.run(
             [

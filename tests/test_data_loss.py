@@ -189,6 +189,7 @@ def test_two_hard_negative_mine_scripts_at_once(trained, tmp_path):
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow  # trains a small store and model first
 def test_re_extraction_keeps_mined_rounds(trained, tmp_path):
     conf_path = _copy_run(trained, tmp_path, hn_mine_annotated=True)
     conf = load_config(conf_path)
@@ -216,6 +217,7 @@ def test_re_extraction_keeps_mined_rounds(trained, tmp_path):
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow  # trains a small store and model first
 def test_re_extraction_with_other_hog_refuses_then_drops_when_asked(trained, tmp_path):
     conf_path = _copy_run(trained, tmp_path)
     conf = load_config(conf_path)

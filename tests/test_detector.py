@@ -13,8 +13,6 @@ from pyimagesearch.model.linear import LinearModel
 
 from .conftest import CARS, SCENES
 
-pytestmark = pytest.mark.needs_data
-
 COURSE = HogParams(9, (4, 4), (2, 2), True, "L1")
 
 
@@ -30,12 +28,15 @@ def _real_images():
     return [cv2.resize(read_gray(p), (148, 86), interpolation=cv2.INTER_AREA) for p in paths]
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("step", [4, 2, 6, 5])
 @pytest.mark.slow
 def test_layer_scores_equal_per_window_scores(step):
     model = _model()
     detector = Detector(model, window_step=step)
-    for image in _real_images():
+    images = _real_images()
+    assert len(images) >= 2
+    for image in images:
         xs, ys, fast = detector.score_map(image)
         xs_ref, ys_ref, slow = naive_score_layer(model, image, step)
         np.testing.assert_array_equal(xs, xs_ref)
@@ -44,6 +45,7 @@ def test_layer_scores_equal_per_window_scores(step):
         np.testing.assert_allclose(fast, slow, atol=1e-5)
 
 
+@pytest.mark.needs_data
 def test_other_geometry_parity():
     params = HogParams(8, (6, 6), (3, 3), False, "L2-Hys")
     model = _model(params, (48, 36), seed=3)
@@ -53,6 +55,7 @@ def test_other_geometry_parity():
     np.testing.assert_allclose(fast, slow, atol=1e-5)
 
 
+@pytest.mark.needs_data
 def test_candidates_equal_course_detector_over_the_pyramid():
     """Same boxes and probabilities as the course's per-window detector (no NMS)."""
     model = _model()
@@ -70,6 +73,7 @@ def test_candidates_equal_course_detector_over_the_pyramid():
     )
 
 
+@pytest.mark.needs_data
 def test_candidate_features_are_the_scored_windows():
     model = _model()
     image = _real_images()[0]

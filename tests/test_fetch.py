@@ -22,8 +22,6 @@ from pyimagesearch.datatools.download import DownloadOptions
 from .conftest import DATASETS, ROOT
 from .sources.test_download import MirrorServer
 
-pytestmark = pytest.mark.needs_data
-
 FETCH_PY = ROOT / "datasets" / "fetch.py"
 #: No retries, no progress bar: what the URL tests download with.
 QUIET = DownloadOptions(retries=0, progress=False)
@@ -101,6 +99,7 @@ def run_main(capsys, *argv) -> tuple[int, str, str]:
 # ---------------------------------------------------------------------------- --check
 
 
+@pytest.mark.needs_data
 def test_check_passes_on_the_shared_datasets():
     proc = subprocess.run(
         [sys.executable, str(FETCH_PY), "--dest", str(DATASETS), "--check"],
@@ -114,6 +113,7 @@ def test_check_passes_on_the_shared_datasets():
     assert "warning" not in proc.stderr and "error" not in proc.stderr
 
 
+@pytest.mark.needs_data
 def test_check_fails_naming_missing_folders(tmp_path, capsys):
     cars = tmp_path / "caltech101" / "101_ObjectCategories"
     cars.mkdir(parents=True)
@@ -136,6 +136,7 @@ def test_check_fails_naming_missing_folders(tmp_path, capsys):
     assert code == 1 and err.strip().endswith("missing sceneclass13/MITcoast")
 
 
+@pytest.mark.needs_data
 def test_check_warns_on_other_counts_and_fails_on_empty_folders(tmp_path, capsys):
     scenes = tmp_path / "sceneclass13"
     scenes.mkdir()
@@ -163,6 +164,7 @@ def test_check_warns_on_other_counts_and_fails_on_empty_folders(tmp_path, capsys
 # ---------------------------------------------------------------------------- mirror folder
 
 
+@pytest.mark.needs_data
 def test_fetch_caltech_from_the_shared_mirror(tmp_path, capsys):
     dest = tmp_path / "ds"
     code, out, err = run_main(
@@ -183,6 +185,7 @@ def test_fetch_caltech_from_the_shared_mirror(tmp_path, capsys):
     assert code == 0 and "already complete" in out
 
 
+@pytest.mark.needs_data
 def test_symlink_mode_points_into_the_mirror(tmp_path):
     result = fetch.fetch_dataset(fetch.CALTECH, tmp_path, mirror=DATASETS, link="sym")
     assert result.standard
@@ -191,6 +194,7 @@ def test_symlink_mode_points_into_the_mirror(tmp_path):
     assert all(p.is_symlink() and p.resolve().parent == CAR_DIR.resolve() for p in links)
 
 
+@pytest.mark.needs_data
 def test_mirror_without_the_data_set_is_a_clear_error(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -209,6 +213,7 @@ def test_mirror_without_the_data_set_is_a_clear_error(tmp_path, capsys):
 # ---------------------------------------------------------------------------- archives
 
 
+@pytest.mark.needs_data
 def test_fetch_from_original_archives(tmp_path):
     md5s = make_caltech_tars(tmp_path / "mirror")
     result = fetch.fetch_dataset(
@@ -219,6 +224,7 @@ def test_fetch_from_original_archives(tmp_path):
     assert "the standard car_side set has 123" in result.warnings[0]
 
 
+@pytest.mark.needs_data
 def test_default_checksums_refuse_other_archives(tmp_path, capsys):
     make_caltech_tars(tmp_path / "mirror")
     actual = md5(tmp_path / "mirror" / "101_ObjectCategories.tar.gz")
@@ -232,6 +238,7 @@ def test_default_checksums_refuse_other_archives(tmp_path, capsys):
     )
 
 
+@pytest.mark.needs_data
 def test_wrong_md5_names_the_file_and_leaves_nothing(tmp_path):
     md5s = make_caltech_tars(tmp_path / "mirror")
     actual = md5s["Annotations.tar"]
@@ -243,6 +250,7 @@ def test_wrong_md5_names_the_file_and_leaves_nothing(tmp_path):
     assert list(dest.iterdir()) == []  # the images already extracted were removed too
 
 
+@pytest.mark.needs_data
 def test_caltech_zip_holding_both_tarballs(tmp_path):
     md5s = make_caltech_tars(tmp_path / "parts")
     mirror = tmp_path / "mirror"
@@ -261,6 +269,7 @@ def test_caltech_zip_holding_both_tarballs(tmp_path):
     assert list((tmp_path / "ds2").iterdir()) == []
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize(
     "kind, name", [("tar", "../evil"), ("tar", "a/../../evil"), ("zip", "/tmp/evil")]
 )
@@ -292,6 +301,7 @@ def _add_link(archive: Path, name: str, target: str, kind: bytes = tarfile.SYMTY
         tf.addfile(link)
 
 
+@pytest.mark.needs_data
 def test_links_inside_archives_are_not_extracted(tmp_path):
     mirror = tmp_path / "mirror"
     md5s = make_caltech_tars(mirror)
@@ -310,6 +320,7 @@ HOSTILE_MEMBERS = [
 ]
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("with_filter", [True, False], ids=["data_filter", "fallback"])
 @pytest.mark.parametrize("name, target, kind", HOSTILE_MEMBERS, ids=lambda v: str(v)[-12:])
 def test_links_out_and_special_members_are_refused(tmp_path, monkeypatch, with_filter, name,
@@ -330,6 +341,7 @@ def test_links_out_and_special_members_are_refused(tmp_path, monkeypatch, with_f
     assert list(dest.iterdir()) == [] and sentinel.read_text() == "keep"
 
 
+@pytest.mark.needs_data
 def test_absolute_tar_member_is_refused_by_the_script(tmp_path):
     mirror = tmp_path / "mirror"
     make_caltech_tars(mirror)
@@ -357,6 +369,7 @@ def run_script(*argv) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.needs_data
 def test_corrupt_archive_is_one_line(tmp_path):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -391,6 +404,7 @@ def test_dest_that_is_a_file_is_one_line(tmp_path, check):
     assert dest.read_text() == "a file"
 
 
+@pytest.mark.needs_data
 def test_existing_folder_keeps_other_categories(tmp_path):
     md5s = make_caltech_tars(tmp_path / "mirror")
     cal = tmp_path / "ds" / "caltech101"
@@ -429,6 +443,7 @@ def make_scene_zip(path: Path, names: dict[str, str]) -> dict[str, bytes]:
     return want
 
 
+@pytest.mark.needs_data
 def test_fetch_scenes_from_the_15_scene_archive(tmp_path, caplog):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -459,6 +474,7 @@ def test_fetch_scenes_from_the_15_scene_archive(tmp_path, caplog):
     ]
 
 
+@pytest.mark.needs_data
 def test_scene_archive_missing_a_category_fails(tmp_path):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -473,6 +489,7 @@ def test_scene_archive_missing_a_category_fails(tmp_path):
 # ---------------------------------------------------------------------------- URLs
 
 
+@pytest.mark.needs_data
 def test_fetch_from_urls_records_and_reuses_downloads(tmp_path, mirror_server):
     md5s = make_caltech_tars(tmp_path / "served")
     files = {f"/c/{n}": tmp_path / "served" / n for n in md5s}
@@ -504,6 +521,7 @@ def test_fetch_from_urls_records_and_reuses_downloads(tmp_path, mirror_server):
     assert sorted(p.name for p in dest.iterdir()) == ["_downloads", "caltech101"]
 
 
+@pytest.mark.needs_data
 def test_archive_without_published_md5_is_reused_by_its_record(tmp_path, mirror_server):
     zip_path = tmp_path / "served" / "scene_categories.zip"
     zip_path.parent.mkdir()
@@ -521,6 +539,7 @@ def test_archive_without_published_md5_is_reused_by_its_record(tmp_path, mirror_
     assert tree(dest / "sceneclass13") == want
 
 
+@pytest.mark.needs_data
 def test_download_is_retried_by_pooch(tmp_path, mirror_server):
     md5s = make_caltech_tars(tmp_path / "served")
     files = {f"/c/{n}": tmp_path / "served" / n for n in md5s}
@@ -534,6 +553,7 @@ def test_download_is_retried_by_pooch(tmp_path, mirror_server):
     assert tree(tmp_path / "ds" / "caltech101") == expected_caltech()
 
 
+@pytest.mark.needs_data
 def test_downloaded_archive_with_wrong_md5_is_deleted(tmp_path, mirror_server):
     md5s = make_caltech_tars(tmp_path / "served")
     files = {f"/c/{n}": tmp_path / "served" / n for n in md5s}
@@ -580,6 +600,7 @@ def test_script_without_the_project_is_one_line(tmp_path):
     )
 
 
+@pytest.mark.needs_data
 def test_truncated_archive_is_a_clear_error(tmp_path):
     mirror = tmp_path / "mirror"
     md5s = make_caltech_tars(mirror)

@@ -1,5 +1,6 @@
 """The descriptor equals scikit-image's HOG, for layers and for windows with context."""
 
+import cv2
 import numpy as np
 import pytest
 from skimage.feature import hog
@@ -42,6 +43,7 @@ def scenes():
 )
 @pytest.mark.needs_data
 def test_layer_blocks_equal_skimage(scenes, params):
+    assert len(scenes) >= 2, f"no scene images in {SCENES}"
     for image in scenes:
         (ours,) = hog_blocks(image, params)
         ref = _skimage(image, params)
@@ -59,20 +61,38 @@ def test_phase_shifted_grid_is_hog_of_shifted_image(scenes):
     np.testing.assert_allclose(grids[1][1:-1, 1:-1], ref[1:-1, 1:-1], atol=2e-6)
 
 
+def _check_windows_equal_skimage(image: np.ndarray, rng: np.random.Generator) -> None:
+    """Corner, off-grid and random windows of ``image``: skimage's HOG of the crop + one cell."""
+    win = (96, 32)
+    h, w = image.shape
+    for x, y in [(0, 0), (w - 96, h - 32), (2, 3)] + [
+        (int(rng.integers(4, w - 100)), int(rng.integers(4, h - 36))) for _ in range(3)
+    ]:
+        ours = window_descriptor(image, x, y, win, COURSE)
+        ref = skimage_window_descriptor(image, x, y, win, COURSE)
+        assert ours.shape == (COURSE.descriptor_size(win),)
+        assert np.abs(ref).sum() > 0  # a window with gradients, not an empty one
+        np.testing.assert_allclose(ours, ref, atol=2e-6)
+
+
+@pytest.mark.needs_data
 def test_window_descriptor_equals_skimage_on_padded_crop():
     """Real car crops: the window's blocks of skimage's HOG of the crop + one cell."""
-    win = (96, 32)
     rng = np.random.default_rng(0)
-    for path in sorted(CARS.glob("*.jpg"))[:6]:
-        image = read_gray(path)
-        h, w = image.shape
-        for x, y in [(0, 0), (w - 96, h - 32), (2, 3)] + [
-            (int(rng.integers(4, w - 100)), int(rng.integers(4, h - 36))) for _ in range(3)
-        ]:
-            ours = window_descriptor(image, x, y, win, COURSE)
-            ref = skimage_window_descriptor(image, x, y, win, COURSE)
-            assert ours.shape == (COURSE.descriptor_size(win),)
-            np.testing.assert_allclose(ours, ref, atol=2e-6)
+    paths = sorted(CARS.glob("*.jpg"))[:6]
+    assert len(paths) == 6, f"no car images in {CARS}"
+    for path in paths:
+        _check_windows_equal_skimage(read_gray(path), rng)
+
+
+def test_window_descriptor_equals_skimage_on_synthetic_images():
+    """The same without the data sets: smoothed noise with edges, of odd sizes."""
+    rng = np.random.default_rng(1)
+    for h, w in [(90, 150), (41, 107), (64, 128)]:
+        noise = rng.normal(128, 60, size=(h, w)).clip(0, 255).astype(np.uint8)
+        image = cv2.GaussianBlur(noise, (5, 5), 1.5)
+        image[h // 3 :, w // 2 :] //= 2  # a step edge across the windows
+        _check_windows_equal_skimage(image, rng)
 
 
 @pytest.mark.needs_data

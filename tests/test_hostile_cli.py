@@ -29,8 +29,6 @@ from pyimagesearch.model.modelfile import save_model
 from .conftest import CAR_ANNOTATIONS, ROOT, SCENES, cars_conf_dict
 from .test_hostile_inputs import png_header_only
 
-pytestmark = pytest.mark.needs_data
-
 COURSE = HogParams()
 SMALL = {"num_distraction_images": 20, "eval_num_distraction_images": 0}
 
@@ -62,6 +60,7 @@ def write_conf(tmp_path: Path, name: str = "conf.json", **overrides) -> Path:
 # ---- command-line values -----------------------------------------------------------------
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize(
     "script, args, needle",
     [
@@ -88,6 +87,7 @@ def test_bad_command_line_values_are_refused_up_front(tmp_path, script, args, ne
     assert not (tmp_path / "features.hdf5").exists()
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize(
     "script, args, needle",
     [
@@ -127,6 +127,7 @@ def test_verbose_adds_the_traceback(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {conf}: key 'C'")
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_window_larger_than_every_image(tmp_path):
     conf = write_conf(tmp_path, window_dim=[2000, 1000], **SMALL)
@@ -135,13 +136,17 @@ def test_window_larger_than_every_image(tmp_path):
     assert not (tmp_path / "features.hdf5").exists()
 
 
+@pytest.mark.needs_data
 def test_empty_distraction_folder(tmp_path):
     (tmp_path / "none").mkdir()
-    conf = write_conf(tmp_path, image_distractions=str(tmp_path / "none"))
+    conf = write_conf(
+        tmp_path, image_distractions=str(tmp_path / "none"), distraction_exclude_categories=[]
+    )
     line = error_line(run_script("extract_features", "--conf", conf, "-q"))
     assert line == f"error: {conf}: key 'image_distractions': no image found in {tmp_path / 'none'}"
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_tiny_percent_gt_images(tmp_path):
     conf = write_conf(tmp_path, percent_gt_images=0.01, **SMALL)
@@ -149,6 +154,7 @@ def test_tiny_percent_gt_images(tmp_path):
     assert f"{conf}: key 'percent_gt_images'" in line
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize(
     "box_coord, needle",
     [("7 50 3 90", "must hold numbers"), (np.ones((1, 3)), "must have 4 columns")],
@@ -169,6 +175,7 @@ def test_bad_caltech_mat_names_the_file(tmp_path, box_coord, needle):
 # ---- disks -------------------------------------------------------------------------------
 
 
+@pytest.mark.needs_data
 def test_file_where_the_output_folder_should_be(tmp_path):
     (tmp_path / "blocker").write_text("a file")
     store = tmp_path / "blocker" / "features.hdf5"
@@ -191,6 +198,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_full_disk_is_one_line_and_keeps_the_store(tmp_path):
     conf = write_conf(tmp_path, **SMALL)
@@ -222,6 +230,7 @@ def _model_file(path: Path) -> Path:
     return path
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("key, value", [("weights", "nan"), ("bias", "inf")])
 @pytest.mark.slow
 def test_non_finite_model_is_refused(tmp_path, key, value):
@@ -241,6 +250,7 @@ def test_non_finite_model_is_refused(tmp_path, key, value):
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_garbage_store_is_refused_by_training(tmp_path):
     d = COURSE.descriptor_size((96, 32))
@@ -264,6 +274,7 @@ def test_garbage_store_is_refused_by_training(tmp_path):
 # ---- image folders -----------------------------------------------------------------------
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_huge_png_and_fifo_are_skipped_naming_them(tmp_path):
     folder = tmp_path / "images"
@@ -289,6 +300,7 @@ def test_huge_png_and_fifo_are_skipped_naming_them(tmp_path):
     assert alone.returncode == 1 and "exceeds max_image_pixels" in alone.stdout
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_fifo_among_distraction_images_never_blocks(tmp_path):
     folder = tmp_path / "scenes" / "MITcoast"
@@ -311,6 +323,7 @@ def test_fifo_among_distraction_images_never_blocks(tmp_path):
 # ---- Ctrl-C ------------------------------------------------------------------------------
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_ctrl_c_during_parallel_extraction_is_one_line(tmp_path):
     conf = write_conf(

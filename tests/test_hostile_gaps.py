@@ -48,8 +48,6 @@ from .sources.test_coco_backgrounds import (
 from .sources.test_download import SAMPLE_IMAGES
 from .test_data_loss import WIN
 
-pytestmark = pytest.mark.needs_data
-
 SMALL = 100  # pixels: every sample image is larger
 
 
@@ -66,6 +64,7 @@ def _no_tracebacks(caplog) -> None:
 # ---------------------------------------------------------------- blocked download targets
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("blocked", ["dest", "part"])
 def test_folder_where_a_download_goes_fails_that_file_only(tmp_path, caplog, blocked):
     out = tmp_path / "out"
@@ -83,6 +82,7 @@ def test_folder_where_a_download_goes_fails_that_file_only(tmp_path, caplog, blo
     _no_tracebacks(caplog)
 
 
+@pytest.mark.needs_data
 def test_fifo_or_file_as_parent_never_blocks_or_raises(tmp_path, caplog):
     out = tmp_path / "out"
     fifo_task = DownloadTask("a", SAMPLE_IMAGES[0], out / "a.jpg")
@@ -102,6 +102,7 @@ def test_fifo_or_file_as_parent_never_blocks_or_raises(tmp_path, caplog):
     _no_tracebacks(caplog)
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_coco_backgrounds_cli_reports_a_blocked_file_and_goes_on(tmp_path):
     ids = expected_backgrounds()[:3]
@@ -121,6 +122,7 @@ def test_coco_backgrounds_cli_reports_a_blocked_file_and_goes_on(tmp_path):
 # ---------------------------------------------------------------- max_image_pixels everywhere
 
 
+@pytest.mark.needs_data
 def test_fetch_verifiers_refuse_images_over_the_limit(tmp_path):
     out = tmp_path / "out"
     tasks = [DownloadTask("a", SAMPLE_IMAGES[0], out / "a.jpg")]
@@ -132,6 +134,7 @@ def test_fetch_verifiers_refuse_images_over_the_limit(tmp_path):
     assert image_verifier()(SAMPLE_IMAGES[0])[0] > 0  # the default limit lets them through
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_coco_backgrounds_max_image_pixels_option(tmp_path):
     report = fetch_coco_backgrounds(
@@ -153,6 +156,7 @@ def test_coco_backgrounds_max_image_pixels_option(tmp_path):
     assert res.returncode == 2 and "--max-image-pixels" in res.stderr
 
 
+@pytest.mark.needs_data
 def test_openimages_crops_read_within_the_limit(tmp_path, caplog):
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "abc.jpg").write_bytes(SAMPLE_IMAGES[0].read_bytes())
@@ -171,6 +175,7 @@ def _rows(src: Path) -> dict[str, np.ndarray]:
     }
 
 
+@pytest.mark.needs_data
 def test_review_and_sheets_keep_the_limit(tmp_path, caplog):
     rows = _rows(SAMPLE_IMAGES[0])
     assert np.isnan(window_contrast(rows, np.array([0]), max_pixels=SMALL)[0])
@@ -184,6 +189,7 @@ def test_review_and_sheets_keep_the_limit(tmp_path, caplog):
         detection_gallery([entry], tmp_path / "gallery.png", 0.5, max_pixels=SMALL)
 
 
+@pytest.mark.needs_data
 def test_stress_scenes_keep_the_limit():
     rng = np.random.default_rng(0)
     with pytest.raises(ImageReadError, match=f"max_image_pixels={SMALL}"):
@@ -223,6 +229,7 @@ def _wait_for_numpy(proc: subprocess.Popen, seconds: float = 30.0) -> bool:
     return False
 
 
+@pytest.mark.needs_data
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
 @pytest.mark.parametrize("script", ENTRY_POINTS, ids=lambda p: p.name)
 @pytest.mark.slow
@@ -303,6 +310,7 @@ def _refused(result: subprocess.CompletedProcess, text: str) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and text in result.stderr, result.stderr
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_test_model_json_and_coco_results_never_overwrite_inputs(detection_run, tmp_path):
     images, conf_path, run = detection_run
@@ -325,6 +333,7 @@ def test_test_model_json_and_coco_results_never_overwrite_inputs(detection_run, 
     assert _snapshot(tmp_path) == before  # nothing written: no drawing, no model, no input
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_test_model_yolo_labels_mirror_sub_folders_and_keep_existing_ones(detection_run, tmp_path):
     _, _, run = detection_run
@@ -346,6 +355,7 @@ def test_test_model_yolo_labels_mirror_sub_folders_and_keep_existing_ones(detect
     assert (labels / "sub2" / "car.txt").read_text() != "0 0.5 0.5 0.2 0.2\n"
 
 
+@pytest.mark.needs_data
 @pytest.mark.slow
 def test_test_model_yolo_dir_equal_to_a_labelled_image_folder_is_refused(detection_run, tmp_path):
     images, _, run = detection_run

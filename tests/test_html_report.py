@@ -4,7 +4,6 @@ and the saved file read back through the config to leave those images out."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -18,12 +17,8 @@ from pyimagesearch.report.html import SAVE_NAME, window_crop, write_html_report
 from pyimagesearch.sources.distractions import split_distractions
 from pyimagesearch.sources.excluded_windows import FORMAT
 
-from .conftest import cars_conf_dict
+from .conftest import CHROMEDRIVER, CHROMIUM, cars_conf_dict
 
-pytestmark = pytest.mark.needs_data
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -61,15 +56,11 @@ def report(tmp_path_factory):
 
 @pytest.fixture
 def browser(tmp_path):
-    """Debian's chromium through its chromedriver, downloading into ``tmp_path/downloads``."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed")
+    """Debian's chromium through its chromedriver, downloading into ``tmp_path/downloads``
+    (for ``needs_browser`` tests: conftest skips them, or fails the run in CI, without)."""
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip(
-            "chromium / chromedriver not installed (apt-get install -y chromium "
-            "chromium-driver; .ci/run installs them)"
-        )
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     options = webdriver.ChromeOptions()
@@ -99,6 +90,9 @@ def _wait_for(path: Path, timeout: float = 10) -> Path:
     raise AssertionError(f"{path} was not downloaded")
 
 
+@pytest.mark.needs_data
+@pytest.mark.needs_browser
+@pytest.mark.slow
 def test_report_in_browser_tick_save_and_exclude(report, browser, tmp_path):
     out, raw = report
     page = out / "report.html"

@@ -10,8 +10,10 @@ import sys
 from .conftest import ROOT
 
 
-def _pytest(tmp_path, *args: str, require: bool = False) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYIMAGESEARCH_DATASETS": str(tmp_path / "no-data")}
+def _pytest(
+    tmp_path, *args: str, require: bool = False, **extra_env: str
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYIMAGESEARCH_DATASETS": str(tmp_path / "no-data"), **extra_env}
     env.pop("PYIMAGESEARCH_REQUIRE_DATA", None)
     if require:
         env["PYIMAGESEARCH_REQUIRE_DATA"] = "1"
@@ -32,3 +34,17 @@ def test_ci_refuses_to_run_without_data(tmp_path):
     done = _pytest(tmp_path, "tests/test_layout.py", require=True)
     assert done.returncode != 0
     assert "real data sets not found at" in done.stdout + done.stderr
+
+
+def test_ci_refuses_to_run_the_browser_test_without_chromium(tmp_path):
+    """Without chromium the browser test is skipped, naming it, or with
+    PYIMAGESEARCH_REQUIRE_DATA=1 (as in CI) the run fails instead."""
+    gone = {"PYIMAGESEARCH_CHROMIUM": str(tmp_path / "no-chromium")}
+    args = ("tests/test_html_report.py", "-m", "needs_browser")
+    skipped = _pytest(tmp_path, *args, **gone)
+    assert skipped.returncode == 0, skipped.stdout[-2000:]
+    assert "chromium / chromedriver not installed" in skipped.stdout
+    assert " skipped" in skipped.stdout and " passed" not in skipped.stdout
+    done = _pytest(tmp_path, *args, require=True, **gone)
+    assert done.returncode != 0
+    assert "chromium / chromedriver not installed" in done.stdout + done.stderr

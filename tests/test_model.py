@@ -172,17 +172,18 @@ def test_training_is_scikit_learns_calibrated_linear_svc(real_features):
     np.testing.assert_array_equal(model.weights, full.coef_.ravel().astype(np.float32))
     assert model.bias == float(full.intercept_[0])
 
-    # the sigmoid: scikit-learn's, with its sign convention turned round
+    # the sigmoid: scikit-learn's (to its optimiser's tolerance: ours is fitted through
+    # public calls on the same out-of-fold decisions), with its sign convention turned round
     splitter = StratifiedKFold(3, shuffle=True, random_state=42)
     direct = CalibratedClassifierCV(svm(), method="sigmoid", cv=splitter, ensemble=False)
     direct.fit(X, y)
     sigmoid = direct.calibrated_classifiers_[0].calibrators[0]
-    assert model.platt_a == pytest.approx(-sigmoid.a_, rel=1e-9, abs=1e-9)
-    assert model.platt_b == pytest.approx(-sigmoid.b_, rel=1e-9, abs=1e-9)
+    assert model.platt_a == pytest.approx(-sigmoid.a_, rel=1e-6)
+    assert model.platt_b == pytest.approx(-sigmoid.b_, rel=1e-6)
     d = direct.calibrated_classifiers_[0].estimator.decision_function(X)
-    np.testing.assert_allclose(model.probability(d), direct.predict_proba(X)[:, 1], atol=1e-12)
+    np.testing.assert_allclose(model.probability(d), direct.predict_proba(X)[:, 1], atol=1e-7)
     fitted = WindowClassifier(C=0.01, calibration_folds=3, seed=42).fit(X, y)
-    np.testing.assert_allclose(fitted.predict_proba(X), direct.predict_proba(X), atol=1e-12)
+    np.testing.assert_allclose(fitted.predict_proba(X), direct.predict_proba(X), atol=1e-7)
 
     # and the optimum of Platt's problem on out-of-fold decisions computed by hand, to
     # the tolerance of scikit-learn's optimiser (here about 2e-8; the former hand-written
@@ -224,6 +225,7 @@ def test_window_classifier_follows_estimator_conventions(real_features):
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_grid_search_over_C(real_features):
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 

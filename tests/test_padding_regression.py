@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.reference import naive_score_layer
 from pyimagesearch.descriptor.hog import HogParams, pad_image, window_descriptor
 from pyimagesearch.detection import Detector
 from pyimagesearch.detection.pyramid import enlargements, pyramid, pyramid_shapes
@@ -15,8 +16,6 @@ from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.model.modelfile import load_model, save_model
 
 from .conftest import CARS
-
-pytestmark = pytest.mark.needs_data
 
 COURSE = HogParams(9, (4, 4), (2, 2), True, "L1")
 
@@ -31,6 +30,7 @@ def _car(size=(150, 90)):
     return cv2.resize(read_gray(sorted(CARS.glob("*.jpg"))[5]), size, interpolation=cv2.INTER_AREA)
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("step", [4, 3])
 def test_padded_layer_scores_equal_per_window_scores(step):
     """Every window, including those hanging past the border onto empty cells, scores
@@ -50,6 +50,7 @@ def test_padded_layer_scores_equal_per_window_scores(step):
             assert fast[i, j] == pytest.approx(ref, abs=1e-4)
 
 
+@pytest.mark.needs_data
 def test_cells_past_the_border_are_empty():
     image = _car()
     padded, valid = pad_image(image, 48, 16)
@@ -65,14 +66,38 @@ def test_cells_past_the_border_are_empty():
     np.testing.assert_array_equal(feats[0], ref)
 
 
+@pytest.mark.needs_data
 def test_padding_zero_is_the_unpadded_detector():
+    """``padding=0`` (the default) scans only windows wholly inside the image and scores
+    them as the course's unpadded per-window detector does; a padded detector scans more
+    windows, and agrees with it on the windows a cell or more inside the border."""
     model, image = _model(), _car()
-    a = Detector(model, 4).score_map(image)
-    b = Detector(model, 4, padding=0.0).score_map(image)
-    for u, v in zip(a, b):
+    default = Detector(model, 4)
+    assert default.padding == 0.0
+    xs, ys, scores = Detector(model, 4, padding=0.0).score_map(image)
+    ref_xs, ref_ys, ref = naive_score_layer(model, image, 4)
+    assert xs.size > 1 and ys.size > 1
+    assert xs[0] == ys[0] == 0
+    assert xs[-1] + 96 <= image.shape[1] and ys[-1] + 32 <= image.shape[0]
+    np.testing.assert_array_equal(xs, ref_xs)
+    np.testing.assert_array_equal(ys, ref_ys)
+    np.testing.assert_allclose(scores, ref, atol=1e-5)
+    for u, v in zip(default.score_map(image), (xs, ys, scores)):
         np.testing.assert_array_equal(u, v)
 
+    pad_xs, pad_ys, padded = Detector(model, 4, padding=0.5).score_map(image)
+    assert pad_xs[0] == -48 and pad_ys[0] == -16 and padded.size > scores.size
+    inner_x = (xs >= 4) & (xs + 96 <= image.shape[1] - 4)
+    inner_y = (ys >= 4) & (ys + 32 <= image.shape[0] - 4)
+    assert inner_x.any() and inner_y.any()
+    cols = np.searchsorted(pad_xs, xs[inner_x])
+    rows = np.searchsorted(pad_ys, ys[inner_y])
+    np.testing.assert_allclose(
+        padded[rows[:, None], cols[None, :]], scores[inner_y][:, inner_x], atol=1e-5
+    )
 
+
+@pytest.mark.needs_data
 def test_upsampled_pyramid():
     assert enlargements(1.5, 0) == []
     assert enlargements(1.5, 1) == [1.5]
@@ -105,6 +130,7 @@ def test_box_regressor_recovers_a_linear_map():
     np.testing.assert_allclose(identity.apply(windows, np.zeros((1, 3))), objects)
 
 
+@pytest.mark.needs_data
 def test_detections_use_regressed_boxes_and_model_file_keeps_them(tmp_path):
     """A regressor that shrinks every window by a known margin shows in the boxes, and
     survives a save/load round trip."""
@@ -126,6 +152,7 @@ def test_detections_use_regressed_boxes_and_model_file_keeps_them(tmp_path):
     np.testing.assert_array_equal(again.box_regressor.bias, shrink)
 
 
+@pytest.mark.needs_data
 def test_float_boxes_crop_as_integer_boxes():
     """Boxes from normalised formats (YOLO) off by 1e-6 px give the same positives."""
     image = _car((300, 197))
@@ -136,6 +163,7 @@ def test_float_boxes_crop_as_integer_boxes():
     )
 
 
+@pytest.mark.needs_data
 def test_positive_past_the_border_has_empty_cells():
     """A positive whose box (with offset) leaves the image gets empty cells there, as the
     detector's padded window over the same spot does."""
@@ -150,6 +178,7 @@ def test_positive_past_the_border_has_empty_cells():
     np.testing.assert_allclose(past, ref, atol=1e-6)
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("phase", [(0, 0), (2, 3), (1, 1)])
 def test_padded_blocks_without_gradients_over_the_padding_are_the_same(phase):
     """The detector skips gradients over the padding: its grids equal those of the
@@ -163,6 +192,7 @@ def test_padded_blocks_without_gradients_over_the_padding_are_the_same(phase):
     np.testing.assert_array_equal(fast, ref)
 
 
+@pytest.mark.needs_data
 def test_crops_keep_their_context_instead_of_empty_cells(tmp_path):
     """A folder of crops: the crop's border is not the scene's, so positives are the
     crop itself (clipped), never framed by empty cells; truncated copies are added."""

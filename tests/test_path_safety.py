@@ -48,8 +48,6 @@ from pyimagesearch.sources.formats import read_coco, read_dlib_xml, read_voc, re
 from .conftest import DATASETS, ROOT
 from .sources.test_download import MirrorServer
 
-pytestmark = pytest.mark.needs_data
-
 META = DATASETS / "openimages"
 COCO_JPGS = sorted((DATASETS / "coco_tiny/images/train2017").glob("*.jpg"))
 CAR = "/m/0k4j"
@@ -107,6 +105,7 @@ def test_safe_relative_names_are_kept(tmp_path, name):
     assert check_relative(name, what="x") == name
 
 
+@pytest.mark.needs_data
 def test_symlink_leading_outside_is_refused(tmp_path, sentinel):
     base = tmp_path / "base"
     base.mkdir()
@@ -161,6 +160,7 @@ def run_openimages(tmp_path: Path, out: Path, mode: str = "positives"):
     return build_subset(SubsetSpec(["Car"], mode=mode), files, out, options)
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("image_id", HOSTILE + [None])
 @pytest.mark.parametrize("mode", ["positives", "backgrounds"])
 def test_openimages_hostile_image_id_is_refused(tmp_path, sentinel, image_id, mode):
@@ -180,6 +180,7 @@ def test_openimages_image_csv_row_is_named(tmp_path):
         read_image_sources(tmp_path / "images.csv")
 
 
+@pytest.mark.needs_data
 def test_openimages_existing_file_outside_out_is_never_deleted(tmp_path, sentinel):
     """The "existing file fails its checks -> delete" branch: the id that reaches it is refused."""
     out = tmp_path / "a/b/out"
@@ -190,6 +191,7 @@ def test_openimages_existing_file_outside_out_is_never_deleted(tmp_path, sentine
     assert sentinel.read_bytes() == COCO_JPGS[0].read_bytes()
 
 
+@pytest.mark.needs_data
 def test_openimages_cli_one_line(tmp_path, sentinel):
     write_openimages(tmp_path, str(sentinel.with_suffix("")))
     before = snapshot(tmp_path)
@@ -208,6 +210,7 @@ def test_openimages_cli_one_line(tmp_path, sentinel):
 # ---- the downloader and manifests --------------------------------------------------------
 
 
+@pytest.mark.needs_data
 def test_download_files_refuses_a_destination_outside_root(tmp_path, sentinel):
     out = tmp_path / "out"
     (out / "images").mkdir(parents=True)
@@ -218,6 +221,7 @@ def test_download_files_refuses_a_destination_outside_root(tmp_path, sentinel):
     assert snapshot(tmp_path) == before  # the failing existing file was not deleted
 
 
+@pytest.mark.needs_data
 def test_download_files_refuses_a_symlinked_destination(tmp_path, sentinel):
     out = tmp_path / "out"
     (out / "images").mkdir(parents=True)
@@ -272,6 +276,7 @@ def coco_dirs(tmp_path):
     return images, tmp_path / "out"
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("hostile", ["../../victim.jpg", "ABS", "..", "sub/../../../victim.jpg"])
 def test_coco_images_dir_hostile_file_name_is_refused(tmp_path, sentinel, coco_dirs, hostile):
     images, out = coco_dirs
@@ -287,6 +292,7 @@ def test_coco_images_dir_hostile_file_name_is_refused(tmp_path, sentinel, coco_d
     assert not out.exists()
 
 
+@pytest.mark.needs_data
 def test_coco_images_dir_symlink_and_url_path_leading_out_are_refused(
     tmp_path, sentinel, coco_dirs
 ):
@@ -305,6 +311,7 @@ def test_coco_images_dir_symlink_and_url_path_leading_out_are_refused(
     assert not (out / "images").exists() or not list((out / "images").iterdir())
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("hostile", ["..", "../victim.jpg", "ABS"])
 @pytest.mark.slow
 def test_coco_base_url_hostile_file_name_leaves_no_part_file(tmp_path, sentinel, hostile):
@@ -345,6 +352,7 @@ def dataset(tmp_path):
     return tmp_path / "data/images", tmp_path / "data/annotations"
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("hostile", ["../../victim.jpg", "ABS", "..", "ok.jpg/../../../victim.jpg"])
 def test_voc_hostile_filename_is_refused(tmp_path, sentinel, dataset, hostile):
     images, anns = dataset
@@ -355,6 +363,7 @@ def test_voc_hostile_filename_is_refused(tmp_path, sentinel, dataset, hostile):
     assert_one_line(str(err.value), f"{anns / 'a.xml'}: <filename>", "refused")
 
 
+@pytest.mark.needs_data
 def test_voc_filename_symlinked_outside_is_refused(tmp_path, sentinel, dataset):
     images, anns = dataset
     (images / "link.jpg").symlink_to(sentinel)
@@ -363,6 +372,7 @@ def test_voc_filename_symlinked_outside_is_refused(tmp_path, sentinel, dataset):
         read_voc({"image_annotations": anns, "image_dataset": images, "annotation_class": None})
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("hostile", ["../../victim.jpg", "ABS", ".."])
 def test_coco_json_reader_hostile_file_name_is_refused(tmp_path, sentinel, dataset, hostile):
     images, _ = dataset
@@ -381,6 +391,7 @@ def dlib_xml(file: str) -> str:
     )
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("hostile", ["../victim.jpg", "ABS", "..", "images/../../victim.jpg"])
 def test_dlib_hostile_file_is_refused(tmp_path, sentinel, dataset, hostile):
     images, anns = dataset
@@ -392,6 +403,7 @@ def test_dlib_hostile_file_is_refused(tmp_path, sentinel, dataset, hostile):
     assert_one_line(str(err.value), f"{xml}: <image file>", "refused")
 
 
+@pytest.mark.needs_data
 def test_dlib_file_symlinked_outside_is_refused(tmp_path, sentinel, dataset):
     images, anns = dataset
     (images / "link.jpg").symlink_to(sentinel)
@@ -403,6 +415,7 @@ def test_dlib_file_symlinked_outside_is_refused(tmp_path, sentinel, dataset):
     assert read_dlib_xml(xml, None, images)[0].path == images / "ok.jpg"
 
 
+@pytest.mark.needs_data
 def test_yolo_label_symlinked_outside_is_refused(tmp_path, dataset):
     images, labels = dataset
     secret = tmp_path / "secret.txt"
@@ -413,6 +426,7 @@ def test_yolo_label_symlinked_outside_is_refused(tmp_path, dataset):
         read_yolo(conf)
 
 
+@pytest.mark.needs_data
 def test_yolo_export_never_writes_outside_out(tmp_path, sentinel):
     out = tmp_path / "labels"
     out.mkdir()
@@ -443,6 +457,7 @@ def test_every_reader_module_uses_the_helper():
 # ---- stores: sources recorded in a mining round ------------------------------------------
 
 
+@pytest.mark.needs_data
 def test_review_reads_no_image_outside_the_config_folders(tmp_path, sentinel, monkeypatch, caplog):
     """A store from elsewhere naming an outside image: the review never reads it."""
     import numpy as np

@@ -53,9 +53,8 @@ def test_history_bookkeeping(two_rounds):
     assert [h["round"] for h in history] == [0, 1, 2]
     assert history[0]["hard_negatives_added"] == history[0]["hard_negatives_total"] == 0
     for prev, cur in itertools.pairwise(history):
-        assert (
-            cur["hard_negatives_total"]
-            == prev["hard_negatives_total"] + cur["hard_negatives_added"]
+        assert cur["hard_negatives_total"] == min(
+            prev["hard_negatives_total"] + cur["hard_negatives_added"], conf["hn_max_total"]
         )
         assert cur["images_mined"] == 40
         assert sum(cur["per_category"].values()) == cur["hard_negatives_found"]
@@ -68,8 +67,8 @@ def test_history_bookkeeping(two_rounds):
     assert "| 2 | 40 |" in report and "rounds.png" in report
 
 
-def test_rounds_mine_fresh_disjoint_images(two_rounds):
-    conf, _ = two_rounds
+def test_rounds_mine_fresh_disjoint_images(tmp_path):
+    conf = _conf(tmp_path, hn_rounds=2)  # the split needs no run, only the config
     split = split_distractions(conf)
     r1, r2 = set(split.mining(1)), set(split.mining(2))
     assert len(r1) == len(r2) == 40 and not r1 & r2
@@ -77,13 +76,28 @@ def test_rounds_mine_fresh_disjoint_images(two_rounds):
 
 
 @pytest.mark.slow
-def test_stop_rule_fires_when_ap_stops_improving(tmp_path):
-    conf = _conf(tmp_path, hn_rounds=3, hn_min_ap_gain=0.5)  # no round can gain 0.5 AP
+def test_stop_rule_fires_when_validation_stops_improving(tmp_path):
+    """Rounds are chosen on validation, never on the test set: no round can gain 0.5,
+    so the search mines one round, keeps round 0, and the pipeline mines none."""
+    conf = _conf(
+        tmp_path,
+        hn_rounds=3,
+        hn_min_ap_gain=0.5,
+        search=True,
+        search_window_scales=[1.0],
+        search_C_factors=[1.0],
+        search_upsample=[0],
+    )
     out = run_pipeline(conf, progress=False)
+    search = json.loads((out / "search.json").read_text())
+    assert [r["round"] for r in search["rounds"]] == [0, 1]
+    assert search["chosen"]["hn_rounds"] == 0
     history = json.loads((out / "history.json").read_text())
-    assert [h["round"] for h in history] == [0, 1]
+    assert [h["round"] for h in history] == [0]
+    assert "Mining rounds: **0**" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_review_sheet_and_suspects(two_rounds, tmp_path):
     conf, _ = two_rounds
     conf = conf.replace(hn_suspect_probability=0.3, hn_suspect_min_contrast=0.0)
@@ -114,6 +128,7 @@ def test_excluding_car_categories_removes_their_windows(tmp_path):
     assert used and not {split.category(p) for p in used} & set(CAR_CATEGORIES)
 
 
+@pytest.mark.slow
 def test_template_picture_size(two_rounds, tmp_path):
     conf, _ = two_rounds
     model = load_model(conf["classifier_path"])

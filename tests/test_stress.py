@@ -15,8 +15,6 @@ from pyimagesearch.stress_suite import stress_suite
 
 from .conftest import cars_conf_dict
 
-pytestmark = pytest.mark.needs_data
-
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
@@ -28,10 +26,12 @@ def samples(tmp_path_factory):
     return out, stress.SceneFiles(split_distractions(conf).evaluation[:5], conf["max_image_pixels"])
 
 
+@pytest.mark.needs_data
 def test_scaled_variant_pastes_the_shrunk_image_on_a_scene(samples):
     items, scenes = samples
     rng = np.random.default_rng(0)
     out = stress.rescaled("scale_0.5", items, scenes, rng)
+    assert len(out) == len(items) == 12
     for (image, boxes), (orig, orig_boxes) in zip(out, items):
         assert image.shape == orig.shape  # same canvas size
         sizes = boxes[:, 2:] - boxes[:, :2]
@@ -42,9 +42,11 @@ def test_scaled_variant_pastes_the_shrunk_image_on_a_scene(samples):
     assert big[0][0].shape == (items[0][0].shape[0] * 2, items[0][0].shape[1] * 2)
 
 
+@pytest.mark.needs_data
 def test_border_variant_cuts_a_quarter_to_a_half_of_one_object(samples):
     items, _ = samples
     out = stress._border("border", items, stress.SceneFiles([], 1), np.random.default_rng(0))
+    assert len(out) == len(items) == 12
     for (image, boxes), (orig, orig_boxes) in zip(out, items):
         widths = orig_boxes[:, 2] - orig_boxes[:, 0]
         visible = boxes[:, 2] - boxes[:, 0]
@@ -56,10 +58,11 @@ def test_border_variant_cuts_a_quarter_to_a_half_of_one_object(samples):
         assert touches.any()
 
 
+@pytest.mark.needs_data
 def test_side_by_side_objects_touch_or_overlap_slightly(samples):
     items, scenes = samples
     out = stress._side_by_side("side_by_side", items, scenes, np.random.default_rng(0))
-    assert len(out) == sum(len(b) for _, b in items)
+    assert len(out) == sum(len(b) for _, b in items) >= 12
     for image, boxes in out:
         assert boxes.shape == (2, 4)
         a, b = boxes
@@ -70,15 +73,61 @@ def test_side_by_side_objects_touch_or_overlap_slightly(samples):
         assert (boxes >= 0).all() and (boxes[:, 2] <= image.shape[1]).all()
 
 
-def test_transposed_boxes_follow_the_rotated_pixels(samples, tmp_path):
-    items, _ = samples
-    image, boxes = items[0]
-    h = image.shape[0]
-    turned = np.rot90(image, -1)
-    new = np.stack([h - boxes[:, 3], boxes[:, 0], h - boxes[:, 1], boxes[:, 2]], axis=1)
-    x1, y1, x2, y2 = np.round(boxes[0]).astype(int)
-    u1, v1, u2, v2 = np.round(new[0]).astype(int)
-    np.testing.assert_array_equal(np.rot90(image[y1:y2, x1:x2], -1), turned[v1:v2, u1:u2])
+class _StopBeforeTraining(Exception):
+    """Raised by the stand-in for ``run_pipeline``: the rotated set is written by then."""
+
+
+def test_transposed_boxes_follow_the_rotated_pixels(tmp_path, monkeypatch):
+    """``stress_suite._transposed`` rotates the images and their boxes together: the
+    pixels in each written box are the original box's pixels turned clockwise. Synthetic
+    images (a box cut by the border is clipped first); training is stubbed out."""
+    import cv2
+
+    from pyimagesearch import stress_suite as suite
+    from pyimagesearch.sources.annotations import AnnotatedImage
+
+    rng = np.random.default_rng(0)
+    originals = []
+    for i, (h, w) in enumerate([(90, 150), (77, 131)]):
+        image = rng.integers(0, 256, size=(h, w), dtype=np.uint8)  # no two rows alike
+        path = tmp_path / "src" / f"im{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        cv2.imwrite(str(path), image)
+        boxes = np.array([[10, 20, 106, 52], [30 + i, 5, 70, 65], [120, 40, w + 25, 70]], float)
+        originals.append(AnnotatedImage(path, boxes))
+    monkeypatch.setattr(suite, "read_annotations", lambda conf: originals)
+    seen = {}
+
+    def stop(conf, progress=True):
+        seen["conf"] = conf
+        raise _StopBeforeTraining
+
+    monkeypatch.setattr(suite, "run_pipeline", stop)
+    conf = config_from_dict(cars_conf_dict(tmp_path))
+    with pytest.raises(_StopBeforeTraining):
+        suite._transposed(conf, tmp_path / "transposed", progress=False)
+    derived = seen["conf"]
+    rotated = read_annotations(derived)  # the dlib XML the package wrote, read back
+    assert len(rotated) == len(originals)
+    n_boxes = 0
+    for item, orig in zip(rotated, originals):
+        image = read_gray(orig.path)
+        h, w = image.shape
+        turned = read_gray(item.path)
+        assert turned.shape == (w, h)
+        # clockwise: pixel (x, y) goes to (h - 1 - y, x)
+        assert turned[0, h - 1] == image[0, 0] and turned[w - 1, 0] == image[h - 1, w - 1]
+        expected = orig.boxes_inside(w, h)
+        assert len(item.boxes) == len(expected) == 3
+        for box, new in zip(expected, item.boxes):
+            x1, y1, x2, y2 = np.round(box).astype(int)
+            u1, v1, u2, v2 = np.round(new).astype(int)
+            assert (u2 - u1, v2 - v1) == (y2 - y1, x2 - x1)  # width and height swap
+            np.testing.assert_array_equal(turned[v1:v2, u1:u2], np.rot90(image[y1:y2, x1:x2], -1))
+            n_boxes += 1
+    assert n_boxes == 6
+    # the model of the rotated set gets a window of the rotated (tall) aspect
+    assert derived["window_dim"][1] > derived["window_dim"][0]
 
 
 def test_detection_figures_hand_worked():

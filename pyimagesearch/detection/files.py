@@ -17,7 +17,7 @@ from ..io.images import IMAGE_EXTENSIONS, list_images, read_gray
 from ..io.remote import RemoteOptions, is_url
 from ..model.linear import LinearModel
 from ..parallel import map_images
-from .detector import Detector
+from .mixture import detector_for
 
 if TYPE_CHECKING:
     from ..options import ExecutionOptions, WindowOptions
@@ -36,7 +36,7 @@ def detect_file(
         image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
         return Skipped(str(exc))
-    det = Detector.from_options(model, window).detect(image)
+    det = detector_for(model, window).detect(image)
     return {"boxes": det.boxes, "probabilities": det.probabilities, "shape": image.shape}
 
 

@@ -41,6 +41,7 @@ class Evaluation:
     seconds: float
     average_precision_70: float = 0.0
     mean_iou: float = 0.0
+    box_errors: dict = field(default_factory=dict)
     false_positive_types: dict = field(default_factory=dict)
     curve: dict = field(default_factory=dict, repr=False)
     images: list = field(default_factory=list, repr=False)
@@ -122,6 +123,7 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
         seconds=time.perf_counter() - start,
         average_precision_70=summary["average_precision_70"],
         mean_iou=summary["mean_iou"],
+        box_errors=summary["box_errors"],
         false_positive_types=fp_types,
         curve=summary["curve"],
         images=images,

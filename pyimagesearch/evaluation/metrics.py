@@ -93,6 +93,7 @@ def summarize_detections(
         "average_precision_70": figures["ap70"],
         "mean_iou": figures["mean_iou"],
         "min_probability": min_probability,
+        "box_errors": box_errors(det_boxes, det_scores, gt_boxes, min_probability),
         "n_objects": n_objects,
         "n_images": len(gt_boxes),
         "curve": {
@@ -101,6 +102,43 @@ def summarize_detections(
             "scores": scores.tolist(),
         },
     }
+
+
+def box_errors(
+    det_boxes: list[np.ndarray],
+    det_scores: list[np.ndarray],
+    gt_boxes: list[np.ndarray],
+    min_probability: float,
+) -> dict:
+    """How well detections at ``>= min_probability`` that found an object (IoU >= 0.5)
+    frame it: quantiles (10, 50, 90 %) of the width and height errors relative to the
+    object (``w_det / w_obj - 1``) and of the IoU, and how many matches."""
+    widths, heights, ious = [], [], []
+    for boxes, scores, gts in zip(det_boxes, det_scores, gt_boxes):
+        scores = np.asarray(scores)
+        keep = scores >= min_probability
+        boxes, scores = np.asarray(boxes)[keep], scores[keep]
+        taken = np.zeros(len(gts), bool)
+        for i in np.argsort(-scores, kind="stable"):
+            if not len(gts):
+                break
+            overlaps = iou(boxes[i], gts)
+            j = int(np.argmax(overlaps))
+            if overlaps[j] < 0.5 or taken[j]:
+                continue
+            taken[j] = True
+            d, g = boxes[i], gts[j]
+            widths.append((d[2] - d[0]) / (g[2] - g[0]) - 1)
+            heights.append((d[3] - d[1]) / (g[3] - g[1]) - 1)
+            ious.append(float(overlaps[j]))
+    out: dict = {"n_matched": len(widths)}
+    for name, values in (("width_error", widths), ("height_error", heights), ("iou", ious)):
+        if not values:  # JSON has no NaN: no match, no figures
+            out[name] = {"p10": None, "median": None, "p90": None}
+            continue
+        q = np.percentile(values, [10, 50, 90])
+        out[name] = {"p10": float(q[0]), "median": float(q[1]), "p90": float(q[2])}
+    return out
 
 
 def precision_recall(flags: np.ndarray, n_objects: int) -> tuple[np.ndarray, np.ndarray]:

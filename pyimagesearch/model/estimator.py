@@ -3,9 +3,10 @@
 ``WindowClassifier`` follows scikit-learn's estimator conventions (hyper-parameters set
 unchanged in ``__init__``, ``fit`` returning ``self``, fitted attributes ending in ``_``),
 so ``C`` can be chosen with ``GridSearchCV`` and the classifier dropped into a
-``Pipeline``. Training is scikit-learn's own ``CalibratedClassifierCV`` with
-``ensemble=False``: ``LinearSVC`` fitted on all rows, its sigmoid fitted on decision
-values predicted out of fold by stratified, shuffled cross-validation.
+``Pipeline``. Training does what scikit-learn's ``CalibratedClassifierCV`` with
+``ensemble=False`` does, through public calls only: ``LinearSVC`` fitted on all rows,
+Platt's sigmoid fitted on decision values predicted out of fold (``cross_val_predict``,
+stratified, shuffled folds). A test pins the result to ``CalibratedClassifierCV``'s.
 
 This module imports scikit-learn at the top; ``linear.py`` (which detection workers
 unpickle) imports it only when it trains.
@@ -15,14 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from ..descriptor.hog import HogParams
-from .linear import LinearModel
+from .linear import LinearModel, platt_sigmoid
 
 
 class WindowClassifier(ClassifierMixin, BaseEstimator):
@@ -67,22 +67,13 @@ class WindowClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"need at least {folds} positives and negatives to train, got {n_pos} and {n_neg}"
             )
-        calibrated = CalibratedClassifierCV(
-            self._svm(),
-            method="sigmoid",
-            cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed),
-            ensemble=False,
-        ).fit(X, y)
-        (pair,) = calibrated.calibrated_classifiers_
-        svm, (sigmoid,) = pair.estimator, pair.calibrators
-        # scikit-learn's sigmoid is 1 / (1 + exp(a d + b)); ours is 1 / (1 + exp(-(a d + b)))
-        a, b = -float(sigmoid.a_), -float(sigmoid.b_)
-        if not a > 0:
-            raise ValueError(
-                "probability calibration failed: decision values do not separate the classes "
-                f"(slope {a:.3g}); check the training data"
-            )
-        self.classes_ = calibrated.classes_
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+        # the sigmoid is fitted on decision values predicted out of fold, the SVM on all
+        # rows: what CalibratedClassifierCV(ensemble=False) does, through public calls
+        decision = cross_val_predict(self._svm(), X, y, cv=cv, method="decision_function")
+        svm = self._svm().fit(X, y)
+        a, b = platt_sigmoid(decision, (y == classes[1]).astype(np.int8))
+        self.classes_ = classes
         self.n_features_in_ = X.shape[1]
         self.coef_ = svm.coef_.copy()
         self.intercept_ = svm.intercept_.copy()

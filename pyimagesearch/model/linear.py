@@ -164,7 +164,9 @@ def platt_sigmoid(decision: np.ndarray, labels: np.ndarray) -> tuple[float, floa
         return value, np.array([(residual * decision).sum(), residual.sum()])
 
     prior = np.log((n_pos + 1) / (n_neg + 1))
-    result = minimize(loss, x0=np.array([1.0, prior]), jac=True, method="L-BFGS-B")
+    # scikit-learn's tolerances (calibration._sigmoid_calibration)
+    options = {"gtol": 1e-6, "ftol": 64 * np.finfo(float).eps}
+    result = minimize(loss, x0=np.array([1.0, prior]), jac=True, method="L-BFGS-B", options=options)
     a, b = float(result.x[0]), float(result.x[1])
     if not a > 0:
         raise ValueError(

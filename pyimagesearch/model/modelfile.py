@@ -20,15 +20,32 @@ from ..errors import ModelError
 from ..io.atomic import write_text_atomic
 from .box_regression import BoxRegressor
 from .linear import LinearModel
+from .mixture import Mixture
 
 FORMAT = "pyimagesearch-linear-detector"
+#: A mixture: several linear models (components), each with its own window.
+MIXTURE_FORMAT = "pyimagesearch-mixture-detector"
 FORMAT_VERSION = 2
 #: Versions this code reads (1: no box regressor; boxes are the windows).
 READABLE_VERSIONS = (1, 2)
 
 
-def save_model(model: LinearModel, path: str | os.PathLike) -> Path:
-    """Write the model as JSON, atomically."""
+def save_model(model: LinearModel | Mixture, path: str | os.PathLike) -> Path:
+    """Write the model (or mixture of models) as JSON, atomically."""
+    if isinstance(model, Mixture):
+        document = {
+            "format": MIXTURE_FORMAT,
+            "format_version": 1,
+            "components": [_document(m) for m in model.components],
+            "metadata": model.metadata,
+        }
+    else:
+        document = _document(model)
+    return write_text_atomic(path, json.dumps(document, indent=1))
+
+
+def _document(model: LinearModel) -> dict:
+    """One linear model as a JSON-ready document."""
     import sklearn
 
     from .. import __version__
@@ -58,11 +75,12 @@ def save_model(model: LinearModel, path: str | os.PathLike) -> Path:
             "bias": [float(b) for b in model.box_regressor.bias],
             "weights": [[float(w) for w in row] for row in model.box_regressor.weights],
         }
-    return write_text_atomic(path, json.dumps(document, indent=1))
+    return document
 
 
-def load_model(path: str | os.PathLike) -> LinearModel:
-    """Read a model file; raise :class:`ModelError` naming the file if it is not a model."""
+def load_model(path: str | os.PathLike) -> LinearModel | Mixture:
+    """Read a model file (one linear model, or a mixture of them); raise
+    :class:`ModelError` naming the file if it is not a model."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: model file does not exist (train a model first)")
@@ -70,6 +88,17 @@ def load_model(path: str | os.PathLike) -> LinearModel:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ModelError(f"{path}: not a model file (expected {FORMAT} JSON)") from None
+    if isinstance(doc, dict) and doc.get("format") == MIXTURE_FORMAT:
+        components = doc.get("components")
+        if not isinstance(components, list) or not components:
+            raise ModelError(f"{path}: malformed model file (a mixture without components)")
+        metadata = doc.get("metadata", {})
+        return Mixture([_model(c, path) for c in components], metadata)
+    return _model(doc, path)
+
+
+def _model(doc: object, path: Path) -> LinearModel:
+    """The linear model of one document (a file, or a component of a mixture)."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelError(f"{path}: not a model file (expected {FORMAT} JSON)")
     if doc.get("format_version") not in READABLE_VERSIONS:
@@ -126,14 +155,19 @@ def _box_regressor(doc: dict | None) -> BoxRegressor | None:
 
 
 def check_compatible(
-    model: LinearModel,
+    model: LinearModel | Mixture,
     expected: HogParams,
     window_dim: tuple[int, int],
     path: str | os.PathLike = "model",
     config: object = "the config",
 ) -> None:
     """Refuse a model whose HOG parameters or window differ from the ones in use
-    (``config`` names where those come from)."""
+    (``config`` names where those come from). A mixture's components have windows of
+    their own: only their HOG parameters are checked."""
+    if isinstance(model, Mixture):
+        for component in model.components:
+            check_compatible(component, expected, component.window_dim, path, config)
+        return
     diffs = [
         f"{key}: model {theirs} vs config {ours}"
         for key, theirs, ours in (

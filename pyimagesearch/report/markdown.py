@@ -93,7 +93,11 @@ def write_report(
         f"| precision / recall at p ≥ {conf['min_probability']} | "
         f"{before['precision']:.3f} / {before['recall']:.3f} | "
         f"{after['precision']:.3f} / {after['recall']:.3f} |",
+        f"| AP (IoU ≥ 0.7) / mean IoU of matches | "
+        f"{evaluations[0].average_precision_70:.4f} / {evaluations[0].mean_iou:.3f} | "
+        f"{evaluations[last].average_precision_70:.4f} / {evaluations[last].mean_iou:.3f} |",
         "",
+        *_box_error_lines(evaluations[last], conf),
         f"{fppi_change(before['false_positives_per_image'], after['false_positives_per_image'])} "
         f"Test set: {before['n_test_images']} held-out annotated images; false positives "
         f"counted on {before['n_distraction_images']} distraction images never used for "
@@ -213,6 +217,25 @@ def provenance_section(record: dict | None, model_path: str) -> list[str]:
         "",
     ]
     return lines
+
+
+def _box_error_lines(ev, conf: Config) -> list[str]:
+    """The width and height errors of the boxes that found an object (final round)."""
+    e = ev.box_errors
+    if not e or not e.get("n_matched"):
+        return []
+
+    def q(name: str) -> str:
+        v = e[name]
+        return f"{v['p10']:+.1%} / {v['median']:+.1%} / {v['p90']:+.1%}"
+
+    return [
+        f"Box accuracy of the {e['n_matched']} detections at p ≥ {conf['min_probability']} "
+        "that found an object (10th percentile / median / 90th percentile of the error "
+        f"relative to the object): width {q('width_error')}, height {q('height_error')}; "
+        f"IoU {e['iou']['p10']:.3f} / {e['iou']['median']:.3f} / {e['iou']['p90']:.3f}.",
+        "",
+    ]
 
 
 def fppi_change(before: float, after: float) -> str:

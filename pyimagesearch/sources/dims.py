@@ -66,3 +66,33 @@ def suggest_window_dim(
     w = max(c_c * 2, int(round(width / c_c)) * c_c)
     h = max(c_r * 2, int(round(height / c_r)) * c_r)
     return int(w), int(h)
+
+
+#: One window serves boxes whose aspect ratios span at most this factor (the middle 80 %
+#: of them): a box resized to a window of another aspect is stretched by up to its root.
+MAX_ASPECT_SPREAD = 1.6
+
+
+def aspect_components(
+    ratios: np.ndarray,
+    max_spread: float = MAX_ASPECT_SPREAD,
+    max_components: int = 3,
+    min_boxes: int = 8,
+) -> np.ndarray:
+    """The component of each box: one when the middle 80 % of the aspect ratios span at
+    most ``max_spread``, else the fewest equal-count groups by aspect ratio whose spread
+    each is about ``max_spread`` or less (DPM initialises its mixture of root filters by
+    splitting the boxes by aspect ratio), each with at least ``min_boxes`` boxes.
+
+    References: P. Felzenszwalb, R. Girshick, D. McAllester and D. Ramanan, "Object
+    Detection with Discriminatively Trained Part-Based Models", PAMI 2010, section 5.
+    """
+    ratios = np.asarray(ratios, np.float64)
+    lo, hi = np.percentile(ratios, [10, 90])
+    spread = hi / lo
+    k = int(np.ceil(np.log(spread) / np.log(max_spread) - 1e-9)) if spread > max_spread else 1
+    k = max(1, min(k, max_components, len(ratios) // min_boxes))
+    if k == 1:
+        return np.zeros(len(ratios), np.int64)
+    edges = np.quantile(ratios, [i / k for i in range(1, k)])
+    return np.searchsorted(edges, ratios, side="right").astype(np.int64)

@@ -3,7 +3,9 @@
 The split is seeded and disjoint: evaluation images (from the categories named in
 ``eval_distraction_categories``) are never used for training or mining; random
 negatives come from the first ``num_distraction_images`` of the remaining shuffled
-pool, and each mining round takes the next ``hn_num_distraction_images``.
+pool, each mining round takes the next ``hn_num_distraction_images``, and the last
+few (:attr:`DistractionSplit.validation`) are the settings search's object-free
+validation images.
 """
 
 from __future__ import annotations
@@ -47,9 +49,19 @@ class DistractionSplit:
     def negatives(self) -> list[ImageRef]:
         return self.pool[: self.n_negatives]
 
+    @property
+    def n_validation(self) -> int:
+        """Object-free images the settings search validates on: the last of the pool
+        (at most 50, a fifth of what negatives leave), never negatives or mined."""
+        return min(50, len(self.pool[self.n_negatives :]) // 5)
+
+    @property
+    def validation(self) -> list[ImageRef]:
+        return self.pool[len(self.pool) - self.n_validation :] if self.n_validation else []
+
     def mining(self, round_index: int) -> list[ImageRef]:
         """Images mined in round ``round_index`` (1-based); fresh images while they last."""
-        rest = self.pool[self.n_negatives :] or self.pool
+        rest = self.pool[self.n_negatives : len(self.pool) - self.n_validation] or self.pool
         start = (round_index - 1) * self.n_per_round
         if start + self.n_per_round > len(rest):
             log.warning(

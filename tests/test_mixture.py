@@ -1,0 +1,109 @@
+"""A mixture of windows for objects of several shapes (DPM's mixture of root filters).
+
+Boxes whose aspect ratios spread beyond what one window serves are split into
+components by aspect ratio; each component is a linear template with its own window;
+the detector suppresses overlaps across components; the model file holds them all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pyimagesearch.api import MixtureDetector, _components, load_detector
+from pyimagesearch.descriptor.params import HogParams
+from pyimagesearch.detection.detector import Detector
+from pyimagesearch.detection.mixture import MixtureDetector as BaseMixtureDetector
+from pyimagesearch.errors import ModelError
+from pyimagesearch.model.linear import LinearModel
+from pyimagesearch.model.mixture import Mixture
+from pyimagesearch.model.modelfile import check_compatible, load_model
+from pyimagesearch.sources.dims import aspect_components
+
+HOG = HogParams()
+
+
+def test_one_shape_is_one_component():
+    rng = np.random.default_rng(0)
+    cars = rng.uniform(2.5, 3.4, 120)  # car_side: the middle 80 % span 1.3x
+    assert set(aspect_components(cars)) == {0}
+
+
+def test_two_shapes_are_split_by_aspect_ratio():
+    rng = np.random.default_rng(1)
+    sitting = rng.uniform(0.6, 0.8, 60)
+    walking = rng.uniform(1.3, 1.7, 60)
+    ratios = np.concatenate([sitting, walking])
+    labels = aspect_components(ratios)
+    assert set(labels) == {0, 1}
+    assert (labels[:60] == 0).all() and (labels[60:] == 1).all()  # split at the median
+    # too few boxes for two components of at least 8 boxes each: one
+    assert set(aspect_components(ratios[[0, 1, 2, 60, 61, 62]])) == {0}
+
+
+def test_the_api_groups_boxes_per_image_and_respects_an_explicit_choice():
+    boxes = [
+        np.array([[0, 0, 60, 100.0], [100, 0, 250, 100.0]]),  # tall and wide in one image
+        *[np.array([[0, 0, 65, 100.0]]) for _ in range(9)],
+        *[np.array([[0, 0, 150, 100.0]]) for _ in range(9)],
+    ]
+    groups = _components(boxes, {})
+    assert len(groups) == 2
+    tall, wide = groups
+    assert len(tall[0]) == 1 and tall[0][0, 2] == 60
+    assert len(wide[0]) == 1 and wide[0][0, 2] == 250
+    assert sum(len(b) for b in tall) == 10 and sum(len(b) for b in wide) == 10
+    assert len(_components(boxes, {"components": 1})) == 1
+    assert len(_components(boxes, {"window_dim": [64, 64]})) == 1
+
+
+def _model(window, seed):
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(0, 0.05, HOG.descriptor_size(window))
+    return LinearModel(weights, 0.0, 1.0, 0.0, HOG, window, metadata={"seed": seed})
+
+
+def _image():
+    rng = np.random.default_rng(5)
+    return rng.integers(0, 256, (90, 120), dtype=np.uint8)
+
+
+def test_a_mixture_file_round_trips_and_detects_the_same(tmp_path):
+    mixture = Mixture([_model((32, 48), 1), _model((48, 24), 2)])
+    parts = [Detector(m, 4, 1.25, 0.3, 0.3) for m in mixture.components]
+    detector = MixtureDetector(parts)
+    path = detector.save(tmp_path / "mixture.json")
+    loaded = load_model(path)
+    assert isinstance(loaded, Mixture)
+    assert loaded.window_dims == [(32, 48), (48, 24)]
+    for a, b in zip(loaded.components, mixture.components):
+        np.testing.assert_array_equal(a.weights, b.weights)
+    again = load_detector(path)
+    assert isinstance(again, BaseMixtureDetector)
+    assert [d.pyramid_scale for d in again.detectors] == [1.25, 1.25]
+    image = _image()
+    a, b = detector.detect(image), again.detect(image)
+    assert len(a) > 0
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+    check_compatible(loaded, HOG, (0, 0), path)  # each component's own window
+    with pytest.raises(ModelError, match="other HOG parameters"):
+        check_compatible(loaded, HogParams(orientations=8), (0, 0), path)
+
+
+def test_overlaps_are_suppressed_across_components():
+    image = _image()
+    one, two = _model((32, 32), 3), _model((32, 32), 3)  # the same template twice
+    single = Detector(one, 4, 1.25, 0.3, 0.3).detect(image)
+    both = BaseMixtureDetector(
+        [Detector(one, 4, 1.25, 0.3, 0.3), Detector(two, 4, 1.25, 0.3, 0.3)]
+    ).detect(image)
+    assert len(single) > 0
+    assert len(both) == len(single)  # each object once, not once per component
+    np.testing.assert_allclose(np.sort(both.probabilities), np.sort(single.probabilities))
+
+
+def test_a_mixture_without_components_is_refused(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"format": "pyimagesearch-mixture-detector", "components": []}')
+    with pytest.raises(ModelError, match="without components"):
+        load_model(path)

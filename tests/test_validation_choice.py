@@ -1,0 +1,143 @@
+"""What the settings search validates on, and how it chooses.
+
+The choice must value localisation, never take a cheaper setting that is less accurate
+beyond noise, validate small data sets over folds, and, for crops, on scenes with the
+held-out objects pasted at random sizes (issue: a crops-trained detector chose a coarse
+pyramid by validating on the crops themselves).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pyimagesearch.evaluation.stress import SceneFiles, derive_variant
+from pyimagesearch.search import (
+    _best_round,
+    choose,
+    criterion,
+    looks_like_crops,
+    noise_tolerance,
+    validation_folds,
+)
+from pyimagesearch.sources.annotated import AnnotatedImage
+
+GRID = {"window_dim": [(96, 32), (72, 24)], "C": [0.01, 0.001, 0.1]}
+
+
+def _row(ap50, ap70, up=0, scale=1.1487, window=(96, 32), c=0.01):
+    return {
+        "window_dim": list(window),
+        "C": c,
+        "pyramid_scale": scale,
+        "upsample": up,
+        "ap50": ap50,
+        "ap70": ap70,
+        "mean_iou": 0.8,
+    }
+
+
+def test_localisation_counts_in_the_criterion():
+    loose = _row(0.96, 0.60)
+    tight = _row(0.95, 0.90, window=(72, 24))
+    assert criterion(tight) > criterion(loose)
+    assert choose([loose, tight], GRID, 0.01) is tight
+
+
+def test_a_cheaper_setting_wins_only_within_noise():
+    upsampled = _row(0.95, 0.90, up=1)
+    cheap_close = _row(0.95, 0.895, up=0)
+    cheap_worse = _row(0.90, 0.80, up=0)
+    assert choose([upsampled, cheap_close], GRID, 0.01) is cheap_close
+    assert choose([upsampled, cheap_worse], GRID, 0.01) is upsampled
+
+
+def test_noise_is_about_one_object():
+    assert noise_tolerance(50) == pytest.approx(0.02)
+    assert noise_tolerance(100) == pytest.approx(0.01)
+    assert noise_tolerance(10_000) == pytest.approx(0.005)
+
+
+def test_few_images_are_validated_over_folds_that_cover_them_once():
+    items = list(range(32))
+    folds = validation_folds(items, 0.3, 42)
+    assert len(folds) == 3
+    held = sorted(i for _, val in folds for i in val)
+    assert held == items  # every image validates exactly once
+    for fit, val in folds:
+        assert not set(fit) & set(val)
+        assert len(fit) + len(val) == len(items)
+    many = validation_folds(list(range(100)), 0.3, 42)
+    assert len(many) == 1 and len(many[0][1]) == 30
+
+
+def test_rounds_stop_at_the_earliest_within_noise_of_the_best():
+    history = [
+        {"round": 0, "ap50": 0.90, "ap70": 0.80},
+        {"round": 1, "ap50": 0.95, "ap70": 0.86},
+        {"round": 2, "ap50": 0.952, "ap70": 0.862},
+    ]
+    assert _best_round(history, 0.01) == 1
+    history[2].update(ap50=0.99, ap70=0.95)
+    assert _best_round(history, 0.01) == 2
+    assert _best_round(history[:1], 0.01) == 0
+
+
+def _png(path, shape):
+    import cv2
+
+    cv2.imwrite(str(path), np.full(shape, 100, np.uint8))
+    return path
+
+
+def test_crops_are_told_from_photos(tmp_path):
+    crops = [
+        AnnotatedImage(_png(tmp_path / f"c{i}.png", (40, 100)), np.array([[0, 0, 100, 40.0]]))
+        for i in range(5)
+    ]
+    photos = [
+        AnnotatedImage(_png(tmp_path / f"p{i}.png", (200, 300)), np.array([[50, 60, 150, 100.0]]))
+        for i in range(5)
+    ]
+    assert looks_like_crops(crops, 10**7)
+    assert not looks_like_crops(photos, 10**7)
+
+
+def test_pasted_scenes_hold_every_object_at_its_box(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    scenes = [_png(tmp_path / f"s{i}.png", (300, 400)) for i in range(3)]
+    objects = []
+    for _i in range(7):  # a bright object with a dark frame: its box is findable
+        crop = np.full((40, 90), 250, np.uint8)
+        crop[:2], crop[-2:], crop[:, :2], crop[:, -2:] = 0, 0, 0, 0
+        objects.append((crop, np.array([[0, 0, 90, 40.0]])))
+    out = derive_variant("pasted", objects, SceneFiles(scenes, 10**7), rng)
+    boxes = np.concatenate([b for _, b in out])
+    assert len(boxes) == 7  # each object pasted once
+    sizes = boxes[:, 2] - boxes[:, 0]
+    assert sizes.min() >= 0.5 * 90 - 1 and sizes.max() <= 2 * 90 + 1
+    assert len(set(np.round(sizes))) > 2  # random sizes, not one
+    for image, b in out:
+        assert image.shape[0] >= 300
+        for x1, y1, x2, y2 in b:
+            assert 0 <= x1 < x2 <= image.shape[1] and 0 <= y1 < y2 <= image.shape[0]
+            inner = image[int(y1) + 3 : int(y2) - 3, int(x1) + 3 : int(x2) - 3]
+            assert inner.size and inner.mean() > 240  # the object is where its box says
+        assert len(b) <= 3
+    assert cv2.countNonZero(out[0][0]) > 0
+
+
+def test_box_errors_are_measured_on_matches_only():
+    from pyimagesearch.evaluation.metrics import box_errors
+
+    gts = [np.array([[0, 0, 100, 50.0], [200, 0, 300, 50.0]])]
+    dets = [np.array([[0, 0, 120, 50.0], [200, 0, 300, 60.0], [500, 500, 600, 550.0]])]
+    scores = [np.array([0.9, 0.8, 0.95])]
+    e = box_errors(dets, scores, gts, 0.5)
+    assert e["n_matched"] == 2  # the third box found nothing
+    assert e["width_error"]["median"] == pytest.approx(0.1)  # +20 % and 0 %
+    assert e["height_error"]["p90"] == pytest.approx(0.18)  # 0 % and +20 %, interpolated
+    none = box_errors(dets, scores, gts, 0.99)
+    assert none["n_matched"] == 0 and none["iou"]["median"] is None
