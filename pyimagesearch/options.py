@@ -48,6 +48,35 @@ class WindowOptions:
 
 
 @dataclass(frozen=True)
+class MiningOptions:
+    """Which windows of an image mining keeps, and how (``hn_`` keys of the config)."""
+
+    window: WindowOptions
+    max_per_image: int | None = None
+    apply_nms: bool = False
+    negative_iou_max: float = 0.3
+    negative_cover_max: float = 0.5
+    margin: float | None = None
+    margin_per_image: int = 0
+    top_k: int | None = None
+    max_pixels: int = 40_000_000
+
+    @classmethod
+    def from_config(cls, conf: Mapping[str, Any]) -> MiningOptions:
+        return cls(
+            window=WindowOptions.from_config(conf, mining=True),
+            max_per_image=conf["hn_max_per_image"],
+            apply_nms=conf["hn_nms"],
+            negative_iou_max=conf["hn_negative_iou_max"],
+            negative_cover_max=conf["hn_negative_cover_max"],
+            margin=conf["hn_margin"],
+            margin_per_image=conf["hn_margin_per_image"],
+            top_k=conf["hn_max_total"],
+            max_pixels=conf["max_image_pixels"],
+        )
+
+
+@dataclass(frozen=True)
 class ExecutionOptions:
     """Where and how the work runs, and the images it accepts."""
 
@@ -125,7 +154,7 @@ class Options:
 
     descriptor: HogParams
     window: WindowOptions
-    mining_window: WindowOptions
+    mining: MiningOptions
     training: TrainingOptions
     evaluation: EvaluationOptions
     execution: ExecutionOptions
@@ -136,7 +165,7 @@ class Options:
         return cls(
             descriptor=HogParams.from_config(conf),
             window=WindowOptions.from_config(conf),
-            mining_window=WindowOptions.from_config(conf, mining=True),
+            mining=MiningOptions.from_config(conf),
             training=TrainingOptions.from_config(conf),
             evaluation=EvaluationOptions.from_config(conf),
             execution=ExecutionOptions.from_config(conf),

@@ -7,8 +7,9 @@ smaller objects, objects cut by the border), or, when the objects fill their ima
 (crops), synthetic scenes with held-out objects pasted at random sizes and places.
 
 For each window size and ``C`` a model is fitted (positives, random negatives, no
-mining) and run once per validation image at the largest upsampling; the smaller
-upsampling settings are the same pyramid without its enlarged layers. The criterion
+mining) and run on the validation images at the config's upsampling; the best of them
+is run at the other upsampling values too (one pyramid at the largest serves the
+smaller ones: they are the same pyramid without its enlarged layers). The criterion
 values localisation (mean of AP at IoU 0.5 and 0.7, pooled over folds); among the
 settings within noise of the best (one object's worth of AP), the cheaper detector and
 the setting nearer the config win. A ``C`` that wins on the edge of its grid is followed
@@ -118,11 +119,18 @@ def search_settings(conf: Config, progress: bool = True, overwrite: bool = False
     result.tolerance = noise_tolerance(n_objects)
     grid = candidate_settings(conf)
     search = _Search(conf, folds, validation, root, progress, overwrite)
+    # windows and C at the config's upsampling; the other upsampling values (each costs
+    # up to 4x the pixels) only for the best of them
+    first = {**grid, "upsample": grid["upsample"][:1]}
     for window in grid["window_dim"]:
-        result.rows += search.evaluate(window, grid["C"], grid)
-    result.rows += _widen_C(search, result, grid)
+        result.rows += search.evaluate(window, grid["C"], first)
+    result.rows += _widen_C(search, result, first)
     if not result.rows:
         raise ValueError('the settings search trained no model; set "search": false')
+    if len(grid["upsample"]) > 1:
+        lead = choose(result.rows, first, result.tolerance)
+        more = {**grid, "upsample": grid["upsample"][1:]}
+        result.rows += search.evaluate(tuple(lead["window_dim"]), [lead["C"]], more)
     best = choose(result.rows, grid, result.tolerance)
     result.chosen = {k: best[k] for k in SEARCHED}
     for row in result.rows:

@@ -125,3 +125,12 @@ def write_conf(tmp_path):
         return path
 
     return write
+
+
+def mining(model, step: int, scale: float, min_probability: float, **options):
+    """``MiningOptions`` for ``mine_image``: the model's window scanned with ``step`` and
+    ``scale`` (NMS overlap 0.3, no padding), keeping windows at ``>= min_probability``."""
+    from pyimagesearch.options import MiningOptions, WindowOptions
+
+    window = WindowOptions(tuple(model.window_dim), step, scale, min_probability, 0.3)
+    return MiningOptions(window, **options)

@@ -17,7 +17,7 @@ from pyimagesearch.model.training import training_set
 from pyimagesearch.sources.annotations import AnnotatedImage
 from pyimagesearch.sources.caltech import read_caltech_mat
 
-from .conftest import CAR_ANNOTATIONS, CARS, cars_conf_dict
+from .conftest import CAR_ANNOTATIONS, CARS, cars_conf_dict, mining
 
 COURSE = HogParams()
 
@@ -47,7 +47,7 @@ def test_mined_windows_are_exactly_those_below_the_iou_threshold(iou_max):
     item = AnnotatedImage(path, boxes)
     model = _model()
     rows = mine_image(
-        item, model, 4, 1.5, 0.0, 0.3, negative_iou_max=iou_max, negative_cover_max=1.01
+        item, model, mining(model, 4, 1.5, 0.0, negative_iou_max=iou_max, negative_cover_max=1.01)
     )
     everything = Detector(model, 4, 1.5).candidates(read_gray(path), threshold=-np.inf)
     expected = [tuple(b) for b in everything.boxes if max(_iou(b, g) for g in boxes) < iou_max]
@@ -117,7 +117,7 @@ def test_windows_inside_an_object_are_never_negatives():
     gt = read_caltech_mat(CAR_ANNOTATIONS / "annotation_0005.mat")
     item = AnnotatedImage(path, gt)
     model = _model()
-    rows = mine_image(item, model, 4, 1.5, 0.0, 0.3, negative_iou_max=0.3)
+    rows = mine_image(item, model, mining(model, 4, 1.5, 0.0, negative_iou_max=0.3))
     everything = Detector(model, 4, 1.5).candidates(read_gray(path), threshold=-np.inf)
 
     def cover(w):
@@ -143,10 +143,10 @@ def test_margin_mining_tops_up_a_confident_model():
     top = float(everything.scores.max())
     # a probability no window reaches: the rule alone mines nothing
     p = float(model.probability(top + 1.0))
-    none = mine_image(path, model, 4, 1.5, p, 0.3)
+    none = mine_image(path, model, mining(model, 4, 1.5, p))
     assert len(none["score"]) == 0
     margin = top - 0.5
-    rows = mine_image(path, model, 4, 1.5, p, 0.3, margin=margin, margin_per_image=5)
+    rows = mine_image(path, model, mining(model, 4, 1.5, p, margin=margin, margin_per_image=5))
     assert 1 <= len(rows["score"]) <= 5
     assert (rows["score"] >= margin - 1e-6).all()
     assert rows["score"][0] == pytest.approx(top, abs=1e-5)  # the best window comes first

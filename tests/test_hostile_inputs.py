@@ -41,7 +41,7 @@ from pyimagesearch.model.training import train_model, training_set
 from pyimagesearch.sources.annotations import AnnotatedImage, split_train_test
 from pyimagesearch.sources.caltech import read_caltech_mat
 
-from .conftest import CAR_ANNOTATIONS, CARS, ROOT, SCENES, cars_conf_dict
+from .conftest import CAR_ANNOTATIONS, CARS, ROOT, SCENES, cars_conf_dict, mining
 
 COURSE = HogParams()
 
@@ -73,7 +73,7 @@ def test_corrupt_jpeg_body_is_refused(tmp_path):
 def test_image_smaller_than_the_window_is_mined_without_error(tmp_path):
     small = read_gray(SCENES / "MITcoast" / "image_0001.jpg")[:20, :50]
     cv2.imwrite(str(tmp_path / "small.png"), small)
-    rows = mine_image(tmp_path / "small.png", _model(), 4, 1.5, 0.0, 0.3)
+    rows = mine_image(tmp_path / "small.png", _model(), mining(_model(), 4, 1.5, 0.0))
     assert rows["windows_scored"] == 0 and len(rows["score"]) == 0
     assert len(Detector(_model()).detect(small)) == 0
 
@@ -81,7 +81,7 @@ def test_image_smaller_than_the_window_is_mined_without_error(tmp_path):
 def test_mining_a_missing_file_reports_it():
     from pyimagesearch.errors import Skipped
 
-    result = mine_image("/no/such/image.jpg", _model(), 4, 1.5, 0.5, 0.3)
+    result = mine_image("/no/such/image.jpg", _model(), mining(_model(), 4, 1.5, 0.5))
     assert isinstance(result, Skipped) and "/no/such/image.jpg" in result.message
 
 

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,7 @@ from ..sources.image_lists import is_remote_source, ref_category
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..options import MiningOptions
 
 log = logging.getLogger(__name__)
 
@@ -77,25 +78,13 @@ class MiningSummary:
 
 
 def mine_image(
-    path: Path | AnnotatedImage,
+    path: Path | AnnotatedImage | str,
     model: LinearModel,
-    window_step: int,
-    pyramid_scale: float,
-    min_probability: float,
-    overlap_thresh: float,
-    max_per_image: int | None = None,
-    max_pixels: int = 40_000_000,
-    apply_nms: bool = False,
-    negative_iou_max: float = 0.3,
-    padding: float = 0.0,
-    upsample: int = 0,
-    margin: float | None = None,
-    margin_per_image: int = 0,
-    negative_cover_max: float = 0.5,
-    top_k: int | None = None,
+    options: MiningOptions,
     remote: RemoteOptions | None = None,
 ) -> dict | Skipped:
-    """Windows of one image scoring at least ``min_probability``, most confident first.
+    """Windows of one image scoring at least the mining window's ``min_probability``,
+    most confident first (``options``: :class:`~pyimagesearch.options.MiningOptions`).
 
     When those are fewer than ``margin_per_image``, the image is topped up with its best
     distinct windows inside the SVM margin (decision value ``>= margin``, e.g. -1, as
@@ -109,19 +98,12 @@ def mine_image(
     item = path if isinstance(path, AnnotatedImage) else None
     path = item.path if item else path
     try:
-        image = read_gray(path, max_pixels, remote)
+        image = read_gray(path, options.max_pixels, remote)
     except ImageReadError as exc:
         return Skipped(str(exc))
-    detector = Detector(  # exact features at every scale: mined windows become rows
-        model,
-        window_step,
-        pyramid_scale,
-        min_probability,
-        overlap_thresh,
-        padding,
-        upsample,
-        approximate=False,
-    )
+    # exact features at every scale: mined windows become training rows
+    detector = Detector.from_options(model, replace(options.window, approximate=False))
+    margin, margin_per_image = options.margin, options.margin_per_image
     use_margin = margin is not None and margin_per_image > 0
     cand = detector.candidates(
         image,
@@ -136,15 +118,16 @@ def mine_image(
         if len(gt) and len(cand):
             best_iou = iou_matrix(cand.boxes, gt).max(axis=1)
             cover = coverage(cand.windows, gt)
-        negative = (best_iou < negative_iou_max) & (cover < negative_cover_max)
+        negative = (best_iou < options.negative_iou_max) & (cover < options.negative_cover_max)
         cand, best_iou = cand.take(np.flatnonzero(negative)), best_iou[negative]
     confident = np.flatnonzero(cand.scores >= detector.decision_threshold)
     sub = cand.take(confident)
-    if apply_nms:
+    overlap_thresh, top_k = options.window.overlap_thresh, options.top_k
+    if options.apply_nms:
         keep = confident[non_max_suppression(sub.boxes, sub.scores, overlap_thresh)]
     else:
         keep = confident[np.argsort(-sub.scores, kind="stable")]
-    keep = keep[:max_per_image]
+    keep = keep[: options.max_per_image]
     if use_margin and len(keep) < margin_per_image:
         inside = np.setdiff1d(np.arange(len(cand)), confident)
         sub = cand.take(inside)
@@ -261,20 +244,7 @@ def mine_hard_negatives(
         desc=f"mining round {round_index}",
         progress=progress,
         model=model,
-        window_step=conf["hn_window_step"],
-        pyramid_scale=conf["hn_pyramid_scale"],
-        min_probability=conf["hn_min_probability"],
-        overlap_thresh=conf["overlap_thresh"],
-        max_per_image=conf["hn_max_per_image"],
-        max_pixels=conf["max_image_pixels"],
-        apply_nms=conf["hn_nms"],
-        negative_iou_max=conf["hn_negative_iou_max"],
-        padding=conf["padding"],
-        upsample=conf["upsample"],
-        margin=conf["hn_margin"],
-        margin_per_image=conf["hn_margin_per_image"],
-        negative_cover_max=conf["hn_negative_cover_max"],
-        top_k=conf["hn_max_total"],
+        options=conf.options.mining,
         remote=RemoteOptions.from_config(conf),
         reduce_chunk=functools.partial(top_k_rows, k=conf["hn_max_total"]),
     )
