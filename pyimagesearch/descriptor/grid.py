@@ -87,7 +87,9 @@ def _fhog_layer_grid(
     return fhog_grid(padded, c, (top, top + h, left, left + w))
 
 
-def fhog_layer_grid_shape(shape: tuple[int, int], params: HogParams, pad_x: int, pad_y: int):
+def fhog_layer_grid_shape(
+    shape: tuple[int, int], params: HogParams, pad_x: int, pad_y: int
+) -> tuple[int, int]:
     """Rows and columns of the phase ``(0, 0)`` FHOG grid of a layer of ``shape``."""
     c = params.pixels_per_cell[0]
     return fhog_grid_shape((shape[0] + 2 * pad_y + 2 * c, shape[1] + 2 * pad_x + 2 * c), c)
