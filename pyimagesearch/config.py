@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import json5
 import jsonschema
 
-from .descriptor.params import BLOCK_NORMS, ORIENTATIONS
+from .descriptor.params import BLOCK_NORMS, DESCRIPTORS, ORIENTATIONS
 from .errors import ConfigError, did_you_mean
 from .sources.annotations import READERS
 
@@ -134,6 +134,16 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "block_norm": (
         _doc({"enum": list(BLOCK_NORMS)}, "HOG block normalisation (the course's `L1`)"),
         "L1",
+    ),
+    "descriptor": (
+        _doc(
+            {"enum": list(DESCRIPTORS)},
+            "`hog`: Dalal & Triggs' HOG as scikit-image computes it (orientations, "
+            "cells_per_block, normalize, block_norm); `fhog`: Felzenszwalb's 31 features per "
+            "cell as dlib computes them (square pixels_per_cell, e.g. [8, 8]; the other HOG "
+            "keys are then unused)",
+        ),
+        "hog",
     ),
     "seed": (_doc(_NONNEG_INT, "one seed for every random choice (splits, patches)"), 42),
     "annotation_format": (
@@ -628,6 +638,13 @@ def _check_consistency(values: dict[str, Any], where: str) -> None:
             f"{where}: key 'window_dim': {values['window_dim']} (width, height) is not a "
             f"multiple of pixels_per_cell {values['pixels_per_cell']} (rows, cols)"
         )
+    if values.get("descriptor") == "fhog":
+        if cell_w != cell_h or cell_w < 2:
+            raise ConfigError(
+                f"{where}: key 'pixels_per_cell': descriptor 'fhog' needs square cells of "
+                f"at least 2 pixels, got {values['pixels_per_cell']}"
+            )
+        return
     block_h, block_w = values["cells_per_block"]
     if win_w // cell_w < block_w or win_h // cell_h < block_h:
         raise ConfigError(

@@ -71,7 +71,8 @@ def candidate_windows(conf: Config) -> list[tuple[int, int]]:
     """The config's window and windows of the same aspect with 3/4 and 4/3 of its cells."""
     ww, wh = conf["window_dim"]
     c_r, c_c = conf["pixels_per_cell"]
-    b_r, b_c = conf["cells_per_block"]
+    # the smallest window: one grid position more than a HOG block (FHOG: a cell)
+    b_r, b_c = conf["cells_per_block"] if conf["descriptor"] == "hog" else (1, 1)
     out = []
     for factor in conf["search_window_scales"]:
         w = max(c_c * (b_c + 1), int(round(ww * factor / c_c)) * c_c)

@@ -50,6 +50,70 @@ def test_padded_layer_scores_equal_per_window_scores(step):
             assert fast[i, j] == pytest.approx(ref, abs=1e-4)
 
 
+FHOG = HogParams(pixels_per_cell=(8, 8), descriptor="fhog")
+
+
+def _fhog_model(window=(96, 32), seed=0):
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(scale=0.05, size=FHOG.descriptor_size(window))
+    return LinearModel(weights, -0.2, 2.0, 0.1, FHOG, window)
+
+
+@pytest.mark.needs_data
+@pytest.mark.parametrize(("padding", "step"), [(0.5, 8), (0.5, 4), (0.5, 3), (0.0, 8), (0.0, 5)])
+def test_fhog_padded_layer_scores_equal_per_window_scores(padding, step):
+    """The same for FHOG: every window, past the border or not, whatever the cell phase
+    of its position, scores as its own descriptor, computed from a crop with two cells
+    of context (training's way) instead of from the layer's grid."""
+    model = _fhog_model()
+    detector = Detector(model, window_step=step, padding=padding)
+    image = _car((150, 90))
+    px, py = window_padding((96, 32), (8, 8), padding)
+    xs, ys, fast = detector.score_map(image)
+    assert not np.isnan(fast).any()
+    if padding:
+        assert xs[0] == -px < 0 and ys[0] == -py < 0 and xs[-1] + 96 > image.shape[1]
+    padded, valid = pad_image(image, px, py)
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            feat = window_descriptor(padded, int(x + px), int(y + py), (96, 32), FHOG, valid)
+            ref = float(feat.astype(np.float64) @ model.weights + model.bias)
+            assert fast[i, j] == pytest.approx(ref, abs=1e-4)
+
+
+@pytest.mark.needs_data
+def test_fhog_candidate_features_are_the_windows_descriptors():
+    """Mined windows become training rows: their features, sliced from the layer grid,
+    equal the windows' own descriptors (the layer of the first pyramid level)."""
+    model = _fhog_model()
+    image = _car((150, 90))
+    detector = Detector(model, window_step=4, padding=0.5, pyramid_scale=10.0)
+    cand = detector.candidates(image, threshold=-np.inf, with_features=True)
+    assert cand.windows_scored == len(cand) > 0
+    padded, valid = pad_image(image, 48, 16)
+    for k in range(0, len(cand), 7):
+        x, y = (int(v) for v in cand.layer_boxes[k, :2])
+        ref = window_descriptor(padded, x + 48, y + 16, (96, 32), FHOG, valid)
+        np.testing.assert_allclose(cand.features[k], ref, atol=1e-6)
+    np.testing.assert_allclose(model.decision_function(cand.features), cand.scores, atol=1e-5)
+
+
+@pytest.mark.needs_data
+def test_fhog_positive_descriptor_is_the_window_descriptor():
+    """A positive box of the window's size crops (with its two cells of context) to the
+    detector's window at that spot, inside the image, at its border and past it."""
+    image = _car((300, 197))
+    padded, valid = pad_image(image, 48, 16)
+    for x, y in ((40, 50), (0, 50), (204, 165), (-48, 50), (3, -16)):
+        roi = np.array([x, y, x + 96, y + 32], np.float64)
+        ours = roi_descriptor(image, roi, (96, 32), FHOG)
+        ref = window_descriptor(padded, x + 48, y + 16, (96, 32), FHOG, valid)
+        np.testing.assert_allclose(ours, ref, atol=1e-6)
+    past = roi_descriptor(image, np.array([-48.0, 50.0, 48.0, 82.0]), (96, 32), FHOG)
+    cells = past.reshape(4, 12, 31)
+    assert not cells[:, :5].any() and cells[:, 5:].any()  # 6 cells past, one takes votes
+
+
 @pytest.mark.needs_data
 def test_cells_past_the_border_are_empty():
     image = _car()

@@ -12,6 +12,10 @@ surrounding image, so the window's outermost pixels have their real gradients.
 :func:`window_descriptor` computes it from a crop with a one-cell margin, which is
 what training uses; the detector slices layer grids; both agree exactly.
 
+The window functions here (:func:`descriptor_grid`, :func:`context_crop`,
+:func:`window_descriptor`) also serve FHOG (``params.descriptor == "fhog"``, see
+``fhog.py``), whose windows need two cells of context instead of one.
+
 References: N. Dalal and B. Triggs, "Histograms of Oriented Gradients for Human
 Detection", CVPR 2005; scikit-image ``skimage/feature/_hog.py``.
 """
@@ -24,6 +28,7 @@ import cv2
 import numpy as np
 
 from .. import kernels
+from .fhog import fhog_grid
 from .params import HogParams
 
 _EPS = 1e-5  # as skimage's _hog_normalize_block
@@ -283,27 +288,67 @@ def pad_image(image: np.ndarray, pad_x: int, pad_y: int) -> tuple[np.ndarray, Va
 
 
 # ---------------------------------------------------------------------------
-# windows with their one-cell context
+# windows with their context (one cell for HOG, two for FHOG)
+
+
+def descriptor_grid(image: np.ndarray, params: HogParams, valid: Valid | None = None) -> np.ndarray:
+    """The descriptor grid of a whole ``uint8`` grayscale image (a crop, a patch).
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W)
+        Grayscale image.
+    params : HogParams
+        Descriptor and its parameters.
+    valid : tuple of int, optional
+        ``(top, bottom, left, right)``: the rows and columns holding image pixels; the
+        others are padding, without gradients. HOG default: all pixels, zero gradient
+        on the border (skimage); FHOG default: all pixels, none on the border (dlib).
+
+    Returns
+    -------
+    ndarray of float32
+        HOG: the normalised blocks ``(rows, cols, b_r, b_c, orientations)``, position
+        ``(r, c)`` being the block whose top-left pixel is ``(r c_r, c c_c)``. FHOG: the
+        cells ``(rows, cols, 31)`` of :func:`~.fhog.fhog_grid`, position ``(r, c)`` being
+        the cell whose top-left pixel is ``((r + 1) c, (c + 1) c)`` (the outer ring of
+        cells is dropped). Either way, a window whose top-left pixel is
+        ``context_cells`` cells in from the image's is at position ``(1, 1)``.
+    """
+    if params.descriptor == "fhog":
+        return fhog_grid(image, params.pixels_per_cell[0], valid)
+    (blocks,) = hog_blocks(image, params, valid=valid)
+    return blocks
 
 
 def context_crop(
     image: np.ndarray, x: int, y: int, window_dim: tuple[int, int], params: HogParams
 ) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
-    """The window at ``(x, y)`` with a one-cell margin where the image has one.
+    """The window at ``(x, y)`` with the context its descriptor depends on.
 
-    Returns the crop, the cell offset ``(rows, cols)`` of the window inside it and the
-    crop's top-left pixel in ``image`` coordinates (replicated rows included). Where
-    the image offers less than a cell but at least a pixel, the margin is completed by
-    replicating the edge (those pixels only feed margin cells, which are discarded);
-    where the window touches the image border, there is no margin, exactly as in a layer.
+    Returns the crop, the grid position ``(rows, cols)`` of the window in the crop's
+    :func:`descriptor_grid` and the crop's top-left pixel in ``image`` coordinates
+    (replicated rows included).
+
+    HOG: a one-cell margin where the image has one. Where the image offers less than a
+    cell but at least a pixel, the margin is completed by replicating the edge (those
+    pixels only feed margin cells, which are discarded); where the window touches the
+    image border, there is no margin, exactly as in a layer.
+
+    FHOG: always a two-cell margin (the context :func:`~.fhog.fhog_grid` needs for
+    the crop's grid to equal the layer's); where it leaves the image, the edge is
+    replicated, as the detector pads its layers, and the caller's ``valid`` (the image)
+    leaves those pixels without gradients.
     """
     width, height = window_dim
-    c_r, c_c = params.pixels_per_cell
     h, w = image.shape[:2]
+    if x < 0 or y < 0 or x + width > w or y + height > h:
+        raise ValueError(f"window {window_dim} at ({x}, {y}) lies outside the {w}x{h} image")
+    if params.descriptor == "fhog":
+        return _fhog_context_crop(image, x, y, window_dim, params)
+    c_r, c_c = params.pixels_per_cell
     top, left = min(c_r, y), min(c_c, x)
     bottom, right = min(c_r, h - y - height), min(c_c, w - x - width)
-    if bottom < 0 or right < 0 or x < 0 or y < 0:
-        raise ValueError(f"window {window_dim} at ({x}, {y}) lies outside the {w}x{h} image")
     crop = image[y - top : y + height + bottom, x - left : x + width + right]
     pads = [c_r - top if top else 0, c_r - bottom if bottom else 0]
     pads += [c_c - left if left else 0, c_c - right if right else 0]
@@ -311,6 +356,22 @@ def context_crop(
         crop = cv2.copyMakeBorder(crop, *pads, borderType=cv2.BORDER_REPLICATE)
     origin = (y - top - pads[0], x - left - pads[2])
     return crop, (1 if top else 0, 1 if left else 0), origin
+
+
+def _fhog_context_crop(
+    image: np.ndarray, x: int, y: int, window_dim: tuple[int, int], params: HogParams
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """FHOG's :func:`context_crop`: two cells all round, edges replicated past the image."""
+    width, height = window_dim
+    h, w = image.shape[:2]
+    m = params.context_cells * params.pixels_per_cell[0]
+    top, bottom = max(0, m - y), max(0, y + height + m - h)
+    left, right = max(0, m - x), max(0, x + width + m - w)
+    crop = image[y - m + top : y + height + m - bottom, x - m + left : x + width + m - right]
+    pads = (top, bottom, left, right)
+    if any(pads):
+        crop = cv2.copyMakeBorder(crop, *pads, borderType=cv2.BORDER_REPLICATE)
+    return crop, (1, 1), (y - m, x - m)
 
 
 def window_descriptor(
@@ -321,14 +382,17 @@ def window_descriptor(
     params: HogParams,
     valid: Valid | None = None,
 ) -> np.ndarray:
-    """HOG feature vector (float32) of one window of a grayscale image, with context
-    (``valid``: the image's region of a padded layer, as :func:`hog_blocks`)."""
+    """Feature vector (float32) of one window of a grayscale image, with context
+    (``valid``: the image's region of a padded layer, as :func:`hog_blocks`; for FHOG,
+    ``None`` is the whole image, outside which crops are padding, as in a layer)."""
     crop, (cell_r, cell_c), (oy, ox) = context_crop(image, x, y, window_dim, params)
+    if valid is None and params.descriptor == "fhog":
+        valid = (0, image.shape[0], 0, image.shape[1])
     if valid is not None:
         valid = (valid[0] - oy, valid[1] - oy, valid[2] - ox, valid[3] - ox)
-    (blocks,) = hog_blocks(crop, params, valid=valid)
+    grid = descriptor_grid(crop, params, valid)
     n_r, n_c = params.window_blocks(window_dim)
-    return blocks[cell_r : cell_r + n_r, cell_c : cell_c + n_c].ravel()
+    return grid[cell_r : cell_r + n_r, cell_c : cell_c + n_c].ravel()
 
 
 def window_descriptors(

@@ -1,8 +1,9 @@
 """Score every window of every pyramid layer at once, then suppress overlaps.
 
-Each layer's HOG block grid is computed once (per cell-grid phase the window step
-needs); every window's score is the correlation of that grid with the model's weight
-grid, done as one matrix product plus a shifted sum. No per-window Python work.
+Each layer's descriptor grid (HOG blocks or FHOG cells, ``descriptor/grid.py``) is
+computed once (per cell-grid phase the window step needs); every window's score is the
+correlation of that grid with the model's weight grid, done as one matrix product plus
+a shifted sum. No per-window Python work.
 """
 
 from __future__ import annotations
@@ -13,14 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from .. import kernels
-from ..descriptor.hog import (
-    approximate_cell_grid,
-    hog_blocks,
-    image_cells,
-    normalize_blocks,
-    padded_cell_grid,
-    padded_hog_blocks,
-)
+from ..descriptor.grid import computed_level, layer_grids, nonzero_region, resampled_level
 from ..geometry import clip_boxes, window_padding
 from ..model.linear import LinearModel
 from .nms import non_max_suppression
@@ -262,8 +256,9 @@ class Detector:
 
     def _layers(self, image: np.ndarray):
         """Per pyramid layer: its ``(height, width)``, the factors back to the image, the
-        cell-grid phases and their block grids. With ``approximate`` (and a window step
-        in whole cells), one layer per octave is computed and the others resampled."""
+        cell-grid phases and their grids. With ``approximate`` (and a window step in whole
+        cells), one layer per octave is computed and the others resampled from it (HOG:
+        its cell histograms; FHOG: its normalised features, see ``grid.resampled_level``)."""
         c_r, c_c = self.model.hog.pixels_per_cell
         every = 1
         if self.approximate and self.window_step % c_r == 0 and self.window_step % c_c == 0:
@@ -272,22 +267,18 @@ class Detector:
             for layer, fx, fy in pyramid(image, self.pyramid_scale, self.min_layer, self.upsample):
                 yield (layer.shape[0], layer.shape[1]), fx, fy, *self._grids(layer)
             return
-        px, py, hog = self._pad[0], self._pad[1], self.model.hog
+        px, py, params = self._pad[0], self._pad[1], self.model.hog
         layers = pyramid(image, self.pyramid_scale, self.min_layer, self.upsample)
         for i, (layer, fx, fy) in enumerate(layers):
             if i % every == 0:
-                cells = padded_cell_grid(layer, hog, px, py)
-                source = image_cells(layer.shape, hog, px, py)
-                yield layer.shape[:2], fx, fy, ((0, 0),), [normalize_blocks(cells, hog)]
+                grid, source = computed_level(layer, params, px, py)
+                yield layer.shape[:2], fx, fy, ((0, 0),), [grid]
                 continue
-            h, w = layer.shape[:2]
-            grid = ((h + 2 * py) // c_r, (w + 2 * px) // c_c)
-            target = image_cells((h, w), hog, px, py)
-            approx = approximate_cell_grid(cells, source, grid, target)
-            yield (h, w), fx, fy, ((0, 0),), [normalize_blocks(approx, hog)]
+            approx = resampled_level(source, layer.shape[:2], params, px, py)
+            yield layer.shape[:2], fx, fy, ((0, 0),), [approx]
 
     def _grids(self, layer: np.ndarray) -> tuple[tuple, list[np.ndarray]]:
-        """The cell-grid phases the window positions of a layer need, and their block grids
+        """The cell-grid phases the window positions of a layer need, and their grids
         (of the padded layer)."""
         c_r, c_c = self.model.hog.pixels_per_cell
         px, py = self._pad
@@ -297,13 +288,7 @@ class Detector:
             for pr in np.unique((ys + py) % c_r)
             for pc in np.unique((xs + px) % c_c)
         )
-        if phases == ((0, 0),):
-            return phases, [
-                normalize_blocks(padded_cell_grid(layer, self.model.hog, px, py), self.model.hog)
-            ]
-        if px or py:
-            return phases, padded_hog_blocks(layer, self.model.hog, phases, px, py)
-        return phases, hog_blocks(layer, self.model.hog, phases)
+        return phases, layer_grids(layer, self.model.hog, phases, px, py)
 
     def _score_layer(self, layer: np.ndarray):
         """``_score_grids`` of one layer image."""
@@ -336,15 +321,9 @@ class Detector:
             yield sel_x, sel_y, scores, blocks, (bx, by)
 
     def _image_blocks(self, shape: tuple[int, int], grid: tuple[int, int], phase) -> tuple:
-        """Block rows ``[r0, r1)`` and columns ``[c0, c1)`` of the padded block grid of a
-        layer of ``shape`` that hold any image cell (the others are padding: zero)."""
-        b_r, b_c = self.model.hog.cells_per_block
-        px, py = self._pad
-        if phase != (0, 0) or not (px or py):
-            return 0, grid[0], 0, grid[1]
-        top, in_r, left, in_c = image_cells(shape, self.model.hog, px, py)
-        r0, c0 = max(0, top - b_r + 1), max(0, left - b_c + 1)
-        return r0, max(r0, min(grid[0], top + in_r)), c0, max(c0, min(grid[1], left + in_c))
+        """Grid rows ``[r0, r1)`` and columns ``[c0, c1)`` of a layer of ``shape`` that may
+        be non-zero (the others describe padding only: zero)."""
+        return nonzero_region(shape, self.model.hog, *self._pad, grid, phase)
 
 
 _BLAS = None

@@ -1,11 +1,12 @@
-"""Training crops taken the way the detector sees windows: with one cell of context."""
+"""Training crops taken the way the detector sees windows: with their context (one cell
+for HOG, two for FHOG: ``HogParams.context_cells``)."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from ..descriptor.hog import HogParams, Valid, hog_blocks, pad_image, window_descriptors
+from ..descriptor.hog import HogParams, Valid, descriptor_grid, pad_image, window_descriptors
 
 
 def roi_descriptor(
@@ -16,7 +17,8 @@ def roi_descriptor(
     flip: bool = False,
     empty_outside: bool = True,
 ) -> np.ndarray:
-    """Descriptor of a region resized to ``window_dim``, computed with a one-cell margin.
+    """Descriptor of a region resized to ``window_dim``, computed with a margin of
+    ``params.context_cells`` cells.
 
     The margin is taken from the image around the region (edge pixels replicated
     where the image ends), resized with the region, and its cells are discarded:
@@ -31,26 +33,31 @@ def roi_descriptor(
         patch = np.ascontiguousarray(patch[:, ::-1])
         if valid is not None:
             valid = (valid[0], valid[1], patch.shape[1] - valid[3], patch.shape[1] - valid[2])
-    (blocks,) = hog_blocks(patch, params, valid=valid)
+    grid = descriptor_grid(patch, params, valid)  # the window is at grid position (1, 1)
     n_r, n_c = params.window_blocks(window_dim)
-    return blocks[1 : 1 + n_r, 1 : 1 + n_c].ravel()
+    return grid[1 : 1 + n_r, 1 : 1 + n_c].ravel()
 
 
 def roi_patch(
     image: np.ndarray, roi: np.ndarray, window_dim: tuple[int, int], params: HogParams
 ) -> tuple[np.ndarray, Valid | None]:
-    """The region plus a margin, resized so the region becomes ``window_dim`` (+1 cell),
+    """The region plus a margin, resized so the region becomes ``window_dim`` (plus
+    ``params.context_cells`` cells all round),
     and the patch's part that holds image pixels (``None``: all of it) when the region
-    extends past the image: there, cells are empty, as in a padded pyramid layer."""
+    extends past the image: there, cells are empty, as in a padded pyramid layer. For
+    FHOG, also when only the margin does: its two cells of context feed the window's
+    normalisation, so they must be empty past the image as in a layer (HOG's one-cell
+    margin only gives the window's border pixels their gradients, replicated here)."""
     ww, wh = window_dim
+    m = params.context_cells
     c_r, c_c = params.pixels_per_cell
     x1, y1, x2, y2 = (_snap(float(v)) for v in roi)
-    mx = max(1, round(c_c * (x2 - x1) / ww))
-    my = max(1, round(c_r * (y2 - y1) / wh))
+    mx = max(1, round(m * c_c * (x2 - x1) / ww))
+    my = max(1, round(m * c_r * (y2 - y1) / wh))
     x1i, y1i = int(np.floor(x1)) - mx, int(np.floor(y1)) - my
     x2i, y2i = int(np.ceil(x2)) + mx, int(np.ceil(y2)) + my
     h, w = image.shape[:2]
-    out_w, out_h = ww + 2 * c_c, wh + 2 * c_r
+    out_w, out_h = ww + 2 * m * c_c, wh + 2 * m * c_r
     sx, sy = out_w / (x2i - x1i), out_h / (y2i - y1i)
     # the image inside the patch; only margin pixels may lie outside it unflagged
     valid = (
@@ -66,7 +73,8 @@ def roi_patch(
         x1i, x2i, y1i, y2i = x1i + pad[2], x2i + pad[2], y1i + pad[0], y2i + pad[0]
     crop = image[y1i:y2i, x1i:x2i]
     patch = cv2.resize(crop, (out_w, out_h), interpolation=cv2.INTER_AREA)
-    return patch, (valid if outside else None)
+    flagged = outside or (params.descriptor == "fhog" and any(pad))
+    return patch, (valid if flagged else None)
 
 
 def _snap(v: float, tol: float = 1e-3) -> float:

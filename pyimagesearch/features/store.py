@@ -131,7 +131,7 @@ def existing_groups(
                     else None
                 )
             )
-            same = json.loads(f.attrs.get("hog", "null")) == hog.to_dict() and json.loads(
+            same = hog.same_as(json.loads(f.attrs.get("hog", "null"))) and json.loads(
                 f.attrs.get("window_dim", "null")
             ) == list(window_dim)
     except (OSError, ValueError) as exc:
@@ -256,7 +256,7 @@ class FeatureStore:
             raise StoreError(f"{self.path}: not a readable HDF5 feature store") from None
         if fmt != FORMAT:
             raise StoreError(f"{self.path}: not a pyimagesearch feature store")
-        if stored_hog != hog.to_dict() or stored_dim != list(window_dim):
+        if not hog.same_as(stored_hog) or stored_dim != list(window_dim):
             raise StoreError(
                 f"{self.path}: store was written with other HOG parameters "
                 f"({stored_hog}, window {stored_dim}) than the config's "

@@ -112,7 +112,7 @@ def _model(doc: object, path: Path) -> LinearModel:
             bias=float(_numbers(doc["bias"], "bias")),
             platt_a=float(_numbers(doc["calibration"]["a"], "calibration a")),
             platt_b=float(_numbers(doc["calibration"]["b"], "calibration b")),
-            hog=HogParams(**doc["hog"]),
+            hog=HogParams.from_dict(doc["hog"]),  # no "descriptor": written before FHOG, HOG
             window_dim=tuple(_whole_numbers(doc["window_dim"], "window_dim")),
             metadata=doc.get("metadata", {}),
             box_regressor=_box_regressor(doc.get("box_regressor")),
@@ -161,13 +161,19 @@ def check_compatible(
     path: str | os.PathLike = "model",
     config: object = "the config",
 ) -> None:
-    """Refuse a model whose HOG parameters or window differ from the ones in use
-    (``config`` names where those come from). A mixture's components have windows of
-    their own: only their HOG parameters are checked."""
+    """Refuse a model whose descriptor, its parameters or window differ from the ones in
+    use (``config`` names where those come from). A mixture's components have windows of
+    their own: only their descriptors are checked."""
     if isinstance(model, Mixture):
         for component in model.components:
             check_compatible(component, expected, component.window_dim, path, config)
         return
+    if model.hog.descriptor != expected.descriptor:
+        raise ModelError(
+            f"{path}: model was trained with the {model.hog.descriptor!r} descriptor but "
+            f"{config} sets descriptor {expected.descriptor!r} (retrain, or use the config "
+            "the model was trained with)"
+        )
     diffs = [
         f"{key}: model {theirs} vs config {ours}"
         for key, theirs, ours in (

@@ -20,6 +20,7 @@ from .template import template_picture
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..model.linear import LinearModel
 
 
 def write_report(
@@ -164,8 +165,8 @@ def write_report(
     lines += [
         "## Learned template",
         "",
-        "The SVM weights drawn as HOG glyphs on the window's cells: left, what the "
-        f"detector looks for; right, what counts against a {name}.",
+        f"The SVM weights drawn as {_glyphs(final_model)} on the window's cells: left, "
+        f"what the detector looks for; right, what counts against a {name}.",
         "",
         "![template](template.png)",
         "",
@@ -362,3 +363,10 @@ def _annotated_sheet(r: int, review) -> list[str]:
         f"![hard negatives on annotated images round {r}]({review.annotated_sheet.name})",
         "",
     ]
+
+
+def _glyphs(model: LinearModel) -> str:
+    """What the template picture draws, by descriptor."""
+    if model.hog.descriptor == "fhog":
+        return "FHOG glyphs (per cell, its 9 contrast-insensitive orientations)"
+    return "HOG glyphs"
