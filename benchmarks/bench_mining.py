@@ -383,7 +383,7 @@ def stage_breakdown(
     kernel), mirroring ``Detector._score_layer``; whole calls are timed in the same loop,
     so "Python overhead" (whole minus stages) compares like with like.
     """
-    from pyimagesearch import kernels as _kernels
+    from pyimagesearch.descriptor import kernels as _kernels
     from pyimagesearch.descriptor.hog import cell_histograms, normalize_blocks, orientation_bins
 
     model = detector.model

@@ -2,7 +2,7 @@
 
 As dlib's ``train_simple_object_detector``: images are ``uint8`` arrays (grayscale or
 BGR), boxes ``(n, 4)`` arrays of ``x1, y1, x2, y2`` pixels (``x2``/``y2`` exclusive).
-Options are the config's keys with the config's defaults (README, "Config keys").
+Options are the config's keys with the config's defaults (docs/configuration.md).
 
 Training runs the same library steps as the config pipeline (``run_pipeline``):
 feature extraction, the calibrated linear SVM, hard-negative mining rounds on the

@@ -120,7 +120,7 @@ def test_subpackages_import_each_other_without_cycles():
 
 
 def test_low_layers_never_read_the_config():
-    """The descriptor, box geometry, kernels, detector and I/O take plain values."""
+    """The descriptor (and its kernels), box geometry, detector and I/O take plain values."""
     graph = _unit_graph()
-    for layer in ("descriptor", "geometry", "kernels", "detection", "io", "parallel"):
+    for layer in ("descriptor", "geometry", "detection", "io", "parallel"):
         assert "config" not in graph.get(layer, set()), layer

@@ -66,7 +66,7 @@ def test_report_explains_fppi_zero_in_every_round():
     note = " ".join(_no_false_positives_note([{"false_positives_per_image": 0.0}] * 2, "sign"))
     assert "nothing that looks like a sign" in note and "eval_distraction_categories" in note
     assert _no_false_positives_note([{"false_positives_per_image": 0.1}], "sign") == []
-    assert "eval_distraction_categories" in (ROOT / "docs" / "sources.md").read_text()
+    assert "eval_distraction_categories" in (ROOT / "docs" / "data-sources.md").read_text()
 
 
 # ---- item 4: misspellings -------------------------------------------------------------
@@ -126,8 +126,8 @@ def test_missing_path_error_says_relative_to_working_directory(tmp_path):
 def test_crops_need_no_annotation_path(tmp_path):
     conf = _load(tmp_path, annotation_format="crops", image_annotations="unused")
     require_paths(conf, *input_keys(conf))  # no error: crops read no annotations
-    assert "the path need not exist" in (ROOT / "docs" / "sources.md").read_text()
-    assert "[y1, y2, x1, x2]" in (ROOT / "docs" / "sources.md").read_text()
+    assert "the path need not exist" in (ROOT / "docs" / "data-sources.md").read_text()
+    assert "[y1, y2, x1, x2]" in (ROOT / "docs" / "data-sources.md").read_text()
 
 
 # ---- item 8: numba's cache from a read-only install -----------------------------------

@@ -87,9 +87,9 @@ def test_readme_own_object_section_works_as_written(tmp_path, monkeypatch):
     edits = json.loads(edits)
     assert [c.split()[:2] for c in commands] == [
         ["cp", "conf/cars.json"],
-        ["python", "scripts/explore_dims.py"],
-        ["python", "scripts/run_pipeline.py"],
-        ["python", "scripts/test_model.py"],
+        [".venv/bin/python", "scripts/explore_dims.py"],
+        [".venv/bin/python", "scripts/run_pipeline.py"],
+        [".venv/bin/python", "scripts/test_model.py"],
     ]
     project = tmp_path / "project"
     (project / "conf").mkdir(parents=True)
@@ -105,7 +105,7 @@ def test_readme_own_object_section_works_as_written(tmp_path, monkeypatch):
     outputs = {}
     for command in commands:
         argv = shlex.split(command)
-        if argv[0] == "python":
+        if argv[0] == ".venv/bin/python":  # the project's environment: this interpreter
             argv[0] = sys.executable
         done = subprocess.run(
             argv, cwd=project, env=env, capture_output=True, text=True, timeout=300

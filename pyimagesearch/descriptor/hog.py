@@ -27,7 +27,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .. import kernels
+from . import kernels
 from .fhog import fhog_grid
 from .params import HogParams
 

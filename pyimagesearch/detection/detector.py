@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from .. import kernels
+from ..descriptor import kernels
 from ..descriptor.grid import computed_level, layer_grids, nonzero_region, resampled_level
 from ..geometry import clip_boxes, window_padding
 from ..model.linear import LinearModel

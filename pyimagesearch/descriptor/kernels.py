@@ -216,6 +216,6 @@ def warm_up() -> None:
     correlate_planes(
         np.zeros((1, 2, 2), np.float32), 0, 0, 1, 1, 1, 1, np.zeros((1, 1), np.float32)
     )
-    from .descriptor.fhog import fhog_grid  # FHOG's kernels and orientation table
+    from .fhog import fhog_grid  # FHOG's kernels and orientation table
 
     fhog_grid(np.zeros((24, 24), np.uint8), 8, (1, 23, 1, 23))
