@@ -77,7 +77,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("car_side", "car_side_crops", "raccoon")
 METHODS = ("project", "dlib", "dlib_upsample1", "opencv")
 #: Named project variants usable in --methods (options on top of --project-option).
-PRESETS: dict[str, dict[str, Any]] = {"project_no_search": {"search": False}}
+PRESETS: dict[str, dict[str, Any]] = {
+    "project_no_search": {"search": False},
+    # the course's HOG (4x4 cells, 2x2 blocks) instead of the default FHOG
+    "project_hog": {"descriptor": "hog"},
+    # one window (today's default) and the mixture of windows by aspect ratio
+    "project_single_window": {"components": 1},
+    "project_mixture": {"components": None},
+    # every pyramid level computed (no approximated levels)
+    "project_exact_pyramid": {"pyramid_approximate": False},
+}
 #: SceneClass13 categories without cars: the negatives and the synthetic backgrounds.
 CAR_FREE = (
     "MITcoast",

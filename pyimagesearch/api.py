@@ -57,6 +57,18 @@ COURSE_DEFAULTS: dict[str, Any] = {
     "hn_min_probability": 0.51,
 }
 
+#: What a detector trained from Python uses unless its options name a descriptor or a
+#: HOG-only key: FHOG with 8-pixel cells (dlib's descriptor), the window stepping one
+#: cell. It beat the course's HOG on every dev data set (docs/results.md).
+NEW_DEFAULTS: dict[str, Any] = {
+    "descriptor": "fhog",
+    "pixels_per_cell": [8, 8],
+    "window_step": 8,
+    "hn_window_step": 8,
+}
+#: Options that only HOG reads: giving one keeps the course's HOG.
+HOG_ONLY = ("orientations", "cells_per_block", "normalize", "block_norm")
+
 #: The config keys that describe detection (not training); a saved detector keeps them.
 DETECTION_KEYS = (
     "window_step",
@@ -118,7 +130,10 @@ def load_detector(path: str | Path) -> Detector | MixtureDetector:
     the settings the model was saved or chosen with (the validation search's pyramid
     step and upsampling), the config's defaults for the others."""
     model = load_model(path)
-    return _any_detector(model, _detection_defaults())
+    base = _detection_defaults()
+    if model.hog.descriptor == "fhog":  # one cell per step, as FHOG detectors train
+        base["window_step"] = model.hog.pixels_per_cell[1]
+    return _any_detector(model, base)
 
 
 def _any_detector(model: LinearModel | Mixture, base: dict[str, Any]):
@@ -173,13 +188,15 @@ def train_detector(
             if len(groups) == 1 and work_dir is not None:
                 folder = Path(work_dir)
             keep = [i for i, b in enumerate(part) if len(b)]
-            extra = {} if len(groups) == 1 else {"hn_mine_annotated": False}
+            # the other components' objects: neither positives nor ever negatives
+            others = [_others(boxes[i], part[i]) for i in keep]
             conf = _staged_config(
                 folder,
                 [images[i] for i in keep],
                 [part[i] for i in keep],
                 negatives,
-                {**options, **extra},
+                options,
+                others,
             )
             models.append(_train(conf, progress))
             base = {k: conf[k] for k in DETECTION_KEYS}
@@ -270,24 +287,36 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     path.write_bytes(data.tobytes())
 
 
+def _others(every: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """The boxes of ``every`` that are not in ``own``."""
+    if not len(own):
+        return every
+    mine = (every[:, None, :] == own[None, :, :]).all(axis=2).any(axis=1)
+    return every[~mine]
+
+
 def _staged_config(
     folder: Path,
     images: list[np.ndarray],
     boxes: list[np.ndarray],
     negatives: list[np.ndarray],
     options: dict[str, Any],
+    ignore: list[np.ndarray] | None = None,
 ) -> Config:
     """Write the arrays where the pipeline's readers find them; the config naming them."""
     positives, background = folder / "images", folder / "negatives" / "background"
     positives.mkdir(parents=True, exist_ok=True)
     background.mkdir(parents=True, exist_ok=True)
     items = []
-    for i, (image, b) in enumerate(zip(images, boxes)):
+    ignore = ignore if ignore is not None else [np.zeros((0, 4))] * len(images)
+    for i, (image, b, other) in enumerate(zip(images, boxes, ignore)):
         _write_png(positives / f"{i:06d}.png", image)
-        items.append(AnnotatedImage(positives / f"{i:06d}.png", b))
+        items.append(AnnotatedImage(positives / f"{i:06d}.png", b, other))
     (positives / "boxes.xml").write_text(dlib_xml(items, positives), encoding="utf-8")
+    new = {} if any(k in options for k in (*HOG_ONLY, "descriptor")) else NEW_DEFAULTS
     raw: dict[str, Any] = {
         **COURSE_DEFAULTS,
+        **new,
         "percent_gt_images": 1.0,
         "eval_num_distraction_images": 0,
         "eval_distraction_categories": None,
@@ -300,7 +329,10 @@ def _staged_config(
         "features_path": str(folder / "output" / "features.hdf5"),
         "classifier_path": str(folder / "output" / "model.json"),
     }
-    raw.setdefault("window_dim", _suggested_window(boxes, raw["pixels_per_cell"]))
+    raw.setdefault(
+        "window_dim",
+        _suggested_window(boxes, raw["pixels_per_cell"], raw.get("descriptor", "hog")),
+    )
     width, height = raw["window_dim"]
     negatives = [n for n in negatives if n.shape[0] >= height and n.shape[1] >= width]
     if not negatives:
@@ -325,7 +357,7 @@ def _components(boxes: list[np.ndarray], options: dict[str, Any]) -> list[list[n
     / ``window_dim`` is given."""
     from .sources.dims import aspect_components
 
-    wanted = options.get("components")
+    wanted = options.get("components", EXTRA_KEYS["components"][1])
     if wanted == 1 or (wanted is None and "window_dim" in options):
         return [boxes]
     sizes = np.concatenate([b for b in boxes if len(b)])
@@ -344,12 +376,14 @@ def _components(boxes: list[np.ndarray], options: dict[str, Any]) -> list[list[n
     ]
 
 
-def _suggested_window(boxes: list[np.ndarray], pixels_per_cell: list[int]) -> list[int]:
+def _suggested_window(
+    boxes: list[np.ndarray], pixels_per_cell: list[int], descriptor: str = "hog"
+) -> list[int]:
     from .sources.dims import BoxStatistics, suggest_window_dim
 
     sizes = np.concatenate([b for b in boxes if len(b)])
     stats = BoxStatistics(widths=sizes[:, 2] - sizes[:, 0], heights=sizes[:, 3] - sizes[:, 1])
-    return list(suggest_window_dim(stats, tuple(pixels_per_cell)))
+    return list(suggest_window_dim(stats, tuple(pixels_per_cell), descriptor=descriptor))
 
 
 def _train(conf: Config, progress: bool) -> LinearModel:

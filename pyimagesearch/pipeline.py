@@ -145,10 +145,10 @@ def _check_components(conf: Config, boxes) -> None:
             "the Python API (pyimagesearch.train_detector); the config pipeline trains one"
         )
     k = int(aspect_components(boxes.aspect_ratios).max()) + 1
-    if k > 1 and conf["components"] is None:
-        log.warning(
+    if k > 1:
+        log.info(
             "the boxes' aspect ratios spread over more than one window serves (%d groups); "
-            "pyimagesearch.train_detector trains one window per group",
+            "pyimagesearch.train_detector(..., components=None) trains one window per group",
             k,
         )
 

@@ -284,6 +284,7 @@ class _Search:
         self.root, self.progress, self.overwrite = root, progress, overwrite
         self._extracted: set = set()
         self._models: dict[tuple, tuple] = {}
+        self._regressors: dict[str, object] = {}
 
     def _fold_conf(self, k: int, window: tuple[int, int]):
         tag = f"fold{k}/{window[0]}x{window[1]}"
@@ -312,7 +313,7 @@ class _Search:
             )
             self._extracted.add((k, window))
         cconf = wconf.replace(C=c, classifier_path=str(Path(wconf["output_dir"]) / f"C{c:g}.json"))
-        return cconf, quick_model(cconf)
+        return cconf, quick_model(cconf, regressors=self._regressors)
 
     def evaluate(self, window: tuple[int, int], cs: list[float], grid: dict) -> list[dict]:
         """Rows of figures of one window for each ``C``, pyramid step and upsampling."""
@@ -397,7 +398,9 @@ class _Search:
                         progress=False,
                         group=annotated_group(r),
                     ).n_kept
-                model = quick_model(mconf, hard_negatives=True, max_round=r)
+                model = quick_model(
+                    mconf, hard_negatives=True, max_round=r, regressors=self._regressors
+                )
                 models[k] = (cconf, model)
                 parts.append(self._detections(model, k, grid)[key])
             history.append({"round": r, "hard_negatives_added": added, **_figures(parts)})
@@ -407,14 +410,22 @@ class _Search:
         return history
 
 
-def quick_model(conf: Config, hard_negatives: bool = False, max_round: int | None = None):
+def quick_model(
+    conf: Config,
+    hard_negatives: bool = False,
+    max_round: int | None = None,
+    regressors: dict | None = None,
+):
     """The SVM of a candidate, fitted once on the store's rows, without the calibration's
-    folds: validation ranks windows by decision value, which a monotone calibration
-    keeps. A fixed sigmoid ``p = 1 / (1 + exp(-2 d))`` stands in for it, so that the
-    probability floors keep their place near the margin (``p = 0.5`` at ``d = 0``)."""
+    folds: validation ranks windows by decision value, which any monotone calibration
+    keeps. Platt's sigmoid is fitted on the training rows' own decision values, so the
+    probability floors cut the curve about where a calibrated model's would. The box
+    regressor depends on the store's box samples only: ``regressors`` keeps it per store
+    for the next candidate."""
     from sklearn.svm import LinearSVC
 
     from .features.store import FeatureStore
+    from .model.linear import platt_sigmoid
     from .model.training import _add_box_regressor, training_set
 
     opts = conf.options
@@ -422,17 +433,23 @@ def quick_model(conf: Config, hard_negatives: bool = False, max_round: int | Non
     features, labels, counts = training_set(store, opts.training, hard_negatives, max_round)
     svm = LinearSVC(C=opts.training.C, dual="auto", max_iter=5000, random_state=opts.training.seed)
     svm.fit(features, labels)
+    a, b = platt_sigmoid(svm.decision_function(features), labels)
     model = LinearModel(
         svm.coef_.ravel(),
         float(svm.intercept_[0]),
-        2.0,
-        0.0,
+        a,
+        b,
         opts.descriptor,
         opts.window.window_dim,
         metadata={"C": opts.training.C, **counts},
     )
     if conf["box_regression_samples"]:
-        _add_box_regressor(model, store)
+        key = conf["features_path"]
+        if regressors is None or key not in regressors:
+            _add_box_regressor(model, store)
+            if regressors is not None:
+                regressors[key] = model.box_regressor
+        model.box_regressor = regressors[key] if regressors is not None else model.box_regressor
     return model
 
 

@@ -81,7 +81,9 @@ def _transposed(conf: Config, folder: Path, progress: bool) -> dict:
         rotated.append(AnnotatedImage(path, new))
     xml = folder / "annotations.xml"
     write_text_atomic(xml, dlib_xml(rotated, images_dir, decimals=3))
-    window = suggest_window_dim(box_statistics(rotated), conf["pixels_per_cell"])
+    window = suggest_window_dim(
+        box_statistics(rotated), conf["pixels_per_cell"], descriptor=conf["descriptor"]
+    )
     derived = conf.replace(
         image_dataset=str(images_dir),
         image_annotations=str(xml),

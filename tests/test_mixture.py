@@ -47,14 +47,16 @@ def test_the_api_groups_boxes_per_image_and_respects_an_explicit_choice():
         *[np.array([[0, 0, 65, 100.0]]) for _ in range(9)],
         *[np.array([[0, 0, 150, 100.0]]) for _ in range(9)],
     ]
-    groups = _components(boxes, {})
+    assert len(_components(boxes, {})) == 1  # one window unless asked (the default)
+    groups = _components(boxes, {"components": None})
     assert len(groups) == 2
     tall, wide = groups
     assert len(tall[0]) == 1 and tall[0][0, 2] == 60
     assert len(wide[0]) == 1 and wide[0][0, 2] == 250
     assert sum(len(b) for b in tall) == 10 and sum(len(b) for b in wide) == 10
     assert len(_components(boxes, {"components": 1})) == 1
-    assert len(_components(boxes, {"window_dim": [64, 64]})) == 1
+    assert len(_components(boxes, {"components": None, "window_dim": [64, 64]})) == 1
+    assert len(_components(boxes, {"components": 2})) == 2
 
 
 def _model(window, seed):
@@ -107,3 +109,34 @@ def test_a_mixture_without_components_is_refused(tmp_path):
     path.write_text('{"format": "pyimagesearch-mixture-detector", "components": []}')
     with pytest.raises(ModelError, match="without components"):
         load_model(path)
+
+
+def test_ignored_boxes_survive_dlib_xml_and_are_never_mined(tmp_path):
+    """A component's training images carry the other components' objects as ``ignore``
+    boxes: read back from the staged XML, and never mined as negatives."""
+    import cv2
+
+    from pyimagesearch.mining.hard_negatives import mine_image
+    from pyimagesearch.sources.annotated import AnnotatedImage
+    from pyimagesearch.sources.export import dlib_xml
+    from pyimagesearch.sources.formats import read_dlib_xml
+
+    from .conftest import mining
+
+    image = _image()
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    own, other = np.array([[10, 10, 42, 58.0]]), np.array([[50, 20, 110, 80.0]])
+    item = AnnotatedImage(tmp_path / "a.png", own, other)
+    (tmp_path / "a.xml").write_text(dlib_xml([item], tmp_path))
+    (back,) = read_dlib_xml(tmp_path / "a.xml", None)
+    np.testing.assert_array_equal(back.boxes, own)
+    np.testing.assert_array_equal(back.ignore, other)
+    model = _model((32, 48), 1)
+    options = mining(model, 4, 1.25, 0.0, negative_iou_max=0.3, negative_cover_max=1.01)
+    with_ignore = mine_image(back, model, options)
+    without = mine_image(AnnotatedImage(back.path, own), model, options)
+    from pyimagesearch.geometry import iou_matrix
+
+    assert len(without["box"]) > len(with_ignore["box"]) > 0
+    assert (iou_matrix(with_ignore["box"], other).max(axis=1) < 0.3).all()
+    assert (iou_matrix(without["box"], other).max(axis=1) >= 0.3).any()

@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> int | None:
     print(f"{'':14}{'min':>8}{'mean':>8}{'median':>8}{'max':>8}")
     for name, s in stats.table().items():
         print(f"{name:14}" + "".join(f"{s[k]:8.2f}" for k in ("min", "mean", "median", "max")))
-    suggestion = suggest_window_dim(stats, conf["pixels_per_cell"])
+    suggestion = suggest_window_dim(stats, conf["pixels_per_cell"], descriptor=conf["descriptor"])
     print(f"suggested window_dim (width, height, multiple of the cell size): {list(suggestion)}")
     print(f"configured window_dim: {conf['window_dim']}")

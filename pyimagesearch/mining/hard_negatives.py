@@ -113,7 +113,13 @@ def mine_image(
     )
     best_iou = np.zeros(len(cand))
     if item is not None:
-        gt = item.boxes_inside(image.shape[1], image.shape[0])
+        # objects and ignored objects alike are never negatives
+        gt = np.vstack(
+            [
+                item.boxes_inside(image.shape[1], image.shape[0]),
+                item.ignored_inside(image.shape[1], image.shape[0]),
+            ]
+        )
         cover = np.zeros(len(cand))
         if len(gt) and len(cand):
             best_iou = iou_matrix(cand.boxes, gt).max(axis=1)

@@ -137,7 +137,7 @@ def write_report(
         "distraction images",
         f"- skipped inputs: {len(extraction.skipped)}",
         f"- window: {conf['window_dim']} (suggested from the boxes: "
-        f"{list(suggest_window_dim(boxes, conf['pixels_per_cell']))})",
+        f"{list(suggest_window_dim(boxes, conf['pixels_per_cell'], None, conf['descriptor']))})",
         "",
         _stats_table(boxes.table()),
         "",

@@ -19,15 +19,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AnnotatedImage:
-    """One image and the boxes of the target class in it (``boxes`` may be empty)."""
+    """One image and the boxes of the target class in it (``boxes`` may be empty);
+    ``ignore`` boxes hold objects that are neither positives nor ever negatives (dlib's
+    ``ignore='1'``: e.g. the other shapes of a mixture's component)."""
 
     path: Path
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
+    ignore: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
 
     def __post_init__(self) -> None:
         boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
         object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "ignore", np.asarray(self.ignore, np.float64).reshape(-1, 4))
         object.__setattr__(self, "path", Path(self.path))
+
+    def ignored_inside(self, width: int, height: int) -> np.ndarray:
+        """The ``ignore`` boxes clipped to a ``width`` x ``height`` image."""
+        boxes = clip_boxes(self.ignore, width, height)
+        return boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
 
     def boxes_inside(self, width: int, height: int) -> np.ndarray:
         """The boxes clipped to a ``width`` x ``height`` image; boxes left with no area dropped."""

@@ -52,11 +52,21 @@ def box_statistics(items: list[AnnotatedImage]) -> BoxStatistics:
     return BoxStatistics(np.asarray(widths, float), np.asarray(heights, float))
 
 
+#: Pixels of the suggested window: the course's 96x32 for HOG, dlib's default 80x80 for
+#: FHOG (its 8-pixel cells need more pixels for as many cells).
+WINDOW_AREA = {"hog": 96 * 32, "fhog": 80 * 80}
+
+
 def suggest_window_dim(
-    stats: BoxStatistics, pixels_per_cell: tuple[int, int], target_area: int = 96 * 32
+    stats: BoxStatistics,
+    pixels_per_cell: tuple[int, int],
+    target_area: int | None = None,
+    descriptor: str = "hog",
 ) -> tuple[int, int]:
     """``(width, height)`` with the boxes' median aspect ratio, about ``target_area``
-    pixels, each side a multiple of the cell size and no larger than the median box."""
+    pixels (default: :data:`WINDOW_AREA` of the descriptor), each side a multiple of the
+    cell size and no larger than the median box."""
+    target_area = WINDOW_AREA[descriptor] if target_area is None else target_area
     ratio = float(np.median(stats.aspect_ratios))
     c_r, c_c = pixels_per_cell
     width = np.sqrt(target_area * ratio)

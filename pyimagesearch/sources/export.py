@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+import numpy as np
+
 from ..errors import PyImageSearchError
 from ..io.atomic import write_text_atomic
 from ..io.safe_paths import safe_child
@@ -138,10 +140,11 @@ def dlib_xml(items: Sequence[AnnotatedImage], images_dir: Path, decimals: int | 
     lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<dataset>", "<images>"]
     for item in items:
         lines.append(f"  <image file={quoteattr(str(item.path.relative_to(images_dir)))}>")
-        for x1, y1, x2, y2 in item.boxes:
+        marks = [""] * len(item.boxes) + [" ignore='1'"] * len(item.ignore)
+        for (x1, y1, x2, y2), mark in zip(np.vstack([item.boxes, item.ignore]), marks):
             lines.append(
                 f"    <box top='{number(y1)}' left='{number(x1)}' width='{number(x2 - x1)}' "
-                f"height='{number(y2 - y1)}'/>"
+                f"height='{number(y2 - y1)}'{mark}/>"
             )
         lines.append("  </image>")
     lines += ["</images>", "</dataset>", ""]

@@ -291,7 +291,7 @@ def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
 def read_dlib_xml(
     path: str | os.PathLike, class_name: str | None, image_dir: str | os.PathLike | None = None
 ) -> list[AnnotatedImage]:
-    """Images and boxes of an imglab XML (``ignore='1'`` boxes skipped).
+    """Images and boxes of an imglab XML (``ignore='1'`` boxes as the items' ``ignore``).
 
     ``file`` is resolved against the XML's folder, then ``image_dir``. With a class, a
     box matches by its ``<label>``; a file whose boxes carry no labels at all counts as
@@ -309,10 +309,9 @@ def read_dlib_xml(
         if not rel:
             raise AnnotationError(f"{path}: <image> without a 'file' attribute")
         image = _dlib_image(path, rel, image_dir)
-        rows = []
+        rows, ignored = [], []
         for box in node.findall("box"):
-            if box.get("ignore", "0").strip() not in ("0", "", "false"):
-                continue
+            skip = box.get("ignore", "0").strip() not in ("0", "", "false")
             label = (box.findtext("label") or "").strip()
             if class_name is not None and labelled and label != class_name:
                 continue
@@ -325,8 +324,8 @@ def read_dlib_xml(
                 raise AnnotationError(
                     f"{path}: box in '{rel}' lacks top/left/width/height"
                 ) from None
-            rows.append([left, top, left + width, top + height])
-        items.append(AnnotatedImage(image, _boxes(rows)))
+            (ignored if skip else rows).append([left, top, left + width, top + height])
+        items.append(AnnotatedImage(image, _boxes(rows), _boxes(ignored)))
     return items
 
 
