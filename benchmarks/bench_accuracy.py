@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from pyimagesearch.config import load_config
-from pyimagesearch.evaluation.stress import VARIANTS
+from pyimagesearch.evaluation.variants import VARIANTS
 from pyimagesearch.model.modelfile import load_model
 from pyimagesearch.pipeline import run_pipeline
 from pyimagesearch.settings import settled_config

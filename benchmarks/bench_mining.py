@@ -14,7 +14,7 @@ printed), with the mining settings of the config (``hn_window_step``, ``hn_pyram
 1. ``naive``: the course's algorithm, ``reference.naive_detect`` (``skimage.feature.hog``
    on every window's context crop, one probability per window), on the first 3 images
    only (seconds per image).
-2. ``detector (1 proc)``: ``Detector.candidates`` (the mining path, no NMS) in this
+2. ``detector (1 proc)``: ``WindowDetector.candidates`` (the mining path, no NMS) in this
    process with one thread (BLAS and OpenCV pools limited to 1, as OpenCV's row), each
    image timed ``--repeats`` times after a warm-up call (numba kernels load from their
    on-disk cache, or compile, on the first call; that time is printed apart).
@@ -51,7 +51,7 @@ per-image times), ``ms_per_image`` is the detector's median over all 50,
 What we learned profiling
 -------------------------
 Measured 2026-11-22 on this 2-core VM (AMD EPYC, Python 3.11, numpy 2.4 + OpenBLAS
-0.3.31, numba 0.68, OpenCV 4.14), ``Detector.candidates`` on the 50 images (200-256 x
+0.3.31, numba 0.68, OpenCV 4.14), ``WindowDetector.candidates`` on the 50 images (200-256 x
 256-339 pixels, 3 pyramid layers, ~3,100 windows each), cars config (96x32 window,
 4x4 cells, 2x2 blocks, 9 bins, L1, step 4, scale 1.5), one thread, ``--profile``
 stage timers (each stage re-run alone, 50 images x 5 repeats; the VM is shared, so
@@ -67,7 +67,7 @@ BLAS partial products (4k x 36 @ 36 x 161)  0.89        25 %
 correlate kernel (numba, 161 shifted sums)  0.34        10 %
 pyramid resize (cv2.resize INTER_AREA)      0.34        10 %
 Python overhead (whole call - stages)       0.39        11 %
-whole ``Detector.candidates`` call          3.52       100 %
+whole ``WindowDetector.candidates`` call          3.52       100 %
 ==========================================  ==========  =====
 
 pyinstrument 5.1 (0.1 ms interval, 500 calls) agrees: numba kernels 51 % of samples,
@@ -110,7 +110,7 @@ What we changed after profiling (same day, same machine)
   does, not from the original: 0.43 -> 0.25 ms per image.
 - ``_exact_bins`` looks up only the neighbours; ``mine_hard_negatives`` lists the
   distraction folder only when it must choose the images.
-- Result: ``Detector.candidates`` 3.5 -> 2.1 ms per image (one thread), 1,784x the
+- Result: ``WindowDetector.candidates`` 3.5 -> 2.1 ms per image (one thread), 1,784x the
   naive reference and 2.8x faster than OpenCV's ``detectMultiScale`` in the same run;
   50-image mining wall 0.36 s with fresh workers. pyinstrument now attributes 0.23 s
   of 1.34 s to the binning kernel, 0.14 s to the correlate kernel, 0.07 s to cells,
@@ -141,7 +141,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import pyimagesearch
 from pyimagesearch.config import Config, load_config
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.detection import Detector
+from pyimagesearch.detection import WindowDetector
 from pyimagesearch.detection.pyramid import pyramid, pyramid_shapes
 from pyimagesearch.errors import ModelError
 from pyimagesearch.features.extract import extract_features
@@ -270,7 +270,7 @@ def single_threaded() -> Iterator[None]:
 
 
 def time_detector(
-    detector: Detector, images: list[np.ndarray], repeats: int
+    detector: WindowDetector, images: list[np.ndarray], repeats: int
 ) -> tuple[list[float], int, int]:
     """Per-image median ms of ``candidates`` over ``repeats``, windows scored, detections."""
     medians, windows, found = [], 0, 0
@@ -375,12 +375,12 @@ def time_opencv(
 
 
 def stage_breakdown(
-    detector: Detector, images: list[np.ndarray], conf: Config, repeats: int
+    detector: WindowDetector, images: list[np.ndarray], conf: Config, repeats: int
 ) -> dict[str, float]:
-    """Mean ms per image of each stage of ``Detector.candidates``, and of the whole call.
+    """Mean ms per image of each stage of ``WindowDetector.candidates``, and of the whole call.
 
     The stages are re-run one by one with the library's public pieces (and its correlate
-    kernel), mirroring ``Detector._score_layer``; whole calls are timed in the same loop,
+    kernel), mirroring ``WindowDetector._score_layer``; whole calls are timed in the same loop,
     so "Python overhead" (whole minus stages) compares like with like.
     """
     from pyimagesearch.descriptor import kernels as _kernels
@@ -434,15 +434,17 @@ def stage_breakdown(
     return {key: seconds * 1e3 / n for key, seconds in totals.items()}
 
 
-def print_profile(detector: Detector, images: list[np.ndarray], conf: Config, repeats: int) -> None:
+def print_profile(
+    detector: WindowDetector, images: list[np.ndarray], conf: Config, repeats: int
+) -> None:
     """Per-stage breakdown of the detector, then pyinstrument's view if it is installed."""
-    print("\nprofile: Detector.candidates per stage (one thread, mean ms per image)")
+    print("\nprofile: WindowDetector.candidates per stage (one thread, mean ms per image)")
     stages = stage_breakdown(detector, images, conf, repeats)
     whole = stages.pop("whole call")
     stages["Python overhead (whole - stages)"] = whole - sum(stages.values())
     for key, ms in stages.items():
         print(f"  {key:<34} {ms:7.3f} ms  {100 * ms / whole:5.1f} %")
-    print(f"  {'whole Detector.candidates call':<34} {whole:7.3f} ms")
+    print(f"  {'whole WindowDetector.candidates call':<34} {whole:7.3f} ms")
     try:
         from pyinstrument import Profiler
     except ImportError:
@@ -525,7 +527,9 @@ def main() -> int:
         model, origin = get_model(conf, conf_tmp)
         print(f"model: {origin}")
         ensure_store(conf_tmp, model)
-        detector = Detector(model, step, scale, conf["hn_min_probability"], conf["overlap_thresh"])
+        detector = WindowDetector(
+            model, step, scale, conf["hn_min_probability"], conf["overlap_thresh"]
+        )
         rows: list[Row] = []
 
         with single_threaded():
@@ -659,7 +663,7 @@ def main() -> int:
             )
             with single_threaded():
                 for s in (1.5, 1.2):
-                    full = Detector(
+                    full = WindowDetector(
                         model,
                         step,
                         s,
@@ -687,7 +691,7 @@ def main() -> int:
             )
             with single_threaded():
                 made = {
-                    "fine": Detector(
+                    "fine": WindowDetector(
                         model,
                         step,
                         fine_scale,
@@ -697,7 +701,7 @@ def main() -> int:
                         conf["upsample"],
                         approximate=True,
                     ),
-                    "fine_exact": Detector(
+                    "fine_exact": WindowDetector(
                         model,
                         step,
                         fine_scale,
@@ -707,7 +711,7 @@ def main() -> int:
                         conf["upsample"],
                         approximate=False,
                     ),
-                    "coarse_1.5": Detector(
+                    "coarse_1.5": WindowDetector(
                         model,
                         step,
                         1.5,

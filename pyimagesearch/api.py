@@ -24,14 +24,14 @@ import numpy as np
 
 from .config import EXTRA_KEYS, Config, config_from_dict
 from .detection.detector import Detections
-from .detection.detector import Detector as _WindowDetector
+from .detection.detector import WindowDetector as _WindowDetector
 from .detection.mixture import MixtureDetector as _MixtureDetector
 from .errors import ConfigError
 from .evaluation.metrics import summarize_detections
 from .model.linear import LinearModel
 from .model.mixture import Mixture
 from .model.modelfile import load_model, save_model
-from .sources.annotated import AnnotatedImage
+from .sources.annotated_image import AnnotatedImage
 from .sources.export import dlib_xml
 
 log = logging.getLogger(__name__)
@@ -56,18 +56,6 @@ COURSE_DEFAULTS: dict[str, Any] = {
     "hn_pyramid_scale": 1.1487,
     "hn_min_probability": 0.51,
 }
-
-#: What a detector trained from Python uses unless its options name a descriptor or a
-#: HOG-only key: FHOG with 8-pixel cells (dlib's descriptor), the window stepping one
-#: cell. It beat the course's HOG on every dev data set (docs/results.md).
-NEW_DEFAULTS: dict[str, Any] = {
-    "descriptor": "fhog",
-    "pixels_per_cell": [8, 8],
-    "window_step": 8,
-    "hn_window_step": 8,
-}
-#: Options that only HOG reads: giving one keeps the course's HOG.
-HOG_ONLY = ("orientations", "cells_per_block", "normalize", "block_norm")
 
 #: The config keys that describe detection (not training); a saved detector keeps them.
 DETECTION_KEYS = (
@@ -313,10 +301,8 @@ def _staged_config(
         _write_png(positives / f"{i:06d}.png", image)
         items.append(AnnotatedImage(positives / f"{i:06d}.png", b, other))
     (positives / "boxes.xml").write_text(dlib_xml(items, positives), encoding="utf-8")
-    new = {} if any(k in options for k in (*HOG_ONLY, "descriptor")) else NEW_DEFAULTS
     raw: dict[str, Any] = {
         **COURSE_DEFAULTS,
-        **new,
         "percent_gt_images": 1.0,
         "eval_num_distraction_images": 0,
         "eval_distraction_categories": None,

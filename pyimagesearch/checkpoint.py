@@ -16,22 +16,19 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .io.atomic import atomic_path
 from .parallel import map_images
 
-if TYPE_CHECKING:
-    from .config import Config
-
 log = logging.getLogger(__name__)
 
 
-def checkpoint_folder(conf: Config, name: str) -> Path:
+def checkpoint_folder(conf: Mapping[str, Any], name: str) -> Path:
     """Where the checkpoints of a step live: beside the feature store."""
     store = Path(conf["features_path"])
     return store.parent / f".{store.name}.checkpoints" / name

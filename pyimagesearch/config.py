@@ -433,6 +433,14 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
         ),
         ["original", "scale_0.5", "border"],
     ),
+    "search_descriptors": (
+        _doc(
+            {"type": "array", "items": {"enum": list(DESCRIPTORS)}, "minItems": 1},
+            "descriptors the settings search tries besides the config's own, each on its "
+            "usual cells (HOG 4x4, FHOG 8x8) with the window explore_dims suggests for it",
+        ),
+        ["hog", "fhog"],
+    ),
     "search_upsample": (
         _doc(
             {

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .config import Config, require_outputs
-from .evaluation.evaluate import Evaluation, evaluate
+from .evaluation.held_out import Evaluation, evaluate
 from .features.extract import extract_features
 from .io.atomic import write_text_atomic
 from .mining.hard_negatives import mine_annotated, mine_hard_negatives

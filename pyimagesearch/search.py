@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .detection.detector import Detector
+from .detection.detector import WindowDetector
 from .detection.nms import non_max_suppression
 from .evaluation.metrics import detection_figures
 from .features.extract import extract_features
@@ -41,7 +41,7 @@ from .sources.annotations import read_annotations, split_train_test
 
 if TYPE_CHECKING:
     from .config import Config
-    from .sources.annotated import AnnotatedImage
+    from .sources.annotated_image import AnnotatedImage
 
 log = logging.getLogger(__name__)
 
@@ -118,21 +118,31 @@ def search_settings(conf: Config, progress: bool = True, overwrite: bool = False
     )
     n_objects = sum(int(sum(len(b) for b in v.boxes)) for v in validation)
     result.tolerance = noise_tolerance(n_objects)
-    grid = candidate_settings(conf)
-    search = _Search(conf, folds, validation, root, progress, overwrite)
-    # windows and C at the config's upsampling; the other upsampling values (each costs
-    # up to 4x the pixels) only for the best of them
-    first = {**grid, "upsample": grid["upsample"][:1]}
-    for window in grid["window_dim"]:
-        result.rows += search.evaluate(window, grid["C"], first)
-    result.rows += _widen_C(search, result, first)
+    searches: dict[str, tuple[_Search, dict]] = {}
+    for d, variant in enumerate(descriptor_variants(conf, train)):
+        dconf = conf.replace(**variant)
+        name = variant["descriptor"]
+        here = root / name if d else root
+        search = _Search(dconf, folds, validation, here, progress, overwrite, d, variant)
+        grid = candidate_settings(dconf)
+        searches[name] = (search, grid)
+        # windows and C at the config's upsampling; the other upsampling values (each
+        # costs up to 4x the pixels) only for the best of them
+        first = {**grid, "upsample": grid["upsample"][:1]}
+        for window in grid["window_dim"]:
+            result.rows += search.evaluate(window, grid["C"], first)
     if not result.rows:
         raise ValueError('the settings search trained no model; set "search": false')
+    lead = choose(result.rows, result.tolerance)
+    search, grid = searches[lead["descriptor"]]
+    result.rows += _widen_C(search, result, {**grid, "upsample": grid["upsample"][:1]}, lead)
     if len(grid["upsample"]) > 1:
-        lead = choose(result.rows, first, result.tolerance)
+        lead = choose(result.rows, result.tolerance)
+        search, grid = searches[lead["descriptor"]]
         more = {**grid, "upsample": grid["upsample"][1:]}
         result.rows += search.evaluate(tuple(lead["window_dim"]), [lead["C"]], more)
-    best = choose(result.rows, grid, result.tolerance)
+    best = choose(result.rows, result.tolerance)
+    search, _ = searches[best["descriptor"]]
     result.chosen = {k: best[k] for k in SEARCHED}
     for row in result.rows:
         row["chosen"] = row is best
@@ -155,25 +165,56 @@ def noise_tolerance(n_objects: int) -> float:
     return float(np.clip(1.0 / max(n_objects, 1), 0.005, 0.02))
 
 
-def choose(rows: list[dict], grid: dict, tolerance: float) -> dict:
+def choose(rows: list[dict], tolerance: float) -> dict:
     """The best row by :func:`criterion`, or among the rows within ``tolerance`` of it
-    the cheaper detector (no upsampling, coarser pyramid), then the window and ``C``
-    nearer the config's: never a cheaper setting that is less accurate beyond noise."""
+    the cheaper detector (no upsampling, coarser pyramid), then the descriptor, window and
+    ``C`` nearer the config's (``row["order"]``): never a cheaper setting that is less
+    accurate beyond noise."""
     top = max(criterion(r) for r in rows)
     near = [r for r in rows if criterion(r) >= top - tolerance]
 
     def rank(row: dict) -> tuple:
-        windows, cs = grid["window_dim"], grid["C"]
-        w = tuple(row["window_dim"])
-        return (
-            -row["upsample"],
-            row["pyramid_scale"],
-            -(windows.index(w) if w in windows else len(windows)),
-            -(cs.index(row["C"]) if row["C"] in cs else len(cs)),
-            criterion(row),
-        )
+        order = row.get("order", (0, 0, 0))
+        return (-row["upsample"], row["pyramid_scale"], *(-i for i in order), criterion(row))
 
     return max(near, key=rank)
+
+
+def descriptor_variants(conf: Config, train: list) -> list[dict]:
+    """The config's descriptor, then each other one of ``search_descriptors`` with its
+    usual cells (HOG: the course's 4x4; FHOG: dlib's 8x8), a window stepping one cell
+    and the window ``explore_dims`` suggests for it."""
+    from .sources.dims import box_statistics, suggest_window_dim
+
+    own = {
+        "descriptor": conf["descriptor"],
+        "pixels_per_cell": list(conf["pixels_per_cell"]),
+        "window_step": conf["window_step"],
+        "hn_window_step": conf["hn_window_step"],
+        "window_dim": list(conf["window_dim"]),
+    }
+    out = [own]
+    stats = None
+    for name in conf["search_descriptors"]:
+        if name == own["descriptor"]:
+            continue
+        stats = stats or box_statistics(train)
+        cells = USUAL_CELLS[name]
+        window = suggest_window_dim(stats, tuple(cells), descriptor=name)
+        out.append(
+            {
+                "descriptor": name,
+                "pixels_per_cell": list(cells),
+                "window_step": cells[1],
+                "hn_window_step": cells[1],
+                "window_dim": list(window),
+            }
+        )
+    return out
+
+
+#: The cells each descriptor is usually computed on (a search trying it uses these).
+USUAL_CELLS = {"hog": (4, 4), "fhog": (8, 8)}
 
 
 def validation_folds(items: list, share: float, seed: int) -> list[tuple[list, list]]:
@@ -256,7 +297,7 @@ def validation_images(conf: Config, val: list, folder: Path, crops: bool = False
     in ``search_validation_variants`` (objects smaller than the training ones, pasted on
     a distraction scene; objects cut by the border); for crops, distraction scenes with
     the held-out objects pasted at random sizes and places."""
-    from .evaluation.stress import SceneFiles, derive_variant, load_samples, write_variant
+    from .evaluation.variants import SceneFiles, derive_variant, load_samples, write_variant
     from .sources.distractions import split_distractions
 
     names = ["pasted"] if crops else [v for v in conf["search_validation_variants"]]
@@ -279,8 +320,11 @@ def validation_images(conf: Config, val: list, folder: Path, crops: bool = False
 class _Search:
     """Fits and scores candidate models on every fold, reusing what candidates share."""
 
-    def __init__(self, conf, folds, validation, root: Path, progress: bool, overwrite: bool):
+    def __init__(
+        self, conf, folds, validation, root: Path, progress, overwrite, index=0, variant=None
+    ):
         self.conf, self.folds, self.validation = conf, folds, validation
+        self.index, self.variant = index, variant or {}
         self.root, self.progress, self.overwrite = root, progress, overwrite
         self._extracted: set = set()
         self._models: dict[tuple, tuple] = {}
@@ -330,6 +374,12 @@ class _Search:
                 continue
             for (scale, up), parts in pooled.items():
                 row = {"window_dim": list(window), "C": c, "pyramid_scale": scale, "upsample": up}
+                row.update(
+                    descriptor=self.conf["descriptor"],
+                    pixels_per_cell=list(self.conf["pixels_per_cell"]),
+                    window_step=self.conf["window_step"],
+                    order=[self.index, *_position(window, c, grid)],
+                )
                 row.update(_figures(parts))
                 rows.append(row)
                 log.debug("search: %s", row)
@@ -344,7 +394,7 @@ class _Search:
         val = self.validation[k]
         out = {}
         for scale in grid["pyramid_scale"]:
-            detector = Detector(
+            detector = WindowDetector(
                 model,
                 window.step,
                 scale,
@@ -453,6 +503,15 @@ def quick_model(
     return model
 
 
+def _position(window: tuple[int, int], c: float, grid: dict) -> list[int]:
+    """Where a window and ``C`` stand in their grid (0: the config's own)."""
+    windows, cs = grid["window_dim"], grid["C"]
+    return [
+        windows.index(window) if window in windows else len(windows),
+        cs.index(c) if c in cs else len(cs),
+    ]
+
+
 def _best_round(history: list[dict], tolerance: float) -> int:
     """The earliest round within noise of the best validation figure."""
     top = max(criterion(h) for h in history)
@@ -468,10 +527,9 @@ def _figures(parts: list[tuple]) -> dict:
     return {k: round(float(figures[k]), 6) for k in ("ap50", "ap70", "mean_iou")}
 
 
-def _widen_C(search: _Search, result: SearchResult, grid: dict) -> list[dict]:
+def _widen_C(search: _Search, result: SearchResult, grid: dict, best: dict) -> list[dict]:
     """When the best ``C`` lies on the edge of its grid, one more step beyond it."""
-    best = choose(result.rows, grid, result.tolerance) if result.rows else None
-    if best is None or len(grid["C"]) < 2:
+    if len(grid["C"]) < 2:
         return []
     cs = sorted(grid["C"])
     if best["C"] == cs[-1]:

@@ -19,14 +19,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: The keys a search chooses (and a model file records).
-SEARCHED = ("window_dim", "C", "pyramid_scale", "upsample")
+SEARCHED = (
+    "window_dim",
+    "C",
+    "pyramid_scale",
+    "upsample",
+    "descriptor",
+    "pixels_per_cell",
+    "window_step",
+)
 
 
 def chosen_config(conf: Config, chosen: dict) -> Config:
-    """The config with the chosen settings (mining scans the pyramid detection scans)."""
+    """The config with the chosen settings (mining scans the pyramid and steps the
+    window as detection does)."""
     values = {k: chosen[k] for k in SEARCHED if k in chosen}
     if "pyramid_scale" in values:
         values["hn_pyramid_scale"] = values["pyramid_scale"]
+    if "window_step" in values:
+        values["hn_window_step"] = values["window_step"]
     return conf.replace(**values)
 
 

@@ -1,6 +1,6 @@
 """The stress suite: the held-out images made harder, and a detector trained on them rotated.
 
-The variants themselves are built by :mod:`pyimagesearch.evaluation.stress`; this
+The variants themselves are built by :mod:`pyimagesearch.evaluation.variants`; this
 module runs them, and for ``transposed`` trains a model on the rotated set with the
 whole pipeline (so it sits above the pipeline, not inside evaluation).
 """
@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from .config import Config
-from .evaluation.evaluate import evaluate_items
-from .evaluation.stress import VARIANTS, SceneFiles, derive_variant, load_samples, write_variant
+from .evaluation.held_out import evaluate_items
+from .evaluation.variants import VARIANTS, SceneFiles, derive_variant, load_samples, write_variant
 from .io.atomic import write_bytes_atomic, write_text_atomic
 from .io.images import read_gray
 from .io.remote import RemoteOptions

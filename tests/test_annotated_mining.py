@@ -7,7 +7,7 @@ import pytest
 
 from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.detection import Detector
+from pyimagesearch.detection import WindowDetector
 from pyimagesearch.features.extract import jittered_boxes
 from pyimagesearch.features.store import FeatureStore
 from pyimagesearch.io.images import read_gray
@@ -49,7 +49,7 @@ def test_mined_windows_are_exactly_those_below_the_iou_threshold(iou_max):
     rows = mine_image(
         item, model, mining(model, 4, 1.5, 0.0, negative_iou_max=iou_max, negative_cover_max=1.01)
     )
-    everything = Detector(model, 4, 1.5).candidates(read_gray(path), threshold=-np.inf)
+    everything = WindowDetector(model, 4, 1.5).candidates(read_gray(path), threshold=-np.inf)
     expected = [tuple(b) for b in everything.boxes if max(_iou(b, g) for g in boxes) < iou_max]
     assert len(rows["score"]) == len(expected) > 0
     assert {tuple(b) for b in rows["box"]} == set(expected)
@@ -118,7 +118,7 @@ def test_windows_inside_an_object_are_never_negatives():
     item = AnnotatedImage(path, gt)
     model = _model()
     rows = mine_image(item, model, mining(model, 4, 1.5, 0.0, negative_iou_max=0.3))
-    everything = Detector(model, 4, 1.5).candidates(read_gray(path), threshold=-np.inf)
+    everything = WindowDetector(model, 4, 1.5).candidates(read_gray(path), threshold=-np.inf)
 
     def cover(w):
         iw = max(0.0, min(w[2], gt[0][2]) - max(w[0], gt[0][0]))
@@ -139,7 +139,7 @@ def test_margin_mining_tops_up_a_confident_model():
     path = CARS / "image_0010.jpg"
     model = _model()
     image = read_gray(path)
-    everything = Detector(model, 4, 1.5).candidates(image, threshold=-np.inf)
+    everything = WindowDetector(model, 4, 1.5).candidates(image, threshold=-np.inf)
     top = float(everything.scores.max())
     # a probability no window reaches: the rule alone mines nothing
     p = float(model.probability(top + 1.0))

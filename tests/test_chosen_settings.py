@@ -1,7 +1,7 @@
 """A model detects with the settings the validation search chose, however it is loaded.
 
 The search records ``chosen_settings`` (pyramid step, upsampling) in the model file;
-``train_detector``'s result, ``load_detector``, ``Detector(model)`` and the config
+``train_detector``'s result, ``load_detector``, ``WindowDetector(model)`` and the config
 steps (``settled_config``) must all scan that pyramid unless the caller overrides a
 setting explicitly (issue: a face detector lost 0.2 AP when loaded without its
 chosen upsampling).
@@ -14,7 +14,7 @@ import pytest
 
 from pyimagesearch import load_detector, train_detector
 from pyimagesearch.descriptor.params import HogParams
-from pyimagesearch.detection.detector import Detector
+from pyimagesearch.detection.detector import WindowDetector
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.model.modelfile import save_model
 
@@ -37,14 +37,14 @@ def test_every_way_of_loading_uses_the_chosen_pyramid(tmp_path):
     model = _model({"chosen_settings": CHOSEN})
     path = save_model(model, tmp_path / "model.json")
     loaded = load_detector(path)
-    direct = Detector(model)
+    direct = WindowDetector(model)
     for detector in (loaded, direct):
         assert detector.pyramid_scale == 1.25
         assert detector.upsample == 1
     image = _image()
     a = loaded.detect(image, min_probability=0.2)
     b = direct.detect(image, min_probability=0.2)
-    reference = Detector(
+    reference = WindowDetector(
         model,
         pyramid_scale=1.25,
         upsample=1,
@@ -54,7 +54,7 @@ def test_every_way_of_loading_uses_the_chosen_pyramid(tmp_path):
     assert len(a) > 0
     np.testing.assert_array_equal(a.boxes, reference.boxes)
     # the upsampled layers find windows at sizes a 1.5 pyramid without upsampling cannot
-    coarse = Detector(
+    coarse = WindowDetector(
         model, pyramid_scale=1.5, upsample=0, padding=loaded.padding, approximate=loaded.approximate
     )
     assert len(coarse.detect(image, min_probability=0.2)) != len(a) or not np.array_equal(
@@ -65,7 +65,7 @@ def test_every_way_of_loading_uses_the_chosen_pyramid(tmp_path):
 
 def test_an_explicit_setting_overrides_the_model_file(tmp_path):
     model = _model({"chosen_settings": CHOSEN})
-    detector = Detector(model, pyramid_scale=1.5, upsample=0)
+    detector = WindowDetector(model, pyramid_scale=1.5, upsample=0)
     assert (detector.pyramid_scale, detector.upsample) == (1.5, 0)
 
 
@@ -81,9 +81,9 @@ def test_a_saved_detector_keeps_its_own_settings(tmp_path):
 
 
 def test_a_model_without_a_search_uses_the_defaults():
-    detector = Detector(_model({}))
-    assert detector.pyramid_scale == Detector.DEFAULTS["pyramid_scale"]
-    assert detector.upsample == Detector.DEFAULTS["upsample"]
+    detector = WindowDetector(_model({}))
+    assert detector.pyramid_scale == WindowDetector.DEFAULTS["pyramid_scale"]
+    assert detector.upsample == WindowDetector.DEFAULTS["upsample"]
 
 
 @pytest.mark.needs_data

@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.reference import naive_detect, naive_score_layer
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.detection import Detector
+from pyimagesearch.detection import WindowDetector
 from pyimagesearch.detection.pyramid import pyramid, pyramid_shapes
 from pyimagesearch.io.images import list_images, read_gray
 from pyimagesearch.model.linear import LinearModel
@@ -33,7 +33,7 @@ def _real_images():
 @pytest.mark.slow
 def test_layer_scores_equal_per_window_scores(step):
     model = _model()
-    detector = Detector(model, window_step=step)
+    detector = WindowDetector(model, window_step=step)
     images = _real_images()
     assert len(images) >= 2
     for image in images:
@@ -50,7 +50,7 @@ def test_other_geometry_parity():
     params = HogParams(8, (6, 6), (3, 3), False, "L2-Hys")
     model = _model(params, (48, 36), seed=3)
     image = _real_images()[1]
-    _, _, fast = Detector(model, window_step=3).score_map(image)
+    _, _, fast = WindowDetector(model, window_step=3).score_map(image)
     _, _, slow = naive_score_layer(model, image, 3)
     np.testing.assert_allclose(fast, slow, atol=1e-5)
 
@@ -61,7 +61,7 @@ def test_candidates_equal_course_detector_over_the_pyramid():
     model = _model()
     image = cv2.resize(read_gray(sorted(CARS.glob("*.jpg"))[0]), (200, 120))
     p = 0.3
-    detector = Detector(model, window_step=4, pyramid_scale=1.5, min_probability=p)
+    detector = WindowDetector(model, window_step=4, pyramid_scale=1.5, min_probability=p)
     cand = detector.candidates(image)
     boxes, probs = naive_detect(model, image, 4, 1.5, p)
     assert len(cand) == len(boxes) > 0
@@ -77,7 +77,7 @@ def test_candidates_equal_course_detector_over_the_pyramid():
 def test_candidate_features_are_the_scored_windows():
     model = _model()
     image = _real_images()[0]
-    detector = Detector(model, window_step=2)
+    detector = WindowDetector(model, window_step=2)
     cand = detector.candidates(image, threshold=-np.inf, with_features=True)
     assert cand.windows_scored == len(cand)
     np.testing.assert_allclose(model.decision_function(cand.features), cand.scores, atol=1e-5)
@@ -95,5 +95,5 @@ def test_pyramid_layers_and_factors():
 
 
 def test_image_smaller_than_window_has_no_candidates():
-    cand = Detector(_model()).candidates(np.zeros((20, 50), np.uint8), threshold=-np.inf)
+    cand = WindowDetector(_model()).candidates(np.zeros((20, 50), np.uint8), threshold=-np.inf)
     assert len(cand) == 0 and cand.windows_scored == 0

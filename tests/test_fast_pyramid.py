@@ -13,7 +13,7 @@ import pytest
 
 from pyimagesearch.descriptor import hog as H
 from pyimagesearch.descriptor.params import HogParams
-from pyimagesearch.detection.detector import Detector
+from pyimagesearch.detection.detector import WindowDetector
 from pyimagesearch.model.linear import LinearModel
 
 HOG = HogParams()
@@ -114,8 +114,8 @@ def _model(window=(48, 24)) -> LinearModel:
 def test_computed_levels_score_exactly_and_the_others_closely(padding):
     model, image = _model(), _scene((160, 220), seed=5)
     scale = 2 ** (1 / 5)
-    exact = Detector(model, 4, scale, padding=padding, approximate=False)
-    fast = Detector(model, 4, scale, padding=padding, approximate=True)
+    exact = WindowDetector(model, 4, scale, padding=padding, approximate=False)
+    fast = WindowDetector(model, 4, scale, padding=padding, approximate=True)
     a = list(exact._layers(image))
     b = list(fast._layers(image))
     assert [x[:3] for x in a] == [x[:3] for x in b]  # same levels, same factors
@@ -138,8 +138,8 @@ def test_computed_levels_score_exactly_and_the_others_closely(padding):
 def test_a_coarse_pyramid_or_a_partial_cell_step_is_computed_exactly():
     model, image = _model(), _scene()
     for scale, step in ((1.3, 4), (2 ** (1 / 5), 3)):
-        exact = Detector(model, step, scale, approximate=False).candidates(image, -np.inf)
-        fast = Detector(model, step, scale, approximate=True).candidates(image, -np.inf)
+        exact = WindowDetector(model, step, scale, approximate=False).candidates(image, -np.inf)
+        fast = WindowDetector(model, step, scale, approximate=True).candidates(image, -np.inf)
         if scale == 1.3:  # 2.6 levels per octave: every third level resampled
             assert not np.array_equal(exact.scores, fast.scores)
         else:  # a step of 3 pixels needs other cell phases: no resampling

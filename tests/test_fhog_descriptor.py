@@ -14,7 +14,7 @@ from pyimagesearch.descriptor.fhog import fhog_grid
 from pyimagesearch.descriptor.grid import layer_grids, nonzero_region
 from pyimagesearch.descriptor.hog import HogParams, window_descriptor
 from pyimagesearch.descriptor.params import DESCRIPTORS
-from pyimagesearch.detection import Detector
+from pyimagesearch.detection import WindowDetector
 from pyimagesearch.errors import ConfigError, ModelError
 from pyimagesearch.model import check_compatible, load_model, save_model
 from pyimagesearch.model.linear import LinearModel
@@ -181,7 +181,7 @@ def test_window_past_every_border_of_a_small_layer():
     as their own descriptors."""
     model = _model(window=(64, 32))
     image = _scene((20, 40), seed=4)
-    detector = Detector(model, window_step=8, padding=1.0)
+    detector = WindowDetector(model, window_step=8, padding=1.0)
     xs, ys, fast = detector.score_map(image)
     assert fast.size and not np.isnan(fast).any()
     padded = cv2.copyMakeBorder(image, 32, 32, 64, 64, cv2.BORDER_REPLICATE)
@@ -200,8 +200,8 @@ def test_window_past_every_border_of_a_small_layer():
 def test_fhog_computed_levels_are_exact_and_the_others_close(padding):
     model, image = _model(window=(48, 24)), _scene((200, 260), seed=5)
     scale = 2 ** (1 / 4)
-    exact = Detector(model, 8, scale, padding=padding, approximate=False)
-    fast = Detector(model, 8, scale, padding=padding, approximate=True)
+    exact = WindowDetector(model, 8, scale, padding=padding, approximate=False)
+    fast = WindowDetector(model, 8, scale, padding=padding, approximate=True)
     a, b = list(exact._layers(image)), list(fast._layers(image))
     assert [x[:3] for x in a] == [x[:3] for x in b] and len(a) > 4
     for i, (la, lb) in enumerate(zip(a, b)):

@@ -7,7 +7,7 @@ import pytest
 
 from pyimagesearch.config import config_from_dict
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.detection import Detector
+from pyimagesearch.detection import WindowDetector
 from pyimagesearch.features.store import FeatureStore
 from pyimagesearch.io.images import read_gray
 from pyimagesearch.model import load_model
@@ -50,4 +50,4 @@ def test_fhog_pipeline_trains_mines_evaluates_and_reports(tmp_path):
 
     # the model finds a car in one of its training images
     image = read_gray(sorted(CARS.glob("*.jpg"))[0])
-    assert len(Detector(model, min_probability=0.5).detect(image)) >= 1
+    assert len(WindowDetector(model, min_probability=0.5).detect(image)) >= 1

@@ -30,7 +30,7 @@ from pyimagesearch.datatools.openimages import make_placeholder_verifier, write_
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection.files import check_outputs, label_paths
 from pyimagesearch.errors import ImageReadError, PyImageSearchError
-from pyimagesearch.evaluation.stress import SceneFiles, _scene
+from pyimagesearch.evaluation.variants import SceneFiles, _scene
 from pyimagesearch.model import save_model
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.report.gallery import detection_gallery, window_sheet

@@ -21,7 +21,7 @@ import scipy.io
 
 from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.detection import Detector
+from pyimagesearch.detection import WindowDetector
 from pyimagesearch.errors import (
     AnnotationError,
     ConfigError,
@@ -75,7 +75,7 @@ def test_image_smaller_than_the_window_is_mined_without_error(tmp_path):
     cv2.imwrite(str(tmp_path / "small.png"), small)
     rows = mine_image(tmp_path / "small.png", _model(), mining(_model(), 4, 1.5, 0.0))
     assert rows["windows_scored"] == 0 and len(rows["score"]) == 0
-    assert len(Detector(_model()).detect(small)) == 0
+    assert len(WindowDetector(_model()).detect(small)) == 0
 
 
 def test_mining_a_missing_file_reports_it():

@@ -124,3 +124,85 @@ def test_low_layers_never_read_the_config():
     graph = _unit_graph()
     for layer in ("descriptor", "geometry", "detection", "io", "parallel"):
         assert "config" not in graph.get(layer, set()), layer
+
+
+#: The package's layers, lowest first: a module imports only modules of lower layers (or
+#: of its own), also under ``if TYPE_CHECKING:``. A new top-level module must be placed.
+LAYERS = (
+    "errors",
+    "geometry",
+    "io",
+    "descriptor",
+    "options",
+    "sources",
+    "config",
+    "provenance",
+    "parallel",
+    "checkpoint",
+    "interrupt",
+    "features",
+    "model",
+    "detection",
+    "mining",
+    "evaluation",
+    "report",
+    "settings",
+    "search",
+    "pipeline",
+    "stress_suite",
+    "api",
+    "config_reference",
+    "cli",
+    "commands",
+    "datatools",
+)
+
+
+def _typed_unit_graph() -> dict[str, set[str]]:
+    """As ``_unit_graph``, with the imports made only for type checking."""
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        here = _unit(name.replace(".__init__", ""))
+        for target in _imported_modules(path):
+            unit = _unit(target)
+            if target.startswith("pyimagesearch.") and unit not in (here, "__version__"):
+                graph.setdefault(here, set()).add(unit)
+    return graph
+
+
+def test_every_module_imports_only_lower_layers():
+    graph = _typed_unit_graph()
+    units = set(graph) | {u for deps in graph.values() for u in deps}
+    assert units - {"pyimagesearch"} <= set(LAYERS), "place new modules in LAYERS"
+    upward = [
+        f"{unit} -> {dep}"
+        for unit, deps in graph.items()
+        if unit != "pyimagesearch"
+        for dep in deps
+        if LAYERS.index(dep) > LAYERS.index(unit)
+    ]
+    assert upward == []
+    # and the low layers do not even name the config's type
+    for layer in ("errors", "geometry", "io", "descriptor", "options", "sources"):
+        assert "config" not in graph.get(layer, set()), layer
+
+
+def test_the_layer_check_sees_type_checking_imports(tmp_path):
+    source = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..config import Config\n"
+    )
+    (tmp_path / "pyimagesearch" / "io").mkdir(parents=True)
+    (tmp_path / "pyimagesearch" / "io" / "probe.py").write_text(source)
+    path = tmp_path / "pyimagesearch" / "io" / "probe.py"
+    parts = list(path.relative_to(tmp_path).with_suffix("").parts)
+    assert parts[0] == "pyimagesearch"
+    import tests.test_layout as layout
+
+    old = layout.ROOT
+    layout.ROOT = tmp_path
+    try:
+        assert "pyimagesearch.config" in _imported_modules(path)
+        assert "pyimagesearch.config" not in _imported_modules(path, runtime_only=True)
+    finally:
+        layout.ROOT = old

@@ -12,7 +12,7 @@ import pytest
 
 from pyimagesearch.api import MixtureDetector, _components, load_detector
 from pyimagesearch.descriptor.params import HogParams
-from pyimagesearch.detection.detector import Detector
+from pyimagesearch.detection.detector import WindowDetector
 from pyimagesearch.detection.mixture import MixtureDetector as BaseMixtureDetector
 from pyimagesearch.errors import ModelError
 from pyimagesearch.model.linear import LinearModel
@@ -72,7 +72,7 @@ def _image():
 
 def test_a_mixture_file_round_trips_and_detects_the_same(tmp_path):
     mixture = Mixture([_model((32, 48), 1), _model((48, 24), 2)])
-    parts = [Detector(m, 4, 1.25, 0.3, 0.3) for m in mixture.components]
+    parts = [WindowDetector(m, 4, 1.25, 0.3, 0.3) for m in mixture.components]
     detector = MixtureDetector(parts)
     path = detector.save(tmp_path / "mixture.json")
     loaded = load_model(path)
@@ -95,9 +95,9 @@ def test_a_mixture_file_round_trips_and_detects_the_same(tmp_path):
 def test_overlaps_are_suppressed_across_components():
     image = _image()
     one, two = _model((32, 32), 3), _model((32, 32), 3)  # the same template twice
-    single = Detector(one, 4, 1.25, 0.3, 0.3).detect(image)
+    single = WindowDetector(one, 4, 1.25, 0.3, 0.3).detect(image)
     both = BaseMixtureDetector(
-        [Detector(one, 4, 1.25, 0.3, 0.3), Detector(two, 4, 1.25, 0.3, 0.3)]
+        [WindowDetector(one, 4, 1.25, 0.3, 0.3), WindowDetector(two, 4, 1.25, 0.3, 0.3)]
     ).detect(image)
     assert len(single) > 0
     assert len(both) == len(single)  # each object once, not once per component
@@ -117,7 +117,7 @@ def test_ignored_boxes_survive_dlib_xml_and_are_never_mined(tmp_path):
     import cv2
 
     from pyimagesearch.mining.hard_negatives import mine_image
-    from pyimagesearch.sources.annotated import AnnotatedImage
+    from pyimagesearch.sources.annotated_image import AnnotatedImage
     from pyimagesearch.sources.export import dlib_xml
     from pyimagesearch.sources.formats import read_dlib_xml
 

@@ -14,7 +14,8 @@ import pytest
 from pyimagesearch.config import config_from_dict
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection.files import detect_file
-from pyimagesearch.evaluation.openimages import (
+from pyimagesearch.evaluation.oid_evaluation import evaluate_openimages
+from pyimagesearch.evaluation.oid_metric import (
     Hierarchy,
     ImageDetections,
     ImageTruth,
@@ -27,7 +28,6 @@ from pyimagesearch.evaluation.openimages import (
     parse_hierarchy,
     read_hierarchy_file,
 )
-from pyimagesearch.evaluation.openimages_run import evaluate_openimages
 from pyimagesearch.model import save_model
 from pyimagesearch.model.linear import LinearModel
 

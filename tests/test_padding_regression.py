@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.reference import naive_score_layer
 from pyimagesearch.descriptor.hog import HogParams, pad_image, window_descriptor
-from pyimagesearch.detection import Detector
+from pyimagesearch.detection import WindowDetector
 from pyimagesearch.detection.pyramid import enlargements, pyramid, pyramid_shapes
 from pyimagesearch.features.crops import random_windows, roi_descriptor
 from pyimagesearch.geometry import box_targets, window_padding
@@ -36,7 +36,7 @@ def test_padded_layer_scores_equal_per_window_scores(step):
     """Every window, including those hanging past the border onto empty cells, scores
     as its own descriptor computed from the padded layer (decision 1 with padding)."""
     model = _model()
-    detector = Detector(model, window_step=step, padding=0.5)
+    detector = WindowDetector(model, window_step=step, padding=0.5)
     image = _car()
     px, py = window_padding((96, 32), (4, 4), 0.5)
     assert (px, py) == (48, 16)
@@ -66,7 +66,7 @@ def test_fhog_padded_layer_scores_equal_per_window_scores(padding, step):
     of its position, scores as its own descriptor, computed from a crop with two cells
     of context (training's way) instead of from the layer's grid."""
     model = _fhog_model()
-    detector = Detector(model, window_step=step, padding=padding)
+    detector = WindowDetector(model, window_step=step, padding=padding)
     image = _car((150, 90))
     px, py = window_padding((96, 32), (8, 8), padding)
     xs, ys, fast = detector.score_map(image)
@@ -87,7 +87,7 @@ def test_fhog_candidate_features_are_the_windows_descriptors():
     equal the windows' own descriptors (the layer of the first pyramid level)."""
     model = _fhog_model()
     image = _car((150, 90))
-    detector = Detector(model, window_step=4, padding=0.5, pyramid_scale=10.0)
+    detector = WindowDetector(model, window_step=4, padding=0.5, pyramid_scale=10.0)
     cand = detector.candidates(image, threshold=-np.inf, with_features=True)
     assert cand.windows_scored == len(cand) > 0
     padded, valid = pad_image(image, 48, 16)
@@ -136,9 +136,9 @@ def test_padding_zero_is_the_unpadded_detector():
     them as the course's unpadded per-window detector does; a padded detector scans more
     windows, and agrees with it on the windows a cell or more inside the border."""
     model, image = _model(), _car()
-    default = Detector(model, 4)
+    default = WindowDetector(model, 4)
     assert default.padding == 0.0
-    xs, ys, scores = Detector(model, 4, padding=0.0).score_map(image)
+    xs, ys, scores = WindowDetector(model, 4, padding=0.0).score_map(image)
     ref_xs, ref_ys, ref = naive_score_layer(model, image, 4)
     assert xs.size > 1 and ys.size > 1
     assert xs[0] == ys[0] == 0
@@ -149,7 +149,7 @@ def test_padding_zero_is_the_unpadded_detector():
     for u, v in zip(default.score_map(image), (xs, ys, scores)):
         np.testing.assert_array_equal(u, v)
 
-    pad_xs, pad_ys, padded = Detector(model, 4, padding=0.5).score_map(image)
+    pad_xs, pad_ys, padded = WindowDetector(model, 4, padding=0.5).score_map(image)
     assert pad_xs[0] == -48 and pad_ys[0] == -16 and padded.size > scores.size
     inner_x = (xs >= 4) & (xs + 96 <= image.shape[1] - 4)
     inner_y = (ys >= 4) & (ys + 32 <= image.shape[0] - 4)
@@ -172,7 +172,7 @@ def test_upsampled_pyramid():
     assert layers[0][0].shape == (296, 450)
     assert layers[0][1] == pytest.approx(300 / 450)
     # an object half the window's size is found only with the enlarged layer
-    cand = Detector(_model(), 4, 1.5, upsample=1).candidates(image, threshold=-np.inf)
+    cand = WindowDetector(_model(), 4, 1.5, upsample=1).candidates(image, threshold=-np.inf)
     assert cand.boxes[:, 2].max() - cand.boxes[:, 0].min() > 0
     small = (cand.layer_boxes[:, 2] - cand.layer_boxes[:, 0]) * cand.scales
     assert small.min() == pytest.approx(96 * 300 / 450)
@@ -202,7 +202,7 @@ def test_detections_use_regressed_boxes_and_model_file_keeps_them(tmp_path):
     shrink = np.array([0.1, 0.125, -0.1, -0.125])
     model = _model(regressor=BoxRegressor(np.zeros((4, d)), shrink))
     image = _car((300, 197))
-    cand = Detector(model, 4).candidates(image, threshold=-np.inf)
+    cand = WindowDetector(model, 4).candidates(image, threshold=-np.inf)
     cand = cand.take(np.flatnonzero(cand.scales == 1.0))  # the full-size layer
     assert len(cand) > 100
     windows = cand.layer_boxes

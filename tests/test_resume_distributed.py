@@ -191,7 +191,7 @@ def test_extraction_killed_then_rerun_equals_uninterrupted(tmp_path):
 @pytest.mark.needs_data
 @pytest.mark.slow
 def test_out_of_core_sgd_training_finds_cars(trained, tmp_path):
-    from pyimagesearch.evaluation.evaluate import evaluate
+    from pyimagesearch.evaluation.held_out import evaluate
 
     conf = load_config(
         _copy_run(trained, tmp_path, train_solver="sgd", eval_num_distraction_images=10)

@@ -87,6 +87,7 @@ def test_stop_rule_fires_when_validation_stops_improving(tmp_path):
         search_window_scales=[1.0],
         search_C_factors=[1.0],
         search_upsample=[0],
+        search_descriptors=["hog"],
     )
     out = run_pipeline(conf, progress=False)
     search = json.loads((out / "search.json").read_text())

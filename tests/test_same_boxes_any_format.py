@@ -17,7 +17,7 @@ import pytest
 from pyimagesearch.config import config_from_dict
 from pyimagesearch.features.extract import positives_of_image
 from pyimagesearch.io.images import header_size
-from pyimagesearch.sources.annotated import AnnotatedImage
+from pyimagesearch.sources.annotated_image import AnnotatedImage
 from pyimagesearch.sources.annotations import read_annotations
 from pyimagesearch.sources.export import dlib_xml
 

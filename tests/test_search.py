@@ -20,6 +20,7 @@ SMALL = dict(
     search_C_factors=[1.0, 10.0],
     search_pyramid_scales=[1.1487],
     search_upsample=[0],
+    search_descriptors=["hog"],
     search_validation_variants=["original", "scale_0.5", "border"],
     search=True,
 )

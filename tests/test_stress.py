@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.config import config_from_dict
-from pyimagesearch.evaluation import stress
+from pyimagesearch.evaluation import variants
 from pyimagesearch.evaluation.metrics import detection_figures
 from pyimagesearch.geometry import iou_matrix
 from pyimagesearch.io.images import read_gray
@@ -23,14 +23,16 @@ def samples(tmp_path_factory):
     out = [(read_gray(i.path), i.boxes.copy()) for i in test[:12]]
     from pyimagesearch.sources.distractions import split_distractions
 
-    return out, stress.SceneFiles(split_distractions(conf).evaluation[:5], conf["max_image_pixels"])
+    return out, variants.SceneFiles(
+        split_distractions(conf).evaluation[:5], conf["max_image_pixels"]
+    )
 
 
 @pytest.mark.needs_data
 def test_scaled_variant_pastes_the_shrunk_image_on_a_scene(samples):
     items, scenes = samples
     rng = np.random.default_rng(0)
-    out = stress.rescaled("scale_0.5", items, scenes, rng)
+    out = variants.rescaled("scale_0.5", items, scenes, rng)
     assert len(out) == len(items) == 12
     for (image, boxes), (orig, orig_boxes) in zip(out, items):
         assert image.shape == orig.shape  # same canvas size
@@ -38,14 +40,14 @@ def test_scaled_variant_pastes_the_shrunk_image_on_a_scene(samples):
         np.testing.assert_allclose(sizes, (orig_boxes[:, 2:] - orig_boxes[:, :2]) * 0.5, atol=1)
         x1, y1, x2, y2 = np.round(boxes[0]).astype(int)
         assert image[y1:y2, x1:x2].std() > 5  # the object, not an empty canvas
-    big = stress.rescaled("scale_2", items, scenes, rng)
+    big = variants.rescaled("scale_2", items, scenes, rng)
     assert big[0][0].shape == (items[0][0].shape[0] * 2, items[0][0].shape[1] * 2)
 
 
 @pytest.mark.needs_data
 def test_border_variant_cuts_a_quarter_to_a_half_of_one_object(samples):
     items, _ = samples
-    out = stress._border("border", items, stress.SceneFiles([], 1), np.random.default_rng(0))
+    out = variants._border("border", items, variants.SceneFiles([], 1), np.random.default_rng(0))
     assert len(out) == len(items) == 12
     for (image, boxes), (orig, orig_boxes) in zip(out, items):
         widths = orig_boxes[:, 2] - orig_boxes[:, 0]
@@ -61,7 +63,7 @@ def test_border_variant_cuts_a_quarter_to_a_half_of_one_object(samples):
 @pytest.mark.needs_data
 def test_side_by_side_objects_touch_or_overlap_slightly(samples):
     items, scenes = samples
-    out = stress._side_by_side("side_by_side", items, scenes, np.random.default_rng(0))
+    out = variants._side_by_side("side_by_side", items, scenes, np.random.default_rng(0))
     assert len(out) == sum(len(b) for _, b in items) >= 12
     for image, boxes in out:
         assert boxes.shape == (2, 4)
@@ -152,7 +154,7 @@ def test_unknown_variant_is_refused(tmp_path):
 
 
 def test_stress_report_section_replaces_itself(tmp_path):
-    from pyimagesearch.report.stress import write_stress_report
+    from pyimagesearch.report.stress_section import write_stress_report
 
     (tmp_path / "report.md").write_text("# Detector report\n\nbody\n")
     results = {

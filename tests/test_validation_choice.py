@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pyimagesearch.evaluation.stress import SceneFiles, derive_variant
+from pyimagesearch.evaluation.variants import SceneFiles, derive_variant
 from pyimagesearch.search import (
     _best_round,
     choose,
@@ -20,13 +20,15 @@ from pyimagesearch.search import (
     noise_tolerance,
     validation_folds,
 )
-from pyimagesearch.sources.annotated import AnnotatedImage
+from pyimagesearch.sources.annotated_image import AnnotatedImage
 
 GRID = {"window_dim": [(96, 32), (72, 24)], "C": [0.01, 0.001, 0.1]}
 
 
 def _row(ap50, ap70, up=0, scale=1.1487, window=(96, 32), c=0.01):
+    order = [0, GRID["window_dim"].index(window), GRID["C"].index(c)]
     return {
+        "order": order,
         "window_dim": list(window),
         "C": c,
         "pyramid_scale": scale,
@@ -41,15 +43,15 @@ def test_localisation_counts_in_the_criterion():
     loose = _row(0.96, 0.60)
     tight = _row(0.95, 0.90, window=(72, 24))
     assert criterion(tight) > criterion(loose)
-    assert choose([loose, tight], GRID, 0.01) is tight
+    assert choose([loose, tight], 0.01) is tight
 
 
 def test_a_cheaper_setting_wins_only_within_noise():
     upsampled = _row(0.95, 0.90, up=1)
     cheap_close = _row(0.95, 0.895, up=0)
     cheap_worse = _row(0.90, 0.80, up=0)
-    assert choose([upsampled, cheap_close], GRID, 0.01) is cheap_close
-    assert choose([upsampled, cheap_worse], GRID, 0.01) is upsampled
+    assert choose([upsampled, cheap_close], 0.01) is cheap_close
+    assert choose([upsampled, cheap_worse], 0.01) is upsampled
 
 
 def test_noise_is_about_one_object():

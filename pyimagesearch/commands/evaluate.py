@@ -18,12 +18,12 @@ from pathlib import Path
 from ..cli import add_execution_options, configure, parser
 from ..config import DATASETS_ENV
 from ..errors import PyImageSearchError
-from ..evaluation.evaluate import evaluate
+from ..evaluation.held_out import evaluate
 from ..io.atomic import write_text_atomic
 from ..model import check_compatible, load_model
 from ..pipeline import report_dir
 from ..report.plots import plot_pr_curves
-from ..report.stress import write_stress_report
+from ..report.stress_section import write_stress_report
 from ..stress_suite import stress_suite
 
 
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int | None:
 
 def run_openimages(conf, args) -> None:
     """The Open Images protocol on ``--subset`` for the config's model (or ``--model``)."""
-    from ..evaluation.openimages_run import evaluate_openimages
+    from ..evaluation.oid_evaluation import evaluate_openimages
 
     if not args.subset:
         raise PyImageSearchError("--protocol openimages needs --subset DIR")

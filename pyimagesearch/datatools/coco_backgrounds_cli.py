@@ -12,7 +12,7 @@ import sys
 
 from ..cli import ArgumentParser, nonneg_int, positive_int, setup_logging
 from ..errors import PyImageSearchError
-from .cli import add_download_options, download_options
+from .cli_options import add_download_options, download_options
 from .coco_backgrounds import fetch_coco_backgrounds
 
 

@@ -431,7 +431,7 @@ def build_subset(
     detector should hold no ``Taxi`` (a sibling of ``Car`` under ``Land vehicle``).
 
     ``positives`` also writes what the Open Images evaluation protocol needs
-    (:mod:`pyimagesearch.evaluation.openimages`): ``boxes.csv`` (the bbox CSV rows of
+    (:mod:`pyimagesearch.evaluation.oid_metric`): ``boxes.csv`` (the bbox CSV rows of
     the kept images for the classes and their descendants, group-of and all, whatever
     the ``drop_*`` options), ``classes.csv`` (the classes asked for) and, with
     ``image_labels_csv`` (the human-verified image-level labels CSV), ``image-labels.csv``

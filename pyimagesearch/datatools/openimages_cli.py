@@ -19,7 +19,7 @@ from pathlib import Path
 from ..cli import ArgumentParser, nonneg_int, positive_int, setup_logging
 from ..config import DATASETS_ENV
 from ..errors import PyImageSearchError
-from .cli import add_download_options, download_options
+from .cli_options import add_download_options, download_options
 from .openimages import OpenImagesFiles, SubsetSpec, build_subset
 
 

@@ -9,11 +9,9 @@ config can build its schema from :data:`DESCRIPTORS`, :data:`BLOCK_NORMS` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ..config import Config
+from typing import Any
 
 #: Descriptors: HOG (``skimage.feature.hog``) and FHOG (Felzenszwalb et al., as dlib).
 DESCRIPTORS = ("hog", "fhog")
@@ -67,7 +65,7 @@ class HogParams:
                 raise ValueError(f"fhog needs cells of at least 2 pixels, got {c_r}")
 
     @classmethod
-    def from_config(cls, conf: Config) -> HogParams:
+    def from_config(cls, conf: Mapping[str, Any]) -> HogParams:
         """The descriptor parameters named in a config (``normalize`` is ``transform_sqrt``)."""
         return cls(
             orientations=conf["orientations"],

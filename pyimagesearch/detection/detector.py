@@ -76,7 +76,7 @@ class Detections:
         return detections_json(self.boxes, self.probabilities)
 
 
-class Detector:
+class WindowDetector:
     """Sliding-window detector of one linear model over an image pyramid.
 
     ``padding`` is the share of the window that may extend past the image border (so
@@ -149,7 +149,7 @@ class Detector:
         self._weights = np.ascontiguousarray(grid.reshape(-1, grid.shape[2]))
 
     @classmethod
-    def from_options(cls, model: LinearModel, window: WindowOptions) -> Detector:
+    def from_options(cls, model: LinearModel, window: WindowOptions) -> WindowDetector:
         """The detector of a model with the given window settings."""
         return cls(
             model,

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..model.linear import LinearModel
 from ..model.mixture import Mixture
-from .detector import Detections, Detector
+from .detector import Detections, WindowDetector
 from .nms import non_max_suppression
 
 if TYPE_CHECKING:
@@ -16,10 +16,10 @@ if TYPE_CHECKING:
 
 
 class MixtureDetector:
-    """One :class:`Detector` per component; ``detect`` merges their detections by
+    """One :class:`WindowDetector` per component; ``detect`` merges their detections by
     calibrated probability and runs non-maximum suppression across components."""
 
-    def __init__(self, detectors: list[Detector], overlap_thresh: float | None = None):
+    def __init__(self, detectors: list[WindowDetector], overlap_thresh: float | None = None):
         if not detectors:
             raise ValueError("a mixture detector needs at least one component")
         self.detectors = detectors
@@ -55,16 +55,18 @@ class MixtureDetector:
         return Detections(boxes_all[keep], probs_all[keep], scores_all[keep])
 
 
-def detector_for(model: LinearModel | Mixture, window: WindowOptions) -> Detector | MixtureDetector:
+def detector_for(
+    model: LinearModel | Mixture, window: WindowOptions
+) -> WindowDetector | MixtureDetector:
     """The detector of a model (or of each component of a mixture, with the settings each
     component was chosen with where ``window`` is the config's)."""
     if not isinstance(model, Mixture):
-        return Detector.from_options(model, window)
+        return WindowDetector.from_options(model, window)
     detectors = []
     for m in model.components:
         recorded = m.detection_settings()  # each component's chosen pyramid and upsampling
         detectors.append(
-            Detector(
+            WindowDetector(
                 m,
                 window.step,
                 recorded.get("pyramid_scale", window.pyramid_scale),

@@ -23,14 +23,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import ImageReadError
-
-if TYPE_CHECKING:
-    from ..config import Config
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +72,7 @@ class RemoteOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
 
     @classmethod
-    def from_config(cls, conf: Config) -> RemoteOptions:
+    def from_config(cls, conf: Mapping[str, Any]) -> RemoteOptions:
         """The options named by the config's ``storage_options`` and ``remote_*`` keys."""
         return cls(
             dict(conf["storage_options"]),

@@ -34,7 +34,7 @@ from ..checkpoint import (
 )
 from ..config import require_outputs, require_paths
 from ..descriptor.hog import HogParams
-from ..detection.detector import Detector
+from ..detection.detector import WindowDetector
 from ..detection.nms import non_max_suppression
 from ..errors import ImageReadError, Skipped
 from ..features.store import (
@@ -102,7 +102,7 @@ def mine_image(
     except ImageReadError as exc:
         return Skipped(str(exc))
     # exact features at every scale: mined windows become training rows
-    detector = Detector.from_options(model, replace(options.window, approximate=False))
+    detector = WindowDetector.from_options(model, replace(options.window, approximate=False))
     margin, margin_per_image = options.margin, options.margin_per_image
     use_margin = margin is not None and margin_per_image > 0
     cand = detector.candidates(

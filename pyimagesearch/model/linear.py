@@ -94,9 +94,11 @@ class LinearModel:
 
     def detection_settings(self) -> dict:
         """The detection settings this model was chosen or saved with (config key names):
-        the search's ``chosen_settings``, then a saved detector's own ``detector`` ones."""
+        the search's ``chosen_settings`` (pyramid step, upsampling, window step), then a
+        saved detector's own ``detector`` ones."""
         chosen = self.metadata.get("chosen_settings") or {}
-        recorded = {k: chosen[k] for k in ("pyramid_scale", "upsample") if k in chosen}
+        keys = ("pyramid_scale", "upsample", "window_step")
+        recorded = {k: chosen[k] for k in keys if k in chosen}
         return {**recorded, **(self.metadata.get("detector") or {})}
 
     def weight_grid(self) -> np.ndarray:

@@ -15,7 +15,7 @@ from ..sources.dims import BoxStatistics, suggest_window_dim
 from .gallery import detection_gallery
 from .html import write_html_report
 from .plots import plot_box_statistics, plot_pr_curves, plot_rounds
-from .search import search_section, write_search_json
+from .search_section import search_section, write_search_json
 from .template import template_picture
 
 if TYPE_CHECKING:

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import AnnotationError, ConfigError
-from .annotated import AnnotatedImage
-
-if TYPE_CHECKING:
-    from ..config import Config
+from .annotated_image import AnnotatedImage
 
 __all__ = ["READERS", "AnnotatedImage", "read_annotations", "reader", "split_train_test"]
 
@@ -38,7 +35,7 @@ READERS: dict[str, str] = {
 }
 
 
-def reader(fmt: str) -> Callable[[Config], list[AnnotatedImage]]:
+def reader(fmt: str) -> Callable[[Mapping[str, Any]], list[AnnotatedImage]]:
     """The reader function of an ``annotation_format`` name."""
     if fmt not in READERS:
         raise ConfigError(f"key 'annotation_format': no reader for '{fmt}'")
@@ -46,7 +43,7 @@ def reader(fmt: str) -> Callable[[Config], list[AnnotatedImage]]:
     return getattr(importlib.import_module(f"{__package__}.{module}"), func)
 
 
-def read_annotations(conf: Config) -> list[AnnotatedImage]:
+def read_annotations(conf: Mapping[str, Any]) -> list[AnnotatedImage]:
     """Read the annotated images named by the config, in a stable (sorted) order."""
     items = reader(conf["annotation_format"])(conf)
     if not items:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import scipy.io
 
 from ..errors import AnnotationError
-from .annotated import AnnotatedImage
-
-if TYPE_CHECKING:
-    from ..config import Config
+from .annotated_image import AnnotatedImage
 
 
 def read_caltech_mat(path: str | Path) -> np.ndarray:
@@ -53,7 +51,7 @@ def _box_coord(path: str | Path, value: object) -> np.ndarray:
     return coords
 
 
-def read_caltech_folder(conf: Config) -> list[AnnotatedImage]:
+def read_caltech_folder(conf: Mapping[str, Any]) -> list[AnnotatedImage]:
     """Pair every ``annotation_NNNN.mat`` with ``image_NNNN.jpg`` in ``image_dataset``."""
     ann_dir, img_dir = Path(conf["image_annotations"]), Path(conf["image_dataset"])
     if not ann_dir.is_dir():

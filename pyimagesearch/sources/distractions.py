@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +31,6 @@ from .image_lists import (
     ref_category,
     ref_order,
 )
-
-if TYPE_CHECKING:
-    from ..config import Config
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +72,7 @@ class DistractionSplit:
 
 
 def check_excluded_categories(
-    conf: Config, root: Path | str, images: list[ImageRef] | None = None
+    conf: Mapping[str, Any], root: Path | str, images: list[ImageRef] | None = None
 ) -> None:
     """Stop when ``distraction_exclude_categories`` names a folder not under ``root``
     (for remote images: a category none of ``images`` has)."""
@@ -95,7 +93,7 @@ def check_excluded_categories(
             )
 
 
-def split_distractions(conf: Config) -> DistractionSplit:
+def split_distractions(conf: Mapping[str, Any]) -> DistractionSplit:
     """The seeded split of the config's distraction images."""
     value = conf["image_distractions"]
     remote = is_remote_source(value)

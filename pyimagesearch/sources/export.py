@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import PyImageSearchError
 from ..io.atomic import write_text_atomic
 from ..io.safe_paths import safe_child
-from .annotated import AnnotatedImage
+from .annotated_image import AnnotatedImage
 
 Detections = Mapping[str, Sequence[Mapping[str, object]]]
 

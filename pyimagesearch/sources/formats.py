@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import AnnotationError, ImageReadError, UnsafePathError, did_you_mean
 from ..io.images import header_size, list_images
 from ..io.safe_paths import check_relative, is_inside, safe_child
-from .annotated import AnnotatedImage
+from .annotated_image import AnnotatedImage
 from .coco import load_coco, unknown_category
 
 log = logging.getLogger(__name__)

@@ -32,21 +32,24 @@ def search_section(result: dict) -> list[str]:
         "(localisation counts); among the settings within "
         f"{result.get('tolerance', 0):.3f} of the best (one object's worth: noise), the "
         f"cheaper detector and the setting nearer the config won ({result['seconds']:.0f} s): "
+        f"descriptor **{chosen.get('descriptor', 'hog')}** (cells "
+        f"{chosen.get('pixels_per_cell', '')}), "
         f"window_dim **{chosen['window_dim']}**, C **{chosen['C']:g}**, pyramid_scale "
         f"**{chosen['pyramid_scale']:g}**, upsample **{chosen['upsample']}**. The model "
         "file records them; `load_detector`, `test_model.py`, `evaluate.py` and the other "
         'steps use them (set `"search": false` to use the config\'s own values).',
         "",
         *_rounds_lines(result),
-        "| window_dim | C | pyramid_scale | upsample | AP (IoU ≥ 0.5) | AP (IoU ≥ 0.7) | "
-        "mean IoU | |",
-        "|---|---|---|---|---|---|---|---|",
+        "| descriptor | window_dim | C | pyramid_scale | upsample | AP (IoU ≥ 0.5) | "
+        "AP (IoU ≥ 0.7) | mean IoU | |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     rows = sorted(result["rows"], key=lambda r: -(r["ap50"] + r["ap70"]))
     for r in rows:
         mark = "**chosen**" if r.get("chosen") else ""
         lines.append(
-            f"| {r['window_dim']} | {r['C']:g} | {r['pyramid_scale']:g} | {r['upsample']} | "
+            f"| {r.get('descriptor', 'hog')} | {r['window_dim']} | {r['C']:g} | "
+            f"{r['pyramid_scale']:g} | {r['upsample']} | "
             f"{r['ap50']:.4f} | {r['ap70']:.4f} | {r['mean_iou']:.3f} | {mark} |"
         )
     return [*lines, ""]

@@ -25,7 +25,7 @@ from ..detection.files import detect_files
 from ..errors import Skipped
 from ..io.images import list_images
 from ..model.linear import LinearModel
-from .openimages import (
+from .oid_metric import (
     Hierarchy,
     ImageDetections,
     ImageTruth,
