@@ -138,6 +138,7 @@ def write_report(
         f"- skipped inputs: {len(extraction.skipped)}",
         f"- window: {conf['window_dim']} (suggested from the boxes: "
         f"{list(suggest_window_dim(boxes, conf['pixels_per_cell'], None, conf['descriptor']))})",
+        _smallest_object_line(conf),
         "",
         _stats_table(boxes.table()),
         "",
@@ -218,6 +219,21 @@ def provenance_section(record: dict | None, model_path: str) -> list[str]:
         "",
     ]
     return lines
+
+
+def _smallest_object_line(conf: Config) -> str:
+    """How small an object the detector can find: its window on the largest layer."""
+    (w, h), up = conf["window_dim"], conf["upsample"]
+    f = 2.0**up
+    more = (
+        f"set `upsample` {up + 1} to find objects down to {w / f / 2:.0f}x{h / f / 2:.0f}"
+        if up < 3
+        else "the most `upsample` allows"
+    )
+    return (
+        f"- smallest object found: about {w / f:.0f}x{h / f:.0f} pixels (the window on the "
+        f"largest pyramid layer, the image enlarged {f:g}x by `upsample` {up}); {more}"
+    )
 
 
 def _box_error_lines(ev, conf: Config) -> list[str]:
