@@ -147,9 +147,10 @@ def search_settings(conf: Config, progress: bool = True, overwrite: bool = False
     for row in result.rows:
         row["chosen"] = row is best
     if conf["hn_rounds"]:
-        gain = conf["hn_min_ap_gain"]
-        result.rounds = search.rounds(best, conf["hn_rounds"], max(result.tolerance, gain or 0))
-        result.chosen["hn_rounds"] = _best_round(result.rounds, result.tolerance)
+        # a round counts when it gains beyond noise (and hn_min_ap_gain, if set)
+        gain = max(result.tolerance, conf["hn_min_ap_gain"] or 0)
+        result.rounds = search.rounds(best, conf["hn_rounds"], gain)
+        result.chosen["hn_rounds"] = _best_round(result.rounds, gain)
     result.seconds = time.perf_counter() - start
     log.info("search chose %s in %.1f s", result.chosen, result.seconds)
     return result
@@ -538,6 +539,7 @@ def _widen_C(search: _Search, result: SearchResult, grid: dict, best: dict) -> l
         extra = cs[0] * cs[0] / cs[1]
     else:
         return []
+    extra = float(f"{extra:.6g}")  # 0.1 * 0.1 / 0.01 is 1.0000000000000002
     if not math.isfinite(extra) or extra <= 0:
         return []
     grid["C"].append(extra)

@@ -5,6 +5,10 @@ python scripts/config_reference.py --write docs/configuration.md   # write it
 python scripts/config_reference.py --check docs/configuration.md   # exit 1 if stale
 """
 
+import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+
+# isort: split
+
 import argparse
 import sys
 

@@ -246,7 +246,9 @@ def test_coco_backgrounds_folder_works_as_distractions(small_run, tmp_path):
         coco / "images",
     )
     assert result.returncode == 0, result.stderr
-    conf = load_config(conf_path).replace(image_distractions=str(out))
+    conf = load_config(conf_path).replace(
+        image_distractions=str(out), distraction_exclude_categories=[]
+    )
     images = sorted((out / "images").glob("*.jpg"))
     assert images
     summary = mine_hard_negatives(conf, 7, images=None, progress=False)
