@@ -691,36 +691,21 @@ def main() -> int:
             )
             with single_threaded():
                 made = {
-                    "fine": WindowDetector(
+                    name: WindowDetector(
                         model,
                         step,
-                        fine_scale,
+                        scale,
                         conf["hn_min_probability"],
                         conf["overlap_thresh"],
                         conf["padding"],
                         conf["upsample"],
-                        approximate=True,
-                    ),
-                    "fine_exact": WindowDetector(
-                        model,
-                        step,
-                        fine_scale,
-                        conf["hn_min_probability"],
-                        conf["overlap_thresh"],
-                        conf["padding"],
-                        conf["upsample"],
-                        approximate=False,
-                    ),
-                    "coarse_1.5": WindowDetector(
-                        model,
-                        step,
-                        1.5,
-                        conf["hn_min_probability"],
-                        conf["overlap_thresh"],
-                        conf["padding"],
-                        conf["upsample"],
-                        approximate=False,
-                    ),
+                        approximate=approximate,
+                    )
+                    for name, scale, approximate in (
+                        ("fine", fine_scale, True),
+                        ("fine_exact", fine_scale, False),
+                        ("coarse_1.5", 1.5, False),
+                    )
                 }
                 for name, det in made.items():
                     fine[name] = statistics.median(time_detector(det, images, args.repeats)[0])
