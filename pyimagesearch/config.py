@@ -251,8 +251,8 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "hn_min_ap_gain": (
         _doc(
             {"type": ["number", "null"]},
-            "the validation AP gain a mining round must bring for the settings search to "
-            "try another (null: about one validation object's worth of AP)",
+            "the validation AP gain a mining round must bring over the one before to be kept "
+            "(null: a round is kept while validation stays within noise of its best)",
         ),
         None,
     ),

@@ -14,7 +14,7 @@ values localisation (mean of AP at IoU 0.5 and 0.7, pooled over folds); among th
 settings within noise of the best (one object's worth of AP), the cheaper detector and
 the setting nearer the config win. A ``C`` that wins on the edge of its grid is followed
 one step further. Then the number of mining rounds is chosen the same way: mining goes
-on while validation improves.
+on while a round keeps validation within noise of the best (or gains ``hn_min_ap_gain``).
 """
 
 from __future__ import annotations
@@ -147,10 +147,9 @@ def search_settings(conf: Config, progress: bool = True, overwrite: bool = False
     for row in result.rows:
         row["chosen"] = row is best
     if conf["hn_rounds"]:
-        # a round counts when it gains beyond noise (and hn_min_ap_gain, if set)
-        gain = max(result.tolerance, conf["hn_min_ap_gain"] or 0)
-        result.rounds = search.rounds(best, conf["hn_rounds"], gain)
-        result.chosen["hn_rounds"] = _best_round(result.rounds, gain)
+        rule = (result.tolerance, conf["hn_min_ap_gain"])
+        result.rounds = search.rounds(best, conf["hn_rounds"], *rule)
+        result.chosen["hn_rounds"] = _best_round(result.rounds, *rule)
     result.seconds = time.perf_counter() - start
     log.info("search chose %s in %.1f s", result.chosen, result.seconds)
     return result
@@ -421,9 +420,11 @@ class _Search:
                 out[(scale, u)] = (boxes, scores, val.boxes)
         return out
 
-    def rounds(self, best: dict, max_rounds: int, tolerance: float) -> list[dict]:
+    def rounds(
+        self, best: dict, max_rounds: int, tolerance: float, min_gain: float | None = None
+    ) -> list[dict]:
         """Validation figures after each mining round of the chosen setting (round 0: no
-        mining), mining on while a round improves validation beyond noise."""
+        mining), mining on while each round keeps validation (:func:`_round_counts`)."""
         from .mining.hard_negatives import annotated_group, mine_hard_negatives
 
         window, c = tuple(best["window_dim"]), best["C"]
@@ -456,7 +457,7 @@ class _Search:
                 parts.append(self._detections(model, k, grid)[key])
             history.append({"round": r, "hard_negatives_added": added, **_figures(parts)})
             log.info("search: mining round %d on validation: %s", r, history[-1])
-            if not added or criterion(history[-1]) <= max(map(criterion, history[:-1])) + tolerance:
+            if not added or not _round_counts(history, tolerance, min_gain):
                 break
         return history
 
@@ -513,10 +514,25 @@ def _position(window: tuple[int, int], c: float, grid: dict) -> list[int]:
     ]
 
 
-def _best_round(history: list[dict], tolerance: float) -> int:
-    """The earliest round within noise of the best validation figure."""
-    top = max(criterion(h) for h in history)
-    return min(h["round"] for h in history if criterion(h) >= top - tolerance)
+def _round_counts(history: list[dict], tolerance: float, min_gain: float | None) -> bool:
+    """Whether the last round of ``history`` is kept: it stays within noise of the best
+    round before it (mining lowers false positives at the operating threshold, which AP
+    barely shows, so a round that costs nothing on validation is kept), or, with
+    ``min_gain`` (``hn_min_ap_gain``), it gains at least that over the round before."""
+    last, before = criterion(history[-1]), [criterion(h) for h in history[:-1]]
+    if min_gain is not None:
+        return last >= before[-1] + min_gain
+    return last >= max(before) - tolerance
+
+
+def _best_round(history: list[dict], tolerance: float, min_gain: float | None = None) -> int:
+    """The last round of the run of rounds that count (:func:`_round_counts`)."""
+    chosen = 0
+    for i in range(1, len(history)):
+        if not _round_counts(history[: i + 1], tolerance, min_gain):
+            break
+        chosen = history[i]["round"]
+    return chosen
 
 
 def _figures(parts: list[tuple]) -> dict:

@@ -73,16 +73,20 @@ def test_few_images_are_validated_over_folds_that_cover_them_once():
     assert len(many) == 1 and len(many[0][1]) == 30
 
 
-def test_rounds_stop_at_the_earliest_within_noise_of_the_best():
+def test_rounds_are_kept_while_validation_holds():
     history = [
         {"round": 0, "ap50": 0.90, "ap70": 0.80},
         {"round": 1, "ap50": 0.95, "ap70": 0.86},
-        {"round": 2, "ap50": 0.952, "ap70": 0.862},
+        {"round": 2, "ap50": 0.948, "ap70": 0.858},  # within noise: kept (fewer FPs)
     ]
-    assert _best_round(history, 0.01) == 1
-    history[2].update(ap50=0.99, ap70=0.95)
     assert _best_round(history, 0.01) == 2
+    history[2].update(ap50=0.92, ap70=0.80)  # worse beyond noise: round 1
+    assert _best_round(history, 0.01) == 1
     assert _best_round(history[:1], 0.01) == 0
+    # with hn_min_ap_gain, a round must gain that much over the one before
+    history[2].update(ap50=0.96, ap70=0.87)
+    assert _best_round(history, 0.01, min_gain=0.02) == 1
+    assert _best_round(history, 0.01, min_gain=0.5) == 0
 
 
 def _png(path, shape):

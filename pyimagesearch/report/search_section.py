@@ -62,9 +62,11 @@ def _rounds_lines(result: dict) -> list[str]:
         return []
     best = result["chosen"].get("hn_rounds", rounds[-1]["round"])
     lines = [
-        f"Mining rounds: **{best}**, chosen on the same validation images (mining went on "
-        "while a round improved the criterion beyond noise; the earliest round within noise "
-        "of the best is kept). The test set only reports.",
+        f"Mining rounds: **{best}**, chosen on the same validation images: a round is kept "
+        "while the criterion stays within noise of its best so far (mining lowers false "
+        "positives at the operating threshold, which AP barely shows; with `hn_min_ap_gain`, "
+        "while each round gains that much), and mining stops at the first round that is "
+        "not. The test set only reports.",
         "",
         "| round | hard negatives added | AP (IoU ≥ 0.5) | AP (IoU ≥ 0.7) | mean IoU |",
         "|---|---|---|---|---|",
