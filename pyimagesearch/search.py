@@ -478,7 +478,7 @@ def quick_model(
 
     from .features.store import FeatureStore
     from .model.linear import platt_sigmoid
-    from .model.training import _add_box_regressor, training_set
+    from .model.training import add_box_regressor, training_set
 
     opts = conf.options
     store = FeatureStore(conf["features_path"], opts.descriptor, opts.window.window_dim)
@@ -498,7 +498,7 @@ def quick_model(
     if conf["box_regression_samples"]:
         key = conf["features_path"]
         if regressors is None or key not in regressors:
-            _add_box_regressor(model, store)
+            add_box_regressor(model, store)
             if regressors is not None:
                 regressors[key] = model.box_regressor
         model.box_regressor = regressors[key] if regressors is not None else model.box_regressor

@@ -212,13 +212,13 @@ def train_model(
         )
         model.metadata.update(counts, **(metadata or {}))
     if conf["box_regression_samples"]:
-        _add_box_regressor(model, store)
+        add_box_regressor(model, store)
     model.metadata["provenance"] = provenance.collect(conf, path)
     save_model(model, path)
     return model
 
 
-def _add_box_regressor(model: LinearModel, store: FeatureStore) -> None:
+def add_box_regressor(model: LinearModel, store: FeatureStore) -> None:
     """Fit the box regressor on the store's box samples, when it has them."""
     if not store.count(BOX_SAMPLES):
         log.warning("%s holds no box samples: boxes will be the windows", store.path)
