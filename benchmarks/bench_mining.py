@@ -380,7 +380,8 @@ def stage_breakdown(
     """Mean ms per image of each stage of ``WindowDetector.candidates``, and of the whole call.
 
     The stages are re-run one by one with the library's public pieces (and its correlate
-    kernel), mirroring ``WindowDetector._score_layer``; whole calls are timed in the same loop,
+    kernel), mirroring ``WindowDetector._score_grids`` on unpadded layers computed exactly;
+    whole calls are timed in the same loop,
     so "Python overhead" (whole minus stages) compares like with like.
     """
     from pyimagesearch.descriptor import kernels as _kernels
@@ -389,7 +390,7 @@ def stage_breakdown(
     model = detector.model
     step, scale = conf["hn_window_step"], conf["hn_pyramid_scale"]
     grid = model.weight_grid()
-    weights_t = np.ascontiguousarray(grid.reshape(-1, grid.shape[2]).T)
+    weights = np.ascontiguousarray(grid.reshape(-1, grid.shape[2]))
     win_r, win_c = grid.shape[:2]
     c_r, c_c = model.hog.pixels_per_cell
     ww, wh = model.window_dim
@@ -423,13 +424,12 @@ def stage_breakdown(
                     hist = timed(stages[1], cell_histograms, magnitude, bins, model.hog, phase)
                     blocks = timed(stages[2], normalize_blocks, hist, model.hog)
                     flat = blocks.reshape(blocks.shape[0] * blocks.shape[1], -1)
-                    partial = timed(stages[3], np.matmul, flat, weights_t)
-                    partial = partial.reshape(blocks.shape[0], blocks.shape[1], -1)
+                    planes = timed(stages[3], np.matmul, weights, flat.T)
+                    planes = planes.reshape(-1, blocks.shape[0], blocks.shape[1])
                     n_r, n_c = blocks.shape[0] - win_r + 1, blocks.shape[1] - win_c + 1
                     out = np.empty((n_r, n_c), np.float32)
-                    timed(
-                        stages[4], _kernels.correlate_blocks, partial, n_r, n_c, win_r, win_c, out
-                    )
+                    args = (planes, 0, 0, n_r, n_c, win_r, win_c, out)
+                    timed(stages[4], _kernels.correlate_planes, *args)
     n = len(images) * repeats
     return {key: seconds * 1e3 / n for key, seconds in totals.items()}
 

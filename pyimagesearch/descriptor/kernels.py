@@ -144,25 +144,6 @@ def l1_blocks(hist, b_r, b_c, sqrt, out):
 
 
 @numba.jit(**_JIT)
-def correlate_blocks(partial, n_rows, n_cols, win_r, win_c, out):
-    """Window scores from per-block partial products.
-
-    ``partial[i, j, a * win_c + b]`` is block ``(i, j)`` dotted with the weights of the
-    window's block ``(a, b)``; a window at block ``(i, j)`` scores the sum over ``a, b``
-    of ``partial[i + a, j + b, a * win_c + b]``.
-    """
-    for i in range(n_rows):
-        for j in range(n_cols):
-            out[i, j] = 0.0
-    for a in range(win_r):
-        for b in range(win_c):
-            col = a * win_c + b
-            for i in range(n_rows):
-                for j in range(n_cols):
-                    out[i, j] += partial[i + a, j + b, col]
-
-
-@numba.jit(**_JIT)
 def correlate_planes(planes, top, left, n_rows, n_cols, win_r, win_c, out):
     """Window scores from per-block partial products laid out one plane per window block.
 
@@ -212,7 +193,6 @@ def warm_up() -> None:
     hist = np.empty((3, 3, 9), np.float32)
     cell_histograms(magnitude, bins, 9, 4, 4, 0, 0, hist)
     l1_blocks(hist, 2, 2, False, np.empty((2, 2, 2, 2, 9), np.float32))
-    correlate_blocks(np.zeros((2, 2, 1), np.float32), 1, 1, 1, 1, np.zeros((1, 1), np.float32))
     correlate_planes(
         np.zeros((1, 2, 2), np.float32), 0, 0, 1, 1, 1, 1, np.zeros((1, 1), np.float32)
     )
