@@ -25,12 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from pyimagesearch.config import load_config
 from pyimagesearch.evaluation.variants import VARIANTS
+from pyimagesearch.infrastructure.config import load_config
 from pyimagesearch.model.modelfile import load_model
-from pyimagesearch.pipeline import run_pipeline
-from pyimagesearch.settings import settled_config
-from pyimagesearch.stress_suite import stress_suite
+from pyimagesearch.orchestration.pipeline import run_pipeline
+from pyimagesearch.orchestration.settings import settled_config
+from pyimagesearch.orchestration.stress_suite import stress_suite
 
 COURSE = dict(
     padding=0.0,

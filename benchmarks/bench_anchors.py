@@ -63,10 +63,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pyimagesearch.config import DATASETS_ENV, load_config
 from pyimagesearch.detection.nms import non_max_suppression
 from pyimagesearch.evaluation.metrics import summarize_detections
-from pyimagesearch.geometry import clip_boxes
+from pyimagesearch.infrastructure.config import DATASETS_ENV, load_config
+from pyimagesearch.infrastructure.geometry import clip_boxes
 from pyimagesearch.io.atomic import write_text_atomic
 from pyimagesearch.sources.annotations import read_annotations, split_train_test
 from pyimagesearch.sources.formats import read_voc

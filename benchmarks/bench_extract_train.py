@@ -35,8 +35,8 @@ import time
 import numpy as np
 from joblib.externals.loky import get_reusable_executor
 
-from pyimagesearch.config import Config, load_config
 from pyimagesearch.features.extract import extract_features
+from pyimagesearch.infrastructure.config import Config, load_config
 from pyimagesearch.model.training import train_model
 
 EXTRACT_TARGET_S = 5.0

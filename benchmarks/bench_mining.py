@@ -139,19 +139,19 @@ from reference import naive_detect  # benchmarks/reference.py, beside this scrip
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import pyimagesearch
-from pyimagesearch.config import Config, load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection import WindowDetector
 from pyimagesearch.detection.pyramid import pyramid, pyramid_shapes
-from pyimagesearch.errors import ModelError
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import write_store
-from pyimagesearch.geometry import window_padding
+from pyimagesearch.infrastructure.config import Config, load_config
+from pyimagesearch.infrastructure.errors import ModelError
+from pyimagesearch.infrastructure.geometry import window_padding
 from pyimagesearch.io.images import list_images, read_gray
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.model import LinearModel, check_compatible, load_model
 from pyimagesearch.model.training import train_model
-from pyimagesearch.settings import settled_config
+from pyimagesearch.orchestration.settings import settled_config
 
 N_IMAGES = 50
 N_NAIVE = 3

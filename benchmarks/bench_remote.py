@@ -128,7 +128,7 @@ def client(conf_path: str, refs: list[str] | None, workers: int, queue) -> None:
     import logging
 
     logging.disable(logging.WARNING)
-    from pyimagesearch.config import load_config
+    from pyimagesearch.infrastructure.config import load_config
     from pyimagesearch.mining import mine_hard_negatives
     from pyimagesearch.sources.image_lists import list_image_refs
 
@@ -167,8 +167,8 @@ def run_client(conf_path: Path, refs, workers: int) -> dict:
 
 
 def train(conf_raw: dict, tmp: Path) -> Path:
-    from pyimagesearch.config import load_config
     from pyimagesearch.features.extract import extract_features
+    from pyimagesearch.infrastructure.config import load_config
     from pyimagesearch.model.training import train_model
 
     path = tmp / "train.json"

@@ -30,14 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.features.store import FeatureStore, hard_negative_group, write_store
+from pyimagesearch.infrastructure.config import load_config
 from pyimagesearch.io.images import list_images
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.model import check_compatible, load_model
 from pyimagesearch.model.linear import LinearModel
-from pyimagesearch.settings import settled_config
+from pyimagesearch.orchestration.settings import settled_config
 
 
 def parse_args() -> argparse.Namespace:

@@ -14,7 +14,7 @@ import sys
 INSTALL = "install the project first: pip install -e . (in the repository root)"
 
 try:
-    import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+    import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
     from pyimagesearch.datatools.fetch_cli import main
 except ModuleNotFoundError as exc:
     root = (exc.name or "").split(".")[0]

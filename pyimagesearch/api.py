@@ -22,12 +22,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .config import EXTRA_KEYS, Config, config_from_dict
 from .detection.detector import Detections
 from .detection.detector import WindowDetector as _WindowDetector
 from .detection.mixture import MixtureDetector as _MixtureDetector
-from .errors import ConfigError
 from .evaluation.metrics import summarize_detections
+from .infrastructure.config import EXTRA_KEYS, Config, config_from_dict
+from .infrastructure.errors import ConfigError
 from .model.linear import LinearModel
 from .model.mixture import Mixture
 from .model.modelfile import load_model, save_model
@@ -377,8 +377,8 @@ def _train(conf: Config, progress: bool) -> LinearModel:
     from .features.extract import extract_features
     from .mining.hard_negatives import mine_annotated, mine_hard_negatives
     from .model.training import train_model
-    from .search import search_settings
-    from .settings import chosen_config
+    from .orchestration.search import search_settings
+    from .orchestration.settings import chosen_config
 
     chosen: dict[str, Any] = {}
     if conf["search"]:

@@ -5,7 +5,7 @@ Example:
         --exclude person car --exclude-supercategory vehicle --num 1000 --out backgrounds
 """
 
-import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 
 # isort: split
 

@@ -5,14 +5,14 @@ python scripts/config_reference.py --write docs/configuration.md   # write it
 python scripts/config_reference.py --check docs/configuration.md   # exit 1 if stale
 """
 
-import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 
 # isort: split
 
 import argparse
 import sys
 
-from pyimagesearch.config_reference import is_current, render, write
+from pyimagesearch.infrastructure.config_reference import is_current, render, write
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ With several ``--model`` files (e.g. the pipeline's ``models/compare_annotated_o
 beside ``model.json``), all are evaluated on the same images in one run and compared.
 """
 
-import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 
 # isort: split
 

@@ -1,6 +1,6 @@
 """Statistics of the annotated boxes and a suggested window_dim."""
 
-import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 
 # isort: split
 

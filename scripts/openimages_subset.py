@@ -9,7 +9,7 @@ Examples:
         --images-csv train-images-boxable-with-rotation.csv --out oi_backgrounds
 """
 
-import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 
 # isort: split
 

@@ -1,6 +1,6 @@
 """Review a mining round: contact sheet of the most confident windows, suspects, categories."""
 
-import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 
 # isort: split
 

@@ -1,6 +1,6 @@
 """Run the whole workflow (explore, extract, train, mine/retrain rounds, evaluate) and report."""
 
-import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 
 # isort: split
 

@@ -1,6 +1,6 @@
 """Detect objects in an image or a folder; draw the boxes and write them as JSON."""
 
-import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 
 # isort: split
 

@@ -1,6 +1,6 @@
 """Train the calibrated linear SVM on the feature store and save the model (JSON)."""
 
-import pyimagesearch.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
+import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 
 # isort: split
 

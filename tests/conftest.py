@@ -99,8 +99,8 @@ def train_small(tmp: Path, **overrides) -> tuple[Path, dict]:
     the config as a dict."""
     import json
 
-    from pyimagesearch.config import load_config
     from pyimagesearch.features.extract import extract_features
+    from pyimagesearch.infrastructure.config import load_config
     from pyimagesearch.model.training import train_model
 
     small = {
@@ -132,7 +132,7 @@ def write_conf(tmp_path):
 def mining(model, step: int, scale: float, min_probability: float, **options):
     """``MiningOptions`` for ``mine_image``: the model's window scanned with ``step`` and
     ``scale`` (NMS overlap 0.3, no padding), keeping windows at ``>= min_probability``."""
-    from pyimagesearch.options import MiningOptions, WindowOptions
+    from pyimagesearch.infrastructure.options import MiningOptions, WindowOptions
 
     window = WindowOptions(tuple(model.window_dim), step, scale, min_probability, 0.3)
     return MiningOptions(window, **options)

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection import WindowDetector
 from pyimagesearch.features.extract import jittered_boxes
 from pyimagesearch.features.store import FeatureStore
+from pyimagesearch.infrastructure.config import load_config
 from pyimagesearch.io.images import read_gray
 from pyimagesearch.mining.hard_negatives import annotated_group, mine_hard_negatives, mine_image
 from pyimagesearch.model.linear import LinearModel

@@ -304,9 +304,9 @@ def test_every_sub_command_has_the_scripts_options():
 
 @pytest.mark.needs_data
 def test_percent_gt_images_1_trains_on_all_and_evaluation_says_there_is_no_test_set(tmp_path):
-    from pyimagesearch.config import config_from_dict
-    from pyimagesearch.errors import ConfigError
     from pyimagesearch.evaluation.held_out import evaluate
+    from pyimagesearch.infrastructure.config import config_from_dict
+    from pyimagesearch.infrastructure.errors import ConfigError
     from pyimagesearch.sources.annotations import read_annotations, split_train_test
 
     from .conftest import cars_conf_dict

@@ -8,9 +8,14 @@ from argparse import Namespace
 
 import pytest
 
-from pyimagesearch.cli import configure
-from pyimagesearch.config import DATASETS_ENV, SCHEDULER_ENV, config_from_dict, load_config
-from pyimagesearch.errors import ConfigError
+from pyimagesearch.commands.cli import configure
+from pyimagesearch.infrastructure.config import (
+    DATASETS_ENV,
+    SCHEDULER_ENV,
+    config_from_dict,
+    load_config,
+)
+from pyimagesearch.infrastructure.errors import ConfigError
 
 from .conftest import ROOT, cars_conf_dict
 

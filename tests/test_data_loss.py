@@ -16,10 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection.files import drawing_paths
-from pyimagesearch.errors import PyImageSearchError, StoreError
 from pyimagesearch.features import store as store_module
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import (
@@ -30,6 +28,8 @@ from pyimagesearch.features.store import (
     store_lock,
     write_store,
 )
+from pyimagesearch.infrastructure.config import load_config
+from pyimagesearch.infrastructure.errors import PyImageSearchError, StoreError
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.mining.hard_negatives import annotated_group
 from pyimagesearch.model import save_model

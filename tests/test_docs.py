@@ -35,8 +35,14 @@ import pytest
 
 from pyimagesearch.api import COURSE_DEFAULTS
 from pyimagesearch.commands import COMMANDS
-from pyimagesearch.config import COURSE_KEYS, DATASETS_ENV, EXTRA_KEYS, SCHEDULER_ENV, SCHEMA
-from pyimagesearch.config_reference import REFERENCE_PATH, WRITE_COMMAND, render
+from pyimagesearch.infrastructure.config import (
+    COURSE_KEYS,
+    DATASETS_ENV,
+    EXTRA_KEYS,
+    SCHEDULER_ENV,
+    SCHEMA,
+)
+from pyimagesearch.infrastructure.config_reference import REFERENCE_PATH, WRITE_COMMAND, render
 
 from .conftest import DATASETS, ROOT
 
@@ -373,7 +379,7 @@ def test_configuration_reference_lists_every_key_with_a_description():
 
 
 def test_a_key_without_a_description_fails_the_rendering(monkeypatch):
-    from pyimagesearch import config_reference
+    from pyimagesearch.infrastructure import config_reference
 
     monkeypatch.setitem(config_reference.EXTRA_KEYS, "new_key", ({"type": "integer"}, 1))
     with pytest.raises(ValueError, match="new_key"):
@@ -462,16 +468,22 @@ def test_package_layout_names_exist():
         if b.marker == "<!-- run by tests/test_docs.py::test_package_layout_names_exist -->"
     ]
     assert block.path.name == "how-it-works.md"
-    top, checked = None, 0
+    parents, checked = {}, 0  # indent -> the folder its entries live in
     for line in block.code.splitlines():
         entry = re.match(r"^( *)(\S(?:.*?\S)?)(?: {2,}|$)", line)
-        if not entry or len(entry[1]) > 2:
+        if not entry or len(entry[1]) > 4:
             continue  # a description continued on the next line
-        if not entry[1]:
-            top = ROOT / entry[2]
-            assert top.is_dir(), entry[2]
+        depth = len(entry[1])
+        if depth == 0:
+            parents = {2: ROOT / entry[2]}
+            assert parents[2].is_dir(), entry[2]
             continue
         for name in entry[2].split(", "):
-            assert (top / name).exists(), f"{top.name}/{name}"
+            if name.endswith(":"):
+                name = name[:-1]
+            path = parents[depth] / name.split()[0]
+            assert path.exists(), str(path.relative_to(ROOT))
+            if path.is_dir():
+                parents[depth + 2] = path
             checked += 1
     assert checked > 20

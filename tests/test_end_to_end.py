@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
+from pyimagesearch.infrastructure.config import load_config
 from pyimagesearch.mining.hard_negatives import annotated_group
 from pyimagesearch.model import load_model
 from pyimagesearch.sources.annotations import read_annotations, split_train_test

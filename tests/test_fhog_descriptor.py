@@ -9,17 +9,17 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.config import config_from_dict
 from pyimagesearch.descriptor.fhog import fhog_grid
 from pyimagesearch.descriptor.grid import layer_grids, nonzero_region
 from pyimagesearch.descriptor.hog import HogParams, window_descriptor
 from pyimagesearch.descriptor.params import DESCRIPTORS
 from pyimagesearch.detection import WindowDetector
-from pyimagesearch.errors import ConfigError, ModelError
+from pyimagesearch.infrastructure.config import config_from_dict
+from pyimagesearch.infrastructure.errors import ConfigError, ModelError
 from pyimagesearch.model import check_compatible, load_model, save_model
 from pyimagesearch.model.linear import LinearModel
+from pyimagesearch.orchestration.search import candidate_windows
 from pyimagesearch.report.template import cell_weights, template_picture
-from pyimagesearch.search import candidate_windows
 
 from .conftest import cars_conf_dict
 

@@ -5,13 +5,13 @@ import json
 import cv2
 import pytest
 
-from pyimagesearch.config import config_from_dict
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection import WindowDetector
 from pyimagesearch.features.store import FeatureStore
+from pyimagesearch.infrastructure.config import config_from_dict
 from pyimagesearch.io.images import read_gray
 from pyimagesearch.model import load_model
-from pyimagesearch.pipeline import run_pipeline
+from pyimagesearch.orchestration.pipeline import run_pipeline
 
 from .conftest import CARS, cars_conf_dict
 

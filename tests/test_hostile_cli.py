@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from pyimagesearch import cli
+from pyimagesearch.commands import cli
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.errors import ConfigError
 from pyimagesearch.features.store import write_store
+from pyimagesearch.infrastructure.errors import ConfigError
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.model.modelfile import save_model
 

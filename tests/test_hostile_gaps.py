@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.config import load_config
 from pyimagesearch.datatools.coco_backgrounds import fetch_coco_backgrounds
 from pyimagesearch.datatools.download import (
     DownloadOptions,
@@ -29,8 +28,9 @@ from pyimagesearch.datatools.download import (
 from pyimagesearch.datatools.openimages import make_placeholder_verifier, write_crops
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection.files import check_outputs, label_paths
-from pyimagesearch.errors import ImageReadError, PyImageSearchError
 from pyimagesearch.evaluation.variants import SceneFiles, _scene
+from pyimagesearch.infrastructure.config import load_config
+from pyimagesearch.infrastructure.errors import ImageReadError, PyImageSearchError
 from pyimagesearch.model import save_model
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.report.gallery import detection_gallery, window_sheet

@@ -19,18 +19,18 @@ import numpy as np
 import pytest
 import scipy.io
 
-from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection import WindowDetector
-from pyimagesearch.errors import (
+from pyimagesearch.features.extract import extract_features
+from pyimagesearch.features.store import write_store
+from pyimagesearch.infrastructure.config import load_config
+from pyimagesearch.infrastructure.errors import (
     AnnotationError,
     ConfigError,
     ImageReadError,
     ModelError,
     StoreError,
 )
-from pyimagesearch.features.extract import extract_features
-from pyimagesearch.features.store import write_store
 from pyimagesearch.io import atomic, images
 from pyimagesearch.io.atomic import write_text_atomic
 from pyimagesearch.io.images import list_images, read_gray
@@ -79,7 +79,7 @@ def test_image_smaller_than_the_window_is_mined_without_error(tmp_path):
 
 
 def test_mining_a_missing_file_reports_it():
-    from pyimagesearch.errors import Skipped
+    from pyimagesearch.infrastructure.errors import Skipped
 
     result = mine_image("/no/such/image.jpg", _model(), mining(_model(), 4, 1.5, 0.5))
     assert isinstance(result, Skipped) and "/no/such/image.jpg" in result.message

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.config import config_from_dict, load_config
-from pyimagesearch.errors import ConfigError
+from pyimagesearch.infrastructure.config import config_from_dict, load_config
+from pyimagesearch.infrastructure.errors import ConfigError
 from pyimagesearch.report.html import SAVE_NAME, window_crop, write_html_report
 from pyimagesearch.sources.distractions import split_distractions
 from pyimagesearch.sources.excluded_windows import FORMAT
@@ -34,7 +34,7 @@ FLAGS = (
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     """A real pipeline run (one mining round, small slices), its report folder and config."""
-    from pyimagesearch.pipeline import run_pipeline
+    from pyimagesearch.orchestration.pipeline import run_pipeline
 
     tmp = tmp_path_factory.mktemp("html")
     raw = cars_conf_dict(

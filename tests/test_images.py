@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.config import load_config
-from pyimagesearch.errors import ImageReadError
 from pyimagesearch.features.extract import extract_features
+from pyimagesearch.infrastructure.config import load_config
+from pyimagesearch.infrastructure.errors import ImageReadError
 from pyimagesearch.io.images import list_images, read_gray
 
 from .conftest import CARS, SCENES

@@ -58,7 +58,8 @@ def test_no_core_module_imports_datatools():
 
 def test_the_pipeline_loads_without_datatools():
     code = (
-        "import sys, pyimagesearch.pipeline, pyimagesearch.cli, pyimagesearch.sources.formats;"
+        "import sys, pyimagesearch.orchestration.pipeline, pyimagesearch.commands.cli,"
+        " pyimagesearch.sources.formats;"
         "print(sorted(m for m in sys.modules if m.startswith('pyimagesearch.datatools')))"
     )
     proc = subprocess.run(
@@ -68,9 +69,16 @@ def test_the_pipeline_loads_without_datatools():
     assert proc.stdout.strip() == "[]"
 
 
+#: Subpackages that group modules of different layers: each of their modules is a unit.
+GROUPS = ("infrastructure", "orchestration")
+
+
 def _unit(module: str) -> str:
-    """``pyimagesearch.detection.detector`` -> ``detection`` (the top-level part)."""
+    """``pyimagesearch.detection.detector`` -> ``detection`` (the top-level part);
+    ``pyimagesearch.infrastructure.config`` -> ``infrastructure.config``."""
     parts = module.split(".")
+    if len(parts) > 2 and parts[1] in GROUPS:
+        return f"{parts[1]}.{parts[2]}"
     return parts[1] if len(parts) > 1 else parts[0]
 
 
@@ -80,7 +88,7 @@ def _unit_graph() -> dict[str, set[str]]:
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
         here = _unit(name.replace(".__init__", ""))
         for target in _imported_modules(path, runtime_only=True):
-            if target.startswith("pyimagesearch.") and _unit(target) != here:
+            if target.startswith("pyimagesearch.") and _unit(target) not in (here, *GROUPS):
                 graph.setdefault(here, set()).add(_unit(target))
     return graph
 
@@ -122,37 +130,42 @@ def test_subpackages_import_each_other_without_cycles():
 def test_low_layers_never_read_the_config():
     """The descriptor (and its kernels), box geometry, detector and I/O take plain values."""
     graph = _unit_graph()
-    for layer in ("descriptor", "geometry", "detection", "io", "parallel"):
-        assert "config" not in graph.get(layer, set()), layer
+    for layer in (
+        "descriptor",
+        "infrastructure.geometry",
+        "detection",
+        "io",
+        "infrastructure.parallel",
+    ):
+        assert "infrastructure.config" not in graph.get(layer, set()), layer
 
 
 #: The package's layers, lowest first: a module imports only modules of lower layers (or
 #: of its own), also under ``if TYPE_CHECKING:``. A new top-level module must be placed.
 LAYERS = (
-    "errors",
-    "geometry",
+    "infrastructure.errors",
+    "infrastructure.geometry",
     "io",
     "descriptor",
-    "options",
+    "infrastructure.options",
     "sources",
-    "config",
-    "provenance",
-    "parallel",
-    "checkpoint",
-    "interrupt",
+    "infrastructure.config",
+    "infrastructure.provenance",
+    "infrastructure.parallel",
+    "infrastructure.checkpoint",
+    "infrastructure.interrupt",
     "features",
     "model",
     "detection",
     "mining",
     "evaluation",
     "report",
-    "settings",
-    "search",
-    "pipeline",
-    "stress_suite",
+    "orchestration.settings",
+    "orchestration.search",
+    "orchestration.pipeline",
+    "orchestration.stress_suite",
     "api",
-    "config_reference",
-    "cli",
+    "infrastructure.config_reference",
     "commands",
     "datatools",
 )
@@ -166,7 +179,7 @@ def _typed_unit_graph() -> dict[str, set[str]]:
         here = _unit(name.replace(".__init__", ""))
         for target in _imported_modules(path):
             unit = _unit(target)
-            if target.startswith("pyimagesearch.") and unit not in (here, "__version__"):
+            if target.startswith("pyimagesearch.") and unit not in (here, "__version__", *GROUPS):
                 graph.setdefault(here, set()).add(unit)
     return graph
 
@@ -184,13 +197,21 @@ def test_every_module_imports_only_lower_layers():
     ]
     assert upward == []
     # and the low layers do not even name the config's type
-    for layer in ("errors", "geometry", "io", "descriptor", "options", "sources"):
-        assert "config" not in graph.get(layer, set()), layer
+    for layer in (
+        "infrastructure.errors",
+        "infrastructure.geometry",
+        "io",
+        "descriptor",
+        "infrastructure.options",
+        "sources",
+    ):
+        assert "infrastructure.config" not in graph.get(layer, set()), layer
 
 
 def test_the_layer_check_sees_type_checking_imports(tmp_path):
     source = (
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..config import Config\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from ..infrastructure.config import Config\n"
     )
     (tmp_path / "pyimagesearch" / "io").mkdir(parents=True)
     (tmp_path / "pyimagesearch" / "io" / "probe.py").write_text(source)
@@ -202,7 +223,9 @@ def test_the_layer_check_sees_type_checking_imports(tmp_path):
     old = layout.ROOT
     layout.ROOT = tmp_path
     try:
-        assert "pyimagesearch.config" in _imported_modules(path)
-        assert "pyimagesearch.config" not in _imported_modules(path, runtime_only=True)
+        assert "pyimagesearch.infrastructure.config" in _imported_modules(path)
+        assert "pyimagesearch.infrastructure.config" not in _imported_modules(
+            path, runtime_only=True
+        )
     finally:
         layout.ROOT = old

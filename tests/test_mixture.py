@@ -14,7 +14,7 @@ from pyimagesearch.api import MixtureDetector, _components, load_detector
 from pyimagesearch.descriptor.params import HogParams
 from pyimagesearch.detection.detector import WindowDetector
 from pyimagesearch.detection.mixture import MixtureDetector as BaseMixtureDetector
-from pyimagesearch.errors import ModelError
+from pyimagesearch.infrastructure.errors import ModelError
 from pyimagesearch.model.linear import LinearModel
 from pyimagesearch.model.mixture import Mixture
 from pyimagesearch.model.modelfile import check_compatible, load_model
@@ -135,7 +135,7 @@ def test_ignored_boxes_survive_dlib_xml_and_are_never_mined(tmp_path):
     options = mining(model, 4, 1.25, 0.0, negative_iou_max=0.3, negative_cover_max=1.01)
     with_ignore = mine_image(back, model, options)
     without = mine_image(AnnotatedImage(back.path, own), model, options)
-    from pyimagesearch.geometry import iou_matrix
+    from pyimagesearch.infrastructure.geometry import iou_matrix
 
     assert len(without["box"]) > len(with_ignore["box"]) > 0
     assert (iou_matrix(with_ignore["box"], other).max(axis=1) < 0.3).all()

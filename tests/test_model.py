@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.errors import ModelError
 from pyimagesearch.features.extract import extract_features
+from pyimagesearch.infrastructure.config import load_config
+from pyimagesearch.infrastructure.errors import ModelError
 from pyimagesearch.model import check_compatible, load_model, save_model
 from pyimagesearch.model.estimator import WindowClassifier
 from pyimagesearch.model.linear import LinearModel, platt_sigmoid, train_linear_model

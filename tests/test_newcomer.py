@@ -8,8 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.config import config_from_dict, input_keys, load_config, require_paths
-from pyimagesearch.errors import AnnotationError, ConfigError
+from pyimagesearch.infrastructure.config import (
+    config_from_dict,
+    input_keys,
+    load_config,
+    require_paths,
+)
+from pyimagesearch.infrastructure.errors import AnnotationError, ConfigError
 from pyimagesearch.report.gallery import cell_size, window_sheet
 from pyimagesearch.report.markdown import _mined_section, _no_false_positives_note, fppi_change
 from pyimagesearch.sources.distractions import split_distractions

@@ -10,7 +10,7 @@ from pyimagesearch.evaluation.metrics import (
     match_detections,
     precision_recall,
 )
-from pyimagesearch.geometry import iou
+from pyimagesearch.infrastructure.geometry import iou
 
 
 def test_nms_hand_worked():

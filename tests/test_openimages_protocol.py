@@ -11,7 +11,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pyimagesearch.config import config_from_dict
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.detection.files import detect_file
 from pyimagesearch.evaluation.oid_evaluation import evaluate_openimages
@@ -28,6 +27,7 @@ from pyimagesearch.evaluation.oid_metric import (
     parse_hierarchy,
     read_hierarchy_file,
 )
+from pyimagesearch.infrastructure.config import config_from_dict
 from pyimagesearch.model import save_model
 from pyimagesearch.model.linear import LinearModel
 

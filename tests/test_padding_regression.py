@@ -9,7 +9,7 @@ from pyimagesearch.descriptor.hog import HogParams, pad_image, window_descriptor
 from pyimagesearch.detection import WindowDetector
 from pyimagesearch.detection.pyramid import enlargements, pyramid, pyramid_shapes
 from pyimagesearch.features.crops import random_windows, roi_descriptor
-from pyimagesearch.geometry import box_targets, window_padding
+from pyimagesearch.infrastructure.geometry import box_targets, window_padding
 from pyimagesearch.io.images import read_gray
 from pyimagesearch.model.box_regression import BoxRegressor, fit_box_regressor
 from pyimagesearch.model.linear import LinearModel

@@ -34,7 +34,7 @@ from pyimagesearch.datatools.openimages import (
     build_subset,
     read_image_sources,
 )
-from pyimagesearch.errors import AnnotationError, UnsafePathError
+from pyimagesearch.infrastructure.errors import AnnotationError, UnsafePathError
 from pyimagesearch.io.safe_paths import (
     check_relative,
     is_inside,
@@ -462,9 +462,9 @@ def test_review_reads_no_image_outside_the_config_folders(tmp_path, sentinel, mo
     """A store from elsewhere naming an outside image: the review never reads it."""
     import numpy as np
 
-    from pyimagesearch.config import load_config
     from pyimagesearch.descriptor.hog import HogParams
     from pyimagesearch.features.store import hard_negative_group, replace_group, write_store
+    from pyimagesearch.infrastructure.config import load_config
     from pyimagesearch.report import gallery, review
 
     from .conftest import SCENES, cars_conf_dict

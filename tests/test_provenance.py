@@ -19,17 +19,22 @@ import h5py
 import numpy as np
 import pytest
 
-from pyimagesearch import provenance
-from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.errors import OutputError
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import FeatureStore
+from pyimagesearch.infrastructure import provenance
+from pyimagesearch.infrastructure.config import load_config
+from pyimagesearch.infrastructure.errors import OutputError
+from pyimagesearch.infrastructure.provenance import (
+    check_owner,
+    folder_fingerprint,
+    git_commit,
+    recorded,
+)
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.model.modelfile import load_model
 from pyimagesearch.model.training import train_model
-from pyimagesearch.pipeline import run_pipeline
-from pyimagesearch.provenance import check_owner, folder_fingerprint, git_commit, recorded
+from pyimagesearch.orchestration.pipeline import run_pipeline
 from pyimagesearch.report.markdown import provenance_section
 
 from .conftest import CARS, ROOT, SCENES, cars_conf_dict
@@ -247,7 +252,7 @@ def test_the_same_config_edited_a_renamed_copy_and_a_moved_store_are_accepted(ru
     )
     assert check_owner(tmp_path / "features.hdf5", load_config(copy_conf), "store") is False
     # a config built in Python (no file) cannot be told from iteration: accepted
-    from pyimagesearch.config import config_from_dict
+    from pyimagesearch.infrastructure.config import config_from_dict
 
     assert check_owner(model, config_from_dict({**raw, "C": 5.0}), "model") is False
 

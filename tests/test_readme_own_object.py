@@ -21,7 +21,7 @@ import json5
 import numpy as np
 import pytest
 
-from pyimagesearch.config import config_from_dict, load_config
+from pyimagesearch.infrastructure.config import config_from_dict, load_config
 from pyimagesearch.sources.annotations import read_annotations
 from pyimagesearch.sources.export import write_yolo_txt
 

@@ -22,11 +22,11 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.checkpoint import checkpoint_folder
-from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.errors import ConfigError, Skipped
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
+from pyimagesearch.infrastructure.checkpoint import checkpoint_folder
+from pyimagesearch.infrastructure.config import load_config
+from pyimagesearch.infrastructure.errors import ConfigError, Skipped
 from pyimagesearch.io.images import list_images
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.mining.hard_negatives import merge_top_k, top_k_rows
@@ -347,7 +347,7 @@ def test_url_lists_order_categories_and_errors(tmp_path):
 def test_fsspec_reads_cache_and_limits(tmp_path):
     import fsspec
 
-    from pyimagesearch.errors import ImageReadError
+    from pyimagesearch.infrastructure.errors import ImageReadError
     from pyimagesearch.io.images import read_gray
     from pyimagesearch.io.remote import RemoteOptions
 

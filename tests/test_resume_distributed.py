@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pytest
 
-from pyimagesearch.checkpoint import checkpoint_folder
-from pyimagesearch.config import SCHEDULER_ENV, load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.features.extract import extract_features
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
+from pyimagesearch.infrastructure.checkpoint import checkpoint_folder
+from pyimagesearch.infrastructure.config import SCHEDULER_ENV, load_config
 from pyimagesearch.mining import mine_hard_negatives
 from pyimagesearch.model.training import train_model
 

@@ -7,11 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch.config import load_config
 from pyimagesearch.descriptor.hog import HogParams
 from pyimagesearch.features.store import FeatureStore, hard_negative_group
+from pyimagesearch.infrastructure.config import load_config
 from pyimagesearch.model import load_model
-from pyimagesearch.pipeline import run_pipeline
+from pyimagesearch.orchestration.pipeline import run_pipeline
 from pyimagesearch.report.review import review_round
 from pyimagesearch.report.template import cell_weights, template_picture
 from pyimagesearch.sources.distractions import split_distractions

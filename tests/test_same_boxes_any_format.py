@@ -14,8 +14,8 @@ import shutil
 import numpy as np
 import pytest
 
-from pyimagesearch.config import config_from_dict
 from pyimagesearch.features.extract import positives_of_image
+from pyimagesearch.infrastructure.config import config_from_dict
 from pyimagesearch.io.images import header_size
 from pyimagesearch.sources.annotated_image import AnnotatedImage
 from pyimagesearch.sources.annotations import read_annotations

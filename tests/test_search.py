@@ -6,9 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from pyimagesearch.config import config_from_dict
-from pyimagesearch.search import _validation_split, candidate_settings, search_settings
-from pyimagesearch.settings import settled_config
+from pyimagesearch.infrastructure.config import config_from_dict
+from pyimagesearch.orchestration.search import (
+    _validation_split,
+    candidate_settings,
+    search_settings,
+)
+from pyimagesearch.orchestration.settings import settled_config
 
 from .conftest import cars_conf_dict
 
@@ -46,7 +50,7 @@ def test_validation_split_is_disjoint_and_seeded():
 @pytest.mark.slow
 def test_search_tries_every_setting_and_the_model_records_the_choice(tmp_path):
     from pyimagesearch.model.modelfile import load_model
-    from pyimagesearch.pipeline import run_pipeline
+    from pyimagesearch.orchestration.pipeline import run_pipeline
 
     conf = config_from_dict(cars_conf_dict(tmp_path, hn_rounds=1, **SMALL))
     result = search_settings(conf, progress=False)

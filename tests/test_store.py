@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from pyimagesearch.descriptor.hog import HogParams
-from pyimagesearch.errors import StoreError
 from pyimagesearch.features.store import (
     FeatureStore,
     hard_negative_group,
     replace_group,
     write_store,
 )
+from pyimagesearch.infrastructure.errors import StoreError
 
 COURSE = HogParams(9, (4, 4), (2, 2), True, "L1")
 WIN = (96, 32)

@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from pyimagesearch.config import config_from_dict
 from pyimagesearch.evaluation import variants
 from pyimagesearch.evaluation.metrics import detection_figures
-from pyimagesearch.geometry import iou_matrix
+from pyimagesearch.infrastructure.config import config_from_dict
+from pyimagesearch.infrastructure.geometry import iou_matrix
 from pyimagesearch.io.images import read_gray
+from pyimagesearch.orchestration.stress_suite import stress_suite
 from pyimagesearch.sources.annotations import read_annotations, split_train_test
-from pyimagesearch.stress_suite import stress_suite
 
 from .conftest import cars_conf_dict
 
@@ -85,7 +85,7 @@ def test_transposed_boxes_follow_the_rotated_pixels(tmp_path, monkeypatch):
     images (a box cut by the border is clipped first); training is stubbed out."""
     import cv2
 
-    from pyimagesearch import stress_suite as suite
+    from pyimagesearch.orchestration import stress_suite as suite
     from pyimagesearch.sources.annotations import AnnotatedImage
 
     rng = np.random.default_rng(0)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.evaluation.variants import SceneFiles, derive_variant
-from pyimagesearch.search import (
+from pyimagesearch.orchestration.search import (
     _best_round,
     choose,
     criterion,

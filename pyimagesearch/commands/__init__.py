@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def run_command(name: str, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv`` for sub-command ``name`` and run it; returns the exit status."""
-    from ..cli import run_guarded
+    from .cli import run_guarded
 
     module = importlib.import_module(COMMANDS[name][0])
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -62,7 +62,8 @@ def main(name: str) -> None:
 
 def console(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``pyimagesearch`` command (``[project.scripts]``)."""
-    from .. import __version__, interrupt  # noqa: F401  (Ctrl-C while loading -> 130)
+    from .. import __version__
+    from ..infrastructure import interrupt  # noqa: F401  (Ctrl-C while loading -> 130)
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -76,7 +77,7 @@ def console(argv: Sequence[str] | None = None) -> None:
         sys.exit(0)
     name = argv[0]
     if name not in COMMANDS:
-        from ..errors import did_you_mean
+        from ..infrastructure.errors import did_you_mean
 
         print(
             f"error: unknown command {name!r}{did_you_mean(name, COMMANDS)} "

@@ -15,16 +15,16 @@ import json
 import os
 from pathlib import Path
 
-from ..cli import add_execution_options, configure, parser
-from ..config import DATASETS_ENV
-from ..errors import PyImageSearchError
 from ..evaluation.held_out import evaluate
+from ..infrastructure.config import DATASETS_ENV
+from ..infrastructure.errors import PyImageSearchError
 from ..io.atomic import write_text_atomic
 from ..model import check_compatible, load_model
-from ..pipeline import report_dir
+from ..orchestration.pipeline import report_dir
+from ..orchestration.stress_suite import stress_suite
 from ..report.plots import plot_pr_curves
 from ..report.stress_section import write_stress_report
-from ..stress_suite import stress_suite
+from .cli import add_execution_options, configure, parser
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

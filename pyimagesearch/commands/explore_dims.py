@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import configure, parser
 from ..sources.annotations import read_annotations
 from ..sources.dims import box_statistics, suggest_window_dim
+from .cli import configure, parser
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_execution_options, add_overwrite_option, configure, parser
 from ..features.extract import extract_features
+from .cli import add_execution_options, add_overwrite_option, configure, parser
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import (
+from ..mining import mine_annotated, mine_hard_negatives
+from .cli import (
     add_execution_options,
     add_overwrite_option,
     configure,
     parser,
     positive_int,
 )
-from ..mining import mine_annotated, mine_hard_negatives
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

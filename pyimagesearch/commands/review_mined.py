@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import configure, parser, positive_int
 from ..report.review import review_round
+from .cli import configure, parser, positive_int
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

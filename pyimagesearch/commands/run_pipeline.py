@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import (
+from ..orchestration.pipeline import run_pipeline
+from .cli import (
     add_execution_options,
     add_overwrite_option,
     configure,
@@ -12,7 +13,6 @@ from ..cli import (
     parser,
     positive_int,
 )
-from ..pipeline import run_pipeline
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

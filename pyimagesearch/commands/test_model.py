@@ -8,13 +8,6 @@ from pathlib import Path
 
 import cv2
 
-from ..cli import (
-    add_execution_options,
-    configure,
-    nonneg_int,
-    parser,
-    probability,
-)
 from ..detection.detector import detections_json
 from ..detection.files import (
     check_outputs,
@@ -24,7 +17,7 @@ from ..detection.files import (
     image_paths,
     label_paths,
 )
-from ..errors import PyImageSearchError, Skipped
+from ..infrastructure.errors import PyImageSearchError, Skipped
 from ..io.atomic import write_text_atomic
 from ..io.images import read_image
 from ..io.remote import RemoteOptions
@@ -35,6 +28,13 @@ from ..sources.export import (
     to_coco_results,
     write_coco_results,
     write_yolo_txt,
+)
+from .cli import (
+    add_execution_options,
+    configure,
+    nonneg_int,
+    parser,
+    probability,
 )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_overwrite_option, configure, parser, positive_int
 from ..model.training import train_model
+from .cli import add_overwrite_option, configure, parser, positive_int
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import nonneg_float, nonneg_int, positive_float, positive_int
+from ..commands.cli import nonneg_float, nonneg_int, positive_float, positive_int
 from ..io.images import DEFAULT_MAX_PIXELS
 from .download import DownloadOptions
 

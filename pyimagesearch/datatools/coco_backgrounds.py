@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from pycocotools.coco import COCO
 
-from ..errors import UnsafePathError
+from ..infrastructure.errors import UnsafePathError
 from ..io.safe_paths import check_relative, is_inside, safe_child
 from ..sources.coco import CategoryError, load_coco, unknown_category
 from .download import (

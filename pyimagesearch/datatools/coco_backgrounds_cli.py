@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import ArgumentParser, nonneg_int, positive_int, setup_logging
-from ..errors import PyImageSearchError
+from ..commands.cli import ArgumentParser, nonneg_int, positive_int, setup_logging
+from ..infrastructure.errors import PyImageSearchError
 from .cli_options import add_download_options, download_options
 from .coco_backgrounds import fetch_coco_backgrounds
 

@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 import pooch
 import requests
 
-from ..errors import PyImageSearchError
+from ..infrastructure.errors import PyImageSearchError
 from ..io.atomic import write_text_atomic
 from .download import DownloadOptions, file_digests
 

@@ -30,7 +30,12 @@ from requests.adapters import HTTPAdapter
 from requests.exceptions import ChunkedEncodingError
 from tqdm import tqdm
 
-from ..errors import ImageReadError, PyImageSearchError, UnsafePathError, os_error_text
+from ..infrastructure.errors import (
+    ImageReadError,
+    PyImageSearchError,
+    UnsafePathError,
+    os_error_text,
+)
 from ..io.atomic import write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, read_image
 from ..io.safe_paths import is_inside, safe_file_name

@@ -24,9 +24,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..cli import nonneg_float, nonneg_int
-from ..errors import PyImageSearchError
-from ..interrupt import imports_done
+from ..commands.cli import nonneg_float, nonneg_int
+from ..infrastructure.errors import PyImageSearchError
+from ..infrastructure.interrupt import imports_done
 from . import datasets as ds
 from .download import DownloadOptions
 

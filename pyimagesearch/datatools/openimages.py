@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import AnnotationError, ImageReadError, did_you_mean
+from ..infrastructure.errors import AnnotationError, ImageReadError, did_you_mean
 from ..io.atomic import write_bytes_atomic, write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
 from ..io.remote import (  # noqa: F401  (the placeholder check is shared with remote reads)

@@ -16,9 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli import ArgumentParser, nonneg_int, positive_int, setup_logging
-from ..config import DATASETS_ENV
-from ..errors import PyImageSearchError
+from ..commands.cli import ArgumentParser, nonneg_int, positive_int, setup_logging
+from ..infrastructure.config import DATASETS_ENV
+from ..infrastructure.errors import PyImageSearchError
 from .cli_options import add_download_options, download_options
 from .openimages import OpenImagesFiles, SubsetSpec, build_subset
 

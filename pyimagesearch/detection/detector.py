@@ -15,13 +15,13 @@ import numpy as np
 
 from ..descriptor import kernels
 from ..descriptor.grid import computed_level, layer_grids, nonzero_region, resampled_level
-from ..geometry import clip_boxes, window_padding
+from ..infrastructure.geometry import clip_boxes, window_padding
 from ..model.linear import LinearModel
 from .nms import non_max_suppression
 from .pyramid import pyramid
 
 if TYPE_CHECKING:
-    from ..options import WindowOptions
+    from ..infrastructure.options import WindowOptions
 
 
 @dataclass

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from ..errors import ImageReadError, PyImageSearchError, Skipped
+from ..infrastructure.errors import ImageReadError, PyImageSearchError, Skipped
+from ..infrastructure.parallel import map_images
 from ..io.images import IMAGE_EXTENSIONS, list_images, read_gray
 from ..io.remote import RemoteOptions, is_url
 from ..model.linear import LinearModel
-from ..parallel import map_images
 from .mixture import detector_for
 
 if TYPE_CHECKING:
-    from ..options import ExecutionOptions, WindowOptions
+    from ..infrastructure.options import ExecutionOptions, WindowOptions
 
 
 def detect_file(

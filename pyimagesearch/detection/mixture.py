@@ -12,7 +12,7 @@ from .detector import Detections, WindowDetector
 from .nms import non_max_suppression
 
 if TYPE_CHECKING:
-    from ..options import WindowOptions
+    from ..infrastructure.options import WindowOptions
 
 
 class MixtureDetector:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import input_keys, require_paths
 from ..detection.files import detect_files
-from ..errors import ConfigError, Skipped
+from ..infrastructure.config import input_keys, require_paths
+from ..infrastructure.errors import ConfigError, Skipped
 from ..io.remote import RemoteOptions
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
@@ -20,7 +20,7 @@ from ..sources.distractions import split_distractions
 from .metrics import detection_figures, false_positive_types, summarize_detections
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..infrastructure.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import iou
+from ..infrastructure.geometry import iou
 
 
 def match_detections(

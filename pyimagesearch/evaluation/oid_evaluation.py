@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..detection.files import detect_files
-from ..errors import Skipped
+from ..infrastructure.errors import Skipped
 from ..io.images import list_images
 from ..model.linear import LinearModel
 from .oid_metric import (
@@ -35,7 +35,7 @@ from .oid_metric import (
 )
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..infrastructure.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -45,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PyImageSearchError
-from ..geometry import intersection_matrix
+from ..infrastructure.errors import PyImageSearchError
+from ..infrastructure.geometry import intersection_matrix
 from .metrics import average_precision
 
 ROOT_LABEL = "/m/0bl9f"  # "Entity": skipped, as TF's _build_plain_hierarchy(skip_root=True)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ..geometry import clip_boxes
+from ..infrastructure.geometry import clip_boxes
 from ..io.atomic import write_bytes_atomic
 from ..io.images import read_gray
 from ..io.remote import RemoteOptions

@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import provenance
-from ..checkpoint import (
+from ..descriptor.hog import HogParams
+from ..infrastructure import provenance
+from ..infrastructure.checkpoint import (
     BatchCheckpoint,
     checkpoint_folder,
     checkpointed_map,
     fingerprint,
     iter_batches,
 )
-from ..config import input_keys, require_outputs, require_paths
-from ..descriptor.hog import HogParams
-from ..errors import ConfigError, ImageReadError, Skipped, StoreError
-from ..geometry import box_targets, clip_boxes, iou, window_padding
+from ..infrastructure.config import input_keys, require_outputs, require_paths
+from ..infrastructure.errors import ConfigError, ImageReadError, Skipped, StoreError
+from ..infrastructure.geometry import box_targets, clip_boxes, iou, window_padding
 from ..io.atomic import remove_stale_temps
 from ..io.images import DEFAULT_MAX_PIXELS, header_size, read_gray
 from ..io.remote import RemoteOptions
@@ -34,7 +34,7 @@ from .crops import random_windows, roi_descriptor
 from .store import BOX_SAMPLES, HARD_NEGATIVES, existing_groups, write_store
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..infrastructure.config import Config
 
 log = logging.getLogger(__name__)
 

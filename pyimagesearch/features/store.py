@@ -32,7 +32,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from ..descriptor.hog import HogParams
-from ..errors import StoreError
+from ..infrastructure.errors import StoreError
 from ..io.atomic import atomic_path
 
 FORMAT = "pyimagesearch-features"
@@ -89,7 +89,8 @@ def write_store(
 ) -> Path:
     """Create a new store holding ``groups`` (replacing any existing file atomically).
 
-    ``provenance`` (:func:`pyimagesearch.provenance.collect`) is kept as a JSON attribute.
+    ``provenance`` (:func:`~pyimagesearch.infrastructure.provenance.collect`) is kept as a
+    JSON attribute.
 
     Groups named in ``keep`` that the existing store holds are copied into the new one
     (under the same lock, so a group written meanwhile is kept too); they must have

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import OutputError, os_error_text
+from ..infrastructure.errors import OutputError, os_error_text
 
 log = logging.getLogger(__name__)
 

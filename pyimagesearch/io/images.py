@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ..errors import ImageReadError
+from ..infrastructure.errors import ImageReadError
 
 if TYPE_CHECKING:
     from .remote import RemoteOptions

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImageReadError
+from ..infrastructure.errors import ImageReadError
 
 log = logging.getLogger(__name__)
 

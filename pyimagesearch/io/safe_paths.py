@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import UnsafePathError
+from ..infrastructure.errors import UnsafePathError
 
 #: Characters allowed in an id used as a file stem.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")

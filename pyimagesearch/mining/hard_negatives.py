@@ -24,26 +24,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import provenance
-from ..checkpoint import (
-    BatchCheckpoint,
-    checkpoint_folder,
-    checkpointed_map,
-    fingerprint,
-    iter_batches,
-)
-from ..config import require_outputs, require_paths
 from ..descriptor.hog import HogParams
 from ..detection.detector import WindowDetector
 from ..detection.nms import non_max_suppression
-from ..errors import ImageReadError, Skipped
 from ..features.store import (
     FeatureStore,
     hard_negative_group,
     updating,
     write_group,
 )
-from ..geometry import intersection_matrix, iou_matrix
+from ..infrastructure import provenance
+from ..infrastructure.checkpoint import (
+    BatchCheckpoint,
+    checkpoint_folder,
+    checkpointed_map,
+    fingerprint,
+    iter_batches,
+)
+from ..infrastructure.config import require_outputs, require_paths
+from ..infrastructure.errors import ImageReadError, Skipped
+from ..infrastructure.geometry import intersection_matrix, iou_matrix
 from ..io.images import category_of, read_gray
 from ..io.remote import RemoteOptions, is_url
 from ..model.linear import LinearModel
@@ -57,8 +57,8 @@ from ..sources.distractions import split_distractions
 from ..sources.image_lists import is_remote_source, ref_category
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..options import MiningOptions
+    from ..infrastructure.config import Config
+    from ..infrastructure.options import MiningOptions
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def mine_image(
     remote: RemoteOptions | None = None,
 ) -> dict | Skipped:
     """Windows of one image scoring at least the mining window's ``min_probability``,
-    most confident first (``options``: :class:`~pyimagesearch.options.MiningOptions`).
+    most confident first (``options``: a
+    :class:`~pyimagesearch.infrastructure.options.MiningOptions`).
 
     When those are fewer than ``margin_per_image``, the image is topped up with its best
     distinct windows inside the SVM margin (decision value ``>= margin``, e.g. -1, as

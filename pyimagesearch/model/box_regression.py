@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import edge_scale
+from ..infrastructure.geometry import edge_scale
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..descriptor.hog import HogParams
-from ..errors import ModelError
+from ..infrastructure.errors import ModelError
 from ..io.atomic import write_text_atomic
 from .box_regression import BoxRegressor
 from .linear import LinearModel

@@ -7,21 +7,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import provenance
-from ..config import require_outputs
-from ..errors import StoreError
 from ..features.store import (
     BOX_SAMPLES,
     FeatureStore,
     most_confident,
 )
+from ..infrastructure import provenance
+from ..infrastructure.config import require_outputs
+from ..infrastructure.errors import StoreError
 from .box_regression import fit_box_regressor
 from .linear import LinearModel, train_linear_model
 from .modelfile import save_model
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..options import TrainingOptions
+    from ..infrastructure.config import Config
+    from ..infrastructure.options import TrainingOptions
 
 log = logging.getLogger(__name__)
 

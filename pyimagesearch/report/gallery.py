@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import ImageReadError
+from ..infrastructure.errors import ImageReadError
 from ..io.atomic import atomic_path
 from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
 from ..io.remote import RemoteOptions

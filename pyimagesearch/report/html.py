@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from markdown_it import MarkdownIt
 
-from ..errors import ImageReadError
+from ..infrastructure.errors import ImageReadError
 from ..io.atomic import write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, read_image
 from ..io.remote import RemoteOptions

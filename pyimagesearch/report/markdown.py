@@ -19,7 +19,7 @@ from .search_section import search_section, write_search_json
 from .template import template_picture
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..infrastructure.config import Config
     from ..model.linear import LinearModel
 
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..descriptor.hog import HogParams
-from ..errors import ImageReadError
 from ..features.store import FeatureStore, hard_negative_group
+from ..infrastructure.errors import ImageReadError
 from ..io.atomic import write_text_atomic
 from ..io.images import DEFAULT_MAX_PIXELS, category_of, read_gray
 from ..io.remote import RemoteOptions, is_url
@@ -31,7 +31,7 @@ from ..io.safe_paths import is_inside
 from ..sources.image_lists import is_remote_source, is_url_list, list_image_refs, ref_category
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..infrastructure.config import Config
 
 log = logging.getLogger(__name__)
 

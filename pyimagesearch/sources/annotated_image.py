@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..geometry import clip_boxes
+from ..infrastructure.geometry import clip_boxes
 
 log = logging.getLogger(__name__)
 

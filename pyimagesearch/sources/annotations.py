@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AnnotationError, ConfigError
+from ..infrastructure.errors import AnnotationError, ConfigError
 from .annotated_image import AnnotatedImage
 
 __all__ = ["READERS", "AnnotatedImage", "read_annotations", "reader", "split_train_test"]

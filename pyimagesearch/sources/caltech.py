@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.io
 
-from ..errors import AnnotationError
+from ..infrastructure.errors import AnnotationError
 from .annotated_image import AnnotatedImage
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import AnnotationError, did_you_mean
+from ..infrastructure.errors import AnnotationError, did_you_mean
 
 if TYPE_CHECKING:
     from pycocotools.coco import COCO

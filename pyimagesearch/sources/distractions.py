@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, did_you_mean
+from ..infrastructure.errors import ConfigError, did_you_mean
 from ..io.images import list_images
 from ..io.remote import is_url
 from .image_lists import (

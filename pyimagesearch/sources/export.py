@@ -14,7 +14,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from ..errors import PyImageSearchError
+from ..infrastructure.errors import PyImageSearchError
 from ..io.atomic import write_text_atomic
 from ..io.safe_paths import safe_child
 from .annotated_image import AnnotatedImage

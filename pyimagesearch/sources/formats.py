@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AnnotationError, ImageReadError, UnsafePathError, did_you_mean
+from ..infrastructure.errors import AnnotationError, ImageReadError, UnsafePathError, did_you_mean
 from ..io.images import header_size, list_images
 from ..io.safe_paths import check_relative, is_inside, safe_child
 from .annotated_image import AnnotatedImage

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..errors import ConfigError
+from ..infrastructure.errors import ConfigError
 from ..io.images import IMAGE_EXTENSIONS, category_of, list_images
 from ..io.remote import RemoteOptions, RemoteReadError, filesystem, is_url
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pyimagesearch.config import config_from_dict
-from pyimagesearch.errors import AnnotationError
+from pyimagesearch.infrastructure.config import config_from_dict
+from pyimagesearch.infrastructure.errors import AnnotationError
 from pyimagesearch.sources.annotations import read_annotations, reader
 from pyimagesearch.sources.formats import (
     read_coco_json,

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .io.atomic import atomic_path
+from ..io.atomic import atomic_path
 from .parallel import map_images
 
 log = logging.getLogger(__name__)

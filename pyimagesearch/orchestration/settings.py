@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..infrastructure.config import Config
 
 log = logging.getLogger(__name__)
 

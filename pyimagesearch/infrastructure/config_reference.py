@@ -1,6 +1,6 @@
 """The config reference (docs/configuration.md), rendered from the config schema.
 
-The schema in :mod:`pyimagesearch.config` is the one source of the keys, their types,
+The schema in :mod:`pyimagesearch.infrastructure.config` is the one source of the keys, their types,
 defaults and descriptions: the reference is generated from it (``python
 scripts/config_reference.py --write docs/configuration.md``) and a test checks that the
 file in the repository is the rendered text, so a key added without a description, or
@@ -24,7 +24,7 @@ WRITE_COMMAND = ".venv/bin/python scripts/config_reference.py --write docs/confi
 _INTRO = f"""\
 # Configuration reference
 
-<!-- Generated from the schema in pyimagesearch/config.py by
+<!-- Generated from the schema in pyimagesearch/infrastructure/config.py by
      {WRITE_COMMAND}
      Do not edit by hand: change a key's "description" there and write this file again
      (tests/test_docs.py fails while the two differ). -->
@@ -131,7 +131,7 @@ def _row(*cells: str) -> str:
 
 def render() -> str:
     """The Markdown of docs/configuration.md: the keys, types, defaults and descriptions."""
-    from .api import COURSE_DEFAULTS
+    from ..api import COURSE_DEFAULTS
 
     missing = [
         key
@@ -140,7 +140,8 @@ def render() -> str:
     ]
     if missing:
         raise ValueError(
-            f"config keys without a description in pyimagesearch/config.py: {', '.join(missing)}"
+            "config keys without a description in pyimagesearch/infrastructure/config.py: "
+            + ", ".join(missing)
         )
     lines = [_INTRO, "## Course keys (required)", ""]
     lines += [_row("key", "type", "default", "description"), "|---|---|---|---|"]
@@ -160,7 +161,7 @@ def render() -> str:
 
 def write(path: str | os.PathLike = REFERENCE_PATH) -> Path:
     """Write the rendered reference to ``path`` atomically; returns the path."""
-    from .io.atomic import write_text_atomic
+    from ..io.atomic import write_text_atomic
 
     return write_text_atomic(path, render())
 

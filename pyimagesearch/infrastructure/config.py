@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import json5
 import jsonschema
 
-from .descriptor.params import BLOCK_NORMS, DESCRIPTORS, ORIENTATIONS
+from ..descriptor.params import BLOCK_NORMS, DESCRIPTORS, ORIENTATIONS
+from ..sources.annotations import READERS
 from .errors import ConfigError, did_you_mean
-from .sources.annotations import READERS
 
 if TYPE_CHECKING:
     from .options import Options
@@ -567,7 +567,7 @@ def _read_excluded_windows(values: dict[str, Any], where: str) -> None:
     The file is the one report.html saves (see ``sources/excluded_windows.py``); a
     relative path is relative to the working directory, like every path here.
     """
-    from .sources.excluded_windows import excluded_images
+    from ..sources.excluded_windows import excluded_images
 
     path = values["distraction_exclude_images"]
     if not isinstance(path, str):
@@ -678,8 +678,8 @@ def object_name_from(image_dataset: str) -> str:
 def require_outputs(conf: Config, *keys: str) -> None:
     """Stop with a clear message, before any work, when an output named in the config
     cannot be written (a file in the way, a read-only folder)."""
+    from ..io.atomic import check_writable
     from .errors import OutputError
-    from .io.atomic import check_writable
 
     for key in keys:
         try:
@@ -698,7 +698,7 @@ def input_keys(conf: Config) -> tuple[str, ...]:
 
 def require_paths(conf: Config, *keys: str) -> None:
     """Stop with a clear message when an input path named in the config does not exist."""
-    from .io.remote import is_url
+    from ..io.remote import is_url
 
     for key in keys:
         if not is_url(conf[key]) and not Path(conf[key]).exists():

@@ -168,7 +168,7 @@ def _forked_batches(func, chunks, jobs, kwargs, reduce=None) -> Iterable[list]:
 
     import joblib
 
-    from .descriptor.kernels import warm_up
+    from ..descriptor.kernels import warm_up
 
     warm_up()
     context = multiprocessing.get_context("fork")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .descriptor.params import HogParams
+from ..descriptor.params import HogParams
 
 
 @dataclass(frozen=True)

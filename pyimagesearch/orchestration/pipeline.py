@@ -16,18 +16,18 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import Config, require_outputs
-from .evaluation.held_out import Evaluation, evaluate
-from .features.extract import extract_features
-from .io.atomic import write_text_atomic
-from .mining.hard_negatives import mine_annotated, mine_hard_negatives
-from .model.modelfile import save_model
-from .model.training import train_model
-from .provenance import check_owner
+from ..evaluation.held_out import Evaluation, evaluate
+from ..features.extract import extract_features
+from ..infrastructure.config import Config, require_outputs
+from ..infrastructure.provenance import check_owner
+from ..io.atomic import write_text_atomic
+from ..mining.hard_negatives import mine_annotated, mine_hard_negatives
+from ..model.modelfile import save_model
+from ..model.training import train_model
+from ..sources.annotations import read_annotations
+from ..sources.dims import box_statistics
 from .search import search_settings
 from .settings import chosen_config
-from .sources.annotations import read_annotations
-from .sources.dims import box_statistics
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def run_pipeline(
     if mine_both and len(history) > 1:
         comparison = _compare_annotated_mining(conf, history[-1]["round"], evaluations, progress)
 
-    from .report.markdown import write_report
+    from ..report.markdown import write_report
 
     write_report(
         conf, out, history, evaluations, mining, boxes, extraction, timings, comparison, search
@@ -136,8 +136,8 @@ def run_pipeline(
 def _check_components(conf: Config, boxes) -> None:
     """The config pipeline trains one window: refuse ``components`` > 1, and say so when
     the boxes vary in shape more than one window serves."""
-    from .errors import ConfigError
-    from .sources.dims import aspect_components
+    from ..infrastructure.errors import ConfigError
+    from ..sources.dims import aspect_components
 
     if (conf["components"] or 1) > 1:
         raise ConfigError(

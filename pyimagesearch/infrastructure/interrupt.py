@@ -2,7 +2,7 @@
 
 Loading OpenCV, scikit-learn and h5py takes about a second; a ``KeyboardInterrupt``
 raised inside an import would print a traceback. Until :func:`imports_done` (called by
-:func:`pyimagesearch.cli.run_guarded`), Ctrl-C prints ``interrupted`` and exits with
+:func:`pyimagesearch.commands.cli.run_guarded`), Ctrl-C prints ``interrupted`` and exits with
 status 130 at once: nothing has been written yet.
 """
 

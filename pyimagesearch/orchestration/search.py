@@ -29,19 +29,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .detection.detector import WindowDetector
-from .detection.nms import non_max_suppression
-from .evaluation.metrics import detection_figures
-from .features.extract import extract_features
-from .io.images import read_gray
-from .io.remote import RemoteOptions
-from .model.linear import LinearModel
+from ..detection.detector import WindowDetector
+from ..detection.nms import non_max_suppression
+from ..evaluation.metrics import detection_figures
+from ..features.extract import extract_features
+from ..io.images import read_gray
+from ..io.remote import RemoteOptions
+from ..model.linear import LinearModel
+from ..sources.annotations import read_annotations, split_train_test
 from .settings import SEARCHED
-from .sources.annotations import read_annotations, split_train_test
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .sources.annotated_image import AnnotatedImage
+    from ..infrastructure.config import Config
+    from ..sources.annotated_image import AnnotatedImage
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def descriptor_variants(conf: Config, train: list) -> list[dict]:
     """The config's descriptor, then each other one of ``search_descriptors`` with its
     usual cells (HOG: the course's 4x4; FHOG: dlib's 8x8), a window stepping one cell
     and the window ``explore_dims`` suggests for it."""
-    from .sources.dims import box_statistics, suggest_window_dim
+    from ..sources.dims import box_statistics, suggest_window_dim
 
     own = {
         "descriptor": conf["descriptor"],
@@ -271,7 +271,7 @@ class _Validation:
     def read(cls, conf: Config, val: list, folder: Path, crops: bool) -> _Validation:
         """The fold's validation images, plus object-free scenes never trained or mined
         on: false positives there cost precision as they cost a user."""
-        from .sources.distractions import split_distractions
+        from ..sources.distractions import split_distractions
 
         items = validation_images(conf, val, folder, crops)
         images, boxes = [], []
@@ -297,8 +297,8 @@ def validation_images(conf: Config, val: list, folder: Path, crops: bool = False
     in ``search_validation_variants`` (objects smaller than the training ones, pasted on
     a distraction scene; objects cut by the border); for crops, distraction scenes with
     the held-out objects pasted at random sizes and places."""
-    from .evaluation.variants import SceneFiles, derive_variant, load_samples, write_variant
-    from .sources.distractions import split_distractions
+    from ..evaluation.variants import SceneFiles, derive_variant, load_samples, write_variant
+    from ..sources.distractions import split_distractions
 
     names = ["pasted"] if crops else [v for v in conf["search_validation_variants"]]
     out = [] if crops or "original" not in names else list(val)
@@ -425,7 +425,7 @@ class _Search:
     ) -> list[dict]:
         """Validation figures after each mining round of the chosen setting (round 0: no
         mining), mining on while each round keeps validation (:func:`_round_counts`)."""
-        from .mining.hard_negatives import annotated_group, mine_hard_negatives
+        from ..mining.hard_negatives import annotated_group, mine_hard_negatives
 
         window, c = tuple(best["window_dim"]), best["C"]
         grid = {"pyramid_scale": [best["pyramid_scale"]], "upsample": [best["upsample"]]}
@@ -476,9 +476,9 @@ def quick_model(
     for the next candidate."""
     from sklearn.svm import LinearSVC
 
-    from .features.store import FeatureStore
-    from .model.linear import platt_sigmoid
-    from .model.training import add_box_regressor, training_set
+    from ..features.store import FeatureStore
+    from ..model.linear import platt_sigmoid
+    from ..model.training import add_box_regressor, training_set
 
     opts = conf.options
     store = FeatureStore(conf["features_path"], opts.descriptor, opts.window.window_dim)

@@ -14,20 +14,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .config import Config
-from .evaluation.held_out import evaluate_items
-from .evaluation.variants import VARIANTS, SceneFiles, derive_variant, load_samples, write_variant
-from .io.atomic import write_bytes_atomic, write_text_atomic
-from .io.images import read_gray
-from .io.remote import RemoteOptions
-from .model.linear import LinearModel
-from .model.modelfile import load_model
+from ..evaluation.held_out import evaluate_items
+from ..evaluation.variants import VARIANTS, SceneFiles, derive_variant, load_samples, write_variant
+from ..infrastructure.config import Config
+from ..io.atomic import write_bytes_atomic, write_text_atomic
+from ..io.images import read_gray
+from ..io.remote import RemoteOptions
+from ..model.linear import LinearModel
+from ..model.modelfile import load_model
+from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
+from ..sources.dims import box_statistics, suggest_window_dim
+from ..sources.distractions import split_distractions
+from ..sources.export import dlib_xml
 from .pipeline import run_pipeline
 from .settings import settled_config
-from .sources.annotations import AnnotatedImage, read_annotations, split_train_test
-from .sources.dims import box_statistics, suggest_window_dim
-from .sources.distractions import split_distractions
-from .sources.export import dlib_xml
 
 log = logging.getLogger(__name__)
 

@@ -134,7 +134,7 @@ def _version(names: tuple[str, ...]) -> str | None:
 
 def environment() -> dict[str, Any]:
     """Versions of Python and the main packages, and the platform."""
-    from . import __version__
+    from .. import __version__
 
     versions = {key: _version(names) for key, names in PACKAGES.items()}
     if versions["opencv"] is None and "cv2" in sys.modules:  # a build without metadata

@@ -11,9 +11,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from .config import Config, load_config
-from .errors import PyImageSearchError, os_error_text
-from .interrupt import imports_done
+from ..infrastructure.config import Config, load_config
+from ..infrastructure.errors import PyImageSearchError, os_error_text
+from ..infrastructure.interrupt import imports_done
 
 #: Set by ``setup_logging(verbose=True)``: errors then show their traceback too.
 _VERBOSE = False
@@ -123,7 +123,7 @@ def configure(args: argparse.Namespace, settled: bool = True) -> Config | None:
         overrides["scheduler"] = args.scheduler
     conf = conf.replace(**overrides) if overrides else conf
     if settled:
-        from .settings import settled_config
+        from ..orchestration.settings import settled_config
 
         conf = settled_config(conf)
     return conf
