@@ -194,6 +194,35 @@ def test_box_regressor_recovers_a_linear_map():
     np.testing.assert_allclose(identity.apply(windows, np.zeros((1, 3))), objects)
 
 
+def test_box_regressor_fits_the_same_data_once(monkeypatch):
+    """The pipeline's rounds refit on unchanged box samples: the fit is reused, and any
+    change of the data (or of the penalties) fits anew."""
+    import sklearn.linear_model
+
+    fits = []
+    real = sklearn.linear_model.RidgeCV
+
+    class Counting(real):
+        def fit(self, X, y):
+            fits.append(len(X))
+            return super().fit(X, y)
+
+    monkeypatch.setattr(sklearn.linear_model, "RidgeCV", Counting)
+    rng = np.random.default_rng(1)
+    feats, targets = rng.normal(size=(50, 6)), rng.normal(size=(50, 4))
+    first = fit_box_regressor(feats, targets)
+    again = fit_box_regressor(feats.copy(), targets.copy())
+    assert fits == [50]
+    np.testing.assert_array_equal(first.weights, again.weights)
+    again.weights[:] = 0  # a caller's change does not reach the next caller
+    assert np.abs(fit_box_regressor(feats, targets).weights).sum() > 0
+    changed = feats.copy()
+    changed[7, 3] += 1e-3
+    fit_box_regressor(changed, targets)
+    fit_box_regressor(feats, targets, alphas=(5.0,))
+    assert fits == [50, 50, 50]
+
+
 @pytest.mark.needs_data
 def test_detections_use_regressed_boxes_and_model_file_keeps_them(tmp_path):
     """A regressor that shrinks every window by a known margin shows in the boxes, and

@@ -13,6 +13,8 @@ hierarchies for accurate object detection", CVPR 2014 (appendix C).
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,16 +50,38 @@ class BoxRegressor:
         return boxes
 
 
+#: Regressors fitted lately, by a digest of their data: the pipeline's rounds and the
+#: settings search refit on the same box samples (mining adds negatives only).
+_FITTED: OrderedDict[bytes, BoxRegressor] = OrderedDict()
+_KEEP = 8
+
+
 def fit_box_regressor(
     features: np.ndarray, targets: np.ndarray, alphas: tuple[float, ...] = (1.0, 10.0, 100.0)
 ) -> BoxRegressor:
     """Ridge regression of the targets on the descriptors, its penalty chosen by
-    leave-one-out error (scikit-learn's ``RidgeCV``)."""
+    leave-one-out error (scikit-learn's ``RidgeCV``); the same data is fitted once."""
     from sklearn.linear_model import RidgeCV
 
     features = np.asarray(features, np.float64)
     targets = np.asarray(targets, np.float64).reshape(-1, 4)
     if len(features) < 2:
         raise ValueError(f"need at least 2 samples to fit the box regressor, got {len(features)}")
-    ridge = RidgeCV(alphas=list(alphas)).fit(features, targets)
-    return BoxRegressor(ridge.coef_, ridge.intercept_)
+    key = _digest(features, targets, alphas)
+    if key not in _FITTED:
+        ridge = RidgeCV(alphas=list(alphas)).fit(features, targets)
+        _FITTED[key] = BoxRegressor(ridge.coef_, ridge.intercept_)
+        while len(_FITTED) > _KEEP:
+            _FITTED.popitem(last=False)
+    _FITTED.move_to_end(key)
+    fitted = _FITTED[key]
+    return BoxRegressor(fitted.weights.copy(), fitted.bias.copy())
+
+
+def _digest(features: np.ndarray, targets: np.ndarray, alphas: tuple[float, ...]) -> bytes:
+    """A digest of the regression's data and penalties (shapes included)."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in (features, targets, np.asarray(alphas, np.float64)):
+        h.update(repr(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.digest()
