@@ -16,11 +16,11 @@ from pyimagesearch.orchestration.search import (
     _best_round,
     choose,
     criterion,
-    looks_like_crops,
     noise_tolerance,
     validation_folds,
 )
 from pyimagesearch.sources.annotated_image import AnnotatedImage
+from pyimagesearch.sources.dims import looks_like_crops
 
 GRID = {"window_dim": [(96, 32), (72, 24)], "C": [0.01, 0.001, 0.1]}
 
@@ -105,8 +105,8 @@ def test_crops_are_told_from_photos(tmp_path):
         AnnotatedImage(_png(tmp_path / f"p{i}.png", (200, 300)), np.array([[50, 60, 150, 100.0]]))
         for i in range(5)
     ]
-    assert looks_like_crops(crops, 10**7)
-    assert not looks_like_crops(photos, 10**7)
+    assert looks_like_crops(crops)
+    assert not looks_like_crops(photos)
 
 
 def test_pasted_scenes_hold_every_object_at_its_box(tmp_path):

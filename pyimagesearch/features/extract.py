@@ -29,6 +29,7 @@ from ..io.atomic import remove_stale_temps
 from ..io.images import DEFAULT_MAX_PIXELS, header_size, read_gray
 from ..io.remote import RemoteOptions
 from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
+from ..sources.dims import looks_like_crops
 from ..sources.distractions import split_distractions
 from .crops import random_windows, roi_descriptor
 from .store import BOX_SAMPLES, HARD_NEGATIVES, existing_groups, write_store
@@ -83,7 +84,8 @@ def extract_features(
 
     d = hog.descriptor_size(window_dim)
     # a crop's border is not the scene's: objects touching it are not cut by the image
-    crops = conf["annotation_format"] == "crops"
+    # (told by the format, or by the data: objects that fill their images)
+    crops = conf["annotation_format"] == "crops" or looks_like_crops(train)
     per_object = dict(  # what positives and box samples are taken with
         hog=hog,
         window_dim=window_dim,

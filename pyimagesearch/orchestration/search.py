@@ -37,18 +37,16 @@ from ..io.images import read_gray
 from ..io.remote import RemoteOptions
 from ..model.linear import LinearModel
 from ..sources.annotations import read_annotations, split_train_test
+from ..sources.dims import looks_like_crops
 from .settings import SEARCHED
 
 if TYPE_CHECKING:
     from ..infrastructure.config import Config
-    from ..sources.annotated_image import AnnotatedImage
 
 log = logging.getLogger(__name__)
 
 #: Folds when the training images are fewer than this (else one validation share).
 FEW_IMAGES = 40
-#: A data set whose median object covers this share of its image is a set of crops.
-CROP_COVER = 0.5
 
 
 @dataclass
@@ -103,7 +101,7 @@ def search_settings(conf: Config, progress: bool = True, overwrite: bool = False
     start = time.perf_counter()
     train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     folds = validation_folds(train, conf["search_validation_share"], conf["seed"])
-    crops = looks_like_crops(train, conf["max_image_pixels"])
+    crops = looks_like_crops(train)
     root = Path(conf["output_dir"]) / "search"
     validation = [
         _Validation.read(conf, val, root / f"fold{k}" / "validation", crops)
@@ -236,27 +234,6 @@ def validation_folds(items: list, share: float, seed: int) -> list[tuple[list, l
         val = [it for i, it in enumerate(items) if i in held]
         out.append((fit, val))
     return out
-
-
-def looks_like_crops(items: list[AnnotatedImage], max_pixels: int) -> bool:
-    """Whether the objects fill their images (a folder of crops, or close-ups): then the
-    images themselves are no validation for photos where objects are small."""
-    from PIL import Image
-
-    covers = []
-    for item in items[:200]:
-        if not len(item.boxes):
-            continue
-        try:
-            with Image.open(item.path) as im:
-                width, height = im.size
-        except Exception:  # unreadable: the readers say so elsewhere
-            continue
-        b = item.boxes_inside(width, height)
-        if len(b):
-            area = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).max()
-            covers.append(area / float(width * height))
-    return bool(covers) and float(np.median(covers)) >= CROP_COVER
 
 
 @dataclass

@@ -52,6 +52,29 @@ def box_statistics(items: list[AnnotatedImage]) -> BoxStatistics:
     return BoxStatistics(np.asarray(widths, float), np.asarray(heights, float))
 
 
+#: A data set whose median object covers this share of its image is a set of crops.
+CROP_COVER = 0.5
+
+
+def looks_like_crops(items: list[AnnotatedImage], max_images: int = 200) -> bool:
+    """Whether the objects fill their images (a folder of crops, or close-ups): then an
+    image's border is not the scene's (the object goes on past it), and the images are
+    no validation for photos where objects are small."""
+    covers = []
+    for item in items[:max_images]:
+        if not len(item.boxes):
+            continue
+        try:
+            width, height = header_size(item.path)
+        except Exception:  # unreadable: the readers say so elsewhere
+            continue
+        b = item.boxes_inside(width, height)
+        if len(b):
+            area = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).max()
+            covers.append(area / float(width * height))
+    return bool(covers) and float(np.median(covers)) >= CROP_COVER
+
+
 #: Pixels of the suggested window: the course's 96x32 for HOG, dlib's default 80x80 for
 #: FHOG (its 8-pixel cells need more pixels for as many cells).
 WINDOW_AREA = {"hog": 96 * 32, "fhog": 80 * 80}
