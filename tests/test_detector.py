@@ -97,3 +97,23 @@ def test_pyramid_layers_and_factors():
 def test_image_smaller_than_window_has_no_candidates():
     cand = WindowDetector(_model()).candidates(np.zeros((20, 50), np.uint8), threshold=-np.inf)
     assert len(cand) == 0 and cand.windows_scored == 0
+
+
+def test_models_of_one_window_share_the_pyramid():
+    """Layers computed once (by one model's detector) give another model of the same
+    window exactly the candidates it finds on its own; another window has another key."""
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(rng.integers(0, 255, (90, 160), np.uint8), (3, 3), 0)
+    first = WindowDetector(_model(seed=1), 4, 1.1487, 0.0, 0.3, 0.5, 1, True)
+    second = WindowDetector(_model(seed=2), 4, 1.1487, 0.0, 0.3, 0.5, 1, True)
+    assert first.pyramid_key == second.pyramid_key
+    shared = second.candidates(image, threshold=-1.0, layers=first.layers(image))
+    own = second.candidates(image, threshold=-1.0)
+    assert len(own) > 50
+    np.testing.assert_array_equal(shared.boxes, own.boxes)
+    np.testing.assert_array_equal(shared.scores, own.scores)
+    assert not np.array_equal(
+        first.candidates(image, threshold=-1.0).scores[: len(own)], own.scores
+    )
+    other = WindowDetector(_model(window=(72, 24)), 4, 1.1487, 0.0, 0.3, 0.5, 1, True)
+    assert other.pyramid_key != first.pyramid_key

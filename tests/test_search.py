@@ -10,6 +10,7 @@ from pyimagesearch.infrastructure.config import config_from_dict
 from pyimagesearch.orchestration.search import (
     _validation_split,
     candidate_settings,
+    choose,
     search_settings,
 )
 from pyimagesearch.orchestration.settings import settled_config
@@ -55,8 +56,17 @@ def test_search_tries_every_setting_and_the_model_records_the_choice(tmp_path):
     conf = config_from_dict(cars_conf_dict(tmp_path, hn_rounds=1, **SMALL))
     result = search_settings(conf, progress=False)
     grid_rows = [r for r in result.rows if r["C"] in (0.01, 0.1)]
-    assert len(grid_rows) == 2 * 2  # windows x C (x 1 pyramid x 1 upsample)
-    assert {tuple(r["window_dim"]) for r in grid_rows} == {(96, 32), (72, 24)}
+    by_window = {}
+    for r in grid_rows:  # (x 1 pyramid x 1 upsample)
+        by_window.setdefault(tuple(r["window_dim"]), set()).add(r["C"])
+    assert set(by_window) == {(96, 32), (72, 24)}
+    # every C at the config's window, the other window at the best of them; the
+    # leading window at every C
+    assert by_window[(96, 32)] == {0.01, 0.1}
+    first = [r for r in grid_rows if r["window_dim"] == [96, 32]]
+    assert by_window[(72, 24)] >= {choose(first, result.tolerance)["C"]}
+    lead = choose(grid_rows, result.tolerance)
+    assert by_window[tuple(lead["window_dim"])] == {0.01, 0.1}
     # a C that wins on the edge of its grid is followed one step further
     edge = [r for r in result.rows if r["C"] not in (0.01, 0.1)]
     assert len(edge) == 1 and edge[0]["C"] in (0.001, 1.0)
@@ -93,7 +103,7 @@ def test_search_tries_every_setting_and_the_model_records_the_choice(tmp_path):
     assert settled["hn_pyramid_scale"] == chosen["pyramid_scale"]
     assert settled_config(conf.replace(search=False))["window_dim"] == [96, 32]
     table = json.loads((report / "search.json").read_text())
-    assert table["chosen"] == chosen and len(table["rows"]) == 5
+    assert table["chosen"] == chosen and len(table["rows"]) == len(result.rows)
     assert "## Settings chosen on validation data" in (report / "report.md").read_text()
 
 

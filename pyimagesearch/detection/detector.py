@@ -8,7 +8,7 @@ a shifted sum. No per-window Python work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -182,28 +182,48 @@ class WindowDetector:
         with_features: bool = False,
         margin: float | None = None,
         margin_per_layer: int = 64,
+        layers: list | None = None,
     ) -> Candidates:
         """Every window scoring ``>= threshold`` (decision units; default from
         ``min_probability``), over all pyramid layers; with ``margin`` (below the
         threshold), also the ``margin_per_layer`` best windows of each layer that score
-        in ``[margin, threshold)``."""
+        in ``[margin, threshold)``. ``layers``: the image's :meth:`layers`, computed once
+        for several models of one :attr:`pyramid_key` (e.g. candidates of each ``C``)."""
         if threshold is None:
             threshold = self.decision_threshold
         with _one_blas_thread():
             parts, scored = self._candidates(
-                image, threshold, with_features, margin, margin_per_layer
+                image, threshold, with_features, margin, margin_per_layer, layers
             )
         return _concat(parts, with_features, self.model, scored)
 
+    @property
+    def pyramid_key(self) -> tuple:
+        """What the feature pyramid depends on: detectors with equal keys share layers."""
+        return (
+            str(astuple(self.model.hog)),
+            tuple(self.model.window_dim),
+            self.window_step,
+            self.pyramid_scale,
+            self.upsample,
+            self.approximate,
+            tuple(self._pad),
+        )
+
+    def layers(self, image: np.ndarray) -> list:
+        """The image's pyramid layers with their feature grids, for :meth:`candidates`."""
+        with _one_blas_thread():
+            return list(self._layers(image))
+
     def _candidates(
-        self, image, threshold, with_features, margin=None, margin_per_layer=64
+        self, image, threshold, with_features, margin=None, margin_per_layer=64, layers=None
     ) -> tuple[list, int]:
         """Per-layer parts of ``candidates`` and the number of windows scored."""
         ww, wh = self.model.window_dim
         height, width = image.shape[:2]
         regressor = self.model.box_regressor
         parts, scored = [], 0
-        for shape, fx, fy, phases, grids in self._layers(image):
+        for shape, fx, fy, phases, grids in self._layers(image) if layers is None else layers:
             for xs, ys, scores, blocks, (bx, by) in self._score_grids(shape, phases, grids):
                 scored += scores.size
                 iy, ix = np.nonzero(scores >= threshold)

@@ -6,8 +6,10 @@ validation images look like the task: the held-out photos themselves (plus varia
 smaller objects, objects cut by the border), or, when the objects fill their images
 (crops), synthetic scenes with held-out objects pasted at random sizes and places.
 
-For each window size and ``C`` a model is fitted (positives, random negatives, no
-mining) and run on the validation images at the config's upsampling; the best of them
+For each candidate a model is fitted (positives, random negatives, no mining) and run on
+the validation images at the config's upsampling: every ``C`` at the config's window,
+the other windows at the best of those ``C``, then the leading window at every ``C``
+(the models of one window share each image's feature pyramid). The best of them
 is run at the other upsampling values too (one pyramid at the largest serves the
 smaller ones: they are the same pyramid without its enlarged layers). The criterion
 values localisation (mean of AP at IoU 0.5 and 0.7, pooled over folds); among the
@@ -126,13 +128,18 @@ def search_settings(conf: Config, progress: bool = True, overwrite: bool = False
         searches[name] = (search, grid)
         # windows and C at the config's upsampling; the other upsampling values (each
         # costs up to 4x the pixels) only for the best of them
-        first = {**grid, "upsample": grid["upsample"][:1]}
-        for window in grid["window_dim"]:
-            result.rows += search.evaluate(window, grid["C"], first)
+        result.rows += _windows_and_C(search, {**grid, "upsample": grid["upsample"][:1]}, result)
     if not result.rows:
         raise ValueError('the settings search trained no model; set "search": false')
     lead = choose(result.rows, result.tolerance)
     search, grid = searches[lead["descriptor"]]
+    tried = {r["C"] for r in result.rows if _same_window(r, lead)}
+    rest = [c for c in grid["C"] if c not in tried]
+    if rest:  # the leading window with every C too
+        first = {**grid, "upsample": grid["upsample"][:1]}
+        result.rows += search.evaluate(tuple(lead["window_dim"]), rest, first)
+        lead = choose(result.rows, result.tolerance)
+        search, grid = searches[lead["descriptor"]]
     result.rows += _widen_C(search, result, {**grid, "upsample": grid["upsample"][:1]}, lead)
     if len(grid["upsample"]) > 1:
         lead = choose(result.rows, result.tolerance)
@@ -338,18 +345,21 @@ class _Search:
 
     def evaluate(self, window: tuple[int, int], cs: list[float], grid: dict) -> list[dict]:
         """Rows of figures of one window for each ``C``, pyramid step and upsampling."""
+        pooled: dict[float, dict[tuple, list]] = {c: {} for c in cs}
+        for k in range(len(self.folds)):
+            models = {}
+            for c in list(pooled):
+                try:
+                    models[c] = self._model(k, window, c)[1]
+                except ValueError as exc:  # e.g. calibration failed: a setting that cannot work
+                    log.warning("search: window %s, C %g: %s", window, c, exc)
+                    del pooled[c]
+            for c, found in self._detections(models, k, grid).items():
+                for key, dets in found.items():
+                    pooled[c].setdefault(key, []).append(dets)
         rows = []
-        for c in cs:
-            pooled: dict[tuple, list] = {}
-            try:
-                for k in range(len(self.folds)):
-                    _, model = self._model(k, window, c)
-                    for key, dets in self._detections(model, k, grid).items():
-                        pooled.setdefault(key, []).append(dets)
-            except ValueError as exc:  # e.g. calibration failed: a setting that cannot work
-                log.warning("search: window %s, C %g: %s", window, c, exc)
-                continue
-            for (scale, up), parts in pooled.items():
+        for c, by_setting in pooled.items():
+            for (scale, up), parts in by_setting.items():
                 row = {"window_dim": list(window), "C": c, "pyramid_scale": scale, "upsample": up}
                 row.update(
                     descriptor=self.conf["descriptor"],
@@ -362,39 +372,49 @@ class _Search:
                 log.debug("search: %s", row)
         return rows
 
-    def _detections(self, model: LinearModel, k: int, grid: dict) -> dict[tuple, tuple]:
-        """Per (pyramid step, upsampling): detections on fold ``k``'s validation images.
-        One pyramid at the largest upsampling serves the smaller ones."""
+    def _detections(
+        self, models: dict[float, LinearModel], k: int, grid: dict
+    ) -> dict[float, dict[tuple, tuple]]:
+        """Per model and (pyramid step, upsampling): detections on fold ``k``'s
+        validation images. The models (of one window) share each image's pyramid, and
+        one pyramid at the largest upsampling serves the smaller ones."""
         window = self.conf.options.window
         floor = self.conf.options.evaluation.curve_floor
         top = max(grid["upsample"])
         val = self.validation[k]
-        out = {}
+        out: dict[float, dict[tuple, tuple]] = {c: {} for c in models}
         for scale in grid["pyramid_scale"]:
-            detector = WindowDetector(
-                model,
-                window.step,
-                scale,
-                floor,
-                window.overlap_thresh,
-                window.padding,
-                top,
-                window.approximate,
-            )
-            per_up: dict[int, tuple[list, list]] = {u: ([], []) for u in grid["upsample"]}
+            detectors = {
+                c: WindowDetector(
+                    model,
+                    window.step,
+                    scale,
+                    floor,
+                    window.overlap_thresh,
+                    window.padding,
+                    top,
+                    window.approximate,
+                )
+                for c, model in models.items()
+            }
+            per_up = {c: {u: ([], []) for u in grid["upsample"]} for c in models}
             for image in val.images:
-                cand = detector.candidates(image)
-                for u in grid["upsample"]:
-                    sel = np.flatnonzero(cand.scales >= 2.0**-u * (1 - 1e-9))
-                    keep = sel[
-                        non_max_suppression(
-                            cand.boxes[sel], cand.scores[sel], window.overlap_thresh
-                        )
-                    ]
-                    per_up[u][0].append(cand.boxes[keep])
-                    per_up[u][1].append(model.probability(cand.scores[keep]))
-            for u, (boxes, scores) in per_up.items():
-                out[(scale, u)] = (boxes, scores, val.boxes)
+                layers = None
+                for c, detector in detectors.items():
+                    layers = layers if layers is not None else detector.layers(image)
+                    cand = detector.candidates(image, layers=layers)
+                    for u in grid["upsample"]:
+                        sel = np.flatnonzero(cand.scales >= 2.0**-u * (1 - 1e-9))
+                        keep = sel[
+                            non_max_suppression(
+                                cand.boxes[sel], cand.scores[sel], window.overlap_thresh
+                            )
+                        ]
+                        per_up[c][u][0].append(cand.boxes[keep])
+                        per_up[c][u][1].append(models[c].probability(cand.scores[keep]))
+            for c, by_up in per_up.items():
+                for u, (boxes, scores) in by_up.items():
+                    out[c][(scale, u)] = (boxes, scores, val.boxes)
         return out
 
     def rounds(
@@ -431,7 +451,7 @@ class _Search:
                     mconf, hard_negatives=True, max_round=r, regressors=self._regressors
                 )
                 models[k] = (cconf, model)
-                parts.append(self._detections(model, k, grid)[key])
+                parts.append(self._detections({c: model}, k, grid)[c][key])
             history.append({"round": r, "hard_negatives_added": added, **_figures(parts)})
             log.info("search: mining round %d on validation: %s", r, history[-1])
             if not added or not _round_counts(history, tolerance, min_gain):
@@ -480,6 +500,23 @@ def quick_model(
                 regressors[key] = model.box_regressor
         model.box_regressor = regressors[key] if regressors is not None else model.box_regressor
     return model
+
+
+def _windows_and_C(search: _Search, grid: dict, result: SearchResult) -> list[dict]:
+    """Rows of one descriptor: every ``C`` at the config's window, then the other
+    windows at the best of those ``C`` (coordinate-wise: a window's best ``C`` moves
+    little with its size, and each candidate costs a fit and a validation pass)."""
+    windows, cs = grid["window_dim"], grid["C"]
+    rows = search.evaluate(windows[0], cs, grid)
+    best = [choose(rows, result.tolerance)["C"]] if rows else cs
+    for window in windows[1:]:
+        rows += search.evaluate(window, best, grid)
+    return rows
+
+
+def _same_window(row: dict, other: dict) -> bool:
+    """Whether two rows are of one descriptor and window."""
+    return row["descriptor"] == other["descriptor"] and row["window_dim"] == other["window_dim"]
 
 
 def _position(window: tuple[int, int], c: float, grid: dict) -> list[int]:

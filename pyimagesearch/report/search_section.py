@@ -27,9 +27,10 @@ def search_section(result: dict) -> list[str]:
         "## Settings chosen on validation data",
         "",
         f"{held[0].upper()}{held[1:]}; {looks}. A model was trained on the rest for each "
-        "window and `C` (positives and random negatives, no mining) and run at each "
-        "pyramid step and upsampling. The criterion is the mean of AP at IoU 0.5 and 0.7 "
-        "(localisation counts); among the settings within "
+        "candidate (positives and random negatives, no mining: every `C` at the config's "
+        "window, the other windows at the best `C`, the leading window at every `C`) and "
+        "run at each pyramid step and upsampling. The criterion is the mean of AP at IoU "
+        "0.5 and 0.7 (localisation counts); among the settings within "
         f"{result.get('tolerance', 0):.3f} of the best (one object's worth: noise), the "
         f"cheaper detector and the setting nearer the config won ({result['seconds']:.0f} s): "
         f"descriptor **{chosen.get('descriptor', 'hog')}** (cells "
