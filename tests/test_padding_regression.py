@@ -305,3 +305,41 @@ def test_crops_keep_their_context_instead_of_empty_cells(tmp_path):
     for feats in samples["features"]:
         blocks = np.asarray(feats).reshape(7, 23, -1)
         assert blocks[:, 0].any() and blocks[:, -1].any()  # edges replicated, not empty
+
+
+def test_fills_image_tells_a_crop_from_an_object_in_a_scene():
+    from pyimagesearch.infrastructure.geometry import fills_image
+
+    assert fills_image([0, 0, 100, 40], 100, 40)
+    assert fills_image([0.6, 0.3, 99.5, 39.2], 100, 40)  # within a pixel
+    assert not fills_image([0, 0, 100, 30], 100, 40)  # the bottom is the scene's
+    assert not fills_image([5, 0, 100, 40], 100, 40)
+    assert fills_image([8, 0, 1000, 400], 1000, 400)  # 1 % of a side
+    assert not fills_image([11, 0, 1000, 400], 1000, 400)
+
+
+@pytest.mark.needs_data
+def test_a_box_that_fills_its_image_is_a_crop_in_any_format(tmp_path):
+    """Crops given as boxes (e.g. ``train_detector`` with boxes covering each image),
+    not as the crops format: the same clipped positives and replicated borders, while
+    an object inside a photo keeps empty cells past the border."""
+    from pyimagesearch.features.extract import box_samples_of_image, positives_of_image
+    from pyimagesearch.sources.annotations import AnnotatedImage
+
+    crop = _car((100, 40))
+    path = tmp_path / "crop.png"
+    cv2.imwrite(str(path), crop)
+    item = AnnotatedImage(path, np.array([[0.0, 0.0, 100.0, 40.0]]))
+    rows = positives_of_image(item, COURSE, (96, 32), 5, False, clip=False)
+    assert np.array_equal(rows["box"][0], [0, 0, 100, 40])
+    samples = box_samples_of_image(item, COURSE, (96, 32), 5, 3, False, empty_outside=True)
+    for feats in samples["features"]:
+        blocks = np.asarray(feats).reshape(7, 23, -1)
+        assert blocks[:, 0].any() and blocks[:, -1].any()
+    # the same object with scene below it: its border is the image's, cells stay empty
+    scene = np.vstack([crop, np.full((30, 100), 128, np.uint8)])
+    path = tmp_path / "scene.png"
+    cv2.imwrite(str(path), scene)
+    item = AnnotatedImage(path, np.array([[0.0, 0.0, 100.0, 40.0]]))
+    rows = positives_of_image(item, COURSE, (96, 32), 5, False, clip=False)
+    assert np.array_equal(rows["box"][0], [-5, -5, 105, 45])

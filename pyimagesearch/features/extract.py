@@ -24,12 +24,17 @@ from ..infrastructure.checkpoint import (
 )
 from ..infrastructure.config import input_keys, require_outputs, require_paths
 from ..infrastructure.errors import ConfigError, ImageReadError, Skipped, StoreError
-from ..infrastructure.geometry import box_targets, clip_boxes, iou, window_padding
+from ..infrastructure.geometry import (
+    box_targets,
+    clip_boxes,
+    fills_image,
+    iou,
+    window_padding,
+)
 from ..io.atomic import remove_stale_temps
 from ..io.images import DEFAULT_MAX_PIXELS, header_size, read_gray
 from ..io.remote import RemoteOptions
 from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
-from ..sources.dims import looks_like_crops
 from ..sources.distractions import split_distractions
 from .crops import random_windows, roi_descriptor
 from .store import BOX_SAMPLES, HARD_NEGATIVES, existing_groups, write_store
@@ -84,8 +89,8 @@ def extract_features(
 
     d = hog.descriptor_size(window_dim)
     # a crop's border is not the scene's: objects touching it are not cut by the image
-    # (told by the format, or by the data: objects that fill their images)
-    crops = conf["annotation_format"] == "crops" or looks_like_crops(train)
+    # (the format says so; so does any box that fills its image, see ``fills_image``)
+    crops = conf["annotation_format"] == "crops"
     per_object = dict(  # what positives and box samples are taken with
         hog=hog,
         window_dim=window_dim,
@@ -210,11 +215,12 @@ def positives_of_image(
     """Descriptors of the item's boxes (grown by ``offset``), of their mirror images, and
     of ``jitter`` randomly shifted/scaled copies whose IoU with the box is ``>= jitter_iou``.
 
-    With ``clip``, the grown box is clipped to the image (a detector without padding
-    never sees past the border, and a crop's border is not the scene's); otherwise the
-    part past the border is empty cells. ``truncation`` copies of each object cut by a
-    border of the image (20-50 % of its width or height outside, empty cells there)
-    teach a padded detector objects that leave the image.
+    With ``clip``, or for a box that fills its image (a crop: its border is not the
+    scene's), the grown box is clipped to the image (a detector without padding never
+    sees past the border); otherwise the part past the border is empty cells.
+    ``truncation`` copies of each object cut by a border of the image (20-50 % of its
+    width or height outside, empty cells there) teach a padded detector objects that
+    leave the image.
     """
     try:
         image = read_gray(item.path, max_pixels, remote)
@@ -227,7 +233,7 @@ def positives_of_image(
         boxes = [(box, False)] + [(b, True) for b in jittered_boxes(box, jitter, jitter_iou, rng)]
         for b, is_jittered in boxes:
             roi = np.array([b[0] - offset, b[1] - offset, b[2] + offset, b[3] + offset])
-            if clip:
+            if clip or fills_image(box, w, h):
                 roi = clip_boxes(roi, w, h)
             for flipped in (False, True) if use_flip else (False,):
                 rows["features"].append(roi_descriptor(image, roi, window_dim, hog, flip=flipped))
@@ -293,7 +299,9 @@ def box_samples_of_image(
 
     Each object's *canonical* window has the window's aspect, the centre and the area
     of the object grown by ``offset``; ``count`` more are shifted and scaled at random
-    within a pyramid step of it. Mirrored copies are added with ``use_flip``.
+    within a pyramid step of it. Mirrored copies are added with ``use_flip``. Past the
+    image, cells are empty (``empty_outside``), except around a box that fills its
+    image (a crop, whose border is not the scene's: edge pixels are replicated).
     """
     try:
         image = read_gray(item.path, max_pixels, remote)
@@ -303,12 +311,13 @@ def box_samples_of_image(
     rng = np.random.default_rng([seed, 7, zlib.crc32(Path(item.path).name.encode())])
     rows: dict[str, list] = {"features": [], "source": [], "box": [], "target": []}
     for obj in item.boxes_inside(w, h):
+        empty = empty_outside and not fills_image(obj, w, h)  # a crop's border: replicated
         for window in regression_windows(obj, window_dim, offset, count, rng):
             for flipped in (False, True) if use_flip else (False,):
                 target = box_targets(window, obj)[0]
                 if flipped:  # mirrored about the window's centre: left and right swap
                     target = np.array([-target[2], target[1], -target[0], target[3]])
-                feats = roi_descriptor(image, window, window_dim, hog, flipped, empty_outside)
+                feats = roi_descriptor(image, window, window_dim, hog, flipped, empty)
                 rows["features"].append(feats)
                 rows["source"].append(str(item.path))
                 rows["box"].append(window)

@@ -16,6 +16,14 @@ def clip_boxes(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
     return boxes
 
 
+def fills_image(box: np.ndarray, width: float, height: float, tolerance: float = 0.01) -> bool:
+    """Whether a box covers its whole image (to ``tolerance`` of each side, at least one
+    pixel): the image is a crop of the object, and its border is not the scene's."""
+    x1, y1, x2, y2 = np.asarray(box, np.float64)[:4]
+    tx, ty = max(1.0, tolerance * width), max(1.0, tolerance * height)
+    return bool(x1 <= tx and y1 <= ty and x2 >= width - tx and y2 >= height - ty)
+
+
 def intersection_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection area of every box of ``a`` with every box of ``b``, ``(len(a), len(b))``."""
     a = np.asarray(a, np.float64).reshape(-1, 1, 4)
