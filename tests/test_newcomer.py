@@ -93,7 +93,7 @@ def test_unknown_key_suggestions(tmp_path, key, expected):
 def test_unknown_excluded_category_stops_with_a_suggestion(tmp_path):
     conf = _load(tmp_path, distraction_exclude_categories=["MITStreet"])
     with pytest.raises(ConfigError) as err:
-        split_distractions(conf)
+        split_distractions(conf.options.distractions)
     message = str(err.value)
     assert "distraction_exclude_categories" in message and "'MITStreet'" in message
     assert "did you mean 'MITstreet'?" in message and "\n" not in message
