@@ -26,7 +26,7 @@ from .detection.detector import Detections
 from .detection.detector import WindowDetector as _WindowDetector
 from .detection.mixture import MixtureDetector as _MixtureDetector
 from .evaluation.metrics import summarize_detections
-from .infrastructure.config import EXTRA_KEYS, Config, config_from_dict
+from .infrastructure.config import COURSE_DEFAULTS, EXTRA_DEFAULTS, Config, config_from_dict
 from .infrastructure.errors import ConfigError
 from .model.linear import LinearModel
 from .model.mixture import Mixture
@@ -35,27 +35,6 @@ from .sources.annotated_image import AnnotatedImage
 from .sources.export import dlib_xml
 
 log = logging.getLogger(__name__)
-
-#: Values of the course's required keys when the API is not given them (conf/cars.json's).
-COURSE_DEFAULTS: dict[str, Any] = {
-    "offset": 5,
-    "use_flip": True,
-    "num_distraction_images": 500,
-    "num_distractions_per_image": 10,
-    "orientations": 9,
-    "pixels_per_cell": [4, 4],
-    "cells_per_block": [2, 2],
-    "normalize": True,
-    "window_step": 4,
-    "overlap_thresh": 0.3,
-    "pyramid_scale": 1.1487,
-    "min_probability": 0.7,
-    "C": 0.01,
-    "hn_num_distraction_images": 50,
-    "hn_window_step": 4,
-    "hn_pyramid_scale": 1.1487,
-    "hn_min_probability": 0.51,
-}
 
 #: The config keys that describe detection (not training); a saved detector keeps them.
 DETECTION_KEYS = (
@@ -207,7 +186,7 @@ def evaluate_detector(
     if len(images) != len(boxes):
         raise ValueError(f"{len(images)} images but {len(boxes)} box arrays: give one per image")
     p_min = detector.min_probability if min_probability is None else min_probability
-    floor = min(EXTRA_KEYS["eval_min_probability"][1], p_min)  # the PR curve's floor
+    floor = min(EXTRA_DEFAULTS["eval_min_probability"], p_min)  # the PR curve's floor
     det_boxes, det_scores = [], []
     for image in images:
         found = detector.detect(image, floor)
@@ -260,7 +239,7 @@ def _object_free_parts(images: list[np.ndarray], boxes: list[np.ndarray]) -> lis
 
 
 def _detection_defaults() -> dict[str, Any]:
-    defaults = {**{k: v[1] for k, v in EXTRA_KEYS.items()}, **COURSE_DEFAULTS}
+    defaults = {**EXTRA_DEFAULTS, **COURSE_DEFAULTS}
     return {k: defaults[k] for k in DETECTION_KEYS}
 
 
@@ -343,7 +322,7 @@ def _components(boxes: list[np.ndarray], options: dict[str, Any]) -> list[list[n
     / ``window_dim`` is given."""
     from .sources.dims import aspect_components
 
-    wanted = options.get("components", EXTRA_KEYS["components"][1])
+    wanted = options.get("components", EXTRA_DEFAULTS["components"])
     if wanted == 1 or (wanted is None and "window_dim" in options):
         return [boxes]
     sizes = np.concatenate([b for b in boxes if len(b)])

@@ -131,8 +131,28 @@ def write_conf(tmp_path):
 
 def mining(model, step: int, scale: float, min_probability: float, **options):
     """``MiningOptions`` for ``mine_image``: the model's window scanned with ``step`` and
-    ``scale`` (NMS overlap 0.3, no padding), keeping windows at ``>= min_probability``."""
+    ``scale`` (NMS overlap 0.3, no padding or upsampling), keeping windows at
+    ``>= min_probability``; without caps or margin unless ``options`` set them."""
     from pyimagesearch.infrastructure.options import MiningOptions, WindowOptions
 
-    window = WindowOptions(tuple(model.window_dim), step, scale, min_probability, 0.3)
-    return MiningOptions(window, **options)
+    window = WindowOptions(
+        tuple(model.window_dim),
+        step,
+        scale,
+        min_probability,
+        overlap_thresh=0.3,
+        padding=0.0,
+        upsample=0,
+        approximate=False,
+    )
+    plain = dict(
+        max_per_image=None,
+        apply_nms=False,
+        negative_iou_max=0.3,
+        negative_cover_max=0.5,
+        margin=None,
+        margin_per_image=0,
+        top_k=None,
+        max_pixels=40_000_000,
+    )
+    return MiningOptions(window, **{**plain, **options})

@@ -33,9 +33,9 @@ import json5
 import jsonschema
 import pytest
 
-from pyimagesearch.api import COURSE_DEFAULTS
 from pyimagesearch.commands import COMMANDS
 from pyimagesearch.infrastructure.config import (
+    COURSE_DEFAULTS,
     COURSE_KEYS,
     DATASETS_ENV,
     EXTRA_KEYS,
@@ -391,6 +391,19 @@ def test_api_course_defaults_are_cars_json_values():
     cars = json5.loads((ROOT / "conf" / "cars.json").read_text(encoding="utf-8"))
     assert set(COURSE_DEFAULTS) <= set(COURSE_KEYS)
     assert {k: cars[k] for k in COURSE_DEFAULTS} == COURSE_DEFAULTS
+
+
+def test_every_default_is_valid_under_its_schema():
+    """The one table of defaults (the schema's) holds values its own keys accept, and the
+    API uses it rather than a copy."""
+    from pyimagesearch import api
+    from pyimagesearch.infrastructure.config import EXTRA_DEFAULTS
+
+    defaults = [*COURSE_DEFAULTS.items(), *EXTRA_DEFAULTS.items()]
+    for key, value in defaults:
+        jsonschema.validate(value, SCHEMA["properties"][key])
+    assert api.COURSE_DEFAULTS is COURSE_DEFAULTS
+    assert EXTRA_DEFAULTS == {key: default for key, (_, default) in EXTRA_KEYS.items()}
 
 
 # ---- README and links -----------------------------------------------------------------------

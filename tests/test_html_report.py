@@ -152,7 +152,7 @@ def test_report_in_browser_tick_save_and_exclude(report, browser, tmp_path):
 
     # the saved file, named in the config, leaves those images out of every distraction use
     ticked = {s["source"] for s in suspects[:2]}
-    before = split_distractions(config_from_dict(raw))
+    before = split_distractions(config_from_dict(raw).options.distractions)
     assert ticked <= {str(p) for p in before.pool}
     conf_path = tmp_path / "next.json"
     conf_path.write_text(
@@ -160,7 +160,7 @@ def test_report_in_browser_tick_save_and_exclude(report, browser, tmp_path):
     )
     conf = load_config(conf_path)
     assert sorted(conf["distraction_exclude_images"]) == sorted(ticked)
-    after = split_distractions(conf)
+    after = split_distractions(conf.options.distractions)
     used = {str(p) for p in (*after.pool, *after.evaluation)}
     assert not ticked & used
     assert len(after.pool) + len(after.evaluation) == (

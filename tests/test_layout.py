@@ -229,3 +229,82 @@ def test_the_layer_check_sees_type_checking_imports(tmp_path):
         )
     finally:
         layout.ROOT = old
+
+
+#: Modules below the orchestration that read the config by key: the config itself, the
+#: one mapping of keys to typed options (``Config.options``) and the provenance record
+#: (which keeps every value). A typed options constructor (a ``from_config`` method, e.g.
+#: ``HogParams.from_config``) may read keys anywhere.
+CONFIG_READERS = {
+    "infrastructure/config.py",
+    "infrastructure/options.py",
+    "infrastructure/provenance.py",
+}
+#: Still reading keys: the annotation readers (``sources.annotations.READERS``), which
+#: tests also call with plain dicts. To move to typed options like the steps above them.
+NOT_YET_TYPED = {"sources/annotations.py", "sources/caltech.py", "sources/formats.py"}
+#: Names the package gives a config (``Config`` or its dict).
+CONFIG_NAMES = {"conf", "cfg"}
+
+
+def _config_reads(source: str) -> list[str]:
+    """Where ``source`` reads a config by key: ``conf[...]``, ``conf.get(...)`` or
+    ``conf.<key>`` (``Config`` also answers keys as attributes), outside ``from_config``."""
+    from pyimagesearch.infrastructure.config import SCHEMA
+
+    keys = set(SCHEMA["properties"]) | {"get", "items", "keys", "values", "to_dict"}
+    tree = ast.parse(source)
+    constructors = {
+        id(n)
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef) and f.name == "from_config"
+        for n in ast.walk(f)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in constructors or not isinstance(node, (ast.Subscript, ast.Attribute)):
+            continue
+        value = node.value
+        if not (isinstance(value, ast.Name) and value.id in CONFIG_NAMES):
+            continue
+        if isinstance(node, ast.Subscript):
+            found.append((node.lineno, f"line {node.lineno}: {value.id}[...]"))
+        elif node.attr in keys:
+            found.append((node.lineno, f"line {node.lineno}: {value.id}.{node.attr}"))
+    return [text for _, text in sorted(found)]
+
+
+def test_the_config_read_check_finds_key_reads():
+    source = (
+        "def f(conf, options):\n"
+        "    a = conf['window_dim']\n    b = conf.get('seed')\n    c = conf.window_dim\n"
+        "    d = conf.options.window.step\n    e = conf.path\n    return options['x']\n"
+        "class P:\n    @classmethod\n    def from_config(cls, conf):\n"
+        "        return cls(conf['orientations'])\n"
+    )
+    assert _config_reads(source) == [
+        "line 2: conf[...]",
+        "line 3: conf.get",
+        "line 4: conf.window_dim",
+    ]
+
+
+def test_below_the_orchestration_nothing_reads_the_config_by_key():
+    """The steps (extraction, training, detection, mining, evaluation, the report) read
+    ``conf.options``, the typed options of their stage, never the config's keys: one
+    mapping of keys to fields (``infrastructure/options.py``), one source of defaults."""
+    low = set(LAYERS[: LAYERS.index("orchestration.settings")])
+    checked, offenders = 0, {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        unit = _unit(".".join(["pyimagesearch", *path.relative_to(PACKAGE).with_suffix("").parts]))
+        if unit.replace(".__init__", "") not in low or rel in CONFIG_READERS | NOT_YET_TYPED:
+            continue
+        checked += 1
+        reads = _config_reads(path.read_text(encoding="utf-8"))
+        if reads:
+            offenders[rel] = reads
+    assert checked > 30
+    assert offenders == {}
+    for rel in CONFIG_READERS | NOT_YET_TYPED:  # the exceptions name real modules
+        assert (PACKAGE / rel).is_file(), rel

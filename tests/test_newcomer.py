@@ -93,7 +93,7 @@ def test_unknown_key_suggestions(tmp_path, key, expected):
 def test_unknown_excluded_category_stops_with_a_suggestion(tmp_path):
     conf = _load(tmp_path, distraction_exclude_categories=["MITStreet"])
     with pytest.raises(ConfigError) as err:
-        split_distractions(conf)
+        split_distractions(conf.options.distractions)
     message = str(err.value)
     assert "distraction_exclude_categories" in message and "'MITStreet'" in message
     assert "did you mean 'MITstreet'?" in message and "\n" not in message
@@ -171,7 +171,7 @@ def test_annotated_windows_get_their_own_sheet(tmp_path):
     assert review.annotated_sheet.name == "hard_negatives_annotated_round_001.png"
     assert cv2.imread(str(review.annotated_sheet)) is not None
     mining = {"n_found": 0, "n_images": 40, "n_kept": 0, "seconds": 1.0}
-    text = "\n".join(_mined_section(1, mining, review, conf))
+    text = "\n".join(_mined_section(1, mining, review, conf.options))
     assert "(hard_negatives_annotated_round_001.png)" in text
     only = review_round(conf, 1, tmp_path / "a", annotated=True)
     assert only.n_mined == summary.n_kept

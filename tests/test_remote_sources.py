@@ -129,7 +129,8 @@ def test_url_list_split_and_mining_equal_local_files(trained, tmp_path, http_sce
     url_list = _write_url_list(tmp_path / "urls.txt", http_scenes, list_images(SCENES))
     remote = _run_conf(trained, tmp_path / "remote", image_distractions=str(url_list), **common)
 
-    a, b = split_distractions(local), split_distractions(remote)
+    a = split_distractions(local.options.distractions)
+    b = split_distractions(remote.options.distractions)
     assert [_url(http_scenes, p) for p in a.pool] == b.pool  # the same seeded split
     assert [a.category(p) for p in a.pool[:50]] == [b.category(u) for u in b.pool[:50]]
 
@@ -180,7 +181,7 @@ def test_kill_9_then_rerun_resumes_url_mining(trained, tmp_path, http_scenes):
     reference = _run_conf(trained, tmp_path / "a", image_distractions=str(url_list), **common)
     mine_hard_negatives(reference, 1, progress=False)
     killed = _run_conf(trained, tmp_path / "b", image_distractions=str(url_list), **common)
-    folder = checkpoint_folder(killed, "mining_round_001")
+    folder = checkpoint_folder(killed["features_path"], "mining_round_001")
     cmd = [sys.executable, str(ROOT / "scripts/hard_negative_mine.py"), "-c", str(killed.path)]
     proc = subprocess.Popen([*cmd, "-q"], cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.time() + 120

@@ -77,7 +77,7 @@ def test_mining_is_deterministic_and_rerun_replaces(trained, tmp_path):
     rows_2 = _rows(conf_path)
     assert first.n_kept == again.n_kept == len(rows_1["score"]) > 0
     _assert_same_rows(rows_1, rows_2)
-    assert not checkpoint_folder(conf, "mining_round_001").exists()
+    assert not checkpoint_folder(conf["features_path"], "mining_round_001").exists()
 
 
 @pytest.mark.needs_data
@@ -90,7 +90,7 @@ def test_kill_9_then_rerun_equals_uninterrupted_run(trained, tmp_path):
     mine_hard_negatives(load_config(reference), 1, progress=False)
 
     killed = _copy_run(trained, tmp_path / "b", **common)
-    folder = checkpoint_folder(load_config(killed), "mining_round_001")
+    folder = checkpoint_folder(load_config(killed)["features_path"], "mining_round_001")
     cmd = [
         sys.executable,
         str(ROOT / "scripts" / "hard_negative_mine.py"),
@@ -157,7 +157,7 @@ def test_extraction_killed_then_rerun_equals_uninterrupted(tmp_path):
     extract_features(load_config(paths["a"]), progress=False)
 
     conf = load_config(paths["b"])
-    folder = checkpoint_folder(conf, "extract_negatives")
+    folder = checkpoint_folder(conf["features_path"], "extract_negatives")
     cmd = [
         sys.executable,
         str(ROOT / "scripts" / "extract_features.py"),

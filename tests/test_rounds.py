@@ -69,7 +69,7 @@ def test_history_bookkeeping(two_rounds):
 
 def test_rounds_mine_fresh_disjoint_images(tmp_path):
     conf = _conf(tmp_path, hn_rounds=2)  # the split needs no run, only the config
-    split = split_distractions(conf)
+    split = split_distractions(conf.options.distractions)
     r1, r2 = set(split.mining(1)), set(split.mining(2))
     assert len(r1) == len(r2) == 40 and not r1 & r2
     assert not (r1 | r2) & set(split.negatives) and not (r1 | r2) & set(split.evaluation)
@@ -124,7 +124,7 @@ def test_review_sheet_and_suspects(two_rounds, tmp_path):
 
 def test_excluding_car_categories_removes_their_windows(tmp_path):
     conf = _conf(tmp_path, distraction_exclude_categories=CAR_CATEGORIES)
-    split = split_distractions(conf)
+    split = split_distractions(conf.options.distractions)
     used = split.pool + split.evaluation
     assert used and not {split.category(p) for p in used} & set(CAR_CATEGORIES)
 

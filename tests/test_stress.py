@@ -24,7 +24,7 @@ def samples(tmp_path_factory):
     from pyimagesearch.sources.distractions import split_distractions
 
     return out, variants.SceneFiles(
-        split_distractions(conf).evaluation[:5], conf["max_image_pixels"]
+        split_distractions(conf.options.distractions).evaluation[:5], conf["max_image_pixels"]
     )
 
 

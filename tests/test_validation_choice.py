@@ -152,7 +152,7 @@ def test_box_errors_are_measured_on_matches_only():
 def test_the_report_says_how_small_an_object_the_detector_finds():
     from pyimagesearch.report.markdown import _smallest_object_line
 
-    line = _smallest_object_line({"window_dim": [96, 32], "upsample": 1})
+    line = _smallest_object_line([96, 32], 1)
     assert "about 48x16 pixels" in line and "enlarged 2x" in line
     assert "`upsample` 2 to find objects down to 24x8" in line
-    assert "about 96x32 pixels" in _smallest_object_line({"window_dim": [96, 32], "upsample": 0})
+    assert "about 96x32 pixels" in _smallest_object_line([96, 32], 0)

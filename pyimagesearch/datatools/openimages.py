@@ -440,21 +440,75 @@ def build_subset(
     too, with or without boxes.
     """
     options = options or DownloadOptions()
-    mode, num, hierarchy, images_csv = spec.mode, spec.num, files.hierarchy, files.images_csv
-    if mode not in ("positives", "backgrounds"):
-        raise OpenImagesError(f"mode must be 'positives' or 'backgrounds' (got '{mode}')")
-    if num is not None and num < 1:
-        raise OpenImagesError(f"num must be >= 1 (got {num})")
+    _check_spec(spec)
+    classes = _classes(spec, files)
+    positives = spec.mode == "positives"
+    wanted = classes.wanted
+    # positives also read the family's boxes: the evaluation protocol's files keep them
+    read = wanted | classes.family if positives else wanted
+    all_ids, eval_boxes = read_bbox_csv(files.bbox_csv, read)
+    boxes = {i: b for i, bs in eval_boxes.items() if (b := [x for x in bs if x.label in wanted])}
+    verified = _verified_labels(files, classes) if positives else {}
+    if positives:
+        kept_boxes, dropped = _kept_boxes(spec, boxes, verified, wanted)
+        candidates = list(kept_boxes)
+    else:
+        kept_boxes, dropped = {}, {}
+        candidates = _background_candidates(all_ids, boxes, classes)
+    sources, selected, n_missing = _select(spec, files, candidates, classes.notes)
+    out = Path(out_dir)
+    summary, previous = _download(spec, files, sources, selected, out, options)
+    stale, pruned = finish_image_folder(
+        out, summary, previous, lambda res: res.task.key, labels=not positives, prune=spec.prune
+    )
+    report = SubsetReport(
+        spec.mode, out, classes.labels, selected, summary, 0, dropped, n_missing, classes.notes
+    )
+    if positives:
+        _write_positives(report, spec, files, classes, kept_boxes, eval_boxes, verified, options)
+    else:
+        report.stale, report.pruned = stale, pruned
+    return report
+
+
+@dataclass
+class _Classes:
+    """The classes a subset is about: asked for, with their family and look-alikes."""
+
+    #: ``LabelName -> DisplayName`` of every boxable class
+    names: dict[str, str]
+    #: the classes asked for (``LabelName -> DisplayName``)
+    labels: dict[str, str]
+    #: the label hierarchy (``LabelName -> direct subcategories``; empty without the file)
+    children: dict[str, set[str]]
+    #: the classes asked for and their descendants
+    family: set[str]
+    #: the classes whose boxes count (positives) or exclude an image (backgrounds)
+    wanted: set[str]
+    #: what the report says about the selection
+    notes: list[str]
+
+
+def _check_spec(spec: SubsetSpec) -> None:
+    """Refuse a mode or a count that makes no sense, before reading anything."""
+    if spec.mode not in ("positives", "backgrounds"):
+        raise OpenImagesError(f"mode must be 'positives' or 'backgrounds' (got '{spec.mode}')")
+    if spec.num is not None and spec.num < 1:
+        raise OpenImagesError(f"num must be >= 1 (got {spec.num})")
+
+
+def _classes(spec: SubsetSpec, files: OpenImagesFiles) -> _Classes:
+    """The classes asked for, expanded by the hierarchy as the mode wants."""
     names = read_class_descriptions(files.class_descriptions)
     labels = resolve_classes(spec.classes, names)
-    expand = mode == "backgrounds" or spec.descendants
-    if expand and hierarchy is None:
+    expand = spec.mode == "backgrounds" or spec.descendants
+    if expand and files.hierarchy is None:
         raise OpenImagesError("the label hierarchy file is needed to expand descendants")
-    children = read_hierarchy(hierarchy) if hierarchy is not None else {}
+    children = read_hierarchy(files.hierarchy) if files.hierarchy is not None else {}
     family = expand_descendants(labels, children)  # the labels and their descendants
     wanted = set(family) if expand else set(labels)
     notes = []
-    if mode == "backgrounds" and spec.look_alikes:
+    if spec.mode == "backgrounds" and spec.look_alikes:
         related = related_not_excluded(labels, wanted, children)
         if related:
             wanted |= expand_descendants(related, children)
@@ -466,91 +520,126 @@ def build_subset(
     if expand and family != set(labels):
         extra = sorted(names.get(m, m) for m in family - set(labels))
         notes.append(f"descendants included: {', '.join(extra)}")
-    positives = mode == "positives"
-    all_ids, eval_boxes = read_bbox_csv(files.bbox_csv, wanted | family if positives else wanted)
-    boxes = {i: b for i, bs in eval_boxes.items() if (b := [x for x in bs if x.label in wanted])}
-    verified = {}
-    image_labels_csv = files.image_labels_csv
-    if positives and image_labels_csv:  # the rows the protocol can use: family and ancestors
-        above = {p for p, subs in children.items() for s in subs if s in labels} - {ROOT_LABEL}
-        while more := {p for p, subs in children.items() if subs & above} - above - {ROOT_LABEL}:
-            above |= more
-        verified = read_image_labels(image_labels_csv, wanted | family | above)
+    return _Classes(names, labels, children, family, wanted, notes)
 
+
+def _verified_labels(files: OpenImagesFiles, classes: _Classes) -> dict:
+    """The image-level label rows the protocol can use: the family and its ancestors
+    (none without ``image_labels_csv``)."""
+    if not files.image_labels_csv:
+        return {}
+    children, labels = classes.children, classes.labels
+    above = {p for p, subs in children.items() for s in subs if s in labels} - {ROOT_LABEL}
+    while more := {p for p, subs in children.items() if subs & above} - above - {ROOT_LABEL}:
+        above |= more
+    return read_image_labels(files.image_labels_csv, classes.wanted | classes.family | above)
+
+
+def _kept_boxes(
+    spec: SubsetSpec, boxes: dict, verified: dict, wanted: set[str]
+) -> tuple[dict[str, list[OIBox]], dict[str, int]]:
+    """The positives: images with a box left by the ``drop_*`` flags (or verified by an
+    image-level label), and how many boxes each flag dropped."""
     dropped: dict[str, int] = {}
-    if mode == "positives":
-        kept_boxes = {i: [] for i, rows in verified.items() if any(r[1] in wanted for r in rows)}
-        for image_id, image_boxes in boxes.items():
-            kept, counts = filter_boxes(
-                image_boxes,
-                spec.drop_group_of,
-                spec.drop_depiction,
-                spec.drop_truncated,
-                spec.drop_occluded,
-            )
-            for key, value in counts.items():
-                dropped[key] = dropped.get(key, 0) + value
-            if kept:
-                kept_boxes[image_id] = kept
-        candidates = list(kept_boxes)
-    else:
-        kept_boxes = {}
-        candidates = list(all_ids - set(boxes))
-        siblings = related_not_excluded(labels, wanted, children)
-        if siblings:
-            notes.append(
-                "related classes NOT excluded (siblings in the hierarchy; name them too if "
-                "they look like your object): "
-                + ", ".join(sorted(names.get(m, m) for m in siblings))
-            )
-    sources = read_image_sources(images_csv, set(candidates))
+    kept_boxes = {i: [] for i, rows in verified.items() if any(r[1] in wanted for r in rows)}
+    for image_id, image_boxes in boxes.items():
+        kept, counts = filter_boxes(
+            image_boxes,
+            spec.drop_group_of,
+            spec.drop_depiction,
+            spec.drop_truncated,
+            spec.drop_occluded,
+        )
+        for key, value in counts.items():
+            dropped[key] = dropped.get(key, 0) + value
+        if kept:
+            kept_boxes[image_id] = kept
+    return kept_boxes, dropped
+
+
+def _background_candidates(all_ids: set[str], boxes: dict, classes: _Classes) -> list[str]:
+    """The backgrounds: images with no box of the wanted classes (noting related classes
+    that are not excluded)."""
+    siblings = related_not_excluded(classes.labels, classes.wanted, classes.children)
+    if siblings:
+        classes.notes.append(
+            "related classes NOT excluded (siblings in the hierarchy; name them too if "
+            "they look like your object): "
+            + ", ".join(sorted(classes.names.get(m, m) for m in siblings))
+        )
+    return list(all_ids - set(boxes))
+
+
+def _select(
+    spec: SubsetSpec, files: OpenImagesFiles, candidates: list[str], notes: list[str]
+) -> tuple[dict[str, ImageSource], list[str], int]:
+    """The images to fetch (with a URL; positives without a Rotation), at most ``num``;
+    their sources, and how many candidates had no URL."""
+    sources = read_image_sources(files.images_csv, set(candidates))
     missing = [i for i in candidates if i not in sources]
     if missing:
-        log.warning("%d selected image(s) have no URL in %s", len(missing), images_csv)
-    if mode == "positives":
+        log.warning("%d selected image(s) have no URL in %s", len(missing), files.images_csv)
+    if spec.mode == "positives":
         rotated = {i for i in candidates if i in sources and sources[i].rotation % 360}
         if rotated:
             notes.append(f"{len(rotated)} image(s) with a Rotation skipped (boxes may not fit)")
         candidates = [i for i in candidates if i not in rotated]
-    selected = _limit([i for i in candidates if i in sources], num, spec.seed)
+    selected = _limit([i for i in candidates if i in sources], spec.num, spec.seed)
+    return sources, selected, len(missing)
 
-    out = Path(out_dir)
+
+def _download(
+    spec: SubsetSpec,
+    files: OpenImagesFiles,
+    sources: dict[str, ImageSource],
+    selected: list[str],
+    out: Path,
+    options: DownloadOptions,
+):
+    """Fetch the selected images into ``out/images`` (checks recorded by an earlier run
+    reused); the download summary and that run's manifest."""
     img_dir = out / "images"
     previous = read_manifest(out / MANIFEST_NAME)
     tasks = []
     for image_id in selected:
         src = sources[image_id]
-        dest = safe_child(img_dir, f"{image_id}.jpg", what=f"{images_csv}: ImageID")
+        dest = safe_child(img_dir, f"{image_id}.jpg", what=f"{files.images_csv}: ImageID")
         checks = recorded_checks(previous.get(dest.name))
         tasks.append(DownloadTask(image_id, src.url, dest, size=src.size, md5=src.md5, **checks))
     summary = download_files(
         tasks,
         options,
         verify=make_placeholder_verifier(spec.extra_placeholder_sha256, options.max_image_pixels),
-        desc=f"Open Images {mode}",
+        desc=f"Open Images {spec.mode}",
         root=out,
     )
-    backgrounds = mode == "backgrounds"
-    stale, pruned = finish_image_folder(
-        out, summary, previous, lambda res: res.task.key, labels=backgrounds, prune=spec.prune
+    return summary, previous
+
+
+def _write_positives(
+    report: SubsetReport,
+    spec: SubsetSpec,
+    files: OpenImagesFiles,
+    classes: _Classes,
+    kept_boxes: dict,
+    eval_boxes: dict,
+    verified: dict,
+    options: DownloadOptions,
+) -> None:
+    """The crops of the fetched positives and the evaluation protocol's files."""
+    out, kept = report.out_dir, [r.task.key for r in report.summary.kept]
+    report.crops, small = write_crops(
+        out,
+        {key: kept_boxes[key] for key in kept},
+        spec.min_box_size,
+        classes.names,
+        options.max_image_pixels,
     )
-    report = SubsetReport(mode, out, labels, selected, summary, 0, dropped, len(missing), notes)
-    if backgrounds:
-        report.stale, report.pruned = stale, pruned
-    else:
-        report.crops, small = write_crops(
-            out,
-            {r.task.key: kept_boxes[r.task.key] for r in summary.kept},
-            spec.min_box_size,
-            names,
-            options.max_image_pixels,
-        )
-        report.boxes_dropped["smaller than min_box_size"] = small
-        write_evaluation_files(
-            out, [r.task.key for r in summary.kept], eval_boxes, verified, labels,
-            with_image_labels=image_labels_csv is not None,
-        )  # fmt: skip
-    return report
+    report.boxes_dropped["smaller than min_box_size"] = small
+    write_evaluation_files(
+        out, kept, eval_boxes, verified, classes.labels,
+        with_image_labels=files.image_labels_csv is not None,
+    )  # fmt: skip
 
 
 IMAGE_LABEL_FIELDS = ("ImageID", "Source", "LabelName", "Confidence")

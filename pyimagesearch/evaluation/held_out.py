@@ -12,7 +12,6 @@ import numpy as np
 from ..detection.files import detect_files
 from ..infrastructure.config import input_keys, require_paths
 from ..infrastructure.errors import ConfigError, Skipped
-from ..io.remote import RemoteOptions
 from ..model.linear import LinearModel
 from ..model.modelfile import check_compatible, load_model
 from ..sources.annotations import AnnotatedImage, read_annotations, split_train_test
@@ -59,30 +58,32 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
     """Detect on the test share of the annotated images and on held-out distraction images."""
     start = time.perf_counter()
     require_paths(conf, *input_keys(conf))
+    options = conf.options
     if model is None:
-        model = load_model(conf["classifier_path"])
-        check_compatible(
-            model, conf.options.descriptor, conf["window_dim"], conf["classifier_path"], conf.path
-        )
-    _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+        path = options.paths.classifier_path
+        model = load_model(path)
+        check_compatible(model, options.descriptor, options.window.window_dim, path, conf.path)
+    _, test = split_train_test(
+        read_annotations(conf), options.split.train_share, options.split.seed
+    )
     if not test:
         raise ConfigError(
             "key 'percent_gt_images': 1 trains on every annotated image and leaves none "
             "to evaluate on; choose a value below 1"
         )
-    distractions = split_distractions(conf).evaluation
+    distractions = split_distractions(options.distractions).evaluation
     paths = [item.path for item in test] + distractions
-    floor = conf.options.evaluation.curve_floor
+    floor = options.evaluation.curve_floor
     results = [
         r
         for _, r in detect_files(
             paths,
             model,
-            conf.options.window,
-            conf.options.execution,
+            options.window,
+            options.execution,
             floor,
             progress,
-            RemoteOptions.from_config(conf),  # distraction images may be URLs
+            options.remote,  # distraction images may be URLs
         )
     ]
     skipped = [r.message for r in results if isinstance(r, Skipped)]
@@ -99,7 +100,7 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
         det_scores.append(res["probabilities"])
         gts.append(gt)
         images.append({"path": str(item.path), "gt": gt.tolist(), **_listed(res)})
-    p_min = conf["min_probability"]
+    p_min = options.evaluation.min_probability
     summary = summarize_detections(det_boxes, det_scores, gts, p_min)
 
     ok_distractions = [r for r in distraction_results if not isinstance(r, Skipped)]

@@ -41,6 +41,7 @@ from .store import BOX_SAMPLES, HARD_NEGATIVES, existing_groups, write_store
 
 if TYPE_CHECKING:
     from ..infrastructure.config import Config
+    from ..infrastructure.options import Options
 
 log = logging.getLogger(__name__)
 
@@ -71,109 +72,140 @@ def extract_features(
     mined rounds are then dropped: they are the other config's).
     """
     start = time.perf_counter()
-    require_paths(conf, *input_keys(conf))
-    require_outputs(conf, "features_path")
-    remove_stale_temps(conf["features_path"], ".h5tmp")
-    foreign = provenance.check_owner(conf["features_path"], conf, "feature store", overwrite)
-    drop_mined = drop_mined or foreign
-    hog = HogParams.from_config(conf)
-    window_dim = tuple(conf["window_dim"])
-    keep = _mined_to_keep(conf["features_path"], hog, window_dim, drop_mined)
-    if train_items is None:
-        train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
-    else:
-        train = list(train_items)
-    split = split_distractions(conf)
-    _require_window_fits(conf, split.negatives)
-    summary = ExtractionSummary(n_train_images=len(train))
-
-    d = hog.descriptor_size(window_dim)
-    # a crop's border is not the scene's: objects touching it are not cut by the image
-    # (the format says so; so does any box that fills its image, see ``fills_image``)
-    crops = conf["annotation_format"] == "crops"
-    per_object = dict(  # what positives and box samples are taken with
-        hog=hog,
-        window_dim=window_dim,
-        offset=conf["offset"],
-        use_flip=conf["use_flip"],
-        seed=conf["seed"],
-        max_pixels=conf["max_image_pixels"],
-        remote=RemoteOptions.from_config(conf),
-    )
-    pos = _checkpointed(
-        conf,
-        "extract_positives",
-        positives_of_image,
-        train,
-        d,
-        summary,
-        progress,
-        jitter=conf["positive_jitter"],
-        jitter_iou=conf["positive_jitter_iou"],
-        clip=conf["padding"] == 0 or crops,
-        truncation=conf["positive_truncation"] if conf["padding"] > 0 else 0,
-        **per_object,
-    )
-    _require_enough_positives(conf, _objects(pos), len(train))
-    neg = _checkpointed(
-        conf,
-        "extract_negatives",
-        negatives_of_image,
-        split.negatives,
-        d,
-        summary,
-        progress,
-        hog=hog,
-        window_dim=window_dim,
-        count=conf["num_distractions_per_image"],
-        seed=conf["seed"],
-        pad=window_padding(window_dim, hog.pixels_per_cell, conf["padding"]),
-        max_pixels=conf["max_image_pixels"],
-        remote=RemoteOptions.from_config(conf),
-    )
-    if not len(neg.get("features", ())):
-        raise ConfigError(_no_negatives_message(conf, split.negatives, summary.skipped))
-    boxes = {}
-    if conf["box_regression_samples"]:
-        boxes = _checkpointed(
-            conf,
-            "extract_box_samples",
-            box_samples_of_image,
-            train,
-            d,
-            summary,
-            progress,
-            count=conf["box_regression_samples"],
-            empty_outside=not crops,
-            **per_object,
-        )
+    options = conf.options
+    keep = _check_store(conf, drop_mined, overwrite)
+    train = _training_items(conf, train_items)
+    distractions = split_distractions(options.distractions).negatives
+    _require_window_fits(options, distractions)
+    summary = ExtractionSummary(n_train_images=len(train), n_negative_images=len(distractions))
+    pos = _positives(options, train, summary, progress)
+    _require_enough_positives(options, _objects(pos), len(train))
+    neg = _negatives(options, distractions, summary, progress)
+    boxes = _box_samples(options, train, summary, progress)
     summary.n_positives, summary.n_negatives = len(pos["features"]), len(neg["features"])
-    summary.n_negative_images = len(split.negatives)
-    write_store(
-        conf["features_path"],
-        hog,
-        window_dim,
-        {"positives": pos, "negatives": neg, **({BOX_SAMPLES: boxes} if boxes else {})},
-        {
-            "negatives": {
-                "images": len(split.negatives),
-                "per_image": conf["num_distractions_per_image"],
-            }
-        },
-        keep=keep,
-        provenance=provenance.collect(conf, conf["features_path"]),
-    )
-    for name in ("extract_positives", "extract_negatives", "extract_box_samples"):
-        shutil.rmtree(checkpoint_folder(conf, name), ignore_errors=True)
+    _write(conf, pos, neg, boxes, len(distractions), keep)
     summary.seconds = time.perf_counter() - start
     log.info(
         "wrote %d positives and %d negatives to %s in %.1f s",
         summary.n_positives,
         summary.n_negatives,
-        conf["features_path"],
+        options.paths.features_path,
         summary.seconds,
     )
     return summary
+
+
+def _check_store(conf: Config, drop_mined: bool, overwrite: bool) -> tuple[str, ...]:
+    """Check inputs and output before any work; the store groups to carry over."""
+    path = conf.options.paths.features_path
+    require_paths(conf, *input_keys(conf))
+    require_outputs(conf, "features_path")
+    remove_stale_temps(path, ".h5tmp")
+    foreign = provenance.check_owner(path, conf, "feature store", overwrite)
+    window_dim = conf.options.window.window_dim
+    return _mined_to_keep(path, conf.options.descriptor, window_dim, drop_mined or foreign)
+
+
+def _training_items(conf: Config, train_items: list[AnnotatedImage] | None) -> list:
+    """The training share of the annotated images (or the ``train_items`` given)."""
+    if train_items is not None:
+        return list(train_items)
+    split = conf.options.split
+    return split_train_test(read_annotations(conf), split.train_share, split.seed)[0]
+
+
+def _per_object(options: Options) -> dict:
+    """What positives and box samples are taken with."""
+    return dict(
+        hog=options.descriptor,
+        window_dim=options.window.window_dim,
+        offset=options.extraction.offset,
+        use_flip=options.extraction.use_flip,
+        seed=options.extraction.seed,
+        max_pixels=options.execution.max_image_pixels,
+        remote=options.remote,
+    )
+
+
+def _positives(options: Options, train: list, summary: ExtractionSummary, progress: bool) -> dict:
+    """The descriptors of the training objects (mirrors, jittered and cut copies)."""
+    extraction, padding = options.extraction, options.window.padding
+    return _checkpointed(
+        options,
+        "extract_positives",
+        positives_of_image,
+        train,
+        summary,
+        progress,
+        jitter=extraction.jitter,
+        jitter_iou=extraction.jitter_iou,
+        # a crop's border is not the scene's: objects touching it are not cut by the image
+        # (the format says so; so does any box that fills its image, see ``fills_image``)
+        clip=padding == 0 or extraction.crops,
+        truncation=extraction.truncation if padding > 0 else 0,
+        **_per_object(options),
+    )
+
+
+def _negatives(options: Options, images: list, summary: ExtractionSummary, progress: bool) -> dict:
+    """Random windows of the distraction images; stops when none came out."""
+    window_dim, hog = options.window.window_dim, options.descriptor
+    neg = _checkpointed(
+        options,
+        "extract_negatives",
+        negatives_of_image,
+        images,
+        summary,
+        progress,
+        hog=hog,
+        window_dim=window_dim,
+        count=options.extraction.negatives_per_image,
+        seed=options.extraction.seed,
+        pad=window_padding(window_dim, hog.pixels_per_cell, options.window.padding),
+        max_pixels=options.execution.max_image_pixels,
+        remote=options.remote,
+    )
+    if not len(neg.get("features", ())):
+        raise ConfigError(_no_negatives_message(options, images, summary.skipped))
+    return neg
+
+
+def _box_samples(options: Options, train: list, summary: ExtractionSummary, progress: bool) -> dict:
+    """Windows around the training objects for the box regressor (none when off)."""
+    if not options.extraction.box_samples:
+        return {}
+    return _checkpointed(
+        options,
+        "extract_box_samples",
+        box_samples_of_image,
+        train,
+        summary,
+        progress,
+        count=options.extraction.box_samples,
+        empty_outside=not options.extraction.crops,
+        **_per_object(options),
+    )
+
+
+def _write(conf: Config, pos: dict, neg: dict, boxes: dict, n_images: int, keep) -> None:
+    """Write the store (keeping the ``keep`` groups) and drop the step's checkpoints."""
+    options = conf.options
+    write_store(
+        options.paths.features_path,
+        options.descriptor,
+        options.window.window_dim,
+        {"positives": pos, "negatives": neg, **({BOX_SAMPLES: boxes} if boxes else {})},
+        {
+            "negatives": {
+                "images": n_images,
+                "per_image": options.extraction.negatives_per_image,
+            }
+        },
+        keep=keep,
+        provenance=provenance.collect(conf, options.paths.features_path),
+    )
+    for name in ("extract_positives", "extract_negatives", "extract_box_samples"):
+        shutil.rmtree(checkpoint_folder(options.paths.features_path, name), ignore_errors=True)
 
 
 def _mined_to_keep(path, hog: HogParams, window_dim, drop_mined: bool) -> tuple[str, ...]:
@@ -398,48 +430,48 @@ def _objects(pos: dict) -> int:
     return int((~pos["flipped"].astype(bool) & ~pos["jittered"].astype(bool)).sum())
 
 
-def _require_enough_positives(conf: Config, n_objects: int, n_images: int) -> None:
+def _require_enough_positives(options: Options, n_objects: int, n_images: int) -> None:
     """Stop before the negatives when training could not use the positives extracted:
     calibration needs as many distinct objects as folds (copies of one object are not
     independent)."""
     if not n_objects:
         raise ImageReadError("no positive could be extracted: check image_dataset and annotations")
-    folds = conf["calibration_folds"]
+    folds = options.extraction.calibration_folds
     if n_objects < folds:
         raise ConfigError(
-            f"{conf.path or '<config>'}: key 'percent_gt_images': its training share of "
+            f"{options.where}: key 'percent_gt_images': its training share of "
             f"{n_images} image(s) holds {n_objects} object(s); training needs at least "
             f"{folds} (calibration_folds): raise percent_gt_images"
         )
 
 
-def _require_window_fits(conf: Config, images: list[Path]) -> None:
+def _require_window_fits(options: Options, images: list[Path]) -> None:
     """Stop up front when ``window_dim`` is larger than every distraction image.
 
     Reads image headers only until one image holds the window (usually the first).
     """
-    width, height = conf["window_dim"]
+    width, height = options.window.window_dim
     readable = False
     for path in images:
         try:
-            w, h = header_size(path, RemoteOptions.from_config(conf))
+            w, h = header_size(path, options.remote)
         except ImageReadError:
             continue  # reported when extraction skips it
         if w >= width and h >= height:
             return
         readable = True
     if readable:
-        raise ConfigError(_no_negatives_message(conf, images, []))
+        raise ConfigError(_no_negatives_message(options, images, []))
 
 
-def _no_negatives_message(conf: Config, images: list[Path], skipped: list[str]) -> str:
+def _no_negatives_message(options: Options, images: list[Path], skipped: list[str]) -> str:
     """Why no negative window came out of the distraction images, naming the sizes."""
-    where = conf.path or "<config>"
-    width, height = conf["window_dim"]
+    where = options.where
+    width, height = options.window.window_dim
     sizes = []
     for path in images:
         try:
-            sizes.append(header_size(path, RemoteOptions.from_config(conf)))
+            sizes.append(header_size(path, options.remote))
         except ImageReadError:
             continue
     if sizes and all(w < width or h < height for w, h in sizes):
@@ -456,19 +488,21 @@ def _no_negatives_message(conf: Config, images: list[Path], skipped: list[str]) 
     )
 
 
-def _checkpointed(conf: Config, name, func, items, d, summary, progress, **kwargs) -> dict:
+def _checkpointed(options: Options, name, func, items, summary, progress, **kwargs) -> dict:
     """Map ``func`` over ``items`` in checkpointed batches (a killed run resumes), then
     concatenate the rows; skipped images are recorded in ``summary`` and logged."""
     key = fingerprint(name, [str(getattr(i, "path", i)) for i in items], repr(kwargs))
-    checkpoint = BatchCheckpoint(checkpoint_folder(conf, name), key)
+    checkpoint = BatchCheckpoint(checkpoint_folder(options.paths.features_path, name), key)
+    execution = options.execution
+    d = options.descriptor.descriptor_size(options.window.window_dim)
     batches = checkpointed_map(
         func,
         items,
         checkpoint,
-        conf["checkpoint_every"],
+        execution.checkpoint_every,
         functools.partial(_batch_rows, d=d),
-        conf["n_jobs"],
-        conf["scheduler"],
+        execution.n_jobs,
+        execution.scheduler,
         desc=name.replace("extract_", ""),
         progress=progress,
         **kwargs,

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,9 @@ from .parallel import map_images
 log = logging.getLogger(__name__)
 
 
-def checkpoint_folder(conf: Mapping[str, Any], name: str) -> Path:
+def checkpoint_folder(features_path: str | os.PathLike, name: str) -> Path:
     """Where the checkpoints of a step live: beside the feature store."""
-    store = Path(conf["features_path"])
+    store = Path(features_path)
     return store.parent / f".{store.name}.checkpoints" / name
 
 

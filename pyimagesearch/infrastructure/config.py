@@ -97,6 +97,28 @@ COURSE_KEYS: dict[str, dict] = {
     "hn_min_probability": _doc(_PROB, "keep mined windows scoring at least this probability"),
 }
 
+#: Values of the course's required keys when the Python API is not given them
+#: (conf/cars.json's; a config file must name them). docs/configuration.md shows them.
+COURSE_DEFAULTS: dict[str, Any] = {
+    "offset": 5,
+    "use_flip": True,
+    "num_distraction_images": 500,
+    "num_distractions_per_image": 10,
+    "orientations": 9,
+    "pixels_per_cell": [4, 4],
+    "cells_per_block": [2, 2],
+    "normalize": True,
+    "window_step": 4,
+    "overlap_thresh": 0.3,
+    "pyramid_scale": 1.1487,
+    "min_probability": 0.7,
+    "C": 0.01,
+    "hn_num_distraction_images": 50,
+    "hn_window_step": 4,
+    "hn_pyramid_scale": 1.1487,
+    "hn_min_probability": 0.51,
+}
+
 #: Keys added by this toolkit: optional, each with its default.
 EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     "datasets_root": (
@@ -454,6 +476,9 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
     ),
 }
 
+#: The optional keys' defaults (what a config that does not name them gets).
+EXTRA_DEFAULTS: dict[str, Any] = {key: default for key, (_, default) in EXTRA_KEYS.items()}
+
 _PATH_KEYS = ("image_dataset", "image_annotations", "image_distractions")
 _OUTPUT_KEYS = ("features_path", "classifier_path", "output_dir")
 
@@ -549,7 +574,7 @@ def _build(raw: dict[str, Any], path: Path | None, resolve: bool) -> Config:
     _refuse_non_finite(raw, where)
     _validate(raw, where)
     raw = {key: _integral_to_int(value, SCHEMA["properties"][key]) for key, value in raw.items()}
-    values = {k: default for k, (_, default) in EXTRA_KEYS.items()}
+    values = dict(EXTRA_DEFAULTS)
     values.update(raw)
     _default_outputs(values)
     _read_excluded_windows(values, where)

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import COURSE_KEYS, DATASETS_ENV, EXTRA_KEYS, SCHEDULER_ENV
+from .config import COURSE_DEFAULTS, COURSE_KEYS, DATASETS_ENV, EXTRA_KEYS, SCHEDULER_ENV
 
 #: Where the reference lives, relative to the repository root.
 REFERENCE_PATH = Path("docs") / "configuration.md"
@@ -47,7 +47,8 @@ distraction image, or a `percent_gt_images` that leaves the training or test sha
   overrides.
 - **Course keys** are required in a config file. The Python API
   (`pyimagesearch.train_detector`) needs no config file: there a course key you do not
-  pass takes conf/cars.json's value, shown as "API" below (`pyimagesearch.api.COURSE_DEFAULTS`),
+  pass takes conf/cars.json's value, shown as "API" below (`COURSE_DEFAULTS` in
+  `pyimagesearch/infrastructure/config.py`, beside the schema),
   except that `percent_gt_images` is 1 (every image trains), `window_dim` is the window
   suggested for your boxes, and the image folders and distraction counts come from the
   arrays you pass.
@@ -131,8 +132,6 @@ def _row(*cells: str) -> str:
 
 def render() -> str:
     """The Markdown of docs/configuration.md: the keys, types, defaults and descriptions."""
-    from ..api import COURSE_DEFAULTS
-
     missing = [
         key
         for key, schema in [*COURSE_KEYS.items(), *((k, s) for k, (s, _) in EXTRA_KEYS.items())]

@@ -1,20 +1,24 @@
 """The config, read once into small typed options: one per stage of the workflow.
 
-As dlib hands each step one options object, the layers below the workflow take the
-options of their own stage (the descriptor's ``HogParams``, the detector's
-``WindowOptions``, the workers' ``ExecutionOptions``...) instead of the whole config:
-they never look a key up, and cannot read one that belongs to another stage.
-``Config.options`` builds them once per config.
+As dlib hands each step one options object, the steps take the options of their own
+stage (the descriptor's ``HogParams``, the detector's ``WindowOptions``, the workers'
+``ExecutionOptions``...) instead of the config's dictionary: below the orchestration
+layer nothing looks a key up, and a step cannot read a key that belongs to another
+stage. ``Config.options`` builds them once per config; this module is the one place
+that maps config keys to fields.
+
+The fields have no defaults: a config's defaults live in one place, its schema
+(``infrastructure/config.py``), and every field here comes from a validated config.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..descriptor.params import HogParams
+from ..io.remote import RemoteOptions
 
 
 @dataclass(frozen=True)
@@ -22,13 +26,13 @@ class WindowOptions:
     """How the detector slides its window over the image pyramid."""
 
     window_dim: tuple[int, int]
-    step: int = 4
-    pyramid_scale: float = 1.5
-    min_probability: float = 0.7
-    overlap_thresh: float = 0.3
-    padding: float = 0.0
-    upsample: int = 0
-    approximate: bool = False
+    step: int
+    pyramid_scale: float
+    min_probability: float
+    overlap_thresh: float
+    padding: float
+    upsample: int
+    approximate: bool
 
     @classmethod
     def from_config(cls, conf: Mapping[str, Any], mining: bool = False) -> WindowOptions:
@@ -49,17 +53,21 @@ class WindowOptions:
 
 @dataclass(frozen=True)
 class MiningOptions:
-    """Which windows of an image mining keeps, and how (``hn_`` keys of the config)."""
+    """Which windows of an image mining keeps, and how (``hn_`` keys of the config).
+
+    ``None`` turns a cap off: ``max_per_image`` (no cap per image), ``margin`` (no
+    windows inside the SVM margin), ``top_k`` (every window of an image is returned).
+    """
 
     window: WindowOptions
-    max_per_image: int | None = None
-    apply_nms: bool = False
-    negative_iou_max: float = 0.3
-    negative_cover_max: float = 0.5
-    margin: float | None = None
-    margin_per_image: int = 0
-    top_k: int | None = None
-    max_pixels: int = 40_000_000
+    max_per_image: int | None
+    apply_nms: bool
+    negative_iou_max: float
+    negative_cover_max: float
+    margin: float | None
+    margin_per_image: int
+    top_k: int | None
+    max_pixels: int
 
     @classmethod
     def from_config(cls, conf: Mapping[str, Any]) -> MiningOptions:
@@ -80,10 +88,10 @@ class MiningOptions:
 class ExecutionOptions:
     """Where and how the work runs, and the images it accepts."""
 
-    n_jobs: int = -1
-    scheduler: str | None = None
-    max_image_pixels: int = 40_000_000
-    checkpoint_every: int = 64
+    n_jobs: int
+    scheduler: str | None
+    max_image_pixels: int
+    checkpoint_every: int
 
     @classmethod
     def from_config(cls, conf: Mapping[str, Any]) -> ExecutionOptions:
@@ -96,15 +104,96 @@ class ExecutionOptions:
 
 
 @dataclass(frozen=True)
-class TrainingOptions:
-    """The classifier's training: regularisation, calibration, solver, hard-negative cap."""
+class SplitOptions:
+    """How the annotated images split into a training and a test share."""
 
-    C: float = 0.01
-    calibration_folds: int = 3
-    seed: int = 42
-    solver: str = "liblinear"
-    max_hard_negatives: int = 20000
-    mine_annotated: bool = True
+    train_share: float
+    seed: int
+
+    @classmethod
+    def from_config(cls, conf: Mapping[str, Any]) -> SplitOptions:
+        return cls(train_share=conf["percent_gt_images"], seed=conf["seed"])
+
+
+@dataclass(frozen=True)
+class ExtractionOptions:
+    """What the feature store is made of: positives, random negatives, box samples."""
+
+    offset: int
+    use_flip: bool
+    jitter: int
+    jitter_iou: float
+    truncation: int
+    negatives_per_image: int
+    box_samples: int
+    calibration_folds: int
+    seed: int
+    #: the annotations are crops (``annotation_format`` ``crops``): their border is not a scene's
+    crops: bool
+
+    @classmethod
+    def from_config(cls, conf: Mapping[str, Any]) -> ExtractionOptions:
+        return cls(
+            offset=conf["offset"],
+            use_flip=conf["use_flip"],
+            jitter=conf["positive_jitter"],
+            jitter_iou=conf["positive_jitter_iou"],
+            truncation=conf["positive_truncation"],
+            negatives_per_image=conf["num_distractions_per_image"],
+            box_samples=conf["box_regression_samples"],
+            calibration_folds=conf["calibration_folds"],
+            seed=conf["seed"],
+            crops=conf["annotation_format"] == "crops",
+        )
+
+
+@dataclass(frozen=True)
+class DistractionOptions:
+    """The object-free images and how they split into evaluation, negatives and rounds."""
+
+    #: a folder, a URL prefix or a URL list (``image_distractions``)
+    source: str
+    storage_options: Mapping[str, Any]
+    exclude_categories: tuple[str, ...]
+    exclude_images: tuple[str, ...]
+    #: categories of the evaluation images (``None``: all)
+    eval_categories: tuple[str, ...] | None
+    n_eval: int
+    n_negatives: int
+    n_per_round: int
+    seed: int
+    #: the config, as messages name it
+    where: str
+
+    @classmethod
+    def from_config(cls, conf: Mapping[str, Any]) -> DistractionOptions:
+        wanted = conf["eval_distraction_categories"]
+        return cls(
+            source=conf["image_distractions"],
+            storage_options=conf["storage_options"],
+            exclude_categories=tuple(conf["distraction_exclude_categories"]),
+            exclude_images=tuple(conf["distraction_exclude_images"]),
+            eval_categories=None if wanted is None else tuple(wanted),
+            n_eval=conf["eval_num_distraction_images"],
+            n_negatives=conf["num_distraction_images"],
+            n_per_round=conf["hn_num_distraction_images"],
+            seed=conf["seed"],
+            where=_where(conf),
+        )
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The classifier's training: regularisation, calibration, solver, hard-negative cap,
+    and the box regressor's samples."""
+
+    C: float
+    calibration_folds: int
+    seed: int
+    solver: str
+    max_hard_negatives: int
+    mine_annotated: bool
+    box_samples: int
 
     @classmethod
     def from_config(cls, conf: Mapping[str, Any]) -> TrainingOptions:
@@ -115,6 +204,7 @@ class TrainingOptions:
             solver=conf["train_solver"],
             max_hard_negatives=conf["hn_max_total"],
             mine_annotated=conf["hn_mine_annotated"],
+            box_samples=conf["box_regression_samples"],
         )
 
 
@@ -122,8 +212,8 @@ class TrainingOptions:
 class EvaluationOptions:
     """What evaluation counts: the PR curve's floor and the probability reported at."""
 
-    min_probability: float = 0.7
-    curve_floor: float = 0.05
+    min_probability: float
+    curve_floor: float
 
     @classmethod
     def from_config(cls, conf: Mapping[str, Any]) -> EvaluationOptions:
@@ -134,17 +224,61 @@ class EvaluationOptions:
 
 
 @dataclass(frozen=True)
-class PathOptions:
-    """The files a run writes."""
+class ReviewOptions:
+    """What the report and the review of mined rounds say about the windows mined."""
 
-    features_path: Path
-    classifier_path: Path
-    output_dir: Path
+    object_name: str
+    suspect_probability: float
+    suspect_min_contrast: float
+
+    @classmethod
+    def from_config(cls, conf: Mapping[str, Any]) -> ReviewOptions:
+        return cls(
+            object_name=conf["object_name"],
+            suspect_probability=conf["hn_suspect_probability"],
+            suspect_min_contrast=conf["hn_suspect_min_contrast"],
+        )
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The workflow's rounds: how many, the settings search, the annotated-mining report."""
+
+    rounds: int
+    search: bool
+    compare_annotated_mining: bool
+    components: int | None
+
+    @classmethod
+    def from_config(cls, conf: Mapping[str, Any]) -> PipelineOptions:
+        return cls(
+            rounds=conf["hn_rounds"],
+            search=conf["search"],
+            compare_annotated_mining=conf["report_compare_annotated_mining"],
+            components=conf["components"],
+        )
+
+
+@dataclass(frozen=True)
+class PathOptions:
+    """The inputs a run reads and the files it writes, as the config names them."""
+
+    image_dataset: str
+    image_annotations: str
+    image_distractions: str
+    features_path: str
+    classifier_path: str
+    output_dir: str
 
     @classmethod
     def from_config(cls, conf: Mapping[str, Any]) -> PathOptions:
         return cls(
-            Path(conf["features_path"]), Path(conf["classifier_path"]), Path(conf["output_dir"])
+            image_dataset=conf["image_dataset"],
+            image_annotations=conf["image_annotations"],
+            image_distractions=conf["image_distractions"],
+            features_path=conf["features_path"],
+            classifier_path=conf["classifier_path"],
+            output_dir=conf["output_dir"],
         )
 
 
@@ -158,7 +292,15 @@ class Options:
     training: TrainingOptions
     evaluation: EvaluationOptions
     execution: ExecutionOptions
+    split: SplitOptions
+    extraction: ExtractionOptions
+    distractions: DistractionOptions
+    review: ReviewOptions
+    pipeline: PipelineOptions
     paths: PathOptions
+    remote: RemoteOptions
+    #: the config, as messages name it (its file, or ``<config>``)
+    where: str
 
     @classmethod
     def from_config(cls, conf: Mapping[str, Any]) -> Options:
@@ -169,5 +311,17 @@ class Options:
             training=TrainingOptions.from_config(conf),
             evaluation=EvaluationOptions.from_config(conf),
             execution=ExecutionOptions.from_config(conf),
+            split=SplitOptions.from_config(conf),
+            extraction=ExtractionOptions.from_config(conf),
+            distractions=DistractionOptions.from_config(conf),
+            review=ReviewOptions.from_config(conf),
+            pipeline=PipelineOptions.from_config(conf),
             paths=PathOptions.from_config(conf),
+            remote=RemoteOptions.from_config(conf),
+            where=_where(conf),
         )
+
+
+def _where(conf: Mapping[str, Any]) -> str:
+    """The config as messages name it: its file, or ``<config>`` for one built in Python."""
+    return str(getattr(conf, "path", None) or "<config>")

@@ -18,13 +18,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..descriptor.hog import HogParams
 from ..detection.detector import WindowDetector
 from ..detection.nms import non_max_suppression
 from ..features.store import (
@@ -58,7 +57,7 @@ from ..sources.image_lists import is_remote_source, ref_category
 
 if TYPE_CHECKING:
     from ..infrastructure.config import Config
-    from ..infrastructure.options import MiningOptions
+    from ..infrastructure.options import MiningOptions, Options
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +176,8 @@ def mine_annotated(
     negatives (stored as ``hard_negatives/annotated_round_NNN``); windows overlapping an
     object more are never negatives. The test share is never touched.
     """
-    train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    split = conf.options.split
+    train, _ = split_train_test(read_annotations(conf), split.train_share, split.seed)
     return mine_hard_negatives(
         conf,
         round_index,
@@ -212,84 +212,99 @@ def mine_hard_negatives(
     uninterrupted run. The store is updated atomically at the end.
     """
     start = time.perf_counter()
-    if images is None:
-        require_paths(conf, "image_distractions")
-    require_outputs(conf, "features_path")
-    hog = HogParams.from_config(conf)
-    FeatureStore(conf["features_path"], hog, tuple(conf["window_dim"]))  # checks it early
-    provenance.check_owner(conf["features_path"], conf, "feature store", overwrite)
+    _check_inputs(conf, images is None, overwrite)
     if model is None:
-        model = load_model(conf["classifier_path"])
-        check_compatible(
-            model, conf.options.descriptor, conf["window_dim"], conf["classifier_path"], conf.path
-        )
+        model = _load_model(conf)
     if images is None:  # listing all distraction images costs ~0.1 s: only when needed
-        images = split_distractions(conf).mining(round_index)
+        images = split_distractions(conf.options.distractions).mining(round_index)
     images = list(images)
-    value = conf["image_distractions"]
-    root = value if is_remote_source(value) else Path(value).resolve()
     group = group or hard_negative_group(round_index)
-    params = {k: conf[k] for k in _MINING_KEYS}
-    checkpoint = BatchCheckpoint(
-        checkpoint_folder(conf, "mining_" + group.rsplit("/", 1)[-1]),
-        fingerprint(
-            round_index,
-            params,
-            [str(getattr(p, "path", p)) for p in images],
-            model.weights,
-            [model.bias, model.platt_a, model.platt_b],
-        ),
+    checkpoint = _checkpoint(conf.options, group, round_index, images, model)
+    batches = _mine_batches(conf.options, checkpoint, images, model, round_index, progress)
+    summary = _summarise(
+        checkpoint, batches, _category_root(conf.options), round_index, len(images)
     )
-    batches = checkpointed_map(
-        mine_image,
-        images,
-        checkpoint,
-        conf["checkpoint_every"],
-        functools.partial(_batch_rows, cap=conf["hn_max_total"]),
-        conf["n_jobs"],
-        conf["scheduler"],
-        desc=f"mining round {round_index}",
-        progress=progress,
-        model=model,
-        options=conf.options.mining,
-        remote=RemoteOptions.from_config(conf),
-        reduce_chunk=functools.partial(top_k_rows, k=conf["hn_max_total"]),
-    )
-    summary = _summarise(checkpoint, batches, root, round_index, len(images))
     summary.n_kept = _write_round(
         conf, checkpoint, batches, model, round_index, images, summary, group
     )
     checkpoint.clear()
     summary.seconds = time.perf_counter() - start
+    _log_round(summary)
+    return summary
+
+
+def _check_inputs(conf: Config, distractions: bool, overwrite: bool) -> None:
+    """Check the inputs and the store before any work (and that this config owns it)."""
+    if distractions:
+        require_paths(conf, "image_distractions")
+    require_outputs(conf, "features_path")
+    path = conf.options.paths.features_path
+    FeatureStore(path, conf.options.descriptor, conf.options.window.window_dim)  # checks it early
+    provenance.check_owner(path, conf, "feature store", overwrite)
+
+
+def _load_model(conf: Config) -> LinearModel:
+    """The model at ``classifier_path``, checked against the config's descriptor and window."""
+    path = conf.options.paths.classifier_path
+    model = load_model(path)
+    check_compatible(
+        model, conf.options.descriptor, conf.options.window.window_dim, path, conf.path
+    )
+    return model
+
+
+def _category_root(options: Options) -> Path | str:
+    """What a mined image's category is relative to: the distraction folder, or its URL."""
+    value = options.paths.image_distractions
+    return value if is_remote_source(value) else Path(value).resolve()
+
+
+def _checkpoint(options: Options, group: str, round_index: int, images, model) -> BatchCheckpoint:
+    """The round's checkpoint folder, keyed by everything its rows depend on."""
+    return BatchCheckpoint(
+        checkpoint_folder(options.paths.features_path, "mining_" + group.rsplit("/", 1)[-1]),
+        fingerprint(
+            round_index,
+            asdict(options.mining),
+            [str(getattr(p, "path", p)) for p in images],
+            model.weights,
+            [model.bias, model.platt_a, model.platt_b],
+        ),
+    )
+
+
+def _mine_batches(options: Options, checkpoint, images, model, round_index, progress) -> list:
+    """Mine every image in checkpointed batches (each keeping its best ``hn_max_total``)."""
+    cap, execution = options.mining.top_k, options.execution
+    return checkpointed_map(
+        mine_image,
+        images,
+        checkpoint,
+        execution.checkpoint_every,
+        functools.partial(_batch_rows, cap=cap),
+        execution.n_jobs,
+        execution.scheduler,
+        desc=f"mining round {round_index}",
+        progress=progress,
+        model=model,
+        options=options.mining,
+        remote=options.remote,
+        reduce_chunk=functools.partial(top_k_rows, k=cap),
+    )
+
+
+def _log_round(summary: MiningSummary) -> None:
+    """The skipped images (warnings) and the round's counts."""
     for message in summary.skipped:
         log.warning("skipped: %s", message)
     log.info(
         "round %d: %d hard negatives from %d images (%d kept) in %.2f s",
-        round_index,
+        summary.round,
         summary.n_found,
-        len(images),
+        summary.n_images,
         summary.n_kept,
         summary.seconds,
     )
-    return summary
-
-
-_MINING_KEYS = (
-    "hn_negative_iou_max",
-    "hn_window_step",
-    "hn_pyramid_scale",
-    "hn_min_probability",
-    "overlap_thresh",
-    "hn_max_per_image",
-    "hn_max_total",
-    "hn_nms",
-    "max_image_pixels",
-    "padding",
-    "upsample",
-    "hn_margin",
-    "hn_margin_per_image",
-    "hn_negative_cover_max",
-)
 
 
 def _batch_rows(items: list[Path], results: list, cap: int) -> dict[str, np.ndarray]:
@@ -403,8 +418,9 @@ def _write_round(
 ) -> int:
     """Merge the batches (global top ``hn_max_total`` by score) into the store, streaming
     the features batch by batch so memory stays bounded."""
+    options = conf.options
     top = merge_top_k(
-        ((b, checkpoint.load(b, ("score",))["score"]) for b in batches), conf["hn_max_total"]
+        ((b, checkpoint.load(b, ("score",))["score"]) for b in batches), options.mining.top_k
     )
     batch_of, row_of = top["batch"], top["row"]
     n, d = len(batch_of), model.weights.size
@@ -416,7 +432,7 @@ def _write_round(
         "score": np.zeros(n),
         "best_iou": np.zeros(n),
     }
-    with updating(conf["features_path"]) as f:
+    with updating(options.paths.features_path) as f:
         if name in f:
             del f[name]
         group = f.create_group(name)
@@ -444,8 +460,8 @@ def _write_round(
                 "images": [str(getattr(p, "path", p)) for p in images],
                 "n_found": summary.n_found,
                 "per_category": summary.per_category,
-                "min_probability": conf["hn_min_probability"],
-                "model": str(conf["classifier_path"]),
+                "min_probability": options.mining.window.min_probability,
+                "model": str(options.paths.classifier_path),
                 "config": {
                     k: v for k, v in provenance.config_fingerprint(conf).items() if k != "values"
                 },

@@ -180,10 +180,10 @@ def train_model(
     """
     if path is None:
         require_outputs(conf, "classifier_path")
-    path = path or conf["classifier_path"]
+    path = path or conf.options.paths.classifier_path
     provenance.check_owner(path, conf, "model", overwrite)
     training, hog, window = conf.options.training, conf.options.descriptor, conf.options.window
-    store = FeatureStore(conf["features_path"], hog, window.window_dim)
+    store = FeatureStore(conf.options.paths.features_path, hog, window.window_dim)
     if training.solver == "sgd":
         sources = _row_sources(store, training, hard_negatives, max_round, max_hard, annotated)
         n_pos = len(sources[0][1])
@@ -211,7 +211,7 @@ def train_model(
             seed=training.seed,
         )
         model.metadata.update(counts, **(metadata or {}))
-    if conf["box_regression_samples"]:
+    if training.box_samples:
         add_box_regressor(model, store)
     model.metadata["provenance"] = provenance.collect(conf, path)
     save_model(model, path)

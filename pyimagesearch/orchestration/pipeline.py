@@ -15,13 +15,15 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..evaluation.held_out import Evaluation, evaluate
 from ..features.extract import extract_features
 from ..infrastructure.config import Config, require_outputs
+from ..infrastructure.options import Options
 from ..infrastructure.provenance import check_owner
 from ..io.atomic import write_text_atomic
-from ..mining.hard_negatives import mine_annotated, mine_hard_negatives
+from ..mining.hard_negatives import MiningSummary, mine_annotated, mine_hard_negatives
 from ..model.modelfile import save_model
 from ..model.training import train_model
 from ..sources.annotations import read_annotations
@@ -29,11 +31,14 @@ from ..sources.dims import box_statistics
 from .search import search_settings
 from .settings import chosen_config
 
+if TYPE_CHECKING:
+    from ..report.markdown import RunRecord
+
 log = logging.getLogger(__name__)
 
 
 def report_dir(conf: Config) -> Path:
-    return Path(conf["output_dir"]) / "report"
+    return Path(conf.options.paths.output_dir) / "report"
 
 
 def run_pipeline(
@@ -49,99 +54,122 @@ def run_pipeline(
     ``drop_mined`` discards them first. A store or model made by another config is
     refused before any work, unless ``overwrite``.
     """
-    rounds = conf["hn_rounds"] if rounds is None else rounds
-    require_outputs(conf, "features_path", "classifier_path", "output_dir")
-    check_owner(conf["features_path"], conf, "feature store", overwrite)
-    check_owner(conf["classifier_path"], conf, "model", overwrite)
-    out = report_dir(conf)
-    out.mkdir(parents=True, exist_ok=True)
+    from ..report.markdown import RunRecord, write_report  # matplotlib: only when reporting
+
+    rounds = conf.options.pipeline.rounds if rounds is None else rounds
+    out = _check_outputs(conf, overwrite)
     timings: dict[str, float] = {}
-
-    t = time.perf_counter()
-    boxes = box_statistics(read_annotations(conf))
-    timings["explore_dims"] = time.perf_counter() - t
-    _check_components(conf, boxes)
-
+    boxes = _explore(conf, timings)
     search, chosen = None, {}
-    if conf["search"]:
-        result = search_settings(conf, progress=progress, overwrite=overwrite)
-        timings["search_settings"] = result.seconds
-        chosen = {"chosen_settings": result.chosen}
-        search = asdict(result)
-        conf = chosen_config(conf, result.chosen)
-        rounds = min(rounds, result.chosen.get("hn_rounds", rounds))
-
+    if conf.options.pipeline.search:
+        conf, rounds, search, chosen = _search(conf, rounds, timings, progress, overwrite)
     extraction = extract_features(
         conf, progress=progress, drop_mined=drop_mined or bool(search), overwrite=overwrite
     )
     timings["extract_features"] = extraction.seconds
+    run = RunRecord([], {}, {}, boxes, extraction, timings, search=search)
+    model = _first_round(conf, run, out, chosen, progress, overwrite)
+    _mining_rounds(conf, run, model, rounds, out, chosen, progress)
+    if _mine_both(conf.options) and len(run.history) > 1:
+        run.comparison = _compare_annotated_mining(
+            conf, run.history[-1]["round"], run.evaluations, progress
+        )
+    write_report(conf, out, run)
+    return out
 
-    history: list[dict] = []
-    evaluations: dict[int, Evaluation] = {}
-    mining: dict[int, dict] = {}
+
+def _check_outputs(conf: Config, overwrite: bool) -> Path:
+    """Refuse outputs that cannot be written or that another config made; the report
+    folder, created."""
+    paths = conf.options.paths
+    require_outputs(conf, "features_path", "classifier_path", "output_dir")
+    check_owner(paths.features_path, conf, "feature store", overwrite)
+    check_owner(paths.classifier_path, conf, "model", overwrite)
+    out = report_dir(conf)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _explore(conf: Config, timings: dict[str, float]):
+    """The boxes' statistics (and whether one window serves them)."""
+    t = time.perf_counter()
+    boxes = box_statistics(read_annotations(conf))
+    timings["explore_dims"] = time.perf_counter() - t
+    _check_components(conf.options, boxes)
+    return boxes
+
+
+def _search(conf: Config, rounds: int, timings, progress: bool, overwrite: bool):
+    """The settings search: the config with the chosen settings, the rounds to run, the
+    search's record for the report, and the choice the model files record."""
+    result = search_settings(conf, progress=progress, overwrite=overwrite)
+    timings["search_settings"] = result.seconds
+    rounds = min(rounds, result.chosen.get("hn_rounds", rounds))
+    chosen = {"chosen_settings": result.chosen}
+    return chosen_config(conf, result.chosen), rounds, asdict(result), chosen
+
+
+def _first_round(conf: Config, run: RunRecord, out: Path, chosen, progress, overwrite):
+    """Round 0: the model trained on positives and random negatives, evaluated."""
     t = time.perf_counter()
     model = train_model(conf, hard_negatives=False, metadata=chosen, overwrite=overwrite)
-    timings["train"] = time.perf_counter() - t
-    _keep_round_model(conf, model, 0)
-    evaluations[0] = evaluate(conf, model, progress=progress)
-    history.append(_round_record(0, model, evaluations[0], 0, 0, conf))
-    _write_history(out, history)
+    run.timings["train"] = time.perf_counter() - t
+    _evaluate_round(conf, run, model, 0, None, out, progress)
+    return model
 
-    use_annotated = conf["hn_mine_annotated"]
-    mine_both = use_annotated or conf["report_compare_annotated_mining"]
+
+def _mining_rounds(conf: Config, run: RunRecord, model, rounds: int, out, chosen, progress):
+    """Mine, retrain and evaluate each round; stop after a round that adds nothing."""
     for r in range(1, rounds + 1):
-        summary = mine_hard_negatives(conf, r, model=model, progress=progress)
-        mining[r] = asdict(summary)
-        if mine_both:
-            annotated = mine_annotated(conf, r, model=model, progress=progress)
-            mining[r]["annotated"] = asdict(annotated)
-            if use_annotated:
-                summary.n_kept += annotated.n_kept
+        summary = _mine(conf, run, model, r, progress)
         t = time.perf_counter()
         model = train_model(conf, hard_negatives=True, max_round=r, metadata=chosen)
-        timings["train"] += time.perf_counter() - t
-        _keep_round_model(conf, model, r)
-        evaluations[r] = evaluate(conf, model, progress=progress)
-        history.append(
-            _round_record(
-                r,
-                model,
-                evaluations[r],
-                summary.n_kept,
-                model.metadata["hard_negatives"],
-                conf,
-                summary,
-            )
-        )
-        if "annotated" in mining[r]:
-            history[-1]["annotated_hard_negatives_found"] = mining[r]["annotated"]["n_found"]
-            history[-1]["annotated_hard_negatives_used"] = use_annotated
-        _write_history(out, history)
+        run.timings["train"] += time.perf_counter() - t
+        _evaluate_round(conf, run, model, r, summary, out, progress)
         if not summary.n_kept:
             log.info("stopping after round %d: it added no hard negative", r)
             break
 
-    comparison = None
-    if mine_both and len(history) > 1:
-        comparison = _compare_annotated_mining(conf, history[-1]["round"], evaluations, progress)
 
-    from ..report.markdown import write_report
-
-    write_report(
-        conf, out, history, evaluations, mining, boxes, extraction, timings, comparison, search
-    )
-    return out
+def _mine_both(options: Options) -> bool:
+    """Whether rounds also mine the annotated images (to train on, or to compare)."""
+    return options.training.mine_annotated or options.pipeline.compare_annotated_mining
 
 
-def _check_components(conf: Config, boxes) -> None:
+def _mine(conf: Config, run: RunRecord, model, r: int, progress: bool) -> MiningSummary:
+    """Mine round ``r`` on the distraction images (and the annotated ones); its summary
+    counts the annotated windows kept when training uses them."""
+    summary = mine_hard_negatives(conf, r, model=model, progress=progress)
+    run.mining[r] = asdict(summary)
+    if _mine_both(conf.options):
+        annotated = mine_annotated(conf, r, model=model, progress=progress)
+        run.mining[r]["annotated"] = asdict(annotated)
+        if conf.options.training.mine_annotated:
+            summary.n_kept += annotated.n_kept
+    return summary
+
+
+def _evaluate_round(conf: Config, run: RunRecord, model, r: int, summary, out, progress) -> None:
+    """Keep the round's model, evaluate it and add its record to ``history.json``."""
+    _keep_round_model(conf, model, r)
+    run.evaluations[r] = evaluate(conf, model, progress=progress)
+    record = _round_record(r, model, run.evaluations[r], conf.options, summary)
+    if "annotated" in run.mining.get(r, {}):
+        record["annotated_hard_negatives_found"] = run.mining[r]["annotated"]["n_found"]
+        record["annotated_hard_negatives_used"] = conf.options.training.mine_annotated
+    run.history.append(record)
+    _write_history(out, run.history)
+
+
+def _check_components(options: Options, boxes) -> None:
     """The config pipeline trains one window: refuse ``components`` > 1, and say so when
     the boxes vary in shape more than one window serves."""
     from ..infrastructure.errors import ConfigError
     from ..sources.dims import aspect_components
 
-    if (conf["components"] or 1) > 1:
+    if (options.pipeline.components or 1) > 1:
         raise ConfigError(
-            f"{conf.path or '<config>'}: key 'components': mixtures of windows are trained by "
+            f"{options.where}: key 'components': mixtures of windows are trained by "
             "the Python API (pyimagesearch.train_detector); the config pipeline trains one"
         )
     k = int(aspect_components(boxes.aspect_ratios).max()) + 1
@@ -156,19 +184,18 @@ def _check_components(conf: Config, boxes) -> None:
 def _compare_annotated_mining(conf: Config, last: int, evaluations, progress: bool) -> dict:
     """The final round retrained with the other ``hn_mine_annotated`` setting, evaluated
     on the same test set, so the report shows the effect of mining annotated images."""
-    other = not conf["hn_mine_annotated"]
-    path = (
-        Path(conf["output_dir"]) / "models" / f"compare_annotated_{'on' if other else 'off'}.json"
-    )
+    paths = conf.options.paths
+    other = not conf.options.training.mine_annotated
+    path = Path(paths.output_dir) / "models" / f"compare_annotated_{'on' if other else 'off'}.json"
     model = train_model(conf, hard_negatives=True, max_round=last, annotated=other, path=str(path))
     ev = evaluate(conf, model, progress=progress)
     ours = evaluations[last]
     with_, without = (ev, ours) if other else (ours, ev)
     return {
         "round": last,
-        "default": "with" if conf["hn_mine_annotated"] else "without",
-        "with": {**_figures(with_), "model": str(path) if other else conf["classifier_path"]},
-        "without": {**_figures(without), "model": conf["classifier_path"] if other else str(path)},
+        "default": "without" if other else "with",
+        "with": {**_figures(with_), "model": str(path) if other else paths.classifier_path},
+        "without": {**_figures(without), "model": paths.classifier_path if other else str(path)},
     }
 
 
@@ -184,25 +211,27 @@ def _figures(ev: Evaluation) -> dict:
 
 def _keep_round_model(conf: Config, model, round_index: int) -> None:
     """Keep a copy of each round's model beside the report, for comparison."""
-    path = Path(conf["output_dir"]) / "models" / f"round_{round_index:03d}.json"
+    path = Path(conf.options.paths.output_dir) / "models" / f"round_{round_index:03d}.json"
     save_model(model, path)
 
 
-def _round_record(r, model, ev: Evaluation, added: int, total: int, conf, summary=None) -> dict:
+def _round_record(r, model, ev: Evaluation, options: Options, summary=None) -> dict:
+    """A round's line of ``history.json`` (round 0 has no mining ``summary``)."""
+    p = options.evaluation.min_probability
     record = {
         "round": r,
         "images_mined": summary.n_images if summary else 0,
         "hard_negatives_found": summary.n_found if summary else 0,
-        "hard_negatives_added": added,
-        "hard_negatives_total": total,
+        "hard_negatives_added": summary.n_kept if summary else 0,
+        "hard_negatives_total": model.metadata["hard_negatives"] if summary else 0,
         "train_seconds": model.metadata.get("train_seconds"),
         "mine_seconds": round(summary.seconds, 3) if summary else 0.0,
         "average_precision": round(ev.average_precision, 6),
         "precision": round(ev.precision, 6),
         "recall": round(ev.recall, 6),
         "false_positives_per_image": round(ev.false_positives_per_image, 6),
-        "min_probability": conf["min_probability"],
-        "decision_threshold": round(model.decision_threshold(conf["min_probability"]), 6),
+        "min_probability": p,
+        "decision_threshold": round(model.decision_threshold(p), 6),
         "n_test_images": ev.n_test_images,
         "n_distraction_images": ev.n_distraction_images,
         "false_positive_types": ev.false_positive_types,

@@ -264,7 +264,7 @@ class _Validation:
             images.append(image)
             boxes.append(item.boxes_inside(image.shape[1], image.shape[0]))
         remote = RemoteOptions.from_config(conf)
-        scenes = split_distractions(conf).validation[: max(len(images), 10)]
+        scenes = split_distractions(conf.options.distractions).validation[: max(len(images), 10)]
         for ref in scenes:
             try:
                 images.append(read_gray(ref, conf["max_image_pixels"], remote))
@@ -291,7 +291,7 @@ def validation_images(conf: Config, val: list, folder: Path, crops: bool = False
         return out
     samples = load_samples(val, conf["max_image_pixels"])
     scenes = SceneFiles(
-        split_distractions(conf).negatives,
+        split_distractions(conf.options.distractions).negatives,
         conf["max_image_pixels"],
         RemoteOptions.from_config(conf),
     )

@@ -47,7 +47,7 @@ def stress_suite(
     _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
     samples = load_samples(test, conf["max_image_pixels"])
     scenes = SceneFiles(
-        split_distractions(conf).evaluation,
+        split_distractions(conf.options.distractions).evaluation,
         conf["max_image_pixels"],
         RemoteOptions.from_config(conf),
     )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..io.atomic import write_text_atomic
-from ..io.remote import RemoteOptions
 from ..model.modelfile import load_model
 from ..sources.dims import BoxStatistics, suggest_window_dim
 from .gallery import detection_gallery
@@ -19,94 +19,160 @@ from .search_section import search_section, write_search_json
 from .template import template_picture
 
 if TYPE_CHECKING:
+    from ..evaluation.held_out import Evaluation
+    from ..features.extract import ExtractionSummary
     from ..infrastructure.config import Config
+    from ..infrastructure.options import Options
     from ..model.linear import LinearModel
 
 
-def write_report(
-    conf: Config,
-    out: Path,
-    history: list[dict],
-    evaluations: dict,
-    mining: dict,
-    boxes: BoxStatistics,
-    extraction,
-    timings: dict[str, float],
-    comparison: dict | None = None,
-    search: dict | None = None,
-) -> Path:
+@dataclass
+class RunRecord:
+    """What a pipeline run produced, as the report shows it."""
+
+    #: one record per round (``history.json``)
+    history: list[dict]
+    #: the held-out evaluation of each round's model
+    evaluations: dict[int, Evaluation]
+    #: each mining round's summary (``MiningSummary`` as a dict)
+    mining: dict[int, dict]
+    boxes: BoxStatistics
+    extraction: ExtractionSummary
+    #: seconds per step
+    timings: dict[str, float]
+    #: the last round retrained with the other ``hn_mine_annotated`` setting
+    comparison: dict | None = None
+    #: the settings search's result (``SearchResult`` as a dict)
+    search: dict | None = None
+
+    @property
+    def rounds(self) -> list[int]:
+        return sorted(self.evaluations)
+
+
+def write_report(conf: Config, out: Path, run: RunRecord) -> Path:
     """Write figures, per-round data, ``report.md`` and ``report.html`` into ``out``."""
     from .review import review_round
 
-    out = Path(out)
-    rounds = sorted(evaluations)
-    last = rounds[-1]
-    for r in rounds:
+    out, options = Path(out), conf.options
+    final_model = load_model(options.paths.classifier_path)
+    _write_data(out, run, final_model)
+    _draw_figures(out, run, final_model, options)
+    reviews = [review_round(conf, r, out) for r in run.rounds[1:]]
+    name = options.review.object_name
+    lines = [
+        *_title(name, conf.path),
+        *_result_section(run, options),
+        *_rounds_section(run.history),
+        *(search_section(run.search) if run.search else []),
+        *_fp_types_section(run.history, options),
+        *(_comparison_section(run.comparison, options) if run.comparison else []),
+        *_data_section(run, options),
+        *_detections_section(run.rounds[-1], options),
+        *_hard_negatives_section(run, reviews, options),
+        *_template_section(final_model, name),
+        *provenance_section(final_model.metadata.get("provenance"), options.paths.classifier_path),
+        *_timings_section(run),
+    ]
+    text = "\n".join(lines) + "\n"
+    write_text_atomic(out / "report.md", text)
+    write_html_report(
+        out,
+        text,
+        reviews,
+        f"Detector report: {name}",
+        options.execution.max_image_pixels,
+        options.remote,
+    )
+    return out / "report.md"
+
+
+def _write_data(out: Path, run: RunRecord, final_model: LinearModel) -> None:
+    """The machine-readable files beside the report: evaluations, search, comparison,
+    provenance."""
+    for r in run.rounds:
         write_text_atomic(
-            out / f"evaluation_round_{r:03d}.json", json.dumps(evaluations[r].summary(), indent=1)
+            out / f"evaluation_round_{r:03d}.json",
+            json.dumps(run.evaluations[r].summary(), indent=1),
         )
+    if run.search:
+        write_search_json(run.search, out)
+    if run.comparison:
+        write_text_atomic(out / "annotated_mining.json", json.dumps(run.comparison, indent=1))
+    if final_model.metadata.get("provenance"):
+        write_text_atomic(
+            out / "provenance.json", json.dumps(final_model.metadata["provenance"], indent=1)
+        )
+
+
+def _draw_figures(out: Path, run: RunRecord, final_model: LinearModel, options: Options) -> None:
+    """PR curves, rounds, box statistics, the template and the detection galleries."""
+    evaluations, last = run.evaluations, run.rounds[-1]
     plot_pr_curves(
         {
             f"round {r}": {**evaluations[r].curve, "ap": evaluations[r].average_precision}
-            for r in rounds
+            for r in run.rounds
         },
         out / "pr_curves.png",
     )
-    plot_rounds(history, out / "rounds.png")
-    plot_box_statistics(boxes.widths, boxes.heights, out / "box_statistics.png")
-    final_model = load_model(conf["classifier_path"])
+    plot_rounds(run.history, out / "rounds.png")
+    plot_box_statistics(run.boxes.widths, run.boxes.heights, out / "box_statistics.png")
     template_picture(final_model, out / "template.png")
-    max_pixels = conf["max_image_pixels"]
-    detection_gallery(
-        evaluations[0].images,
-        out / "detections_round_000.png",
-        conf["min_probability"],
-        max_pixels=max_pixels,
-    )
-    if last:
+    for r in (0, last) if last else (0,):
         detection_gallery(
-            evaluations[last].images,
-            out / f"detections_round_{last:03d}.png",
-            conf["min_probability"],
-            max_pixels=max_pixels,
+            evaluations[r].images,
+            out / f"detections_round_{r:03d}.png",
+            options.evaluation.min_probability,
+            max_pixels=options.execution.max_image_pixels,
         )
-    mined_sections, reviews = [], []
-    for r in rounds[1:]:
-        reviews.append(review_round(conf, r, out))
-        mined_sections.append(_mined_section(r, mining[r], reviews[-1], conf))
 
-    before, after = history[0], history[-1]
-    name = conf["object_name"]
-    lines = [
+
+def _title(name: str, config_path) -> list[str]:
+    return [
         f"# Detector report: {name}",
         "",
-        f"Config `{conf.path}` · {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · "
+        f"Config `{config_path}` · {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · "
         f"Python {platform.python_version()}",
         "",
+    ]
+
+
+def _result_section(run: RunRecord, options: Options) -> list[str]:
+    """Before and after mining: AP, false positives per image, precision / recall."""
+    before, after = run.history[0], run.history[-1]
+    first, last = run.evaluations[0], run.evaluations[run.rounds[-1]]
+    p = options.evaluation.min_probability
+    return [
         "## Result",
         "",
         f"| | before mining (round 0) | after mining (round {after['round']}) |",
         "|---|---|---|",
         f"| average precision (IoU ≥ 0.5) | {before['average_precision']:.4f} | "
         f"{after['average_precision']:.4f} |",
-        f"| false positives per image (p ≥ {conf['min_probability']}) | "
+        f"| false positives per image (p ≥ {p}) | "
         f"{before['false_positives_per_image']:.4f} | {after['false_positives_per_image']:.4f} |",
-        f"| precision / recall at p ≥ {conf['min_probability']} | "
+        f"| precision / recall at p ≥ {p} | "
         f"{before['precision']:.3f} / {before['recall']:.3f} | "
         f"{after['precision']:.3f} / {after['recall']:.3f} |",
         f"| AP (IoU ≥ 0.7) / mean IoU of matches | "
-        f"{evaluations[0].average_precision_70:.4f} / {evaluations[0].mean_iou:.3f} | "
-        f"{evaluations[last].average_precision_70:.4f} / {evaluations[last].mean_iou:.3f} |",
+        f"{first.average_precision_70:.4f} / {first.mean_iou:.3f} | "
+        f"{last.average_precision_70:.4f} / {last.mean_iou:.3f} |",
         "",
-        *_box_error_lines(evaluations[last], conf),
+        *_box_error_lines(last, p),
         f"{fppi_change(before['false_positives_per_image'], after['false_positives_per_image'])} "
         f"Test set: {before['n_test_images']} held-out annotated images; false positives "
         f"counted on {before['n_distraction_images']} distraction images never used for "
         "training or mining.",
         "",
-        *_no_false_positives_note(history, name),
+        *_no_false_positives_note(run.history, options.review.object_name),
         "![PR curves](pr_curves.png)",
         "",
+    ]
+
+
+def _rounds_section(history: list[dict]) -> list[str]:
+    """One table row per round."""
+    lines = [
         "## Rounds",
         "",
         "| round | images mined | hard negatives added | total used | train s | AP | FPPI "
@@ -120,33 +186,39 @@ def write_report(
             f"{h['average_precision']:.4f} | {h['false_positives_per_image']:.4f} | "
             f"{h['precision']:.3f} | {h['recall']:.3f} | {h['decision_threshold']:.4f} |"
         )
-    lines += ["", "Machine-readable: `history.json`.", "", "![rounds](rounds.png)", ""]
-    if search:
-        lines += search_section(search)
-        write_search_json(search, out)
-    lines += _fp_types_section(history, conf)
-    if comparison:
-        lines += _comparison_section(comparison, conf)
-        write_text_atomic(out / "annotated_mining.json", json.dumps(comparison, indent=1))
-    lines += [
+    return [*lines, "", "Machine-readable: `history.json`.", "", "![rounds](rounds.png)", ""]
+
+
+def _data_section(run: RunRecord, options: Options) -> list[str]:
+    """Positives, negatives, the window and the boxes' statistics."""
+    extraction, hog = run.extraction, options.descriptor
+    window_dim = list(options.window.window_dim)
+    suggested = suggest_window_dim(run.boxes, hog.pixels_per_cell, None, hog.descriptor)
+    return [
         "## Data",
         "",
         f"- positives: {extraction.n_positives} (from {extraction.n_train_images} training "
-        f"images{', with mirrors' if conf['use_flip'] else ''})",
+        f"images{', with mirrors' if options.extraction.use_flip else ''})",
         f"- random negatives: {extraction.n_negatives} from {extraction.n_negative_images} "
         "distraction images",
         f"- skipped inputs: {len(extraction.skipped)}",
-        f"- window: {conf['window_dim']} (suggested from the boxes: "
-        f"{list(suggest_window_dim(boxes, conf['pixels_per_cell'], None, conf['descriptor']))})",
-        _smallest_object_line(conf),
+        f"- window: {window_dim} (suggested from the boxes: {list(suggested)})",
+        _smallest_object_line(window_dim, options.window.upsample),
         "",
-        _stats_table(boxes.table()),
+        _stats_table(run.boxes.table()),
         "",
         "![box statistics](box_statistics.png)",
         "",
+    ]
+
+
+def _detections_section(last: int, options: Options) -> list[str]:
+    """The galleries of detections before mining and after the last round."""
+    lines = [
         "## Detections on held-out images",
         "",
-        f"Green: ground truth; red: detections with probability ≥ {conf['min_probability']}.",
+        "Green: ground truth; red: detections with probability ≥ "
+        f"{options.evaluation.min_probability}.",
         "",
         "Before mining:",
         "",
@@ -160,36 +232,39 @@ def write_report(
             f"![detections after](detections_round_{last:03d}.png)",
             "",
         ]
-    lines += ["## Hard negatives", ""]
-    for section in mined_sections:
-        lines += section
-    lines += [
+    return lines
+
+
+def _hard_negatives_section(run: RunRecord, reviews: list, options: Options) -> list[str]:
+    """One sub-section per mining round."""
+    lines = ["## Hard negatives", ""]
+    for r, review in zip(run.rounds[1:], reviews):
+        lines += _mined_section(r, run.mining[r], review, options)
+    return lines
+
+
+def _template_section(model: LinearModel, name: str) -> list[str]:
+    return [
         "## Learned template",
         "",
-        f"The SVM weights drawn as {_glyphs(final_model)} on the window's cells: left, "
+        f"The SVM weights drawn as {_glyphs(model)} on the window's cells: left, "
         f"what the detector looks for; right, what counts against a {name}.",
         "",
         "![template](template.png)",
         "",
-        *provenance_section(final_model.metadata.get("provenance"), conf["classifier_path"]),
+    ]
+
+
+def _timings_section(run: RunRecord) -> list[str]:
+    timings = {**run.timings, **{f"mine round {r}": run.mining[r]["seconds"] for r in run.mining}}
+    timings.update({f"evaluate round {r}": run.evaluations[r].seconds for r in run.rounds})
+    return [
         "## Timings (s)",
         "",
         "| step | seconds |",
         "|---|---|",
+        *(f"| {k} | {v:.2f} |" for k, v in timings.items()),
     ]
-    timings = {**timings, **{f"mine round {r}": mining[r]["seconds"] for r in mining}}
-    timings.update({f"evaluate round {r}": evaluations[r].seconds for r in rounds})
-    lines += [f"| {k} | {v:.2f} |" for k, v in timings.items()]
-    if final_model.metadata.get("provenance"):
-        write_text_atomic(
-            out / "provenance.json", json.dumps(final_model.metadata["provenance"], indent=1)
-        )
-    text = "\n".join(lines) + "\n"
-    write_text_atomic(out / "report.md", text)
-    write_html_report(
-        out, text, reviews, f"Detector report: {name}", max_pixels, RemoteOptions.from_config(conf)
-    )
-    return out / "report.md"
 
 
 def provenance_section(record: dict | None, model_path: str) -> list[str]:
@@ -221,9 +296,9 @@ def provenance_section(record: dict | None, model_path: str) -> list[str]:
     return lines
 
 
-def _smallest_object_line(conf: Config) -> str:
+def _smallest_object_line(window_dim, up: int) -> str:
     """How small an object the detector can find: its window on the largest layer."""
-    (w, h), up = conf["window_dim"], conf["upsample"]
+    w, h = window_dim
     f = 2.0**up
     more = (
         f"set `upsample` {up + 1} to find objects down to {w / f / 2:.0f}x{h / f / 2:.0f}"
@@ -236,7 +311,7 @@ def _smallest_object_line(conf: Config) -> str:
     )
 
 
-def _box_error_lines(ev, conf: Config) -> list[str]:
+def _box_error_lines(ev, min_probability: float) -> list[str]:
     """The width and height errors of the boxes that found an object (final round)."""
     e = ev.box_errors
     if not e or not e.get("n_matched"):
@@ -247,7 +322,7 @@ def _box_error_lines(ev, conf: Config) -> list[str]:
         return f"{v['p10']:+.1%} / {v['median']:+.1%} / {v['p90']:+.1%}"
 
     return [
-        f"Box accuracy of the {e['n_matched']} detections at p ≥ {conf['min_probability']} "
+        f"Box accuracy of the {e['n_matched']} detections at p ≥ {min_probability} "
         "that found an object (10th percentile / median / 90th percentile of the error "
         f"relative to the object): width {q('width_error')}, height {q('height_error')}; "
         f"IoU {e['iou']['p10']:.3f} / {e['iou']['median']:.3f} / {e['iou']['p90']:.3f}.",
@@ -280,11 +355,12 @@ def _no_false_positives_note(history: list[dict], name: str) -> list[str]:
     ]
 
 
-def _fp_types_section(history, conf: Config) -> list[str]:
+def _fp_types_section(history, options: Options) -> list[str]:
     lines = [
         "### False positives by cause",
         "",
-        f"At p ≥ {conf['min_probability']}, on the held-out annotated images: *localisation* "
+        f"At p ≥ {options.evaluation.min_probability}, on the held-out annotated images: "
+        "*localisation* "
         "(overlaps an object, 0.1 ≤ IoU < 0.5), *duplicate* (a second detection of a found "
         "object), *background* (IoU < 0.1); and detections on object-free distraction images.",
         "",
@@ -300,7 +376,7 @@ def _fp_types_section(history, conf: Config) -> list[str]:
     return [*lines, ""]
 
 
-def _comparison_section(c: dict, conf: Config) -> list[str]:
+def _comparison_section(c: dict, options: Options) -> list[str]:
     rows = []
     for name in ("without", "with"):
         f = c[name]
@@ -315,7 +391,7 @@ def _comparison_section(c: dict, conf: Config) -> list[str]:
         "",
         f"Round {c['round']} retrained with and without the hard negatives mined on the "
         "training share of the annotated images (windows whose IoU with every object is "
-        f"below {conf['hn_negative_iou_max']}), evaluated on the same held-out images. "
+        f"below {options.mining.negative_iou_max}), evaluated on the same held-out images. "
         f"This run's model is *{c['default']}* (`hn_mine_annotated`).",
         "",
         "| annotated images mined | AP | FPPI | precision / recall | FP: localisation / "
@@ -344,17 +420,17 @@ def _stats_table(stats: dict) -> str:
     return "\n".join(rows)
 
 
-def _mined_section(r: int, summary: dict, review, conf: Config) -> list[str]:
+def _mined_section(r: int, summary: dict, review, options: Options) -> list[str]:
     cats = summary.get("per_category", {})
     cat_line = ", ".join(f"{k}: {v}" for k, v in cats.items() if v) or "none"
     return [
         f"### Round {r}",
         "",
-        f"{summary['n_found']} windows at p ≥ {conf['hn_min_probability']} in "
+        f"{summary['n_found']} windows at p ≥ {options.mining.window.min_probability} in "
         f"{summary['n_images']} images ({summary['n_kept']} kept), {summary['seconds']:.2f} s. "
         f"By category: {cat_line}.",
         "",
-        f"{review.n_suspects} suspect windows (p ≥ {conf['hn_suspect_probability']}, likely "
+        f"{review.n_suspects} suspect windows (p ≥ {options.review.suspect_probability}, likely "
         f"unlabelled objects; {review.n_flat} more on flat patches left out): "
         f"`suspects_round_{r:03d}.csv`"
         + (f", by category: {_counts(review.suspects_per_category)}" if review.n_suspects else "")

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..descriptor.hog import HogParams
 from ..features.store import FeatureStore, hard_negative_group
 from ..infrastructure.errors import ImageReadError
 from ..io.atomic import write_text_atomic
@@ -32,6 +31,7 @@ from ..sources.image_lists import is_remote_source, is_url_list, list_image_refs
 
 if TYPE_CHECKING:
     from ..infrastructure.config import Config
+    from ..infrastructure.options import Options
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,8 @@ class Review:
     suspects: list[dict] = field(default_factory=list)
 
 
-def _store(conf: Config) -> FeatureStore:
-    return FeatureStore(
-        conf["features_path"], HogParams.from_config(conf), tuple(conf["window_dim"])
-    )
+def _store(options: Options) -> FeatureStore:
+    return FeatureStore(options.paths.features_path, options.descriptor, options.window.window_dim)
 
 
 def mined_rows(conf: Config, round_index: int, annotated: bool = False) -> dict[str, np.ndarray]:
@@ -74,7 +72,7 @@ def mined_rows(conf: Config, round_index: int, annotated: bool = False) -> dict[
         if annotated
         else hard_negative_group(round_index)
     )
-    return _store(conf).read(group, _COLUMNS)
+    return _store(conf.options).read(group, _COLUMNS)
 
 
 def annotated_sheet(
@@ -83,9 +81,10 @@ def annotated_sheet(
     """The contact sheet of the windows mined on the annotated images, when stored."""
     from .gallery import window_sheet
 
-    if round_index not in _store(conf).hard_negative_rounds(annotated=True):
+    options = conf.options
+    if round_index not in _store(options).hard_negative_rounds(annotated=True):
         return 0, None
-    rows = _inside_inputs(conf, mined_rows(conf, round_index, annotated=True))
+    rows = _inside_inputs(options, mined_rows(conf, round_index, annotated=True))
     if not len(rows["score"]):
         return 0, None
     path = Path(out_dir) / f"hard_negatives_annotated_round_{round_index:03d}.png"
@@ -93,9 +92,9 @@ def annotated_sheet(
         rows,
         path,
         limit=top,
-        max_pixels=conf["max_image_pixels"],
-        window_dim=conf["window_dim"],
-        remote=RemoteOptions.from_config(conf),
+        max_pixels=options.execution.max_image_pixels,
+        window_dim=options.window.window_dim,
+        remote=options.remote,
     )
     return len(rows["score"]), sheet
 
@@ -110,16 +109,16 @@ def review_round(
     """
     from .gallery import window_sheet
 
-    out = Path(out_dir)
-    rows = _inside_inputs(conf, mined_rows(conf, round_index, annotated))
-    root = conf["image_distractions"]
+    out, options = Path(out_dir), conf.options
+    rows = _inside_inputs(options, mined_rows(conf, round_index, annotated))
+    root = options.paths.image_distractions
     categories = np.array([_category(s, root) for s in rows["source"]], dtype=object)
-    confident = rows["probability"] >= conf["hn_suspect_probability"]
-    max_pixels, remote = conf["max_image_pixels"], RemoteOptions.from_config(conf)
+    confident = rows["probability"] >= options.review.suspect_probability
+    max_pixels, remote = options.execution.max_image_pixels, options.remote
     contrast = window_contrast(rows, np.flatnonzero(confident), max_pixels, remote)
     # a confident window on a flat patch (e.g. a white wall, where L1 block
     # normalisation blows JPEG noise up into strong histograms) is not an object
-    flat = confident & (contrast < conf["hn_suspect_min_contrast"])
+    flat = confident & (contrast < options.review.suspect_min_contrast)
     suspect = confident & ~flat
     kind = "annotated_" if annotated else ""
     sheet_path = out / f"hard_negatives_{kind}round_{round_index:03d}.png"
@@ -128,7 +127,7 @@ def review_round(
         sheet_path,
         limit=top,
         max_pixels=max_pixels,
-        window_dim=conf["window_dim"],
+        window_dim=options.window.window_dim,
         remote=remote,
     )
     csv_path = out / f"suspects_{kind}round_{round_index:03d}.csv"
@@ -152,7 +151,7 @@ def review_round(
     )
 
 
-def _inside_inputs(conf: Config, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _inside_inputs(options: Options, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The rows whose source image lies in ``image_distractions`` or ``image_dataset``.
 
     A store from elsewhere must not make the review read (and draw into its sheet)
@@ -160,7 +159,7 @@ def _inside_inputs(conf: Config, rows: dict[str, np.ndarray]) -> dict[str, np.nd
     Remote images (URLs) count when they are below a URL prefix the config names, or in
     the URL list it names.
     """
-    roots = [conf["image_distractions"], conf["image_dataset"]]
+    roots = [options.paths.image_distractions, options.paths.image_dataset]
     local = [Path(r) for r in roots if not is_remote_source(r)]
     prefixes = tuple(str(r) for r in roots if is_url(r))
     listed = {ref for r in roots if is_url_list(r) for ref in list_image_refs(r) if is_url(ref)}
@@ -176,7 +175,7 @@ def _inside_inputs(conf: Config, rows: dict[str, np.ndarray]) -> dict[str, np.nd
         log.warning(
             "%s: %d mined window(s) left out of the review: their source (first: %s) is "
             "outside image_distractions and image_dataset",
-            conf["features_path"],
+            options.paths.features_path,
             int((~keep).sum()),
             first,
         )

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +30,9 @@ from .image_lists import (
     ref_category,
     ref_order,
 )
+
+if TYPE_CHECKING:
+    from ..infrastructure.options import DistractionOptions
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +74,12 @@ class DistractionSplit:
 
 
 def check_excluded_categories(
-    conf: Mapping[str, Any], root: Path | str, images: list[ImageRef] | None = None
+    options: DistractionOptions, root: Path | str, images: list[ImageRef] | None = None
 ) -> None:
     """Stop when ``distraction_exclude_categories`` names a folder not under ``root``
     (for remote images: a category none of ``images`` has)."""
 
-    if not conf["distraction_exclude_categories"]:
+    if not options.exclude_categories:
         return
     if images is not None:
         folders = ref_categories(images, root) - {""}
@@ -85,43 +87,41 @@ def check_excluded_categories(
         folders = {d for _, dirs, _ in os.walk(root) for d in dirs}
     else:
         return
-    for name in conf["distraction_exclude_categories"]:
+    for name in options.exclude_categories:
         if name not in folders:
             raise ConfigError(
-                f"{conf.path or '<config>'}: key 'distraction_exclude_categories': no "
+                f"{options.where}: key 'distraction_exclude_categories': no "
                 f"category folder '{name}' in {root}{did_you_mean(name, folders)}"
             )
 
 
-def split_distractions(conf: Mapping[str, Any]) -> DistractionSplit:
-    """The seeded split of the config's distraction images."""
-    value = conf["image_distractions"]
+def split_distractions(options: DistractionOptions) -> DistractionSplit:
+    """The seeded split of the config's distraction images (``conf.options.distractions``)."""
+    value = options.source
     remote = is_remote_source(value)
     root = value if remote else Path(value)
     if remote:  # one listing: the exclusions are checked against the categories it holds
-        images = list_image_refs(value, storage_options=conf["storage_options"])
-        check_excluded_categories(conf, root, images)
+        images = list_image_refs(value, storage_options=options.storage_options)
+        check_excluded_categories(options, root, images)
         images = exclude_refs(
             images,
             value if is_url(value) else None,
-            conf["distraction_exclude_categories"],
-            conf["distraction_exclude_images"],
+            options.exclude_categories,
+            options.exclude_images,
         )
     else:
-        check_excluded_categories(conf, root)
-        images = list_images(
-            root, conf["distraction_exclude_categories"], conf["distraction_exclude_images"]
-        )
+        check_excluded_categories(options, root)
+        images = list_images(root, options.exclude_categories, options.exclude_images)
     if not images:
-        excluded = conf["distraction_exclude_categories"] or conf["distraction_exclude_images"]
+        excluded = options.exclude_categories or options.exclude_images
         raise ConfigError(
-            f"{conf.path or '<config>'}: key 'image_distractions': no image found in {root}"
+            f"{options.where}: key 'image_distractions': no image found in {root}"
             + (" (after distraction_exclude_categories/_images)" if excluded else "")
         )
-    rng = np.random.default_rng(conf["seed"])
-    wanted = conf["eval_distraction_categories"]
+    rng = np.random.default_rng(options.seed)
+    wanted = options.eval_categories
     eligible = [p for p in images if wanted is None or ref_category(p, root) in set(wanted)]
-    n_eval = min(conf["eval_num_distraction_images"], len(eligible) // 2)
+    n_eval = min(options.n_eval, len(eligible) // 2)
     eval_idx = rng.choice(len(eligible), size=n_eval, replace=False) if n_eval else []
     evaluation = sorted((eligible[i] for i in eval_idx), key=ref_order if remote else None)
     held = set(evaluation)
@@ -131,6 +131,6 @@ def split_distractions(conf: Mapping[str, Any]) -> DistractionSplit:
         root,
         evaluation,
         pool,
-        min(conf["num_distraction_images"], len(pool)),
-        conf["hn_num_distraction_images"],
+        min(options.n_negatives, len(pool)),
+        options.n_per_round,
     )
