@@ -92,6 +92,17 @@ def test_pipeline_report_and_history(small_run):
         assert (mine & low).sum() <= conf["hn_margin_per_image"]
         assert mine.sum() <= conf["hn_margin_per_image"]
     assert set(mined) >= {"source", "box", "scale", "score", "round", "layer_box"}
+    # the split, re-read: disjoint shares of the annotated images; mined sources are
+    # the rounds' distraction images, never the negatives' or the evaluation's
+    split = json.loads((out / "split.json").read_text())
+    train, test = set(split["annotated"]["train"]), set(split["annotated"]["test"])
+    assert train and test and not train & test
+    assert len(train | test) == len(read_annotations(conf))
+    roles = split["distractions"]
+    assert set(mined["source"]) <= set(roles["mining"]["1"]) | train
+    assert not set(roles["mining"]["1"]) & set(roles["evaluation"])
+    assert "search_folds" not in split  # the search is off in this config
+    assert f"{len(train)} annotated images trained" in (out / "report.md").read_text()
     for name in (
         "report.md",
         "pr_curves.png",

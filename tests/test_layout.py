@@ -162,6 +162,7 @@ LAYERS = (
     "report",
     "orchestration.settings",
     "orchestration.search",
+    "orchestration.split_record",
     "orchestration.pipeline",
     "orchestration.stress_suite",
     "api",

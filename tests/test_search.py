@@ -102,6 +102,10 @@ def test_search_tries_every_setting_and_the_model_records_the_choice(tmp_path):
     assert settled["window_dim"] == chosen["window_dim"] and settled["C"] == chosen["C"]
     assert settled["hn_pyramid_scale"] == chosen["pyramid_scale"]
     assert settled_config(conf.replace(search=False))["window_dim"] == [96, 32]
+    split = json.loads((report / "split.json").read_text())
+    (fold,) = split["search_folds"]  # one validation share of the training images
+    assert sorted(fold["fit"] + fold["validation"]) == sorted(split["annotated"]["train"])
+    assert len(fold["validation"]) == 19 and len(split["distractions"]["search_validation"]) == 50
     table = json.loads((report / "search.json").read_text())
     assert table["chosen"] == chosen and len(table["rows"]) == len(result.rows)
     assert "## Settings chosen on validation data" in (report / "report.md").read_text()

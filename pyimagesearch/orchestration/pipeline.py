@@ -30,6 +30,7 @@ from ..sources.annotations import read_annotations
 from ..sources.dims import box_statistics
 from .search import search_settings
 from .settings import chosen_config
+from .split_record import split_record
 
 if TYPE_CHECKING:
     from ..report.markdown import RunRecord
@@ -63,11 +64,13 @@ def run_pipeline(
     search, chosen = None, {}
     if conf.options.pipeline.search:
         conf, rounds, search, chosen = _search(conf, rounds, timings, progress, overwrite)
+    split = split_record(conf, rounds)
+    write_text_atomic(out / "split.json", json.dumps(split, indent=1))
     extraction = extract_features(
         conf, progress=progress, drop_mined=drop_mined or bool(search), overwrite=overwrite
     )
     timings["extract_features"] = extraction.seconds
-    run = RunRecord([], {}, {}, boxes, extraction, timings, search=search)
+    run = RunRecord([], {}, {}, boxes, extraction, timings, search=search, split=split)
     model = _first_round(conf, run, out, chosen, progress, overwrite)
     _mining_rounds(conf, run, model, rounds, out, chosen, progress)
     if _mine_both(conf.options) and len(run.history) > 1:

@@ -44,6 +44,8 @@ class RunRecord:
     comparison: dict | None = None
     #: the settings search's result (``SearchResult`` as a dict)
     search: dict | None = None
+    #: which images trained, validated, mined and tested (``split.json``)
+    split: dict | None = None
 
     @property
     def rounds(self) -> list[int]:
@@ -202,6 +204,7 @@ def _data_section(run: RunRecord, options: Options) -> list[str]:
         f"- random negatives: {extraction.n_negatives} from {extraction.n_negative_images} "
         "distraction images",
         f"- skipped inputs: {len(extraction.skipped)}",
+        *([f"- split: {_split_summary(run.split)}"] if run.split else []),
         f"- window: {window_dim} (suggested from the boxes: {list(suggested)})",
         _smallest_object_line(window_dim, options.window.upsample),
         "",
@@ -210,6 +213,26 @@ def _data_section(run: RunRecord, options: Options) -> list[str]:
         "![box statistics](box_statistics.png)",
         "",
     ]
+
+
+def _split_summary(record: dict) -> str:
+    """One line of counts of the run's ``split.json``."""
+    annotated, roles = record["annotated"], record["distractions"]
+    parts = [f"{len(annotated['train'])} annotated images trained, {len(annotated['test'])} tested"]
+    if "search_folds" in record:
+        folds = record["search_folds"]
+        held = sum(len(f["validation"]) for f in folds)
+        parts.append(
+            f"the search held out {held} of the training images "
+            f"({len(folds)} fold{'s' if len(folds) > 1 else ''}) and "
+            f"{len(roles['search_validation'])} object-free scenes"
+        )
+    mined = {x for images in roles["mining"].values() for x in images}
+    parts.append(
+        f"distraction images: {len(roles['negatives'])} for random negatives, {len(mined)} "
+        f"mined, {len(roles['evaluation'])} for false positives at test"
+    )
+    return "; ".join(parts) + ". Each image's role: `split.json`."
 
 
 def _detections_section(last: int, options: Options) -> list[str]:
