@@ -25,6 +25,7 @@ import numpy as np
 from .detection.detector import Detections
 from .detection.detector import WindowDetector as _WindowDetector
 from .detection.mixture import MixtureDetector as _MixtureDetector
+from .detection.video import VideoResult, detect_video
 from .evaluation.metrics import summarize_detections
 from .infrastructure.config import EXTRA_KEYS, Config, config_from_dict
 from .infrastructure.errors import ConfigError
@@ -76,6 +77,20 @@ class Detector(_WindowDetector):
         """Detections (boxes, probabilities, scores) in a grayscale or BGR ``uint8`` image."""
         return super().detect(_gray(image, "image"), min_probability)
 
+    def detect_video(
+        self,
+        source: str | Path | int,
+        output: str | Path | None = None,
+        json_path: str | Path | None = None,
+        **options: Any,
+    ) -> VideoResult:
+        """Detect in every frame of a video file (or camera ``int``), optionally writing
+        the drawn video and the per-frame JSON; ``options`` are
+        :func:`pyimagesearch.detection.video.detect_video`'s (``every``, ``max_width``,
+        ``label``, ``codec``, ``max_frames``, ``progress``; no progress bar by default)."""
+        options = {"progress": False, **options}
+        return detect_video(self.detect, source, output, json_path, **options)
+
     def settings(self) -> dict[str, Any]:
         """The detection settings, under their config key names."""
         return {
@@ -101,6 +116,8 @@ class MixtureDetector(_MixtureDetector):
     def detect(self, image: np.ndarray, min_probability: float | None = None) -> Detections:
         """Detections (boxes, probabilities, scores) in a grayscale or BGR ``uint8`` image."""
         return super().detect(_gray(image, "image"), min_probability)
+
+    detect_video = Detector.detect_video
 
     def settings(self) -> list[dict[str, Any]]:
         """Each component's detection settings, under their config key names."""

@@ -1,4 +1,5 @@
-"""Detect objects in an image or a folder; draw the boxes and write them as JSON."""
+"""Detect objects in an image, a folder, a video or a camera; draw the boxes and write
+them as JSON."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from .cli import (
     parser,
     probability,
 )
+from .detect_video import add_video_options, run_video, wants_video
 
 
 def planned_labels(
@@ -64,19 +66,24 @@ def _files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The command line of this step."""
     p = parser(__doc__, prog=prog)
-    p.add_argument(
+    inputs = p.add_mutually_exclusive_group(required=True)
+    inputs.add_argument(
         "-i",
         "--image",
-        required=True,
         help="an image, a folder of images, an image URL, a URL prefix (s3://bucket/dir, "
         "http://host/dir/) or a URL list (.txt, or .csv with a url/OriginalURL/coco_url column)",
     )
     p.add_argument(
         "-o",
         "--output",
-        help="folder for copies of the images with boxes drawn (default: output_dir/detections)",
+        help="folder for copies of the images with boxes drawn (default: output_dir/detections); "
+        "with --video/--camera, the video file to write (.mp4, .avi)",
     )
-    p.add_argument("--json", help="write {image path: [{box, probability}, ...]} to this file")
+    p.add_argument(
+        "--json",
+        help="write {image path: [{box, probability}, ...]} to this file; with --video/--camera "
+        '{"frames": [[{box, probability, label}, ...], ...]}, one list per frame',
+    )
     p.add_argument("--min-probability", type=probability, help="override min_probability")
     p.add_argument("--model", help="model file (default: classifier_path)")
     p.add_argument(
@@ -96,12 +103,15 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--coco-results", help="also write COCO results JSON (needs --coco-annotations)")
     p.add_argument("--coco-annotations", help="COCO JSON whose image ids --coco-results uses")
     p.add_argument("--coco-category-id", type=nonneg_int, default=1, help="category id for results")
+    add_video_options(p, inputs)
     add_execution_options(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
+    if wants_video(args):
+        return run_video(args)
     conf = configure(args)
     if args.upsample is not None:
         conf = conf.replace(upsample=args.upsample)
