@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from ..detection.files import check_outputs
-from ..detection.mixture import detector_for
+from ..detection.multiclass import detector_of
 from ..detection.video import CODECS, detect_video
 from ..infrastructure.errors import PyImageSearchError
 from ..model import check_compatible, load_model
@@ -86,7 +86,7 @@ def run_video(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         window = replace(window, min_probability=args.min_probability)
-    detector = detector_for(model, window)
+    detector = detector_of(model, window)
     label = conf.get("annotation_class") or "object"
     result = detect_video(
         detector.detect,

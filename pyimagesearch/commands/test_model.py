@@ -18,11 +18,13 @@ from ..detection.files import (
     image_paths,
     label_paths,
 )
+from ..detection.video import draw_labelled
 from ..infrastructure.errors import PyImageSearchError, Skipped
 from ..io.atomic import write_text_atomic
 from ..io.images import read_image
 from ..io.remote import RemoteOptions
 from ..model import check_compatible, load_model
+from ..model.bundle import ClassBundle
 from ..report.gallery import draw_detections, write_png
 from ..sources.export import (
     image_ids_from_coco,
@@ -57,6 +59,10 @@ def planned_labels(
             "--overwrite to replace them, or choose another --yolo-dir"
         )
     return labels
+
+
+def _bgr(image):
+    return image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
 
 
 def _files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -99,10 +105,20 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="replace label files that already exist in --yolo-dir (refused by default)",
     )
-    p.add_argument("--yolo-class", type=nonneg_int, default=0, help="class id for --yolo-dir")
+    p.add_argument(
+        "--yolo-class",
+        type=nonneg_int,
+        default=0,
+        help="class id for --yolo-dir (a multi-class model: the class index in classes.txt)",
+    )
     p.add_argument("--coco-results", help="also write COCO results JSON (needs --coco-annotations)")
     p.add_argument("--coco-annotations", help="COCO JSON whose image ids --coco-results uses")
-    p.add_argument("--coco-category-id", type=nonneg_int, default=1, help="category id for results")
+    p.add_argument(
+        "--coco-category-id",
+        type=nonneg_int,
+        default=1,
+        help="category id for results (a multi-class model: its own ids)",
+    )
     add_video_options(p, inputs)
     add_execution_options(p)
     return p
@@ -140,10 +156,12 @@ def run(args: argparse.Namespace) -> int | None:
             failed += 1
             continue
         sizes[str(path)] = (res["shape"][1], res["shape"][0])
-        found[str(path)] = detections_json(res["boxes"], res["probabilities"])
-        drawn = draw_detections(
-            read_image(path, conf["max_image_pixels"], remote), res["boxes"], res["probabilities"]
-        )
+        found[str(path)] = detections_json(res["boxes"], res["probabilities"], res["labels"])
+        image = read_image(path, conf["max_image_pixels"], remote)
+        if res["labels"] is None:
+            drawn = draw_detections(image, res["boxes"], res["probabilities"])
+        else:  # several classes: each box with its class's name and colour
+            drawn = draw_labelled(_bgr(image), found[str(path)], model.classes)
         write_png(drawings[path], drawn)
         if args.show:
             try:
@@ -157,11 +175,18 @@ def run(args: argparse.Namespace) -> int | None:
         write_text_atomic(args.json, json.dumps(found, indent=1))
     if args.yolo_dir:
         names = {str(p): labels[p].relative_to(args.yolo_dir).as_posix() for p in labels}
-        write_yolo_txt(found, args.yolo_dir, sizes, args.yolo_class, label_names=names)
+        class_id = args.yolo_class
+        if isinstance(model, ClassBundle):  # ids in classes.txt order, written beside them
+            class_id = {name: i for i, name in enumerate(model.classes)}
+            write_text_atomic(Path(args.yolo_dir) / "classes.txt", "\n".join(model.classes) + "\n")
+        write_yolo_txt(found, args.yolo_dir, sizes, class_id, label_names=names)
         print(f"YOLO labels in {args.yolo_dir}")
     if args.coco_results:
         ids = image_ids_from_coco(args.coco_annotations)
-        results = to_coco_results(found, ids, args.coco_category_id)
+        category = args.coco_category_id
+        if isinstance(model, ClassBundle):  # the annotation set's ids, kept in the bundle
+            category = dict(zip(model.classes, model.category_ids))
+        results = to_coco_results(found, ids, category)
         write_coco_results(args.coco_results, results)
         print(f"{len(results)} COCO results in {args.coco_results}")
     n = sum(len(v) for v in found.values())
