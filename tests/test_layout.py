@@ -163,6 +163,7 @@ LAYERS = (
     "orchestration.settings",
     "orchestration.search",
     "orchestration.pipeline",
+    "orchestration.classes",
     "orchestration.stress_suite",
     "api",
     "infrastructure.config_reference",

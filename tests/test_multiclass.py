@@ -122,3 +122,83 @@ def test_malformed_bundles_and_labels_are_refused_with_messages(tmp_path):
         _by_class([boxes[0][:1]], [["car", "raccoon"]], None)
     with pytest.raises(ValueError, match=r"'racoon' is not one of .*did you mean 'raccoon'"):
         _by_class(boxes, [["car", "racoon"]], ["car", "raccoon"])
+
+
+# ---- a config naming several classes ------------------------------------------------------
+
+
+def _voc_folder(tmp_path):
+    """Three photos: a car and a raccoon overlapping, a car alone, a raccoon alone."""
+    import cv2
+
+    images, notes = tmp_path / "images", tmp_path / "voc"
+    images.mkdir(parents=True)
+    notes.mkdir(parents=True)
+    objects = {
+        "a": [("car", [10, 20, 110, 60]), ("raccoon", [80, 30, 140, 90])],
+        "b": [("car", [5, 5, 105, 45])],
+        "c": [("raccoon", [20, 20, 80, 80])],
+    }
+    for stem, objs in objects.items():
+        cv2.imwrite(str(images / f"{stem}.png"), _image(ord(stem), (120, 160)))
+        body = "".join(
+            f"<object><name>{n}</name><bndbox><xmin>{x1 + 1}</xmin><ymin>{y1 + 1}</ymin>"
+            f"<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+            for n, (x1, y1, x2, y2) in objs
+        )
+        (notes / f"{stem}.xml").write_text(
+            f"<annotation><filename>{stem}.png</filename>{body}</annotation>"
+        )
+    return images, notes
+
+
+def _classes_conf(tmp_path, classes):
+    from pyimagesearch.infrastructure.config import config_from_dict
+
+    from .conftest import cars_conf_dict
+
+    images, notes = _voc_folder(tmp_path)
+    raw = cars_conf_dict(
+        tmp_path, image_dataset=str(images), image_annotations=str(notes),
+        annotation_format="voc-xml", classes=classes,
+    )  # fmt: skip
+    return config_from_dict(raw, tmp_path / "conf.json")
+
+
+def test_each_class_trains_on_every_image_with_the_other_classes_ignored(tmp_path):
+    from pyimagesearch.orchestration.classes import class_configs
+    from pyimagesearch.sources.annotations import read_annotations
+
+    conf = _classes_conf(tmp_path, ["car", "raccoon"])
+    configs = class_configs(conf)
+    assert [name for name, _ in configs] == ["car", "raccoon"]
+    car, raccoon = (read_annotations(c) for _, c in configs)
+    assert (
+        [i.path.name for i in car] == [i.path.name for i in raccoon] == ["a.png", "b.png", "c.png"]
+    )
+    # image a: the car is a car's object and a raccoon's ignore region, and the other way
+    np.testing.assert_allclose(car[0].boxes, [[10, 20, 110, 60]])
+    np.testing.assert_allclose(car[0].ignore, [[80, 30, 140, 90]])
+    np.testing.assert_allclose(raccoon[0].boxes, [[80, 30, 140, 90]])
+    np.testing.assert_allclose(raccoon[0].ignore, [[10, 20, 110, 60]])
+    assert len(car[2].boxes) == 0 and len(car[2].ignore) == 1  # a raccoon photo: mined by car
+    for name, c in configs:
+        assert c["output_dir"].endswith(name) and c["classifier_path"].endswith(
+            f"{name}/model.json"
+        )
+        assert c["classes"] is None and c["object_name"] == name
+
+
+def test_an_unknown_class_name_is_refused_with_a_suggestion(tmp_path):
+    from pyimagesearch.infrastructure.errors import AnnotationError
+    from pyimagesearch.orchestration.classes import class_configs, classes_table
+
+    with pytest.raises(
+        AnnotationError, match=r"no object of class 'racoon'.*did you mean 'raccoon'"
+    ):
+        class_configs(_classes_conf(tmp_path, ["car", "racoon"]))
+    table = classes_table(
+        {"car": {"average_precision": 0.9, "round": 2}, "raccoon": {"average_precision": 0.5}},
+        _classes_conf(tmp_path / "t", ["car", "raccoon"]),
+    )
+    assert "| car | 0.900 |" in table and "| **mean** | 0.700 |" in table
