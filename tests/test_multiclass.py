@@ -4,6 +4,7 @@ per class, labels on every detection, one bundle file."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,3 +203,47 @@ def test_an_unknown_class_name_is_refused_with_a_suggestion(tmp_path):
         _classes_conf(tmp_path / "t", ["car", "raccoon"]),
     )
     assert "| car | 0.900 |" in table and "| **mean** | 0.700 |" in table
+
+
+def test_the_detect_command_names_each_class_in_json_yolo_and_coco(tmp_path):
+    import cv2
+
+    from pyimagesearch.commands import run_command
+
+    from .conftest import cars_conf_dict
+
+    bundle = tmp_path / "bundle.json"
+    save_model(
+        ClassBundle(["car", "raccoon"], [_model((96, 32), 1), _model((48, 48), 2)], [3, 18]), bundle
+    )
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k, stem in enumerate(("a", "b")):
+        cv2.imwrite(str(photos / f"{stem}.png"), _image(k, (120, 160)))
+    coco = tmp_path / "instances.json"
+    coco.write_text(
+        json.dumps({"images": [{"file_name": "a.png", "id": 5}, {"file_name": "b.png", "id": 6}]})
+    )
+    conf = tmp_path / "conf.json"
+    conf.write_text(json.dumps(cars_conf_dict(tmp_path, classifier_path=str(bundle))))
+    status = run_command(
+        "detect",
+        ["--conf", str(conf), "-i", str(photos), "-o", str(tmp_path / "drawn"), "-q",
+         "--json", str(tmp_path / "found.json"), "--yolo-dir", str(tmp_path / "yolo"),
+         "--coco-results", str(tmp_path / "coco.json"), "--coco-annotations", str(coco),
+         "--min-probability", "0.2", "--n-jobs", "1"],
+    )  # fmt: skip
+    assert status == 0
+    found = json.loads((tmp_path / "found.json").read_text())
+    labels = [d["label"] for dets in found.values() for d in dets]
+    assert set(labels) == {"car", "raccoon"}
+    assert (tmp_path / "yolo" / "classes.txt").read_text() == "car\nraccoon\n"
+    for image, dets in found.items():
+        lines = (tmp_path / "yolo" / f"{Path(image).stem}.txt").read_text().splitlines()
+        assert sorted(int(ln.split()[0]) for ln in lines) == sorted(
+            ["car", "raccoon"].index(d["label"]) for d in dets
+        )
+    results = json.loads((tmp_path / "coco.json").read_text())
+    assert sorted(r["category_id"] for r in results) == sorted(
+        {"car": 3, "raccoon": 18}[x] for x in labels
+    )

@@ -3,8 +3,10 @@ one bundle model file and a table of every class's figures.
 
 A config naming ``classes`` (as the annotations name them) trains, for each class, the
 whole one-class pipeline (settings search, extraction, mining rounds, evaluation and
-its report) in ``output_dir/<class>/``, on every annotated image of the set: the boxes
-of the class are its objects and **the other classes' boxes are ignore regions** (never
+its report) in ``output_dir/<class>/``, with the window ``explore_dims`` suggests for
+the class's boxes (the config's ``window_dim`` is not used), on every annotated image
+of the set: the boxes of the class are its objects and **the other classes' boxes are
+ignore regions** (never
 positives, never negatives: mining skips windows an ignored object covers, as for
 dlib's ``ignore`` boxes). Every class sees the same images in the same order, so all
 classes share one train/test split. The classes' models are then bundled into
@@ -55,6 +57,7 @@ def class_configs(conf: Config) -> list[tuple[str, Config]]:
             others = [per_class[j][i].boxes for j in range(len(classes)) if j != k]
             ignore = np.concatenate([item.ignore, *others]).reshape(-1, 4)
             staged.append(AnnotatedImage(item.path, item.boxes, ignore))
+        window = _window(per_class[k], conf)
         xml = folder / "annotations.xml"
         folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(xml, dlib_xml(staged, Path(conf["image_dataset"])))
@@ -70,6 +73,7 @@ def class_configs(conf: Config) -> list[tuple[str, Config]]:
                     output_dir=str(folder),
                     features_path=str(folder / "features.hdf5"),
                     classifier_path=str(folder / "model.json"),
+                    window_dim=window,
                 ),
             )
         )
@@ -103,6 +107,17 @@ def run_classes(
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "classes.md", classes_table(figures, conf))
     return out
+
+
+def _window(items: list[AnnotatedImage], conf: Config) -> list[int]:
+    """A class's window: the one ``explore_dims`` suggests for its boxes (the classes'
+    shapes differ: a car is wide, a raccoon about square); the settings search, when on,
+    chooses around it as for one class."""
+    from ..sources.dims import box_statistics, suggest_window_dim
+
+    stats = box_statistics([item for item in items if len(item.boxes)])
+    cell = tuple(conf["pixels_per_cell"])
+    return list(suggest_window_dim(stats, cell, descriptor=conf["descriptor"]))
 
 
 def category_ids(conf: Config) -> list[int]:
