@@ -247,3 +247,18 @@ def test_the_detect_command_names_each_class_in_json_yolo_and_coco(tmp_path):
     assert sorted(r["category_id"] for r in results) == sorted(
         {"car": 3, "raccoon": 18}[x] for x in labels
     )
+
+
+def test_one_class_steps_refuse_a_config_of_several_classes(tmp_path, capsys):
+    from pyimagesearch.commands import run_command
+
+    from .conftest import cars_conf_dict
+
+    conf = tmp_path / "conf.json"
+    conf.write_text(json.dumps(cars_conf_dict(tmp_path, classes=["car", "raccoon"])))
+    assert run_command("train", ["--conf", str(conf)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {conf}: key 'classes': this step works on one class; `pyimagesearch "
+        "pipeline` trains every class (each in output_dir/<class>/) and `pyimagesearch "
+        "detect` runs them all"
+    )

@@ -70,7 +70,7 @@ def run_video(args: argparse.Namespace) -> int:
     used = [flag for key, flag in IMAGE_ONLY.items() if getattr(args, key, None)]
     if used:
         raise PyImageSearchError(f"{used[0]} works with --image only, not with --video/--camera")
-    conf = configure(args)
+    conf = configure(args, several_classes=True)
     if args.upsample is not None:
         conf = conf.replace(upsample=args.upsample)
     source = args.video if args.video is not None else args.camera
@@ -87,7 +87,7 @@ def run_video(args: argparse.Namespace) -> int:
 
         window = replace(window, min_probability=args.min_probability)
     detector = detector_of(model, window)
-    label = conf.get("annotation_class") or "object"
+    label = class_name(conf)
     result = detect_video(
         detector.detect,
         source,
@@ -110,6 +110,12 @@ def run_video(args: argparse.Namespace) -> int:
         print(f"interrupted: {output} holds the first {len(result.frames)} frames")
         return 130
     return 0
+
+
+def class_name(conf) -> str:
+    """The name of a one-class model's detections: ``annotation_class``, else the
+    config's ``object_name`` (by default the image folder's name, e.g. ``car_side``)."""
+    return conf["annotation_class"] or conf["object_name"]
 
 
 def _default_output(output_dir: str, source: str | int) -> Path:

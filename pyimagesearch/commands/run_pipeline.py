@@ -37,7 +37,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
-    conf = configure(args, settled=False)
+    conf = configure(args, settled=False, several_classes=True)
     if args.max_hard_negatives is not None:
         conf = conf.replace(hn_max_total=args.max_hard_negatives)
     run = run_pipeline

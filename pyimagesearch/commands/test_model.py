@@ -39,7 +39,7 @@ from .cli import (
     parser,
     probability,
 )
-from .detect_video import add_video_options, run_video, wants_video
+from .detect_video import add_video_options, class_name, run_video, wants_video
 
 
 def planned_labels(
@@ -87,8 +87,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--json",
-        help="write {image path: [{box, probability}, ...]} to this file; with --video/--camera "
-        '{"frames": [[{box, probability, label}, ...], ...]}, one list per frame',
+        help="write {image path: [{box, probability, label}, ...]} to this file; with "
+        '--video/--camera {"frames": [[{box, probability, label}, ...], ...]}, one list per frame',
     )
     p.add_argument("--min-probability", type=probability, help="override min_probability")
     p.add_argument("--model", help="model file (default: classifier_path)")
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
     if wants_video(args):
         return run_video(args)
-    conf = configure(args)
+    conf = configure(args, several_classes=True)
     if args.upsample is not None:
         conf = conf.replace(upsample=args.upsample)
     if args.coco_results and not args.coco_annotations:
@@ -156,7 +156,10 @@ def run(args: argparse.Namespace) -> int | None:
             failed += 1
             continue
         sizes[str(path)] = (res["shape"][1], res["shape"][0])
-        found[str(path)] = detections_json(res["boxes"], res["probabilities"], res["labels"])
+        classes = res["labels"]
+        if classes is None:  # one class: named as the annotations (or the report) name it
+            classes = [class_name(conf)] * len(res["boxes"])
+        found[str(path)] = detections_json(res["boxes"], res["probabilities"], classes)
         image = read_image(path, conf["max_image_pixels"], remote)
         if res["labels"] is None:
             drawn = draw_detections(image, res["boxes"], res["probabilities"])

@@ -230,8 +230,9 @@ def draw_labelled(
     frame: np.ndarray, detections: list[dict], classes: list[str] | None = None
 ) -> np.ndarray:
     """``frame`` (BGR, drawn on in place) with each detection's box and ``label p``;
-    one colour per class (``classes`` fixes their order)."""
-    order = list(classes or [])
+    one colour per class, by its place in ``classes`` (a list is extended in place with
+    the names it lacks, so a video keeps each class's colour from frame to frame)."""
+    order = classes if isinstance(classes, list) else list(classes or [])
     for det in detections:
         name = det.get("label", DEFAULT_LABEL)
         if name not in order:
@@ -271,6 +272,9 @@ class _Loop:
     def __init__(self, detect, every: int, max_width: int | None, label: str, result):
         self.detect, self.every, self.max_width = detect, every, max_width
         self.label, self.result = label, result
+        # colours in the order of a multi-class detector's classes (``detect`` bound to it)
+        owner = getattr(detect, "__self__", None)
+        self.classes: list[str] = list(getattr(owner, "classes", []))
 
     def run(self, frames: Iterator[np.ndarray], writer, total: int, progress: bool) -> None:
         from tqdm import tqdm
@@ -288,7 +292,7 @@ class _Loop:
                     self.result.processed.append(index)
                 self.result.frames.append(last)
                 if writer is not None:
-                    writer.write(draw_labelled(frame, last))
+                    writer.write(draw_labelled(frame, last, self.classes))
                 bar.update(1)
         except KeyboardInterrupt:
             self.result.interrupted = True
