@@ -30,6 +30,7 @@ from .detection.video import VideoResult, detect_video
 from .evaluation.metrics import summarize_detections
 from .infrastructure.config import EXTRA_KEYS, Config, config_from_dict
 from .infrastructure.errors import ConfigError
+from .infrastructure.geometry import overlapping
 from .model.bundle import ClassBundle
 from .model.linear import LinearModel
 from .model.mixture import Mixture
@@ -201,10 +202,11 @@ def train_detector(
     and the feature store there instead of a temporary folder.
 
     ``labels`` (one class name per box, per image) trains one detector per class, each
-    as above with its own window; the other classes' objects are *ignore* regions of a
-    class (never positives, never negatives). ``classes=[...]`` fixes the classes' order
-    (default: first seen); ``window_dim`` then applies to every class. Returns a
-    :class:`MultiClassDetector`.
+    as above with its own window, on every image: another class's object that overlaps
+    one of the class's is an *ignore* region (never a positive, never a negative), the
+    other classes' objects elsewhere are background (mined as any). ``classes=[...]``
+    fixes the classes' order (default: first seen); ``window_dim`` then applies to every
+    class. Returns a :class:`MultiClassDetector`.
     """
     images = [_gray(im, f"images[{i}]") for i, im in enumerate(images)]
     boxes = [_boxes(b, i) for i, b in enumerate(boxes)]
@@ -224,13 +226,17 @@ def train_detector(
         if not negatives:
             raise ValueError("negative_images is empty: give at least one object-free image")
     if labels is not None:
+        from .orchestration.classes import folder_name
+
         classes, per_class = _by_class(boxes, labels, options.pop("classes", None))
         detectors = []
         for name, own in zip(classes, per_class):
-            folder = Path(work_dir) / name if work_dir is not None else None
-            others = [_others(every, mine) for every, mine in zip(boxes, own)]
+            folder = Path(work_dir) / folder_name(name) if work_dir is not None else None
+            # other classes' objects that overlap this class's: ignored; the others are
+            # background (mined like any), so each class learns the others are not it
+            others = [overlapping(_others(every, mine), mine) for every, mine in zip(boxes, own)]
             detectors.append(
-                _train_detector(images, own, negatives, options, progress, folder, others)
+                _train_detector(images, own, negatives, options, progress, folder, others, True)
             )
             log.info("class %r trained", name)
         return MultiClassDetector(detectors, classes)
@@ -245,9 +251,11 @@ def _train_detector(
     progress: bool,
     work_dir: str | Path | None,
     ignore: list[np.ndarray] | None = None,
+    every_image: bool = False,
 ) -> Detector | MixtureDetector:
     """One class's detector (a mixture when its boxes' shapes spread); ``ignore`` holds
-    per image the boxes that are neither positives nor negatives (other classes')."""
+    per image the boxes that are neither positives nor negatives (other classes'); with
+    ``every_image``, the images without an object of the class are kept too (mined)."""
     groups = _components(boxes, options)
     models, base = [], {}
     for k, part in enumerate(groups):
@@ -255,7 +263,7 @@ def _train_detector(
             folder = Path(work_dir) / f"component_{k}" if work_dir is not None else Path(tmp)
             if len(groups) == 1 and work_dir is not None:
                 folder = Path(work_dir)
-            keep = [i for i, b in enumerate(part) if len(b)]
+            keep = [i for i, b in enumerate(part) if len(b) or every_image]
             # the other components' (and classes') objects: neither positives nor negatives
             others = [_others(boxes[i], part[i]) for i in keep]
             if ignore is not None:

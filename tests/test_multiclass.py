@@ -166,7 +166,7 @@ def _classes_conf(tmp_path, classes):
     return config_from_dict(raw, tmp_path / "conf.json")
 
 
-def test_each_class_trains_on_every_image_with_the_other_classes_ignored(tmp_path):
+def test_each_class_trains_on_every_image_with_overlapping_other_classes_ignored(tmp_path):
     from pyimagesearch.orchestration.classes import class_configs
     from pyimagesearch.sources.annotations import read_annotations
 
@@ -182,7 +182,9 @@ def test_each_class_trains_on_every_image_with_the_other_classes_ignored(tmp_pat
     np.testing.assert_allclose(car[0].ignore, [[80, 30, 140, 90]])
     np.testing.assert_allclose(raccoon[0].boxes, [[80, 30, 140, 90]])
     np.testing.assert_allclose(raccoon[0].ignore, [[10, 20, 110, 60]])
-    assert len(car[2].boxes) == 0 and len(car[2].ignore) == 1  # a raccoon photo: mined by car
+    # a raccoon alone is background for the car class (mined), and a car alone for raccoon
+    assert len(car[2].boxes) == 0 and len(car[2].ignore) == 0
+    assert len(raccoon[1].boxes) == 0 and len(raccoon[1].ignore) == 0
     for name, c in configs:
         assert c["output_dir"].endswith(name) and c["classifier_path"].endswith(
             f"{name}/model.json"
@@ -262,3 +264,47 @@ def test_one_class_steps_refuse_a_config_of_several_classes(tmp_path, capsys):
         "pipeline` trains every class (each in output_dir/<class>/) and `pyimagesearch "
         "detect` runs them all"
     )
+
+
+# ---- training two classes from arrays ------------------------------------------------------
+
+
+def _upside_down(images, boxes):
+    """The photos turned upside down (a second class: same edges, another template)."""
+    flipped = [im[::-1].copy() for im in images]
+    turned = [
+        np.c_[b[:, 0], im.shape[0] - b[:, 3], b[:, 2], im.shape[0] - b[:, 1]]
+        for im, b in zip(images, boxes)
+    ]
+    return flipped, turned
+
+
+@pytest.mark.needs_data
+@pytest.mark.slow
+def test_train_detector_with_labels_learns_each_class_and_scores_each(tmp_path):
+    import pyimagesearch
+
+    from .test_api import _cars, _scenes
+
+    images, boxes = _cars(30)
+    down, down_boxes = _upside_down(*_cars(30, start=30))
+    detector = pyimagesearch.train_detector(
+        images + down, boxes + down_boxes, _scenes(10),
+        labels=[["car"] * len(b) for b in boxes] + [["upside down"] * len(b) for b in down_boxes],
+        search=False, hn_rounds=1, window_dim=[96, 32], n_jobs=1,
+    )  # fmt: skip
+    assert detector.classes == ["car", "upside down"] and detector.shares_pyramid()
+    test, test_boxes = _cars(15, start=80)
+    test_down, test_down_boxes = _upside_down(*_cars(15, start=95))
+    names = [["car"] * len(b) for b in test_boxes]
+    names += [["upside down"] * len(b) for b in test_down_boxes]
+    figures = pyimagesearch.evaluate_detector(
+        detector, test + test_down, test_boxes + test_down_boxes, labels=names
+    )
+    assert figures["classes"]["car"]["average_precision"] > 0.9
+    assert figures["classes"]["upside down"]["average_precision"] > 0.7
+    best = detector.detect(test_down[0]).labels[0]
+    assert best == "upside down"
+    again = pyimagesearch.load_detector(detector.save(tmp_path / "two.json"))
+    assert again.classes == detector.classes
+    np.testing.assert_allclose(again.detect(test[0]).boxes, detector.detect(test[0]).boxes)

@@ -5,16 +5,18 @@ A config naming ``classes`` (as the annotations name them) trains, for each clas
 whole one-class pipeline (settings search, extraction, mining rounds, evaluation and
 its report) in ``output_dir/<class>/``, with the window ``explore_dims`` suggests for
 the class's boxes (the config's ``window_dim`` is not used), on every annotated image
-of the set: the boxes of the class are its objects and **the other classes' boxes are
-ignore regions** (never
-positives, never negatives: mining skips windows an ignored object covers, as for
-dlib's ``ignore`` boxes). Every class sees the same images in the same order, so all
-classes share one train/test split. The classes' models are then bundled into
-``classifier_path`` (``model/bundle.py``), and ``output_dir/report/classes.md`` lists
-each class's figures.
+of the set. The boxes of the class are its objects. **Another class's object that
+overlaps one of them is an ignore region** (never a positive, never a negative: mining
+skips windows an ignored object covers, as for dlib's ``ignore`` boxes): a rider on a
+horse is no negative of ``horse``. Other classes' objects elsewhere are background, mined
+like any, so a class learns that the others are not it. Every class sees the same
+images in the same order, so all classes share one train/test split. The classes'
+models are then bundled into ``classifier_path`` (``model/bundle.py``), and
+``output_dir/report/classes.md`` lists each class's figures.
 
-The class's annotations are staged as a dlib imglab XML (its boxes, the others as
-``ignore``) in ``output_dir/<class>/annotations.xml``; the images are not copied.
+The class's annotations are staged as a dlib imglab XML (its boxes, the overlapping
+others as ``ignore``) in ``output_dir/<class>/annotations.xml``; the images are not
+copied.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 
 from ..infrastructure.config import Config
 from ..infrastructure.errors import AnnotationError
+from ..infrastructure.geometry import overlapping
 from ..io.atomic import write_text_atomic
 from ..model.bundle import ClassBundle
 from ..model.modelfile import load_model, save_model
@@ -51,11 +54,12 @@ def class_configs(conf: Config) -> list[tuple[str, Config]]:
             )
     out = []
     for k, name in enumerate(classes):
-        folder = Path(conf["output_dir"]) / _folder_name(name)
+        folder = Path(conf["output_dir"]) / folder_name(name)
         staged = []
         for i, item in enumerate(per_class[k]):
             others = [per_class[j][i].boxes for j in range(len(classes)) if j != k]
-            ignore = np.concatenate([item.ignore, *others]).reshape(-1, 4)
+            others = overlapping(np.concatenate([np.zeros((0, 4)), *others]), item.boxes)
+            ignore = np.concatenate([item.ignore, others])
             staged.append(AnnotatedImage(item.path, item.boxes, ignore))
         window = _window(per_class[k], conf)
         xml = folder / "annotations.xml"
@@ -139,8 +143,9 @@ def classes_table(figures: dict[str, dict], conf: Config) -> str:
         f"# {len(figures)} classes: {', '.join(figures)}",
         "",
         f"One detector per class, bundled in `{conf['classifier_path']}`; each class's own "
-        "report is in `output_dir/<class>/report/`. Other classes' objects are ignore "
-        "regions of a class (never positives, never negatives).",
+        "report is in `output_dir/<class>/report/`. Another class's object that overlaps one "
+        "of a class's is its ignore region (never a positive, never a negative); elsewhere "
+        "the other classes' objects are background.",
         "",
         "| class | AP (IoU 0.5) | precision | recall | false positives / image | rounds |",
         "|---|---|---|---|---|---|",
@@ -169,7 +174,7 @@ def _num(value) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "–"
 
 
-def _folder_name(name: str) -> str:
+def folder_name(name: str) -> str:
     """A class name as a folder name (path separators and dots replaced)."""
     safe = "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in name).strip()
     return safe or "class"
