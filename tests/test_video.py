@@ -69,6 +69,10 @@ class BrightSpot:
         return Detections(box, np.array([0.9]), np.array([1.0]))
 
 
+def _iou(a, b) -> float:
+    return float(iou(np.array(a, float), np.array([b], float))[0])
+
+
 def _read_frames(path) -> list[np.ndarray]:
     capture = cv2.VideoCapture(str(path))
     frames = []
@@ -196,10 +200,6 @@ def _car_video(path, n: int = 24, size=(320, 240)) -> list[list[float]]:
         truth.append([left, top, left + (x2 - x1) * scale, top + (y2 - y1) * scale])
     _write_video(path, frames)
     return truth
-
-
-def _iou(a, b) -> float:
-    return float(iou(np.array(a, float), np.array([b], float))[0])
 
 
 def _best_iou(found: list[dict], box) -> float:
