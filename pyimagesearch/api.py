@@ -202,9 +202,11 @@ def train_detector(
     and the feature store there instead of a temporary folder.
 
     ``labels`` (one class name per box, per image) trains one detector per class, each
-    as above with its own window, on every image: another class's object that overlaps
-    one of the class's is an *ignore* region (never a positive, never a negative), the
-    other classes' objects elsewhere are background (mined as any). ``classes=[...]``
+    as above with its own window, on the images that hold the class: another class's
+    object that overlaps one of the class's is an *ignore* region (never a positive,
+    never a negative), the other classes' objects elsewhere are background (mined as
+    any). Photos of other classes only are not mined (measured on car_side + raccoon,
+    mining them cost the car detector AP: docs/results.md). ``classes=[...]``
     fixes the classes' order (default: first seen); ``window_dim`` then applies to every
     class. Returns a :class:`MultiClassDetector`.
     """
@@ -236,7 +238,7 @@ def train_detector(
             # background (mined like any), so each class learns the others are not it
             others = [overlapping(_others(every, mine), mine) for every, mine in zip(boxes, own)]
             detectors.append(
-                _train_detector(images, own, negatives, options, progress, folder, others, True)
+                _train_detector(images, own, negatives, options, progress, folder, others)
             )
             log.info("class %r trained", name)
         return MultiClassDetector(detectors, classes)
@@ -251,11 +253,9 @@ def _train_detector(
     progress: bool,
     work_dir: str | Path | None,
     ignore: list[np.ndarray] | None = None,
-    every_image: bool = False,
 ) -> Detector | MixtureDetector:
     """One class's detector (a mixture when its boxes' shapes spread); ``ignore`` holds
-    per image the boxes that are neither positives nor negatives (other classes'); with
-    ``every_image``, the images without an object of the class are kept too (mined)."""
+    per image the boxes that are neither positives nor negatives (other classes')."""
     groups = _components(boxes, options)
     models, base = [], {}
     for k, part in enumerate(groups):
@@ -263,7 +263,7 @@ def _train_detector(
             folder = Path(work_dir) / f"component_{k}" if work_dir is not None else Path(tmp)
             if len(groups) == 1 and work_dir is not None:
                 folder = Path(work_dir)
-            keep = [i for i, b in enumerate(part) if len(b) or every_image]
+            keep = [i for i, b in enumerate(part) if len(b)]
             # the other components' (and classes') objects: neither positives nor negatives
             others = [_others(boxes[i], part[i]) for i in keep]
             if ignore is not None:
