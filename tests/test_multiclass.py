@@ -167,6 +167,7 @@ def _classes_conf(tmp_path, classes):
 
 
 def test_each_class_trains_on_every_image_with_overlapping_other_classes_ignored(tmp_path):
+    from pyimagesearch.infrastructure.config import load_config
     from pyimagesearch.orchestration.classes import class_configs
     from pyimagesearch.sources.annotations import read_annotations
 
@@ -190,6 +191,9 @@ def test_each_class_trains_on_every_image_with_overlapping_other_classes_ignored
             f"{name}/model.json"
         )
         assert c["classes"] is None and c["object_name"] == name
+        # the class's own config file, for its one-class steps
+        saved = load_config(Path(c["output_dir"]) / "conf.json")
+        assert saved["classifier_path"] == c["classifier_path"] and saved["classes"] is None
 
 
 def test_an_unknown_class_name_is_refused_with_a_suggestion(tmp_path):
@@ -261,8 +265,8 @@ def test_one_class_steps_refuse_a_config_of_several_classes(tmp_path, capsys):
     assert run_command("train", ["--conf", str(conf)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {conf}: key 'classes': this step works on one class; `pyimagesearch "
-        "pipeline` trains every class (each in output_dir/<class>/) and `pyimagesearch "
-        "detect` runs them all"
+        "pipeline` trains every class (each in output_dir/<class>/, with its own "
+        "conf.json for this step) and `pyimagesearch detect` runs them all"
     )
 
 

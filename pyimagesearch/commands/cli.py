@@ -124,8 +124,8 @@ def configure(
     if conf["classes"] and not several_classes:
         raise ConfigError(
             f"{args.conf}: key 'classes': this step works on one class; `pyimagesearch "
-            "pipeline` trains every class (each in output_dir/<class>/) and `pyimagesearch "
-            "detect` runs them all"
+            "pipeline` trains every class (each in output_dir/<class>/, with its own "
+            "conf.json for this step) and `pyimagesearch detect` runs them all"
         )
     overrides = {}
     if getattr(args, "n_jobs", None) is not None:

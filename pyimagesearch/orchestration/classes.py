@@ -15,8 +15,9 @@ models are then bundled into ``classifier_path`` (``model/bundle.py``), and
 ``output_dir/report/classes.md`` lists each class's figures.
 
 The class's annotations are staged as a dlib imglab XML (its boxes, the overlapping
-others as ``ignore``) in ``output_dir/<class>/annotations.xml``; the images are not
-copied.
+others as ``ignore``) in ``output_dir/<class>/annotations.xml`` (the images are not
+copied), and its config in ``output_dir/<class>/conf.json``: the one-class steps
+(``evaluate``, ``review``, ``mine``...) run on one class with it.
 """
 
 from __future__ import annotations
@@ -65,22 +66,21 @@ def class_configs(conf: Config) -> list[tuple[str, Config]]:
         xml = folder / "annotations.xml"
         folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(xml, dlib_xml(staged, Path(conf["image_dataset"])))
-        out.append(
-            (
-                name,
-                conf.replace(
-                    classes=None,
-                    annotation_class=None,
-                    annotation_format="dlib-xml",
-                    image_annotations=str(xml),
-                    object_name=name,
-                    output_dir=str(folder),
-                    features_path=str(folder / "features.hdf5"),
-                    classifier_path=str(folder / "model.json"),
-                    window_dim=window,
-                ),
-            )
+        class_conf = conf.replace(
+            classes=None,
+            annotation_class=None,
+            annotation_format="dlib-xml",
+            image_annotations=str(xml),
+            object_name=name,
+            output_dir=str(folder),
+            features_path=str(folder / "features.hdf5"),
+            classifier_path=str(folder / "model.json"),
+            window_dim=window,
         )
+        # the class's own config, for its one-class steps (evaluate, review, mine...)
+        values = {k: v for k, v in class_conf.to_dict().items() if k != "scheduler"}
+        write_text_atomic(folder / "conf.json", json.dumps(values, indent=1))
+        out.append((name, class_conf))
     return out
 
 
