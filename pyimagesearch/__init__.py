@@ -6,7 +6,14 @@ The Python API (``train_detector``, ``load_detector``, ``evaluate_detector``,
 
 __version__ = "0.1.0"
 
-_API = ("Detector", "MixtureDetector", "evaluate_detector", "load_detector", "train_detector")
+_API = (
+    "Detector",
+    "MixtureDetector",
+    "MultiClassDetector",
+    "evaluate_detector",
+    "load_detector",
+    "train_detector",
+)
 __all__ = ["__version__", *_API]
 
 

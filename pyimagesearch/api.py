@@ -25,9 +25,13 @@ import numpy as np
 from .detection.detector import Detections
 from .detection.detector import WindowDetector as _WindowDetector
 from .detection.mixture import MixtureDetector as _MixtureDetector
+from .detection.multiclass import MultiClassDetector as _MultiClassDetector
+from .detection.video import VideoResult, detect_video
 from .evaluation.metrics import summarize_detections
 from .infrastructure.config import COURSE_DEFAULTS, EXTRA_DEFAULTS, Config, config_from_dict
 from .infrastructure.errors import ConfigError
+from .infrastructure.geometry import overlapping
+from .model.bundle import ClassBundle
 from .model.linear import LinearModel
 from .model.mixture import Mixture
 from .model.modelfile import load_model, save_model
@@ -55,6 +59,20 @@ class Detector(_WindowDetector):
         """Detections (boxes, probabilities, scores) in a grayscale or BGR ``uint8`` image."""
         return super().detect(_gray(image, "image"), min_probability)
 
+    def detect_video(
+        self,
+        source: str | Path | int,
+        output: str | Path | None = None,
+        json_path: str | Path | None = None,
+        **options: Any,
+    ) -> VideoResult:
+        """Detect in every frame of a video file (or camera ``int``), optionally writing
+        the drawn video and the per-frame JSON; ``options`` are
+        :func:`pyimagesearch.detection.video.detect_video`'s (``every``, ``max_width``,
+        ``label``, ``codec``, ``max_frames``, ``progress``; no progress bar by default)."""
+        options = {"progress": False, **options}
+        return detect_video(self.detect, source, output, json_path, **options)
+
     def settings(self) -> dict[str, Any]:
         """The detection settings, under their config key names."""
         return {
@@ -81,6 +99,8 @@ class MixtureDetector(_MixtureDetector):
         """Detections (boxes, probabilities, scores) in a grayscale or BGR ``uint8`` image."""
         return super().detect(_gray(image, "image"), min_probability)
 
+    detect_video = Detector.detect_video
+
     def settings(self) -> list[dict[str, Any]]:
         """Each component's detection settings, under their config key names."""
         return [Detector.settings(d) for d in self.detectors]
@@ -92,14 +112,44 @@ class MixtureDetector(_MixtureDetector):
         return save_model(self.model, path)
 
 
-def load_detector(path: str | Path) -> Detector | MixtureDetector:
+class MultiClassDetector(_MultiClassDetector):
+    """A detector of several classes (one detector per class, one shared pyramid):
+    ``detect(image)`` gives ``Detections`` with ``labels``; ``save(path)`` writes one
+    data-only bundle file holding every class."""
+
+    def detect(self, image: np.ndarray, min_probability: float | None = None) -> Detections:
+        """Detections of every class (``labels`` names each) in a gray or BGR image."""
+        return super().detect(_gray(image, "image"), min_probability)
+
+    detect_video = Detector.detect_video
+
+    def settings(self) -> dict[str, Any]:
+        """Each class's detection settings, under their config key names."""
+        return {name: d.settings() for name, d in zip(self.classes, self.detectors)}
+
+    def save(self, path: str | Path) -> Path:
+        """Write every class's model with its detection settings as one JSON bundle."""
+        models = []
+        for d in self.detectors:
+            parts = d.detectors if isinstance(d, _MixtureDetector) else [d]
+            for part in parts:
+                part.model.metadata["detector"] = Detector.settings(part)
+            models.append(d.model)
+        return save_model(ClassBundle(self.classes, models, self.category_ids), path)
+
+
+def load_detector(path: str | Path) -> Detector | MixtureDetector | MultiClassDetector:
     """The detector saved by :meth:`Detector.save`, or of any model file: it detects with
     the settings the model was saved or chosen with (the validation search's pyramid
-    step and upsampling), the config's defaults for the others."""
+    step and upsampling), the config's defaults for the others. A bundle (several
+    classes) gives a :class:`MultiClassDetector`."""
     model = load_model(path)
     base = _detection_defaults()
     if model.hog.descriptor == "fhog":  # one cell per step, as FHOG detectors train
         base["window_step"] = model.hog.pixels_per_cell[1]
+    if isinstance(model, ClassBundle):
+        parts = [_any_detector(m, base) for m in model.models]
+        return MultiClassDetector(parts, model.classes, model.category_ids)
     return _any_detector(model, base)
 
 
@@ -117,10 +167,11 @@ def train_detector(
     boxes: Sequence[np.ndarray],
     negative_images: Sequence[np.ndarray] | None = None,
     *,
+    labels: Sequence[Sequence[str]] | None = None,
     progress: bool = False,
     work_dir: str | Path | None = None,
     **options: Any,
-) -> Detector:
+) -> Detector | MixtureDetector | MultiClassDetector:
     """Train a detector on ``images`` with their object ``boxes``; returns it.
 
     ``negative_images`` hold no object; without them, the parts of the training images
@@ -128,6 +179,15 @@ def train_detector(
     ``window_dim``, ``hn_rounds``, ``search``...); ``window_dim`` defaults to the
     window ``explore_dims`` suggests for the boxes. ``work_dir`` keeps the staged files
     and the feature store there instead of a temporary folder.
+
+    ``labels`` (one class name per box, per image) trains one detector per class, each
+    as above with its own window, on the images that hold the class: another class's
+    object that overlaps one of the class's is an *ignore* region (never a positive,
+    never a negative), the other classes' objects elsewhere are background (mined as
+    any). Photos of other classes only are not mined (measured on car_side + raccoon,
+    mining them cost the car detector AP: docs/results.md). ``classes=[...]``
+    fixes the classes' order (default: first seen); ``window_dim`` then applies to every
+    class. Returns a :class:`MultiClassDetector`.
     """
     images = [_gray(im, f"images[{i}]") for i, im in enumerate(images)]
     boxes = [_boxes(b, i) for i, b in enumerate(boxes)]
@@ -146,7 +206,35 @@ def train_detector(
         negatives = [_gray(im, f"negative_images[{i}]") for i, im in enumerate(negative_images)]
         if not negatives:
             raise ValueError("negative_images is empty: give at least one object-free image")
+    if labels is not None:
+        from .orchestration.classes import folder_name
 
+        classes, per_class = _by_class(boxes, labels, options.pop("classes", None))
+        detectors = []
+        for name, own in zip(classes, per_class):
+            folder = Path(work_dir) / folder_name(name) if work_dir is not None else None
+            # other classes' objects that overlap this class's: ignored; the others are
+            # background (mined like any), so each class learns the others are not it
+            others = [overlapping(_others(every, mine), mine) for every, mine in zip(boxes, own)]
+            detectors.append(
+                _train_detector(images, own, negatives, options, progress, folder, others)
+            )
+            log.info("class %r trained", name)
+        return MultiClassDetector(detectors, classes)
+    return _train_detector(images, boxes, negatives, options, progress, work_dir)
+
+
+def _train_detector(
+    images: list[np.ndarray],
+    boxes: list[np.ndarray],
+    negatives: list[np.ndarray],
+    options: dict[str, Any],
+    progress: bool,
+    work_dir: str | Path | None,
+    ignore: list[np.ndarray] | None = None,
+) -> Detector | MixtureDetector:
+    """One class's detector (a mixture when its boxes' shapes spread); ``ignore`` holds
+    per image the boxes that are neither positives nor negatives (other classes')."""
     groups = _components(boxes, options)
     models, base = [], {}
     for k, part in enumerate(groups):
@@ -155,8 +243,10 @@ def train_detector(
             if len(groups) == 1 and work_dir is not None:
                 folder = Path(work_dir)
             keep = [i for i, b in enumerate(part) if len(b)]
-            # the other components' objects: neither positives nor ever negatives
+            # the other components' (and classes') objects: neither positives nor negatives
             others = [_others(boxes[i], part[i]) for i in keep]
+            if ignore is not None:
+                others = [np.concatenate([o, ignore[i]]) for o, i in zip(others, keep)]
             conf = _staged_config(
                 folder,
                 [images[i] for i in keep],
@@ -173,26 +263,47 @@ def train_detector(
 
 
 def evaluate_detector(
-    detector: _WindowDetector | _MixtureDetector,
+    detector: _WindowDetector | _MixtureDetector | _MultiClassDetector,
     images: Sequence[np.ndarray],
     boxes: Sequence[np.ndarray],
     min_probability: float | None = None,
+    *,
+    labels: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Average precision (IoU 0.5, VOC all-point), precision and recall at the detector's
     ``min_probability`` (or the one given), AP at IoU 0.7 and the mean IoU of true
-    positives, on annotated images."""
+    positives, on annotated images.
+
+    A :class:`MultiClassDetector` is scored per class (``labels``: one class name per
+    box, per image): ``{"classes": {name: figures}, "mean_average_precision": mAP}``;
+    a detection counts for its own class only.
+    """
     images = [_gray(im, f"images[{i}]") for i, im in enumerate(images)]
     boxes = [_boxes(b, i) for i, b in enumerate(boxes)]
     if len(images) != len(boxes):
         raise ValueError(f"{len(images)} images but {len(boxes)} box arrays: give one per image")
     p_min = detector.min_probability if min_probability is None else min_probability
     floor = min(EXTRA_DEFAULTS["eval_min_probability"], p_min)  # the PR curve's floor
-    det_boxes, det_scores = [], []
-    for image in images:
-        found = detector.detect(image, floor)
-        det_boxes.append(found.boxes)
-        det_scores.append(found.probabilities)
-    return summarize_detections(det_boxes, det_scores, boxes, p_min)
+    found = [detector.detect(image, floor) for image in images]
+    if not isinstance(detector, _MultiClassDetector):
+        return summarize_detections(
+            [f.boxes for f in found], [f.probabilities for f in found], boxes, p_min
+        )
+    if labels is None:
+        raise ValueError("a multi-class detector is scored per class: pass labels=")
+    _, per_class = _by_class(boxes, labels, detector.classes, every_class=False)
+    figures = {}
+    for name, truth, part in zip(detector.classes, per_class, detector.detectors):
+        mine = [f.labels == name for f in found]
+        class_min = part.min_probability if min_probability is None else min_probability
+        figures[name] = summarize_detections(
+            [f.boxes[m] for f, m in zip(found, mine)],
+            [f.probabilities[m] for f, m in zip(found, mine)],
+            truth,
+            class_min,
+        )
+    mean = float(np.mean([f["average_precision"] for f in figures.values()]))
+    return {"classes": figures, "mean_average_precision": mean}
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -252,6 +363,42 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     if not ok:
         raise ValueError(f"could not encode {path.name}")
     path.write_bytes(data.tobytes())
+
+
+def _by_class(
+    boxes: list[np.ndarray],
+    labels: Sequence[Sequence[str]],
+    classes: Sequence[str] | None,
+    every_class: bool = True,
+) -> tuple[list[str], list[list[np.ndarray]]]:
+    """The class names and, per class, each image's boxes of that class (with
+    ``every_class``, each class must have a box)."""
+    if len(labels) != len(boxes):
+        raise ValueError(f"{len(boxes)} box arrays but {len(labels)} label lists: one per image")
+    names = []
+    for i, (b, lab) in enumerate(zip(boxes, labels)):
+        if len(lab) != len(b):
+            raise ValueError(f"labels[{i}]: {len(lab)} names for {len(b)} boxes")
+        names += [str(n) for n in lab if str(n) not in names]
+    if classes is None:
+        classes = names
+    else:
+        classes = [str(c) for c in classes]
+        unknown = [n for n in names if n not in classes]
+        if unknown:
+            from .infrastructure.errors import did_you_mean
+
+            raise ValueError(
+                f"label {unknown[0]!r} is not one of classes={classes}"
+                f"{did_you_mean(unknown[0], classes)}"
+            )
+    per_class = []
+    for name in classes:
+        own = [b[np.array([str(n) == name for n in lab], bool)] for b, lab in zip(boxes, labels)]
+        if every_class and not any(len(b) for b in own):
+            raise ValueError(f"class {name!r} has no box: give boxes of it or leave it out")
+        per_class.append(own)
+    return list(classes), per_class
 
 
 def _others(every: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -379,4 +526,11 @@ def _train(conf: Config, progress: bool) -> LinearModel:
     return model
 
 
-__all__ = ["Detector", "MixtureDetector", "evaluate_detector", "load_detector", "train_detector"]
+__all__ = [
+    "Detector",
+    "MixtureDetector",
+    "MultiClassDetector",
+    "evaluate_detector",
+    "load_detector",
+    "train_detector",
+]

@@ -1,4 +1,4 @@
-"""Detect objects in an image or a folder; draw the boxes and write them as JSON."""
+"""Detect objects in an image, a folder, a video or a camera; draw the boxes, write JSON."""
 
 import pyimagesearch.infrastructure.interrupt  # noqa: F401  (first: Ctrl-C while loading -> 130)
 

@@ -164,6 +164,7 @@ LAYERS = (
     "orchestration.search",
     "orchestration.split_record",
     "orchestration.pipeline",
+    "orchestration.classes",
     "orchestration.stress_suite",
     "api",
     "infrastructure.config_reference",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from ..infrastructure.config import Config, load_config
-from ..infrastructure.errors import PyImageSearchError, os_error_text
+from ..infrastructure.errors import ConfigError, PyImageSearchError, os_error_text
 from ..infrastructure.interrupt import imports_done
 
 #: Set by ``setup_logging(verbose=True)``: errors then show their traceback too.
@@ -109,13 +109,24 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 
-def configure(args: argparse.Namespace, settled: bool = True) -> Config | None:
+def configure(
+    args: argparse.Namespace, settled: bool = True, several_classes: bool = False
+) -> Config | None:
     """Set up logging and load the config named by ``--conf`` (with CLI overrides and,
-    when ``settled``, the settings its model file records as chosen by the search)."""
+    when ``settled``, the settings its model file records as chosen by the search).
+
+    A config naming ``classes`` is refused unless the step handles ``several_classes``
+    (the pipeline and detection do; the other steps work on one class)."""
     setup_logging(args.verbose, args.quiet)
     if not getattr(args, "conf", None):
         return None
     conf = load_config(args.conf)
+    if conf["classes"] and not several_classes:
+        raise ConfigError(
+            f"{args.conf}: key 'classes': this step works on one class; `pyimagesearch "
+            "pipeline` trains every class (each in output_dir/<class>/, with its own "
+            "conf.json for this step) and `pyimagesearch detect` runs them all"
+        )
     overrides = {}
     if getattr(args, "n_jobs", None) is not None:
         overrides["n_jobs"] = args.n_jobs

@@ -37,15 +37,18 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
-    conf = configure(args, settled=False)
+    conf = configure(args, settled=False, several_classes=True)
     if args.max_hard_negatives is not None:
         conf = conf.replace(hn_max_total=args.max_hard_negatives)
-    out = run_pipeline(
+    run = run_pipeline
+    if conf["classes"]:  # one pipeline per class, then one bundle and a table of classes
+        from ..orchestration.classes import run_classes as run
+    out = run(
         conf,
         rounds=args.rounds,
         progress=not args.quiet,
         drop_mined=args.drop_mined,
         overwrite=args.overwrite,
     )
-    print(f"report: {out / 'report.md'}")
+    print(f"report: {out / ('classes.md' if conf['classes'] else 'report.md')}")
     print(out)

@@ -1,4 +1,5 @@
-"""Detect objects in an image or a folder; draw the boxes and write them as JSON."""
+"""Detect objects in an image, a folder, a video or a camera; draw the boxes and write
+them as JSON."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from ..detection.files import (
     image_paths,
     label_paths,
 )
+from ..detection.video import draw_labelled
 from ..infrastructure.errors import PyImageSearchError, Skipped
 from ..io.atomic import write_text_atomic
 from ..io.images import read_image
 from ..io.remote import RemoteOptions
 from ..model import check_compatible, load_model
+from ..model.bundle import ClassBundle
 from ..report.gallery import draw_detections, write_png
 from ..sources.export import (
     image_ids_from_coco,
@@ -36,6 +39,7 @@ from .cli import (
     parser,
     probability,
 )
+from .detect_video import add_video_options, class_name, run_video, wants_video
 
 
 def planned_labels(
@@ -57,6 +61,10 @@ def planned_labels(
     return labels
 
 
+def _bgr(image):
+    return image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+
+
 def _files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     return [("--json", args.json), ("--coco-results", args.coco_results)]
 
@@ -64,19 +72,24 @@ def _files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The command line of this step."""
     p = parser(__doc__, prog=prog)
-    p.add_argument(
+    inputs = p.add_mutually_exclusive_group(required=True)
+    inputs.add_argument(
         "-i",
         "--image",
-        required=True,
         help="an image, a folder of images, an image URL, a URL prefix (s3://bucket/dir, "
         "http://host/dir/) or a URL list (.txt, or .csv with a url/OriginalURL/coco_url column)",
     )
     p.add_argument(
         "-o",
         "--output",
-        help="folder for copies of the images with boxes drawn (default: output_dir/detections)",
+        help="folder for copies of the images with boxes drawn (default: output_dir/detections); "
+        "with --video/--camera, the video file to write (.mp4, .avi)",
     )
-    p.add_argument("--json", help="write {image path: [{box, probability}, ...]} to this file")
+    p.add_argument(
+        "--json",
+        help="write {image path: [{box, probability, label}, ...]} to this file; with "
+        '--video/--camera {"frames": [[{box, probability, label}, ...], ...]}, one list per frame',
+    )
     p.add_argument("--min-probability", type=probability, help="override min_probability")
     p.add_argument("--model", help="model file (default: classifier_path)")
     p.add_argument(
@@ -92,17 +105,30 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="replace label files that already exist in --yolo-dir (refused by default)",
     )
-    p.add_argument("--yolo-class", type=nonneg_int, default=0, help="class id for --yolo-dir")
+    p.add_argument(
+        "--yolo-class",
+        type=nonneg_int,
+        default=0,
+        help="class id for --yolo-dir (a multi-class model: the class index in classes.txt)",
+    )
     p.add_argument("--coco-results", help="also write COCO results JSON (needs --coco-annotations)")
     p.add_argument("--coco-annotations", help="COCO JSON whose image ids --coco-results uses")
-    p.add_argument("--coco-category-id", type=nonneg_int, default=1, help="category id for results")
+    p.add_argument(
+        "--coco-category-id",
+        type=nonneg_int,
+        default=1,
+        help="category id for results (a multi-class model: its own ids)",
+    )
+    add_video_options(p, inputs)
     add_execution_options(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
-    conf = configure(args)
+    if wants_video(args):
+        return run_video(args)
+    conf = configure(args, several_classes=True)
     if args.upsample is not None:
         conf = conf.replace(upsample=args.upsample)
     if args.coco_results and not args.coco_annotations:
@@ -130,10 +156,15 @@ def run(args: argparse.Namespace) -> int | None:
             failed += 1
             continue
         sizes[str(path)] = (res["shape"][1], res["shape"][0])
-        found[str(path)] = detections_json(res["boxes"], res["probabilities"])
-        drawn = draw_detections(
-            read_image(path, conf["max_image_pixels"], remote), res["boxes"], res["probabilities"]
-        )
+        classes = res["labels"]
+        if classes is None:  # one class: named as the annotations (or the report) name it
+            classes = [class_name(conf)] * len(res["boxes"])
+        found[str(path)] = detections_json(res["boxes"], res["probabilities"], classes)
+        image = read_image(path, conf["max_image_pixels"], remote)
+        if res["labels"] is None:
+            drawn = draw_detections(image, res["boxes"], res["probabilities"])
+        else:  # several classes: each box with its class's name and colour
+            drawn = draw_labelled(_bgr(image), found[str(path)], model.classes)
         write_png(drawings[path], drawn)
         if args.show:
             try:
@@ -147,11 +178,18 @@ def run(args: argparse.Namespace) -> int | None:
         write_text_atomic(args.json, json.dumps(found, indent=1))
     if args.yolo_dir:
         names = {str(p): labels[p].relative_to(args.yolo_dir).as_posix() for p in labels}
-        write_yolo_txt(found, args.yolo_dir, sizes, args.yolo_class, label_names=names)
+        class_id = args.yolo_class
+        if isinstance(model, ClassBundle):  # ids in classes.txt order, written beside them
+            class_id = {name: i for i, name in enumerate(model.classes)}
+            write_text_atomic(Path(args.yolo_dir) / "classes.txt", "\n".join(model.classes) + "\n")
+        write_yolo_txt(found, args.yolo_dir, sizes, class_id, label_names=names)
         print(f"YOLO labels in {args.yolo_dir}")
     if args.coco_results:
         ids = image_ids_from_coco(args.coco_annotations)
-        results = to_coco_results(found, ids, args.coco_category_id)
+        category = args.coco_category_id
+        if isinstance(model, ClassBundle):  # the annotation set's ids, kept in the bundle
+            category = dict(zip(model.classes, model.category_ids))
+        results = to_coco_results(found, ids, category)
         write_coco_results(args.coco_results, results)
         print(f"{len(results)} COCO results in {args.coco_results}")
     n = sum(len(v) for v in found.values())

@@ -62,18 +62,21 @@ class Candidates:
 
 @dataclass
 class Detections:
-    """Detections after non-maximum suppression, highest probability first."""
+    """Detections after non-maximum suppression, highest probability first; ``labels``
+    (a multi-class detector's) names each detection's class."""
 
     boxes: np.ndarray
     probabilities: np.ndarray
     scores: np.ndarray
+    labels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
 
     def to_list(self) -> list[dict]:
-        """``[{"box": [x1, y1, x2, y2], "probability": p}, ...]`` in image pixels."""
-        return detections_json(self.boxes, self.probabilities)
+        """``[{"box": [x1, y1, x2, y2], "probability": p}, ...]`` in image pixels, with
+        ``"label"`` when the detector names classes."""
+        return detections_json(self.boxes, self.probabilities, self.labels)
 
 
 class WindowDetector:
@@ -219,37 +222,51 @@ class WindowDetector:
         self, image, threshold, with_features, margin=None, margin_per_layer=64, layers=None
     ) -> tuple[list, int]:
         """Per-layer parts of ``candidates`` and the number of windows scored."""
-        ww, wh = self.model.window_dim
-        height, width = image.shape[:2]
-        regressor = self.model.box_regressor
         parts, scored = [], 0
-        for shape, fx, fy, phases, grids in self._layers(image) if layers is None else layers:
-            for xs, ys, scores, blocks, (bx, by) in self._score_grids(shape, phases, grids):
-                scored += scores.size
-                iy, ix = np.nonzero(scores >= threshold)
-                if margin is not None and margin < threshold:
-                    iy, ix = _with_margin(scores, iy, ix, margin, threshold, margin_per_layer)
-                if iy.size == 0:
-                    continue
-                x, y = xs[ix], ys[iy]
-                layer_boxes = np.stack([x, y, x + ww, y + wh], axis=1).astype(np.float64)
-                feats = None
-                if with_features or regressor is not None:
-                    feats = _slice_windows(blocks, by[iy], bx[ix], self._win_blocks)
-                objects = layer_boxes if regressor is None else regressor.apply(layer_boxes, feats)
-                factors = np.array([fx, fy, fx, fy])
-                boxes = clip_boxes(objects * factors, width, height)
-                feats = feats if with_features else None
-                parts.append(
-                    (
-                        boxes,
-                        scores[iy, ix],
-                        np.full(iy.size, fx),
-                        layer_boxes,
-                        feats,
-                        layer_boxes * factors,
-                    )
+        for layer in self._layers(image) if layers is None else layers:
+            layer_parts, n = self._layer_candidates(
+                image.shape[:2], layer, threshold, with_features, margin, margin_per_layer
+            )
+            parts += layer_parts
+            scored += n
+        return parts, scored
+
+    def _layer_candidates(
+        self, image_shape, layer, threshold, with_features, margin=None, margin_per_layer=64
+    ) -> tuple[list, int]:
+        """The candidate parts of one pyramid ``layer`` (as ``_layers`` yields it) of an
+        image of ``image_shape``, and the number of windows scored."""
+        ww, wh = self.model.window_dim
+        height, width = image_shape
+        regressor = self.model.box_regressor
+        shape, fx, fy, phases, grids = layer
+        parts, scored = [], 0
+        for xs, ys, scores, blocks, (bx, by) in self._score_grids(shape, phases, grids):
+            scored += scores.size
+            iy, ix = np.nonzero(scores >= threshold)
+            if margin is not None and margin < threshold:
+                iy, ix = _with_margin(scores, iy, ix, margin, threshold, margin_per_layer)
+            if iy.size == 0:
+                continue
+            x, y = xs[ix], ys[iy]
+            layer_boxes = np.stack([x, y, x + ww, y + wh], axis=1).astype(np.float64)
+            feats = None
+            if with_features or regressor is not None:
+                feats = _slice_windows(blocks, by[iy], bx[ix], self._win_blocks)
+            objects = layer_boxes if regressor is None else regressor.apply(layer_boxes, feats)
+            factors = np.array([fx, fy, fx, fy])
+            boxes = clip_boxes(objects * factors, width, height)
+            feats = feats if with_features else None
+            parts.append(
+                (
+                    boxes,
+                    scores[iy, ix],
+                    np.full(iy.size, fx),
+                    layer_boxes,
+                    feats,
+                    layer_boxes * factors,
                 )
+            )
         return parts, scored
 
     @property
@@ -274,21 +291,27 @@ class WindowDetector:
             out[np.searchsorted(ys, pys)[:, None], np.searchsorted(xs, pxs)[None, :]] = scores
         return xs, ys, out
 
-    def _layers(self, image: np.ndarray):
+    def _layers(self, image: np.ndarray, pad=None, min_layer=None):
         """Per pyramid layer: its ``(height, width)``, the factors back to the image, the
         cell-grid phases and their grids. With ``approximate`` (and a window step in whole
         cells), one layer per octave is computed and the others resampled from it (HOG:
-        its cell histograms; FHOG: its normalised features, see ``grid.resampled_level``)."""
+        its cell histograms; FHOG: its normalised features, see ``grid.resampled_level``).
+
+        ``pad`` (pixels, whole cells, at least this detector's) and ``min_layer`` (at most
+        this detector's) widen the grids and the pyramid so that templates with other
+        windows can share them (``detection/multiclass.py``)."""
+        pad = self._pad if pad is None else pad
+        min_layer = self.min_layer if min_layer is None else min_layer
         c_r, c_c = self.model.hog.pixels_per_cell
         every = 1
         if self.approximate and self.window_step % c_r == 0 and self.window_step % c_c == 0:
             every = max(1, round(np.log(2.0) / np.log(self.pyramid_scale)))
         if every == 1:
-            for layer, fx, fy in pyramid(image, self.pyramid_scale, self.min_layer, self.upsample):
-                yield (layer.shape[0], layer.shape[1]), fx, fy, *self._grids(layer)
+            for layer, fx, fy in pyramid(image, self.pyramid_scale, min_layer, self.upsample):
+                yield (layer.shape[0], layer.shape[1]), fx, fy, *self._grids(layer, pad)
             return
-        px, py, params = self._pad[0], self._pad[1], self.model.hog
-        layers = pyramid(image, self.pyramid_scale, self.min_layer, self.upsample)
+        px, py, params = pad[0], pad[1], self.model.hog
+        layers = pyramid(image, self.pyramid_scale, min_layer, self.upsample)
         for i, (layer, fx, fy) in enumerate(layers):
             if i % every == 0:
                 grid, source = computed_level(layer, params, px, py)
@@ -297,11 +320,11 @@ class WindowDetector:
             approx = resampled_level(source, layer.shape[:2], params, px, py)
             yield layer.shape[:2], fx, fy, ((0, 0),), [approx]
 
-    def _grids(self, layer: np.ndarray) -> tuple[tuple, list[np.ndarray]]:
+    def _grids(self, layer: np.ndarray, pad=None) -> tuple[tuple, list[np.ndarray]]:
         """The cell-grid phases the window positions of a layer need, and their grids
-        (of the padded layer)."""
+        (of the layer padded by ``pad``, default this detector's padding)."""
         c_r, c_c = self.model.hog.pixels_per_cell
-        px, py = self._pad
+        px, py = self._pad if pad is None else pad
         xs, ys = self._positions(layer.shape)
         phases = tuple(
             (int(pr), int(pc))
@@ -405,9 +428,16 @@ def _concat(parts, with_features: bool, model: LinearModel, scored: int) -> Cand
     )
 
 
-def detections_json(boxes: np.ndarray, probabilities: np.ndarray) -> list[dict]:
-    """Detections as JSON-ready dicts: boxes to 0.01 px, probabilities to 6 decimals."""
-    return [
+def detections_json(
+    boxes: np.ndarray, probabilities: np.ndarray, labels: np.ndarray | None = None
+) -> list[dict]:
+    """Detections as JSON-ready dicts: boxes to 0.01 px, probabilities to 6 decimals,
+    and each one's ``label`` when given."""
+    out = [
         {"box": [round(float(v), 2) for v in box], "probability": round(float(p), 6)}
         for box, p in zip(boxes, probabilities)
     ]
+    if labels is not None:
+        for item, label in zip(out, labels):
+            item["label"] = str(label)
+    return out

@@ -17,7 +17,7 @@ from ..infrastructure.parallel import map_images
 from ..io.images import IMAGE_EXTENSIONS, list_images, read_gray
 from ..io.remote import RemoteOptions, is_url
 from ..model.linear import LinearModel
-from .mixture import detector_for
+from .multiclass import detector_of
 
 if TYPE_CHECKING:
     from ..infrastructure.options import ExecutionOptions, WindowOptions
@@ -36,8 +36,13 @@ def detect_file(
         image = read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
         return Skipped(str(exc))
-    det = detector_for(model, window).detect(image)
-    return {"boxes": det.boxes, "probabilities": det.probabilities, "shape": image.shape}
+    det = detector_of(model, window).detect(image)
+    return {
+        "boxes": det.boxes,
+        "probabilities": det.probabilities,
+        "labels": det.labels,
+        "shape": image.shape,
+    }
 
 
 def image_paths(path: str | os.PathLike, storage_options: dict | None = None) -> list[Path | str]:

@@ -512,6 +512,8 @@ def _checkpointed(options: Options, name, func, items, summary, progress, **kwar
         for message in part.pop("skipped").tolist():
             summary.skipped.append(message)
             log.warning("skipped: %s", message)
+    # a batch with no rows (only images without objects) has empty arrays of other shapes
+    parts = [p for p in parts if len(p["features"])] or parts[:1]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
 
 

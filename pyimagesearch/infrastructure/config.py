@@ -179,6 +179,15 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
         ),
         None,
     ),
+    "classes": (
+        _doc(
+            {"type": ["array", "null"], "items": _STR, "minItems": 1, "uniqueItems": True},
+            "several classes, as the annotations name them: one detector per class (the "
+            "others' boxes its ignore regions), bundled in one model file (null: one class, "
+            "`annotation_class`)",
+        ),
+        None,
+    ),
     "distraction_exclude_categories": (
         _doc(_STR_LIST, "distraction sub-folders never used (categories that show the object)"),
         [],

@@ -39,6 +39,10 @@ class OutputError(PyImageSearchError, OSError):
     """An output file cannot be written (full disk, read-only folder, a file in the way)."""
 
 
+class VideoError(PyImageSearchError):
+    """A video or camera cannot be opened, or a video cannot be written (no codec)."""
+
+
 @dataclass(frozen=True)
 class Skipped:
     """What a worker returns for an input it could not use (an unreadable image, one

@@ -43,6 +43,15 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a + area_b - inter, 1e-12)
 
 
+def overlapping(boxes: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """The boxes of ``boxes`` that share some area with a box of ``anchors``. Several
+    classes: the other classes' objects a class's objects overlap, its ignore regions."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not len(boxes) or not len(anchors):
+        return boxes[:0]
+    return boxes[(intersection_matrix(boxes, anchors) > 0).any(axis=1)]
+
+
 def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Intersection over union of one box with each of ``boxes``."""
     return iou_matrix(box, boxes)[0]

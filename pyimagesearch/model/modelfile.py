@@ -19,29 +19,45 @@ from ..descriptor.hog import HogParams
 from ..infrastructure.errors import ModelError
 from ..io.atomic import write_text_atomic
 from .box_regression import BoxRegressor
+from .bundle import ClassBundle
 from .linear import LinearModel
 from .mixture import Mixture
 
 FORMAT = "pyimagesearch-linear-detector"
 #: A mixture: several linear models (components), each with its own window.
 MIXTURE_FORMAT = "pyimagesearch-mixture-detector"
+#: A bundle: one model (or mixture) per class, with the class names and category ids.
+BUNDLE_FORMAT = "pyimagesearch-multiclass-detector"
 FORMAT_VERSION = 2
 #: Versions this code reads (1: no box regressor; boxes are the windows).
 READABLE_VERSIONS = (1, 2)
 
 
-def save_model(model: LinearModel | Mixture, path: str | os.PathLike) -> Path:
-    """Write the model (or mixture of models) as JSON, atomically."""
-    if isinstance(model, Mixture):
+def save_model(model: LinearModel | Mixture | ClassBundle, path: str | os.PathLike) -> Path:
+    """Write the model (a mixture of models, or a bundle of classes) as JSON, atomically."""
+    if isinstance(model, ClassBundle):
         document = {
+            "format": BUNDLE_FORMAT,
+            "format_version": 1,
+            "classes": model.classes,
+            "category_ids": model.category_ids,
+            "models": [_any_document(m) for m in model.models],
+            "metadata": model.metadata,
+        }
+    else:
+        document = _any_document(model)
+    return write_text_atomic(path, json.dumps(document, indent=1))
+
+
+def _any_document(model: LinearModel | Mixture) -> dict:
+    if isinstance(model, Mixture):
+        return {
             "format": MIXTURE_FORMAT,
             "format_version": 1,
             "components": [_document(m) for m in model.components],
             "metadata": model.metadata,
         }
-    else:
-        document = _document(model)
-    return write_text_atomic(path, json.dumps(document, indent=1))
+    return _document(model)
 
 
 def _document(model: LinearModel) -> dict:
@@ -78,9 +94,9 @@ def _document(model: LinearModel) -> dict:
     return document
 
 
-def load_model(path: str | os.PathLike) -> LinearModel | Mixture:
-    """Read a model file (one linear model, or a mixture of them); raise
-    :class:`ModelError` naming the file if it is not a model."""
+def load_model(path: str | os.PathLike) -> LinearModel | Mixture | ClassBundle:
+    """Read a model file (one linear model, a mixture of them, or a bundle of classes);
+    raise :class:`ModelError` naming the file if it is not a model."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: model file does not exist (train a model first)")
@@ -88,6 +104,28 @@ def load_model(path: str | os.PathLike) -> LinearModel | Mixture:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ModelError(f"{path}: not a model file (expected {FORMAT} JSON)") from None
+    if isinstance(doc, dict) and doc.get("format") == BUNDLE_FORMAT:
+        return _bundle(doc, path)
+    return _any_model(doc, path)
+
+
+def _bundle(doc: dict, path: Path) -> ClassBundle:
+    models = doc.get("models")
+    if not isinstance(models, list) or not models:
+        raise ModelError(f"{path}: malformed model file (a bundle without models)")
+    try:
+        return ClassBundle(
+            list(doc["classes"]),
+            [_any_model(m, path) for m in models],
+            doc.get("category_ids"),
+            doc.get("metadata", {}),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: malformed model file ({exc})") from None
+
+
+def _any_model(doc: object, path: Path) -> LinearModel | Mixture:
+    """The model (or mixture) of one document."""
     if isinstance(doc, dict) and doc.get("format") == MIXTURE_FORMAT:
         components = doc.get("components")
         if not isinstance(components, list) or not components:
@@ -155,7 +193,7 @@ def _box_regressor(doc: dict | None) -> BoxRegressor | None:
 
 
 def check_compatible(
-    model: LinearModel | Mixture,
+    model: LinearModel | Mixture | ClassBundle,
     expected: HogParams,
     window_dim: tuple[int, int],
     path: str | os.PathLike = "model",
@@ -163,7 +201,13 @@ def check_compatible(
 ) -> None:
     """Refuse a model whose descriptor, its parameters or window differ from the ones in
     use (``config`` names where those come from). A mixture's components have windows of
-    their own: only their descriptors are checked."""
+    their own: only their descriptors are checked (so are a bundle's classes)."""
+    if isinstance(model, ClassBundle):
+        for part in model.models:
+            parts = part.components if isinstance(part, Mixture) else [part]
+            for component in parts:
+                check_compatible(component, expected, component.window_dim, path, config)
+        return
     if isinstance(model, Mixture):
         for component in model.components:
             check_compatible(component, expected, component.window_dim, path, config)

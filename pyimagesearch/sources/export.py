@@ -47,6 +47,19 @@ def _lookup(table: Mapping[str, object], image: str, what: str) -> object:
     raise ExportError(f"{image}: no {what} given for this image")
 
 
+def _class_id(image: str, det: Mapping[str, object], ids: int | Mapping[str, int]) -> int:
+    """The id of a detection's class: ``ids`` itself, or ``ids[det["label"]]`` (several
+    classes: YOLO's index in ``classes.txt``, COCO's ``category_id``)."""
+    if not isinstance(ids, Mapping):
+        return int(ids)
+    label = det.get("label")
+    if label not in ids:
+        raise ExportError(
+            f"{image}: detection of class {label!r} has no id (classes: {', '.join(ids)})"
+        )
+    return int(ids[label])  # type: ignore[index]
+
+
 def image_ids_from_coco(path: str | os.PathLike) -> dict[str, int]:
     """``file_name -> image id`` from a COCO annotation JSON (for ``to_coco_results``)."""
     try:
@@ -57,11 +70,12 @@ def image_ids_from_coco(path: str | os.PathLike) -> dict[str, int]:
 
 
 def to_coco_results(
-    detections: Detections, image_ids: Mapping[str, int], category_id: int
+    detections: Detections, image_ids: Mapping[str, int], category_id: int | Mapping[str, int]
 ) -> list[dict]:
     """COCO results records ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``.
 
-    ``image_ids`` maps an image path or file name to its COCO id.
+    ``image_ids`` maps an image path or file name to its COCO id; ``category_id`` is one
+    id, or maps each detection's ``label`` to its id.
     """
     results = []
     for image in sorted(detections):
@@ -71,7 +85,7 @@ def to_coco_results(
             results.append(
                 {
                     "image_id": image_id,
-                    "category_id": int(category_id),
+                    "category_id": _class_id(image, det, category_id),
                     "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
                     "score": round(score, 5),
                 }
@@ -88,11 +102,13 @@ def write_yolo_txt(
     detections: Detections,
     out_dir: str | os.PathLike,
     image_sizes: Mapping[str, tuple[int, int]],
-    class_id: int,
+    class_id: int | Mapping[str, int],
     with_score: bool = True,
     label_names: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """One ``<stem>.txt`` per image: ``class cx cy w h [score]`` normalised, boxes clipped.
+
+    ``class_id`` is one id, or maps each detection's ``label`` to its id.
 
     ``image_sizes`` maps an image path or file name to ``(width, height)``. An image
     with no detection gets an empty file (a YOLO background). ``label_names`` maps an
@@ -123,7 +139,7 @@ def write_yolo_txt(
                 (x2 - x1) / width,
                 (y2 - y1) / height,
             ]
-            text = f"{int(class_id)} " + " ".join(f"{v:.6f}" for v in values)
+            text = f"{_class_id(image, det, class_id)} " + " ".join(f"{v:.6f}" for v in values)
             lines.append(text + (f" {score:.5f}" if with_score else ""))
         dest = safe_child(out, name, what=f"detections: image {image!r}: label file")
         written.append(write_text_atomic(dest, "".join(f"{ln}\n" for ln in lines)))
