@@ -8,9 +8,9 @@ smaller objects, objects cut by the border), or, when the objects fill their ima
 
 For each candidate a model is fitted (positives, random negatives, no mining) and run on
 the validation images at the config's upsampling: every ``C`` at the config's window,
-the other windows at the best of those ``C``, then the leading window at every ``C``
-(the models of one window share each image's feature pyramid). The best of them
-is run at the other upsampling values too (one pyramid at the largest serves the
+the other windows at the ``C`` within noise of the best there, then the leading window
+at every ``C`` (the models of one window share each image's feature pyramid). The best
+of them is run at the other upsampling values too (one pyramid at the largest serves the
 smaller ones: they are the same pyramid without its enlarged layers). The criterion
 values localisation (mean of AP at IoU 0.5 and 0.7, pooled over folds); among the
 settings within noise of the best (one object's worth of AP), the cheaper detector and
@@ -504,11 +504,13 @@ def quick_model(
 
 def _windows_and_C(search: _Search, grid: dict, result: SearchResult) -> list[dict]:
     """Rows of one descriptor: every ``C`` at the config's window, then the other
-    windows at the best of those ``C`` (coordinate-wise: a window's best ``C`` moves
-    little with its size, and each candidate costs a fit and a validation pass)."""
+    windows at the ``C`` values within noise of the best there (coordinate-wise: a
+    window's best ``C`` moves little with its size, and each candidate costs a fit and
+    a validation pass)."""
     windows, cs = grid["window_dim"], grid["C"]
     rows = search.evaluate(windows[0], cs, grid)
-    best = [choose(rows, result.tolerance)["C"]] if rows else cs
+    top = max((criterion(r) for r in rows), default=None)
+    best = [r["C"] for r in rows if criterion(r) >= top - result.tolerance] if rows else cs
     for window in windows[1:]:
         rows += search.evaluate(window, best, grid)
     return rows

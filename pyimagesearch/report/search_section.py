@@ -28,7 +28,8 @@ def search_section(result: dict) -> list[str]:
         "",
         f"{held[0].upper()}{held[1:]}; {looks}. A model was trained on the rest for each "
         "candidate (positives and random negatives, no mining: every `C` at the config's "
-        "window, the other windows at the best `C`, the leading window at every `C`) and "
+        "window, the other windows at the `C` within noise of the best, the leading window "
+        "at every `C`) and "
         "run at each pyramid step and upsampling. The criterion is the mean of AP at IoU "
         "0.5 and 0.7 (localisation counts); among the settings within "
         f"{result.get('tolerance', 0):.3f} of the best (one object's worth: noise), the "
