@@ -16,6 +16,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import stat
 import threading
@@ -410,7 +411,7 @@ def _http_get(
                 if start + written > max_bytes:
                     raise DownloadError(f"larger than {max_bytes} bytes")
                 fh.write(chunk)
-        if expected is not None and expected.isdigit() and written != int(expected):
+        if _whole(expected) is not None and written != _whole(expected):
             raise requests.ConnectionError(f"incomplete body: {written} of {expected} bytes")
         if append:
             log.debug("%s: resumed at byte %d", url, offset)
@@ -473,13 +474,21 @@ def manifest_row(image_id: object, res: FileResult) -> dict[str, object]:
     }
 
 
+def _whole(text: object) -> int | None:
+    """``text`` as a whole number of bytes, or None (a cache or header value we only trust
+    when it is plain ASCII digits: ``'²'.isdigit()`` is true, ``int('²')`` fails)."""
+    text = str(text or "").strip()
+    return int(text) if re.fullmatch(r"\d+", text, re.ASCII) else None
+
+
 def recorded_checks(row: Mapping[str, str] | None) -> dict[str, object]:
     """``recorded_size``/``recorded_sha256`` task arguments from an earlier manifest row."""
     if not row:
         return {}
     out: dict[str, object] = {}
-    if str(row.get("bytes", "")).isdigit():
-        out["recorded_size"] = int(row["bytes"])
+    size = _whole(row.get("bytes"))
+    if size is not None:
+        out["recorded_size"] = size
     if row.get("sha256"):
         out["recorded_sha256"] = row["sha256"]
     return out

@@ -23,9 +23,11 @@ import numpy as np
 
 from ..detection.files import detect_files
 from ..infrastructure.errors import Skipped
+from ..infrastructure.numbers import read_box, read_number
 from ..io.images import list_images
 from ..model.linear import LinearModel
 from .oid_metric import (
+    BOX_CORNERS,
     Hierarchy,
     ImageDetections,
     ImageTruth,
@@ -64,6 +66,16 @@ def read_names(path: str | os.PathLike) -> dict[str, str]:
         raise OpenImagesProtocolError(f"{path}: cannot read class names ({exc})") from None
 
 
+def _zero_one(row: dict[str, str], column: str, where: str, unknown: bool = False) -> int:
+    """A 0/1 column (-1 or empty too when ``unknown`` is allowed: the flag is not known)."""
+    value = row[column]
+    if unknown and not (value or "").strip():
+        return -1
+    low = -1 if unknown else 0
+    field = f"column '{column}'"
+    return int(read_number(value, where, field, low, 1, True, OpenImagesProtocolError))
+
+
 def read_subset_truth(subset: str | os.PathLike, image_ids: list[str]) -> list[ImageTruth]:
     """Ground truth of each image (normalised boxes) from the subset's CSVs."""
     subset = Path(subset)
@@ -71,18 +83,21 @@ def read_subset_truth(subset: str | os.PathLike, image_ids: list[str]) -> list[I
     labels: dict[str, list[str]] = defaultdict(list)
     group: dict[str, list[bool]] = defaultdict(list)
     for line, row in enumerate(_rows(subset / "boxes.csv", BOX_COLUMNS), start=2):
-        try:
-            x1, x2, y1, y2 = (float(row[k]) for k in ("XMin", "XMax", "YMin", "YMax"))
-        except ValueError:
-            raise OpenImagesProtocolError(f"{subset / 'boxes.csv'}:{line}: bad box") from None
+        where = f"{subset / 'boxes.csv'}:{line}"
+        x1, y1, x2, y2 = read_box(
+            row, BOX_CORNERS, where, 0.0, 1.0, OpenImagesProtocolError, "column '{}'"
+        )
         boxes[row["ImageID"]].append([x1, y1, x2, y2])
         labels[row["ImageID"]].append(row["LabelName"])
-        group[row["ImageID"]].append(row["IsGroupOf"].strip() == "1")
+        group[row["ImageID"]].append(_zero_one(row, "IsGroupOf", where, unknown=True) == 1)
     positive: dict[str, set[str]] = defaultdict(set)
     negative: dict[str, set[str]] = defaultdict(set)
     if (subset / "image-labels.csv").exists():
-        for row in _rows(subset / "image-labels.csv", ("ImageID", "LabelName", "Confidence")):
-            side = positive if row["Confidence"].strip() == "1" else negative
+        labels_csv = subset / "image-labels.csv"
+        rows = _rows(labels_csv, ("ImageID", "LabelName", "Confidence"))
+        for line, row in enumerate(rows, start=2):
+            verified = _zero_one(row, "Confidence", f"{labels_csv}:{line}")
+            side = positive if verified == 1 else negative
             side[row["ImageID"]].add(row["LabelName"])
     else:
         log.warning("%s: no image-level labels; only boxed classes count", subset)

@@ -54,6 +54,10 @@ IOU_THRESHOLD = 0.5
 IOA_THRESHOLD = 0.5
 
 
+#: The box columns of the Open Images CSVs (normalised 0..1), as (x1, y1, x2, y2).
+BOX_CORNERS = ("XMin", "YMin", "XMax", "YMax")
+
+
 class OpenImagesProtocolError(PyImageSearchError):
     """A hierarchy, subset or input that the Open Images protocol cannot use."""
 

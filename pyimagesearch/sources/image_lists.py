@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..infrastructure.errors import ConfigError
+from ..infrastructure.numbers import quote
 from ..io.images import IMAGE_EXTENSIONS, category_of, list_images
 from ..io.remote import RemoteOptions, RemoteReadError, filesystem, is_url
 
@@ -147,18 +148,57 @@ def _read_url_list(path: Path) -> list[ImageRef]:
         raise ConfigError(f"{path}: cannot read URL list ({exc})") from None
     lines = text.splitlines()
     if path.suffix.lower() == ".csv":
-        rows = csv.DictReader(lines)
-        column = next((c for c in URL_COLUMNS if c in (rows.fieldnames or ())), None)
-        if column is None:
-            raise ConfigError(
-                f"{path}: URL list CSV has no {', '.join(URL_COLUMNS[:-1])} or "
-                f"{URL_COLUMNS[-1]} column (columns: {', '.join(rows.fieldnames or [])})"
-            )
-        entries = [(row.get(column) or "").strip() for row in rows]
+        try:
+            rows = csv.DictReader(lines)
+            column = next((c for c in URL_COLUMNS if c in (rows.fieldnames or ())), None)
+            if column is None:
+                raise ConfigError(
+                    f"{path}: URL list CSV has no {', '.join(URL_COLUMNS[:-1])} or "
+                    f"{URL_COLUMNS[-1]} column (columns: {', '.join(rows.fieldnames or [])})"
+                )
+            entries = [
+                (f"{path}:{rows.line_num}: column '{column}'", (row.get(column) or "").strip())
+                for row in rows
+            ]
+        except csv.Error as exc:
+            raise ConfigError(f"{path}: cannot read URL list CSV ({exc})") from None
     else:
-        entries = [line.strip() for line in lines]
-    entries = [e for e in entries if e and not e.startswith("#")]  # blanks, comments
-    return [entry if is_url(entry) else (path.parent / entry) for entry in entries]
+        entries = [(f"{path}:{n}", line.strip()) for n, line in enumerate(lines, start=1)]
+    entries = [(w, e) for w, e in entries if e and not e.startswith("#")]  # blanks, comments
+    refs, skipped = [], []
+    for where, entry in entries:
+        problem = _entry_problem(entry)
+        if problem:
+            skipped.append(f"{where}: {problem}")
+        else:
+            refs.append(entry if is_url(entry) else (path.parent / entry))
+    _log_skipped(skipped)
+    return refs
+
+
+def _entry_problem(entry: str) -> str | None:
+    """Why a URL list entry cannot name an image (None when it can)."""
+    if any(ord(c) < 32 for c in entry):
+        return f"{quote(entry)} holds control characters; skipped"
+    if is_url(entry):
+        split = urlsplit(entry)
+        if split.scheme.lower() in ("http", "https") and not split.netloc:
+            return f"{quote(entry)} is a URL without a host; skipped"
+        return None
+    if Path(entry).suffix.lower() not in IMAGE_EXTENSIONS:
+        return (
+            f"{quote(entry)} is neither a URL nor an image file name "
+            f"({', '.join(sorted(IMAGE_EXTENSIONS))}); skipped"
+        )
+    return None
+
+
+def _log_skipped(messages: list[str], shown: int = 5) -> None:
+    """One warning per skipped entry, the first ``shown`` of them, then a count."""
+    for message in messages[:shown]:
+        log.warning("%s", message)
+    if len(messages) > shown:
+        log.warning("... and %d more URL list entries skipped", len(messages) - shown)
 
 
 def _list_prefix(prefix: str, storage_options: Mapping[str, Any] | None) -> list[str]:
