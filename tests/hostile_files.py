@@ -8,11 +8,20 @@ reader, and servers on 127.0.0.1 that refuse or never answer.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
+import json5
 import numpy as np
+
+from .conftest import ROOT
 
 #: Every image suffix the toolkit reads, and the OpenCV encoder of each.
 IMAGE_FORMATS = (".jpg", ".png", ".webp", ".bmp", ".tif", ".pgm", ".ppm", ".pbm")
@@ -90,3 +99,132 @@ def rle8_bmp(width: int = 64, height: int = 48) -> bytes:
     offset = 14 + 40 + len(palette)
     info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(rows), 2835, 2835, 256, 0)
     return b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + palette + rows
+
+
+# ---- a small self-contained project: images, VOC boxes, scenes, a config -----------------
+
+
+@dataclass
+class Project:
+    """A synthetic project under ``root``: inputs in ``root/data``, every output in
+    ``root/out``; ``written_outside()`` lists files created or changed anywhere else."""
+
+    root: Path
+    conf: Path
+    raw: dict
+    before: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def store(self) -> Path:
+        return self.out / "features.hdf5"
+
+    @property
+    def model(self) -> Path:
+        return self.out / "model.json"
+
+    def snapshot(self) -> None:
+        """Remember every file outside ``out`` (after the test changed its inputs)."""
+        self.before = _files(self.root, self.out)
+
+    def written_outside(self) -> list[str]:
+        """Files outside ``out`` that are new or changed since :meth:`snapshot`."""
+        now = _files(self.root, self.out)
+        return sorted(str(p) for p, stamp in now.items() if self.before.get(p) != stamp)
+
+    def write_conf(self, **overrides) -> Path:
+        """Rewrite the config with ``overrides`` (then snapshot again)."""
+        self.raw.update(overrides)
+        self.conf.write_text(json.dumps(self.raw, indent=1))
+        self.snapshot()
+        return self.conf
+
+
+def _files(root: Path, skip: Path) -> dict[Path, tuple[int, int]]:
+    out = {}
+    for path in root.rglob("*"):
+        if skip in path.parents or path == skip or not path.is_file() or path.is_symlink():
+            continue
+        st = path.stat()
+        out[path] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+#: The object of the synthetic images: a dark car-like bar with wheels, 48x24 pixels.
+OBJECT_BOX = (40, 50, 88, 74)
+
+
+def object_picture(seed: int) -> np.ndarray:
+    """A 160x120 gray scene with the object at :data:`OBJECT_BOX` (x1, y1, x2, y2)."""
+    image = cv2.cvtColor(picture(seed=seed), cv2.COLOR_BGR2GRAY)
+    x1, y1, x2, y2 = OBJECT_BOX
+    image[y1:y2, x1:x2] = 40
+    image[y1 + 4 : y1 + 12, x1 + 8 : x2 - 8] = 200  # windows
+    for cx in (x1 + 10, x2 - 10):
+        cv2.circle(image, (cx, y2 - 2), 5, 10, -1)
+    return image
+
+
+def voc_text(filename: str, boxes: list[tuple[float, ...]], name: str = "car") -> str:
+    """A Pascal VOC annotation; ``boxes`` 0-based exclusive are written 1-based inclusive."""
+    objects = "".join(
+        f"<object><name>{name}</name><bndbox><xmin>{x1 + 1}</xmin><ymin>{y1 + 1}</ymin>"
+        f"<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+        for x1, y1, x2, y2 in boxes
+    )
+    return (
+        f"<annotation><filename>{filename}</filename><size><width>160</width>"
+        f"<height>120</height><depth>1</depth></size>{objects}</annotation>"
+    )
+
+
+def mini_project(tmp_path: Path, n_images: int = 8, n_scenes: int = 6) -> Project:
+    """Write a small project (PNG images with VOC boxes, JPEG scenes) and its config."""
+    root = tmp_path / "project"
+    images, annotations = root / "data" / "images", root / "data" / "annotations"
+    scenes = root / "data" / "scenes" / "street"
+    for folder in (images, annotations, scenes):
+        folder.mkdir(parents=True)
+    for i in range(n_images):
+        cv2.imwrite(str(images / f"car_{i:02d}.png"), object_picture(i))
+        (annotations / f"car_{i:02d}.xml").write_text(voc_text(f"car_{i:02d}.png", [OBJECT_BOX]))
+    for i in range(n_scenes):
+        cv2.imwrite(str(scenes / f"scene_{i:02d}.jpg"), picture(seed=100 + i))
+    raw = json5.loads((ROOT / "conf" / "cars.json").read_text())
+    raw.update(
+        datasets_root=str(root / "data"),
+        image_dataset=str(images),
+        image_annotations=str(annotations),
+        annotation_format="voc-xml",
+        annotation_class="car",
+        image_distractions=str(root / "data" / "scenes"),
+        distraction_exclude_categories=[],
+        eval_distraction_categories=None,
+        features_path=str(root / "out" / "features.hdf5"),
+        classifier_path=str(root / "out" / "model.json"),
+        output_dir=str(root / "out"),
+        window_dim=[32, 16],
+        num_distraction_images=n_scenes,
+        num_distractions_per_image=4,
+        eval_num_distraction_images=0,
+        hn_num_distraction_images=n_scenes,
+        n_jobs=1,
+        search=False,
+    )
+    project = Project(root, root / "conf.json", raw)
+    project.write_conf()
+    return project
+
+
+def run_command(name: str, *args: object, cwd: Path | None = None, timeout: float = 300):
+    """Run ``pyimagesearch <name> <args>`` in a fresh interpreter (this checkout first)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYIMAGESEARCH_SCHEDULER", None)
+    code = "import sys; from pyimagesearch.commands import console; console(sys.argv[1:])"
+    return subprocess.run(
+        [sys.executable, "-c", code, name, *map(str, args)],
+        capture_output=True, text=True, cwd=cwd or ROOT, timeout=timeout, env=env,
+    )  # fmt: skip

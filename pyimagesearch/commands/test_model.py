@@ -108,8 +108,8 @@ def run(args: argparse.Namespace) -> int | None:
     if args.coco_results and not args.coco_annotations:
         raise PyImageSearchError("--coco-results needs --coco-annotations (for the image ids)")
     model_path = args.model or conf["classifier_path"]
-    paths = image_paths(args.image, conf["storage_options"])
     remote = RemoteOptions.from_config(conf)
+    paths = image_paths(args.image, conf["storage_options"], remote)
     out_dir = Path(args.output or Path(conf["output_dir"]) / "detections")
     drawings = dict(zip(paths, drawing_paths(paths, args.image, out_dir)))
     labels = planned_labels(args, paths, [*paths, model_path, args.conf], drawings)

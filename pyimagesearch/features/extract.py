@@ -459,6 +459,7 @@ def _checkpointed(conf: Config, name, func, items, d, summary, progress, **kwarg
         conf["n_jobs"],
         conf["scheduler"],
         desc=name.replace("extract_", ""),
+        scheduler_timeout=conf["scheduler_timeout"],
         progress=progress,
         **kwargs,
     )

@@ -292,6 +292,14 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
         ),
         None,
     ),
+    "scheduler_timeout": (
+        _doc(
+            {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+            "seconds to wait for the Dask scheduler (`--scheduler`) to answer, and for it "
+            "to have a worker, before giving up with a message",
+        ),
+        10.0,
+    ),
     "max_image_pixels": (
         _doc(_POS_INT, "larger images are refused with a message instead of exhausting memory"),
         40_000_000,

@@ -82,6 +82,7 @@ class ExecutionOptions:
 
     n_jobs: int = -1
     scheduler: str | None = None
+    scheduler_timeout: float = 10.0
     max_image_pixels: int = 40_000_000
     checkpoint_every: int = 64
 
@@ -90,6 +91,7 @@ class ExecutionOptions:
         return cls(
             n_jobs=conf["n_jobs"],
             scheduler=conf["scheduler"],
+            scheduler_timeout=conf["scheduler_timeout"],
             max_image_pixels=conf["max_image_pixels"],
             checkpoint_every=conf["checkpoint_every"],
         )

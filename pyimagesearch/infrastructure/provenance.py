@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Config keys left out of the record: where a Dask scheduler runs says nothing about
-#: the result (and comes from the environment, not the config file).
-UNRECORDED_KEYS = ("scheduler",)
+#: Config keys left out of the record: where a Dask scheduler runs, and how long to wait
+#: for it, say nothing about the result (the address comes from the environment).
+UNRECORDED_KEYS = ("scheduler", "scheduler_timeout")
 
 #: Distributions whose versions are recorded (the first installed name of each entry).
 PACKAGES: dict[str, tuple[str, ...]] = {

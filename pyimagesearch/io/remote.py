@@ -214,8 +214,8 @@ def _fsspec_bytes(url: str, options: RemoteOptions) -> bytes:
             raise RemoteReadError(f"{url}: access denied ({_short(exc)})") from None
         except Exception as exc:  # network, throttling, server errors: retried
             if attempt == options.retries:
-                raise RemoteReadError(f"{url}: {_short(exc)}") from None
-            log.debug("%s: %s; retrying", url, _short(exc))
+                raise RemoteReadError(f"{url}: {failure_text(exc, options)}") from None
+            log.debug("%s: %s; retrying", url, failure_text(exc, options))
             time.sleep(options.backoff * 2**attempt)
             continue
         if len(data) > options.max_bytes:
@@ -233,15 +233,49 @@ def filesystem(url: str, options: RemoteOptions | None = None) -> tuple[Any, str
             f"{url}: reading URLs needs fsspec (pip install 'pyimagesearch[remote]')"
         ) from None
     options = options or RemoteOptions()
-    kwargs = dict(options.storage_options)
-    kwargs.pop("headers", None)
-    if url.startswith(("s3://", "s3a://")):
-        config = {"connect_timeout": options.timeout, "read_timeout": options.timeout}
-        kwargs["config_kwargs"] = {**config, **kwargs.get("config_kwargs", {})}
+    kwargs = _bounded_options(url, options)
     try:
-        return fsspec.core.url_to_fs(url, **kwargs)
-    except (ImportError, ValueError) as exc:
+        fs, path = fsspec.core.url_to_fs(url, **kwargs)
+    except (ImportError, ValueError, TypeError) as exc:
         raise RemoteReadError(f"{url}: {_short(exc)}") from None
+    if url.startswith(("s3://", "s3a://")):
+        fs.retries = 1  # s3fs's own retry loop (5 by default): ours is in _fsspec_bytes
+    return fs, path
+
+
+def failure_text(exc: BaseException, options: RemoteOptions) -> str:
+    """One line for a failed fsspec call: a timeout named with its limit."""
+    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+        return f"timed out after {options.timeout:g} s"
+    return _short(exc)
+
+
+def _bounded_options(url: str, options: RemoteOptions) -> dict[str, Any]:
+    """fsspec options for ``url`` whose every wait is bounded by ``options.timeout``.
+
+    S3: botocore's connect and read timeouts, and one attempt per call (neither
+    botocore nor s3fs retrying on its own: :func:`_fsspec_bytes` retries, so a bucket
+    that never answers costs ``retries + 1`` timeouts, not 25). HTTP(S) listings: the
+    socket timeouts of aiohttp (whose default waits five minutes) and only the
+    ``headers`` of ``storage_options`` (the others are S3's keys).
+    """
+    kwargs = dict(options.storage_options)
+    headers = kwargs.pop("headers", None)
+    if url.startswith(("s3://", "s3a://")):
+        config = {
+            "connect_timeout": options.timeout,
+            "read_timeout": options.timeout,
+            "retries": {"total_max_attempts": 1, "mode": "standard"},
+        }
+        kwargs["config_kwargs"] = {**config, **kwargs.get("config_kwargs", {})}
+    elif url.startswith(("http://", "https://")):
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(sock_connect=options.timeout, sock_read=options.timeout)
+        kwargs = {"client_kwargs": {"timeout": timeout}}
+        if headers:
+            kwargs["headers"] = dict(headers)
+    return kwargs
 
 
 def _short(exc: BaseException) -> str:

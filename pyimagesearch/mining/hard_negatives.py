@@ -249,6 +249,7 @@ def mine_hard_negatives(
         conf["n_jobs"],
         conf["scheduler"],
         desc=f"mining round {round_index}",
+        scheduler_timeout=conf["scheduler_timeout"],
         progress=progress,
         model=model,
         options=conf.options.mining,

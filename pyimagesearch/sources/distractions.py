@@ -21,7 +21,7 @@ import numpy as np
 
 from ..infrastructure.errors import ConfigError, did_you_mean
 from ..io.images import list_images
-from ..io.remote import is_url
+from ..io.remote import RemoteOptions, is_url
 from .image_lists import (
     ImageRef,
     exclude_refs,
@@ -99,7 +99,7 @@ def split_distractions(conf: Mapping[str, Any]) -> DistractionSplit:
     remote = is_remote_source(value)
     root = value if remote else Path(value)
     if remote:  # one listing: the exclusions are checked against the categories it holds
-        images = list_image_refs(value, storage_options=conf["storage_options"])
+        images = list_image_refs(value, remote=RemoteOptions.from_config(conf))
         check_excluded_categories(conf, root, images)
         images = exclude_refs(
             images,

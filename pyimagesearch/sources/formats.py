@@ -22,6 +22,7 @@ import numpy as np
 from ..infrastructure.errors import AnnotationError, ImageReadError, UnsafePathError, did_you_mean
 from ..infrastructure.numbers import MAX_PIXEL_COORDINATE, read_box, read_number
 from ..io.images import header_size, list_images
+from ..io.remote import RemoteOptions
 from ..io.safe_paths import check_relative, is_inside, safe_child
 from .annotated_image import AnnotatedImage
 from .coco import load_coco, unknown_category
@@ -372,18 +373,20 @@ def read_dlib(conf: Mapping) -> list[AnnotatedImage]:
 
 
 def read_crops_folder(
-    folder: str | os.PathLike, storage_options: Mapping | None = None
+    folder: str | os.PathLike,
+    storage_options: Mapping | None = None,
+    remote: RemoteOptions | None = None,
 ) -> list[AnnotatedImage]:
     """Every image in the folder (recursively) with one box covering the whole image.
 
-    ``folder`` may also be a URL prefix or a URL list (see ``sources/image_lists.py``).
+    ``folder`` may also be a URL prefix or a URL list (see ``sources/image_lists.py``),
+    listed and read with ``remote`` (default: ``storage_options`` and default timeouts).
     """
-    from ..io.remote import RemoteOptions
     from .image_lists import list_image_refs
 
     items = []
-    remote = RemoteOptions(dict(storage_options or {}))
-    for image in list_image_refs(folder, storage_options=storage_options):
+    remote = remote or RemoteOptions(dict(storage_options or {}))
+    for image in list_image_refs(folder, remote=remote):
         width, height = image_size(image, remote)
         items.append(AnnotatedImage(image, _boxes([[0, 0, width, height]])))
     return items
@@ -391,4 +394,5 @@ def read_crops_folder(
 
 def read_crops(conf: Mapping) -> list[AnnotatedImage]:
     """Positive crops in ``image_dataset`` (``image_annotations`` is not used)."""
-    return read_crops_folder(conf["image_dataset"], conf.get("storage_options"))
+    remote = RemoteOptions.from_config(conf) if "remote_timeout" in conf else None
+    return read_crops_folder(conf["image_dataset"], conf.get("storage_options"), remote)

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from ..infrastructure.errors import ConfigError
 from ..infrastructure.numbers import quote
 from ..io.images import IMAGE_EXTENSIONS, category_of, list_images
-from ..io.remote import RemoteOptions, RemoteReadError, filesystem, is_url
+from ..io.remote import RemoteOptions, RemoteReadError, failure_text, filesystem, is_url
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,19 @@ def list_image_refs(
     exclude_categories: Iterable[str] = (),
     exclude_images: Iterable[str] = (),
     storage_options: Mapping[str, Any] | None = None,
+    remote: RemoteOptions | None = None,
 ) -> list[ImageRef]:
-    """The images named by a config value, in a stable order (see the module docstring)."""
+    """The images named by a config value, in a stable order (see the module docstring).
+
+    A URL prefix is listed with ``remote``'s timeout (default: ``RemoteOptions`` with
+    ``storage_options``)."""
     if not is_remote_source(value):
         return list_images(value, exclude_categories, exclude_images)
     if is_url_list(value):
         refs, root = _read_url_list(Path(value)), None
     else:
-        refs, root = _list_prefix(str(value), storage_options), str(value)
+        remote = remote or RemoteOptions(dict(storage_options or {}))
+        refs, root = _list_prefix(str(value), remote), str(value)
     refs = sorted(dict.fromkeys(refs), key=_walk_key)
     return exclude_refs(refs, root, exclude_categories, exclude_images)
 
@@ -201,15 +206,18 @@ def _log_skipped(messages: list[str], shown: int = 5) -> None:
         log.warning("... and %d more URL list entries skipped", len(messages) - shown)
 
 
-def _list_prefix(prefix: str, storage_options: Mapping[str, Any] | None) -> list[str]:
+def _list_prefix(prefix: str, options: RemoteOptions) -> list[str]:
     """The image files below an fsspec URL prefix, as URLs."""
-    fs, root = filesystem(prefix, RemoteOptions(dict(storage_options or {})))
+    fs, root = filesystem(prefix, options)
     try:
+        if prefix.startswith(("http://", "https://")):
+            fs.ls(root, detail=False)  # fsspec's HTTP find() lists nothing, silently, on errors
         found = fs.find(root)
     except FileNotFoundError:
         raise ConfigError(f"{prefix}: no such bucket or prefix") from None
     except Exception as exc:  # network, credentials, listing refused
-        raise RemoteReadError(f"{prefix}: cannot list images ({str(exc)[:200]})") from None
+        reason = failure_text(exc, options)
+        raise RemoteReadError(f"{prefix}: cannot list images ({reason})") from None
     base = root.rstrip("/") + "/"  # found paths below it keep the prefix as written
     urls = [
         prefix.rstrip("/") + "/" + p[len(base) :]
