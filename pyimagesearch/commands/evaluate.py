@@ -121,7 +121,8 @@ def run_openimages(conf, args) -> None:
     path = (args.model or [conf["classifier_path"]])[0]
     model = load_model(path)
     check_compatible(model, conf.options.descriptor, conf["window_dim"], path, conf.path)
-    descriptions = args.class_descriptions if Path(args.class_descriptions).exists() else None
+    given = os.path.lexists(args.class_descriptions)  # there, even if broken: read it
+    descriptions = args.class_descriptions if given else None
     figures = evaluate_openimages(
         conf, model, args.subset, args.hierarchy, descriptions, args.oi_class, not args.quiet
     )

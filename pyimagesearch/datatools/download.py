@@ -38,6 +38,7 @@ from ..infrastructure.errors import (
     os_error_text,
 )
 from ..io.atomic import write_text_atomic
+from ..io.data_files import open_regular
 from ..io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, read_image
 from ..io.safe_paths import is_inside, safe_file_name
 
@@ -434,9 +435,9 @@ def read_manifest(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     if not path.is_file():
         return {}
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open_regular(path, DownloadError, "manifest", "r", newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+    except (OSError, csv.Error, UnicodeDecodeError, DownloadError) as exc:
         log.warning("%s: unreadable manifest ignored (%s)", path, exc)
         return {}
     if rows and "file_name" not in rows[0]:

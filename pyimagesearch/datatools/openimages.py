@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import os
 import re
@@ -35,6 +34,7 @@ from ..evaluation.oid_metric import BOX_CORNERS
 from ..infrastructure.errors import AnnotationError, ImageReadError, did_you_mean
 from ..infrastructure.numbers import quote, read_box, read_number
 from ..io.atomic import write_bytes_atomic, write_text_atomic
+from ..io.data_files import open_regular, read_json
 from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
 from ..io.remote import (  # noqa: F401  (the placeholder check is shared with remote reads)
     FLAT_FRACTION,
@@ -187,11 +187,16 @@ class SubsetReport:
 # ---- classes and hierarchy -------------------------------------------------------
 
 
+def _open_csv(path: Path):
+    """A CSV opened for reading (a FIFO or a folder refused, never blocking)."""
+    return open_regular(path, OpenImagesError, "CSV", "r", newline="", encoding="utf-8")
+
+
 def read_class_descriptions(path: str | os.PathLike) -> dict[str, str]:
     """``LabelName -> DisplayName`` from ``class-descriptions-boxable.csv`` (no header)."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with _open_csv(path) as fh:
             rows = [row for row in csv.reader(fh) if row]
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise OpenImagesError(f"{path}: cannot read class descriptions ({exc})") from None
@@ -220,20 +225,22 @@ def resolve_classes(names: Iterable[str], descriptions: dict[str, str]) -> dict[
 def read_hierarchy(path: str | os.PathLike) -> dict[str, set[str]]:
     """``LabelName -> direct subcategories`` from ``bbox_labels_600_hierarchy.json``."""
     path = Path(path)
-    try:
-        root = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise OpenImagesError(f"{path}: cannot read the label hierarchy ({exc})") from None
+    root = read_json(path, OpenImagesError, "label hierarchy")
     if not isinstance(root, dict) or "LabelName" not in root:
         raise OpenImagesError(f"{path}: not a label hierarchy (no top-level 'LabelName')")
     children: dict[str, set[str]] = defaultdict(set)
     stack = [root]
-    while stack:
-        node = stack.pop()
-        for sub in node.get("Subcategory", []):
-            children[node["LabelName"]].add(sub["LabelName"])
-            stack.append(sub)
-        stack.extend(node.get("Part", []))  # parts are walked for their own subcategories
+    try:
+        while stack:
+            node = stack.pop()
+            for sub in node.get("Subcategory", []):
+                children[node["LabelName"]].add(sub["LabelName"])
+                stack.append(sub)
+            stack.extend(node.get("Part", []))  # parts are walked for their own subcategories
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise OpenImagesError(
+            f"{path}: not a label hierarchy (a node is malformed: {exc!r})"
+        ) from None
     return dict(children)
 
 
@@ -290,7 +297,7 @@ def read_bbox_csv(
     ids: set[str] = set()
     boxes: dict[str, list[OIBox]] = defaultdict(list)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with _open_csv(path) as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in BBOX_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
@@ -324,7 +331,7 @@ def read_image_sources(
     path = Path(path)
     out: dict[str, ImageSource] = {}
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with _open_csv(path) as fh:
             reader = csv.DictReader(fh)
             fields = reader.fieldnames or []
             url_col = next((c for c in URL_COLUMNS if c in fields), None)
@@ -579,7 +586,7 @@ def read_image_labels(
     path = Path(path)
     out: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with _open_csv(path) as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in ("ImageID", "LabelName", "Confidence")
                        if c not in (reader.fieldnames or [])]  # fmt: skip

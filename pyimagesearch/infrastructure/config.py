@@ -17,6 +17,7 @@ import json5
 import jsonschema
 
 from ..descriptor.params import BLOCK_NORMS, DESCRIPTORS, ORIENTATIONS
+from ..io.data_files import parse_json, read_text
 from ..sources.annotations import READERS
 from .errors import ConfigError, did_you_mean
 
@@ -519,12 +520,10 @@ class Config(Mapping):
 def load_config(path: str | os.PathLike) -> Config:
     """Read a JSON-with-comments config, validate it, fill defaults and resolve paths."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ConfigError(f"{path}: config file does not exist")
-    try:
-        raw = json5.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not valid JSON (comments allowed): {exc}") from None
+    text = read_text(path, ConfigError, "config")
+    raw = parse_json(text, path, ConfigError, "config", json5.loads)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a JSON object")
     return config_from_dict(raw, path)

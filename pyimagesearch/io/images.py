@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from ..infrastructure.errors import ImageReadError
+from .data_files import read_bytes
 from .image_end import check_complete
 
 if TYPE_CHECKING:
@@ -177,22 +178,8 @@ def _quiet_opencv() -> None:
 
 
 def _read_regular_file(path: Path) -> bytes:
-    """The bytes of ``path``, refusing anything but a regular file.
-
-    The file is opened non-blocking and checked on the open descriptor, so a FIFO or
-    device named ``x.jpg`` (even one swapped in after listing) never blocks the run.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ImageReadError(f"{path}: cannot read file ({exc.strerror})") from None
-    with open(fd, "rb", closefd=True) as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ImageReadError(f"{path}: not a regular file")
-        try:
-            return fh.read()
-        except OSError as exc:
-            raise ImageReadError(f"{path}: cannot read file ({exc.strerror})") from None
+    """The bytes of ``path``; a FIFO or device named like an image never blocks the run."""
+    return read_bytes(path, ImageReadError)
 
 
 def _check_size(path: Path | str, data: bytes, max_pixels: int) -> tuple[int, int]:

@@ -58,9 +58,17 @@ def check_relative(name: object, *, what: str) -> str:
 
 
 def is_inside(path: str | os.PathLike, base: str | os.PathLike) -> bool:
-    """True when ``path`` (symlinks resolved) is ``base`` or lies under it."""
-    resolved, root = Path(path).resolve(), Path(base).resolve()
+    """True when ``path`` (symlinks resolved) is ``base`` or lies under it; a path that
+    cannot be resolved (a symlink loop) is an :class:`UnsafePathError` naming it."""
+    resolved, root = _resolved(path), _resolved(base)
     return resolved == root or root in resolved.parents
+
+
+def _resolved(path: str | os.PathLike) -> Path:
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise UnsafePathError(f"{path}: cannot resolve the path ({exc})") from None
 
 
 def safe_child(base: str | os.PathLike, name: object, *, what: str) -> Path:

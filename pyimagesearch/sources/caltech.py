@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import scipy.io
 
 from ..infrastructure.errors import AnnotationError
 from ..infrastructure.numbers import MAX_PIXEL_COORDINATE, check_ordered, read_number
+from ..io.data_files import read_bytes
 from .annotated_image import AnnotatedImage
 
 #: The columns of ``box_coord``, in the order Caltech-101 stores them.
@@ -23,8 +25,9 @@ def read_caltech_mat(path: str | Path) -> np.ndarray:
     The stored arrays are ``uint8``/``uint16``: they are cast to float *before* any
     arithmetic, so an offset subtracted later cannot wrap around.
     """
+    data = read_bytes(path, AnnotationError, "MATLAB annotation file")
     try:
-        mat = scipy.io.loadmat(str(path))
+        mat = scipy.io.loadmat(io.BytesIO(data))
     except Exception as exc:
         raise AnnotationError(f"{path}: not a readable MATLAB annotation file ({exc})") from None
     if "box_coord" not in mat:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..infrastructure.errors import AnnotationError, ImageReadError, UnsafePathError, did_you_mean
 from ..infrastructure.numbers import MAX_PIXEL_COORDINATE, read_box, read_number
+from ..io.data_files import read_bytes, read_text
 from ..io.images import header_size, list_images
 from ..io.remote import RemoteOptions
 from ..io.safe_paths import check_relative, is_inside, safe_child
@@ -69,9 +70,10 @@ def _log_empty(fmt: str, items: list[AnnotatedImage], cls: str | None) -> None:
 
 
 def _parse_xml(path: Path) -> ET.Element:
+    data = read_bytes(path, AnnotationError, "XML file")
     try:
-        return ET.parse(path).getroot()
-    except (ET.ParseError, OSError) as exc:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
         raise AnnotationError(f"{path}: not a readable XML file ({exc})") from None
 
 
@@ -212,9 +214,8 @@ def read_yolo_names(label_dir: str | os.PathLike) -> list[str] | None:
         for name in YOLO_NAME_FILES:
             path = folder / name
             if path.is_file():
-                return [
-                    ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()
-                ]
+                text = read_text(path, AnnotationError, "YOLO names file")
+                return [ln.strip() for ln in text.splitlines() if ln.strip()]
     return None
 
 
@@ -239,15 +240,17 @@ def yolo_class_id(label_dir: str | os.PathLike, class_name: str | None) -> int |
 
 
 def read_yolo_txt(
-    path: str | os.PathLike, class_id: int | None, width: int, height: int
+    path: str | os.PathLike,
+    class_id: int | None,
+    width: int,
+    height: int,
+    n_classes: int | None = None,
 ) -> np.ndarray:
-    """Boxes of ``class_id`` (all when None) in a YOLO label file, as pixels."""
+    """Boxes of ``class_id`` (all when None) in a YOLO label file, as pixels; with
+    ``n_classes`` (the names file's length) a class id beyond the names is refused."""
     path = Path(path)
     rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AnnotationError(f"{path}: cannot read YOLO label file ({exc})") from None
+    lines = read_text(path, AnnotationError, "YOLO label file").splitlines()
     for number, line in enumerate(lines, start=1):
         parts = line.split()
         if not parts:
@@ -257,6 +260,11 @@ def read_yolo_txt(
                 f"{path}:{number}: expected 'class cx cy w h', got {len(parts)} values"
             )
         cls, cx, cy, w, h = _yolo_values(f"{path}:{number}", parts[:5])
+        if n_classes is not None and cls >= n_classes:
+            raise AnnotationError(
+                f"{path}:{number}: column 1 (class): {cls} is not a class of the names "
+                f"file ({n_classes} names: ids 0 to {n_classes - 1})"
+            )
         if class_id is None or cls == class_id:
             rows.append(
                 [(cx - w / 2) * width, (cy - h / 2) * height,
@@ -289,10 +297,14 @@ def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
         raise AnnotationError(f"{label_dir}: YOLO label folder does not exist")
     cls = conf.get("annotation_class")
     class_id = yolo_class_id(label_dir, cls)
+    names = read_yolo_names(label_dir)
     items = []
     for image in list_images(img_dir):
         rel = image.relative_to(img_dir).with_suffix(".txt")
-        label = next((p for p in (label_dir / rel, label_dir / rel.name) if p.is_file()), None)
+        # a label that is there but not a readable file (a folder, a FIFO, a broken
+        # link) is an error, not a background
+        candidates = (label_dir / rel, label_dir / rel.name)
+        label = next((p for p in candidates if os.path.lexists(p)), None)
         if label is not None and not is_inside(label, label_dir):
             raise AnnotationError(f"{label}: label file refused: it resolves outside {label_dir}")
         if label is None:
@@ -300,7 +312,8 @@ def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
             items.append(AnnotatedImage(image, _empty()))
             continue
         width, height = image_size(image)
-        items.append(AnnotatedImage(image, read_yolo_txt(label, class_id, width, height)))
+        boxes = read_yolo_txt(label, class_id, width, height, len(names) if names else None)
+        items.append(AnnotatedImage(image, boxes))
     _log_empty("yolo-txt", items, cls)
     return items
 

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..infrastructure.errors import ConfigError
 from ..infrastructure.numbers import quote
+from ..io.data_files import read_text
 from ..io.images import IMAGE_EXTENSIONS, category_of, list_images
 from ..io.remote import RemoteOptions, RemoteReadError, failure_text, filesystem, is_url
 
@@ -37,6 +38,8 @@ ImageRef = Path | str
 
 #: CSV columns holding image URLs, in order of preference.
 URL_COLUMNS = ("url", "OriginalURL", "coco_url", "image_url")
+#: Longest URL list entry read (longer ones are no path or URL a server or disk accepts).
+MAX_ENTRY = 8192
 #: Local files read as URL lists (anything else that is a file is refused).
 LIST_SUFFIXES = (".txt", ".csv", ".lst", ".urls")
 
@@ -145,12 +148,9 @@ def _walk_key(ref: ImageRef) -> tuple:
 
 def _read_url_list(path: Path) -> list[ImageRef]:
     """The URLs (or local paths, relative to the list's folder) of a text or CSV list."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: URL list does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read URL list ({exc})") from None
+    if not os.path.lexists(path):
+        raise ConfigError(f"{path}: URL list does not exist")
+    text = read_text(path, ConfigError, "URL list", encoding="utf-8-sig")
     lines = text.splitlines()
     if path.suffix.lower() == ".csv":
         try:
@@ -183,6 +183,8 @@ def _read_url_list(path: Path) -> list[ImageRef]:
 
 def _entry_problem(entry: str) -> str | None:
     """Why a URL list entry cannot name an image (None when it can)."""
+    if len(entry) > MAX_ENTRY:
+        return f"{quote(entry)} ({len(entry)} characters) is longer than any path or URL; skipped"
     if any(ord(c) < 32 for c in entry):
         return f"{quote(entry)} holds control characters; skipped"
     if is_url(entry):
