@@ -303,6 +303,33 @@ for _name, _write in hf.ODD_COCO.items():
     CASES.append(_data_case("coco for tools", "coco.json", _name, _write, _steps))
 
 
+def _outputs_case(name: str, overrides: dict[str, str], commands, extra=()) -> Case:
+    """Outputs named where inputs are (paths relative to the project): nothing may be lost."""
+
+    def make(project: hf.Project):
+        project.write_conf(**{k: str(project.root / v) for k, v in overrides.items()})
+        args = [str(project.root / e) if "." in e and not e.startswith("-") else e for e in extra]
+        return [project.conf, *map(Path, args[1::2])], args
+
+    return Case("outputs", name, make, commands)
+
+
+STEPS_WRITING = ("extract", "train", "mine", "evaluate", "detect", "review")
+CASES += [
+    _outputs_case("store over an image", {"features_path": "data/images/car_00.png"},
+                  STEPS_WRITING),
+    _outputs_case("store over an annotation", {"features_path": "data/annotations/car_00.xml"},
+                  STEPS_WRITING),
+    _outputs_case("model over the config", {"classifier_path": "conf.json"}, STEPS_WRITING),
+    _outputs_case("model among the scenes", {"classifier_path": "data/scenes/street/m.json"},
+                  STEPS_WRITING),
+    _outputs_case("output_dir = the images", {"output_dir": "data/images"}, STEPS_WRITING),
+    _outputs_case("evaluate --json over the config", {}, ("evaluate",), ["--json", "conf.json"]),
+    _outputs_case("evaluate --plot over an annotation", {}, ("evaluate",),
+                  ["--plot", "data/annotations/car_00.xml"]),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.kind}-{c.name}")
 def test_hostile_file_is_handled_by_every_command(case, project, capfd, caplog, monkeypatch):
     assert case.commands, case

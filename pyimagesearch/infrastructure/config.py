@@ -563,6 +563,7 @@ def _build(raw: dict[str, Any], path: Path | None, resolve: bool) -> Config:
     _check_consistency(values, where)
     if resolve:
         values = _resolve_paths(values)
+        _check_outputs_apart(values, path, where)
     if values["object_name"] is None:
         values["object_name"] = object_name_from(values["image_dataset"])
     return Config(values, path)
@@ -675,6 +676,22 @@ def _resolve_paths(values: dict[str, Any]) -> dict[str, Any]:
     for key in _PATH_KEYS + _OUTPUT_KEYS:
         values[key] = values[key].replace("{datasets_root}", root)
     return values
+
+
+def _check_outputs_apart(values: dict[str, Any], path: Path | None, where: str) -> None:
+    """Refuse outputs that would replace or sit among the inputs: the config file itself,
+    an input file, or a path inside an input folder (a store written over an image, a
+    model over the config, plots among the images the next run lists)."""
+    from ..io.remote import is_url
+    from ..io.safe_paths import among_inputs
+
+    inputs = {f"the input '{k}'": values[k] for k in _PATH_KEYS if not is_url(values[k])}
+    if path is not None:
+        inputs["the config file"] = str(path)
+    for key in _OUTPUT_KEYS:
+        reason = among_inputs(values[key], inputs)
+        if reason:
+            raise ConfigError(f"{where}: key '{key}': {reason}")
 
 
 def object_name_from(image_dataset: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..infrastructure.errors import UnsafePathError
@@ -98,3 +99,27 @@ def safe_file_name(name: object, *, what: str) -> str:
     if _SEPARATORS.search(name) or name in (".", ".."):  # type: ignore[arg-type]
         raise _refuse(what, name, "a file name may not hold a folder part")
     return name  # type: ignore[return-value]
+
+
+def among_inputs(path: str | os.PathLike, inputs: Mapping[str, str | os.PathLike]) -> str | None:
+    """Why writing ``path`` would touch an input (``inputs``: a description -> a file or
+    folder): it is one of them, or lies inside an input folder; None when it does not."""
+    out = _absolute(path)
+    for name, value in inputs.items():
+        inp = _absolute(value)
+        if out == inp:
+            return f"{path} is {name}; outputs must not replace inputs (choose another path)"
+        if inp in out.parents:
+            return (
+                f"{path} lies inside {name} ({value}); outputs must not be written among "
+                "the inputs (choose another path)"
+            )
+    return None
+
+
+def _absolute(value: str | os.PathLike) -> Path:
+    """``value`` as an absolute path, symlinks resolved where they can be."""
+    try:
+        return Path(value).resolve()
+    except (RuntimeError, OSError, ValueError):  # a symlink loop, a NUL byte
+        return Path(os.path.abspath(value))
