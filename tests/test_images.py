@@ -213,3 +213,14 @@ def test_every_path_refuses_a_cut_file_naming_it(served, tmp_path, path_kind, ex
     message = str(info.value)
     assert f"/img/cut{ext}: " in message and "truncated" in message and "\n" not in message
     assert not (tmp_path / path_kind / f"cut{ext}").exists()
+
+
+def test_png_failing_its_checksum_is_named_not_left_to_libpng(tmp_path, capfd):
+    data = bytearray(encoded(".png"))
+    data[data.index(b"IDAT") + 20] ^= 0xFF  # one bit of the picture data flipped
+    path = tmp_path / "flipped.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError) as info:
+        read_gray(path)
+    assert str(info.value) == f"{path}: damaged PNG (chunk IDAT at byte 33 fails its CRC)"
+    assert capfd.readouterr().err == ""  # libpng's own "libpng error: ..." line never printed

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import zlib
 from collections.abc import Callable
 
 from ..infrastructure.errors import ImageReadError
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 
 class _Short(Exception):
     """The walk needs bytes beyond the end of the data."""
+
+
+class _Damaged(Exception):
+    """The structure is complete but provably corrupt (a checksum fails)."""
 
 
 def check_complete(path: str | os.PathLike, data: bytes) -> None:
@@ -45,6 +50,8 @@ def check_complete(path: str | os.PathLike, data: bytes) -> None:
             f"{path}: truncated {name} (the data stop after {len(data)} bytes, "
             "before the end of the picture)"
         ) from None
+    except _Damaged as exc:
+        raise ImageReadError(f"{path}: damaged {name} ({exc})") from None
     if end is not None and end < len(data):
         log.debug(
             "%s: %d byte(s) after the end of the %s data ignored", path, len(data) - end, name
@@ -114,7 +121,8 @@ def _jpeg_end(data: bytes) -> int | None:
 
 
 def _png_end(data: bytes) -> int | None:
-    """Offset just past the IEND chunk."""
+    """Offset just past the IEND chunk; a critical chunk failing its CRC is damaged (as
+    libpng would say, on stderr, before failing)."""
     i = 8
     while True:
         _need(data, i + 8)
@@ -122,8 +130,13 @@ def _png_end(data: bytes) -> int | None:
         kind = data[i + 4 : i + 8]
         if not kind.isalpha():
             return None
-        i += 12 + length  # length, type, data, CRC
-        _need(data, i)
+        end = i + 12 + length  # length, type, data, CRC
+        _need(data, end)
+        if kind[:1].isupper() and zlib.crc32(data[i + 4 : end - 4]) != int.from_bytes(
+            data[end - 4 : end], "big"
+        ):
+            raise _Damaged(f"chunk {kind.decode()} at byte {i} fails its CRC")
+        i = end
         if kind == b"IEND":
             return i
 
