@@ -673,3 +673,45 @@ ODD_JSON: dict[str, Writer] = {
     "nodes of numbers": _text('{"LabelName": "/m/0bl9f", "Subcategory": [1, 2]}'),
     "excluded windows of text": _text('{"format": "x", "version": 1, "windows": "all"}'),
 }
+
+
+@contextlib.contextmanager
+def trickling_server(interval: float = 0.2) -> Iterator[int]:
+    """A port of 127.0.0.1 that answers every request with a 200 whose body arrives one
+    byte every ``interval`` seconds (never slow enough for a read timeout); yields the port."""
+    import threading
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+                while not stop.is_set():
+                    conn.sendall(b"\xff")
+                    stop.wait(interval)
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()

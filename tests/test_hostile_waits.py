@@ -18,7 +18,7 @@ from pyimagesearch.io.images import read_gray
 from pyimagesearch.io.remote import RemoteOptions
 from pyimagesearch.sources.image_lists import list_image_refs
 
-from .hostile_files import closed_port, mini_project, run_command, silent_server
+from .hostile_files import closed_port, mini_project, run_command, silent_server, trickling_server
 
 #: Seconds any of these may take with 1-second timeouts and no retries: generous (a
 #: loaded machine), yet far below the minutes an unbounded wait would take.
@@ -166,3 +166,35 @@ def test_the_command_line_says_it_in_one_line(tmp_path, dead_port):
     assert lines[0].startswith(f"error: cannot reach the Dask scheduler at {address} within 2 s")
     assert not project.store.exists()
     assert project.written_outside() == []
+
+
+# ---- a server that answers, one byte just before every read timeout ----------------------
+
+
+TRICKLED = [
+    ("HTTP image", _http, "http://127.0.0.1:{port}/a.jpg"),
+    ("object storage image", _s3, "s3://bucket/a.jpg"),
+]
+
+
+@pytest.mark.parametrize("what, options, url", TRICKLED)
+def test_a_trickling_answer_is_cut_in_one_line(what, options, url):
+    with trickling_server(interval=0.2) as port:
+        url = url.format(port=port)
+        message, elapsed = _failure(lambda: read_gray(url, remote=options(port)))
+    assert message.startswith(f"{url}: ") and "too slow" in message, message
+    assert elapsed < BOUND
+
+
+def test_a_trickling_download_fails_without_a_partial_file(tmp_path):
+    with trickling_server(interval=0.2) as port:
+        url = f"http://127.0.0.1:{port}/img/a.jpg"
+        options = DownloadOptions(
+            retries=0, backoff=0.0, timeout=(TIMEOUT, TIMEOUT), progress=False
+        )
+        start = time.monotonic()
+        summary = download_files([DownloadTask("a", url, tmp_path / "a.jpg")], options)
+    assert time.monotonic() - start < BOUND
+    (failed,) = summary.failed
+    assert failed.reason == "the body took longer than 4 s (4 read timeouts): too slow"
+    assert list(tmp_path.iterdir()) == []

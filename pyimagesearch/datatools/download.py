@@ -40,6 +40,7 @@ from ..infrastructure.errors import (
 from ..io.atomic import write_text_atomic
 from ..io.data_files import open_regular
 from ..io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, read_image
+from ..io.remote import body_deadline, too_slow
 from ..io.safe_paths import is_inside, safe_file_name
 
 log = logging.getLogger(__name__)
@@ -406,12 +407,18 @@ def _http_get(
         # keep the bytes of a body cut short (urllib3 would drop its last buffer): the
         # length check below turns the short body into a resumable network error
         resp.raw.enforce_content_length = False
-        with open(part, "ab" if append else "wb") as fh:
-            for chunk in resp.iter_content(_CHUNK):
-                written += len(chunk)
-                if start + written > max_bytes:
-                    raise DownloadError(f"larger than {max_bytes} bytes")
-                fh.write(chunk)
+        with open(part, "ab" if append else "wb") as fh, body_deadline(resp, timeout[1]) as cut:
+            try:
+                for chunk in resp.iter_content(_CHUNK):
+                    written += len(chunk)
+                    if start + written > max_bytes:
+                        raise DownloadError(f"larger than {max_bytes} bytes")
+                    fh.write(chunk)
+            except requests.RequestException:
+                if not cut.is_set():
+                    raise
+            if cut.is_set():  # not a broken connection to resume: a server too slow
+                raise DownloadError(too_slow(timeout[1]))
         if _whole(expected) is not None and written != _whole(expected):
             raise requests.ConnectionError(f"incomplete body: {written} of {expected} bytes")
         if append:
