@@ -40,6 +40,7 @@ from pyimagesearch.model.modelfile import load_model, save_model
 from pyimagesearch.model.training import train_model, training_set
 from pyimagesearch.sources.annotations import AnnotatedImage, split_train_test
 from pyimagesearch.sources.caltech import read_caltech_mat
+from pyimagesearch.sources.formats import read_voc_xml
 
 from .conftest import CAR_ANNOTATIONS, CARS, ROOT, SCENES, cars_conf_dict, mining
 
@@ -502,3 +503,70 @@ def _open_store(conf):
     from pyimagesearch.features.store import FeatureStore
 
     return FeatureStore(conf["features_path"], conf.options.descriptor, tuple(conf["window_dim"]))
+
+
+# ---- every data file read the same way: special files, deep JSON, other encodings --------
+
+
+def _special(tmp_path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(tmp_path / "nowhere")
+    return path
+
+
+#: Readers of every kind of data file, and the error each raises.
+READERS_OF_FILES = {
+    "config": (load_config, ConfigError),
+    "model": (load_model, ModelError),
+    "feature store": (lambda p: _open_store_at(p), StoreError),
+    "Caltech .mat": (read_caltech_mat, AnnotationError),
+    "VOC XML": (lambda p: read_voc_xml(p, None), AnnotationError),
+}
+
+
+def _open_store_at(path):
+    from pyimagesearch.features.store import FeatureStore
+
+    return FeatureStore(path, COURSE, (96, 32))
+
+
+SPECIAL_FILES = [
+    ("fifo", ": not a regular file"),
+    ("folder", ": not a regular file"),
+    ("dangling", "(No such file or directory)"),
+]
+
+
+@pytest.mark.parametrize("kind, message", SPECIAL_FILES)
+@pytest.mark.parametrize("reader", list(READERS_OF_FILES))
+def test_special_files_never_block_a_reader(tmp_path, kind, message, reader):
+    read, error_type = READERS_OF_FILES[reader]
+    path = _special(tmp_path, kind)
+    error = _finishes(lambda: read(path))["error"]
+    assert isinstance(error, error_type), error
+    assert str(error).startswith(f"{path}") and message in str(error), error
+
+
+def test_deep_json_and_other_encodings_are_named(tmp_path):
+    from pyimagesearch.io.data_files import read_json
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for read, error in ((lambda: read_json(deep, ConfigError, "config"), ConfigError),
+                        (lambda: load_config(deep), ConfigError),
+                        (lambda: load_model(deep), ModelError)):  # fmt: skip
+        with pytest.raises(error, match=r"nested too deeply") as info:
+            read()
+        assert str(info.value).startswith(f"{deep}: ")
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"name": "caf\xe9"}')
+    with pytest.raises(ConfigError) as info:
+        read_json(latin, ConfigError, "config")
+    assert str(info.value) == (
+        f"{latin}: not UTF-8 text (byte 0xe9 at offset 13); a config is expected"
+    )

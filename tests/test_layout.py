@@ -144,6 +144,7 @@ def test_low_layers_never_read_the_config():
 #: of its own), also under ``if TYPE_CHECKING:``. A new top-level module must be placed.
 LAYERS = (
     "infrastructure.errors",
+    "infrastructure.numbers",
     "infrastructure.geometry",
     "io",
     "descriptor",

@@ -88,6 +88,13 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
         help="Dask scheduler address (tcp://host:port) to run on; overrides "
         "$PYIMAGESEARCH_SCHEDULER (a config file may not name one)",
     )
+    p.add_argument(
+        "--scheduler-timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="give up when the scheduler does not answer (or has no worker) within this "
+        "time; overrides scheduler_timeout (default 10)",
+    )
 
 
 def add_overwrite_option(p: argparse.ArgumentParser) -> None:
@@ -132,6 +139,8 @@ def configure(
         overrides["n_jobs"] = args.n_jobs
     if getattr(args, "scheduler", None):
         overrides["scheduler"] = args.scheduler
+    if getattr(args, "scheduler_timeout", None) is not None:
+        overrides["scheduler_timeout"] = args.scheduler_timeout
     conf = conf.replace(**overrides) if overrides else conf
     if settled:
         from ..orchestration.settings import settled_config

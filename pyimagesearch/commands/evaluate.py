@@ -15,10 +15,13 @@ import json
 import os
 from pathlib import Path
 
+from ..detection.files import check_outputs
 from ..evaluation.held_out import evaluate
 from ..infrastructure.config import DATASETS_ENV
 from ..infrastructure.errors import PyImageSearchError
 from ..io.atomic import write_text_atomic
+from ..io.remote import is_url
+from ..io.safe_paths import among_inputs
 from ..model import check_compatible, load_model
 from ..orchestration.pipeline import report_dir
 from ..orchestration.stress_suite import stress_suite
@@ -72,6 +75,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
     conf = configure(args)
+    _check_outputs(conf, args)
     if args.protocol == "openimages":
         return run_openimages(conf, args)
     if args.suite:
@@ -112,6 +116,27 @@ def run(args: argparse.Namespace) -> int | None:
     print(f"PR curve: {plot}")
 
 
+def _check_outputs(conf, args: argparse.Namespace) -> None:
+    """Refuse, before the work, a --json or --plot file that is an input (the config, a
+    model, the store, an annotation file) or the other output."""
+    plot = args.plot or f"{conf['output_dir']}/pr_curve.png"
+    outputs = [("--json file", Path(args.json))] if args.json else []
+    outputs.append(("PR curve", Path(plot)))
+    inputs = [conf.path, *(args.model or [conf["classifier_path"]]), conf["features_path"]]
+    inputs += [args.hierarchy, args.class_descriptions] if args.protocol == "openimages" else []
+    check_outputs(outputs, [p for p in inputs if p is not None])
+    folders = {f"the input '{k}'": conf[k] for k in _INPUTS if not is_url(conf[k])}
+    if args.subset:
+        folders["the --subset folder"] = args.subset
+    for what, path in outputs:
+        reason = among_inputs(path, folders)
+        if reason:
+            raise PyImageSearchError(f"the {what}: {reason}")
+
+
+_INPUTS = ("image_dataset", "image_annotations", "image_distractions")
+
+
 def run_openimages(conf, args) -> None:
     """The Open Images protocol on ``--subset`` for the config's model (or ``--model``)."""
     from ..evaluation.oid_evaluation import evaluate_openimages
@@ -121,7 +146,8 @@ def run_openimages(conf, args) -> None:
     path = (args.model or [conf["classifier_path"]])[0]
     model = load_model(path)
     check_compatible(model, conf.options.descriptor, conf["window_dim"], path, conf.path)
-    descriptions = args.class_descriptions if Path(args.class_descriptions).exists() else None
+    given = os.path.lexists(args.class_descriptions)  # there, even if broken: read it
+    descriptions = args.class_descriptions if given else None
     figures = evaluate_openimages(
         conf, model, args.subset, args.hierarchy, descriptions, args.oi_class, not args.quiet
     )

@@ -19,7 +19,7 @@ from ..detection.files import (
     label_paths,
 )
 from ..detection.video import draw_labelled
-from ..infrastructure.errors import PyImageSearchError, Skipped
+from ..infrastructure.errors import ImageReadError, PyImageSearchError, Skipped
 from ..io.atomic import write_text_atomic
 from ..io.images import read_image
 from ..io.remote import RemoteOptions
@@ -27,6 +27,7 @@ from ..model import check_compatible, load_model
 from ..model.bundle import ClassBundle
 from ..report.gallery import draw_detections, write_png
 from ..sources.export import (
+    check_image_ids,
     image_ids_from_coco,
     to_coco_results,
     write_coco_results,
@@ -134,11 +135,16 @@ def run(args: argparse.Namespace) -> int | None:
     if args.coco_results and not args.coco_annotations:
         raise PyImageSearchError("--coco-results needs --coco-annotations (for the image ids)")
     model_path = args.model or conf["classifier_path"]
-    paths = image_paths(args.image, conf["storage_options"])
     remote = RemoteOptions.from_config(conf)
+    paths = image_paths(args.image, conf["storage_options"], remote)
+    if not paths:
+        raise ImageReadError(f"{args.image}: no image found")
     out_dir = Path(args.output or Path(conf["output_dir"]) / "detections")
     drawings = dict(zip(paths, drawing_paths(paths, args.image, out_dir)))
     labels = planned_labels(args, paths, [*paths, model_path, args.conf], drawings)
+    coco_ids = image_ids_from_coco(args.coco_annotations) if args.coco_results else None
+    if coco_ids is not None:  # every image needs an id: said before the work, not after
+        check_image_ids(coco_ids, paths, args.coco_annotations)
     model = load_model(model_path)
     check_compatible(model, conf.options.descriptor, conf["window_dim"], model_path, conf.path)
     found, sizes, failed = {}, {}, 0
@@ -185,11 +191,10 @@ def run(args: argparse.Namespace) -> int | None:
         write_yolo_txt(found, args.yolo_dir, sizes, class_id, label_names=names)
         print(f"YOLO labels in {args.yolo_dir}")
     if args.coco_results:
-        ids = image_ids_from_coco(args.coco_annotations)
         category = args.coco_category_id
         if isinstance(model, ClassBundle):  # the annotation set's ids, kept in the bundle
             category = dict(zip(model.classes, model.category_ids))
-        results = to_coco_results(found, ids, category)
+        results = to_coco_results(found, coco_ids, category)
         write_coco_results(args.coco_results, results)
         print(f"{len(results)} COCO results in {args.coco_results}")
     n = sum(len(v) for v in found.values())

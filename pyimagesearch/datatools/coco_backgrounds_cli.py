@@ -8,10 +8,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..commands.cli import ArgumentParser, nonneg_int, positive_int, setup_logging
-from ..infrastructure.errors import PyImageSearchError
+from ..commands.cli import ArgumentParser, nonneg_int, positive_int, run_guarded, setup_logging
 from .cli_options import add_download_options, download_options
 from .coco_backgrounds import fetch_coco_backgrounds
 
@@ -71,25 +69,26 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> argpar
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    """Run the command; 0 = all fetched, 1 = some files failed, 2 = bad input."""
+    """Run the command; 0 = all fetched, 1 = some files failed, 2 = bad input; any error
+    is one line on stderr (:func:`run_guarded`)."""
+    return run_guarded(_run, argv, prog)
+
+
+def _run(argv: list[str] | None, prog: str | None) -> int:
     args = parse_args(argv, prog)
     setup_logging(verbose=False, quiet=not args.verbose)
-    try:
-        report = fetch_coco_backgrounds(
-            args.annotations,
-            args.out,
-            exclude=args.exclude,
-            exclude_supercategories=args.exclude_supercategory,
-            num=args.num,
-            base_url=args.base_url,
-            images_dir=args.images_dir,
-            include_unannotated=args.include_unannotated,
-            seed=args.seed,
-            prune=args.prune,
-            options=download_options(args),
-        )
-    except PyImageSearchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    report = fetch_coco_backgrounds(
+        args.annotations,
+        args.out,
+        exclude=args.exclude,
+        exclude_supercategories=args.exclude_supercategory,
+        num=args.num,
+        base_url=args.base_url,
+        images_dir=args.images_dir,
+        include_unannotated=args.include_unannotated,
+        seed=args.seed,
+        prune=args.prune,
+        options=download_options(args),
+    )
     print(report.format())
     return 1 if report.summary.failed else 0

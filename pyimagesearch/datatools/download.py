@@ -16,6 +16,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import stat
 import threading
@@ -37,7 +38,9 @@ from ..infrastructure.errors import (
     os_error_text,
 )
 from ..io.atomic import write_text_atomic
+from ..io.data_files import open_regular
 from ..io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, read_image
+from ..io.remote import body_deadline, too_slow
 from ..io.safe_paths import is_inside, safe_file_name
 
 log = logging.getLogger(__name__)
@@ -404,13 +407,19 @@ def _http_get(
         # keep the bytes of a body cut short (urllib3 would drop its last buffer): the
         # length check below turns the short body into a resumable network error
         resp.raw.enforce_content_length = False
-        with open(part, "ab" if append else "wb") as fh:
-            for chunk in resp.iter_content(_CHUNK):
-                written += len(chunk)
-                if start + written > max_bytes:
-                    raise DownloadError(f"larger than {max_bytes} bytes")
-                fh.write(chunk)
-        if expected is not None and expected.isdigit() and written != int(expected):
+        with open(part, "ab" if append else "wb") as fh, body_deadline(resp, timeout[1]) as cut:
+            try:
+                for chunk in resp.iter_content(_CHUNK):
+                    written += len(chunk)
+                    if start + written > max_bytes:
+                        raise DownloadError(f"larger than {max_bytes} bytes")
+                    fh.write(chunk)
+            except requests.RequestException:
+                if not cut.is_set():
+                    raise
+            if cut.is_set():  # not a broken connection to resume: a server too slow
+                raise DownloadError(too_slow(timeout[1]))
+        if _whole(expected) is not None and written != _whole(expected):
             raise requests.ConnectionError(f"incomplete body: {written} of {expected} bytes")
         if append:
             log.debug("%s: resumed at byte %d", url, offset)
@@ -433,9 +442,9 @@ def read_manifest(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     if not path.is_file():
         return {}
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open_regular(path, DownloadError, "manifest", "r", newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+    except (OSError, csv.Error, UnicodeDecodeError, DownloadError) as exc:
         log.warning("%s: unreadable manifest ignored (%s)", path, exc)
         return {}
     if rows and "file_name" not in rows[0]:
@@ -473,13 +482,21 @@ def manifest_row(image_id: object, res: FileResult) -> dict[str, object]:
     }
 
 
+def _whole(text: object) -> int | None:
+    """``text`` as a whole number of bytes, or None (a cache or header value we only trust
+    when it is plain ASCII digits: ``'²'.isdigit()`` is true, ``int('²')`` fails)."""
+    text = str(text or "").strip()
+    return int(text) if re.fullmatch(r"\d+", text, re.ASCII) else None
+
+
 def recorded_checks(row: Mapping[str, str] | None) -> dict[str, object]:
     """``recorded_size``/``recorded_sha256`` task arguments from an earlier manifest row."""
     if not row:
         return {}
     out: dict[str, object] = {}
-    if str(row.get("bytes", "")).isdigit():
-        out["recorded_size"] = int(row["bytes"])
+    size = _whole(row.get("bytes"))
+    if size is not None:
+        out["recorded_size"] = size
     if row.get("sha256"):
         out["recorded_sha256"] = row["sha256"]
     return out

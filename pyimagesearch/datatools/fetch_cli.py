@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..commands.cli import nonneg_float, nonneg_int
+from ..commands.cli import error_message, nonneg_float, nonneg_int
 from ..infrastructure.errors import PyImageSearchError
 from ..infrastructure.interrupt import imports_done
 from . import datasets as ds
@@ -158,11 +158,14 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     try:
         return run(args)
     except (PyImageSearchError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_message(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was half-installed; re-run to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # a library's own error: one line too
+        print(error_message(exc), file=sys.stderr)
+        return 1
     finally:
         logger.removeHandler(handler)
         logger.setLevel(saved[0])

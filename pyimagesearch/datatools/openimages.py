@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import os
 import re
@@ -31,8 +30,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..evaluation.oid_metric import BOX_CORNERS
 from ..infrastructure.errors import AnnotationError, ImageReadError, did_you_mean
+from ..infrastructure.numbers import quote, read_box, read_number
 from ..io.atomic import write_bytes_atomic, write_text_atomic
+from ..io.data_files import open_regular, read_json
 from ..io.images import DEFAULT_MAX_PIXELS, read_image, to_gray_uint8
 from ..io.remote import (  # noqa: F401  (the placeholder check is shared with remote reads)
     FLAT_FRACTION,
@@ -185,11 +187,16 @@ class SubsetReport:
 # ---- classes and hierarchy -------------------------------------------------------
 
 
+def _open_csv(path: Path):
+    """A CSV opened for reading (a FIFO or a folder refused, never blocking)."""
+    return open_regular(path, OpenImagesError, "CSV", "r", newline="", encoding="utf-8")
+
+
 def read_class_descriptions(path: str | os.PathLike) -> dict[str, str]:
     """``LabelName -> DisplayName`` from ``class-descriptions-boxable.csv`` (no header)."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with _open_csv(path) as fh:
             rows = [row for row in csv.reader(fh) if row]
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise OpenImagesError(f"{path}: cannot read class descriptions ({exc})") from None
@@ -218,20 +225,22 @@ def resolve_classes(names: Iterable[str], descriptions: dict[str, str]) -> dict[
 def read_hierarchy(path: str | os.PathLike) -> dict[str, set[str]]:
     """``LabelName -> direct subcategories`` from ``bbox_labels_600_hierarchy.json``."""
     path = Path(path)
-    try:
-        root = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise OpenImagesError(f"{path}: cannot read the label hierarchy ({exc})") from None
+    root = read_json(path, OpenImagesError, "label hierarchy")
     if not isinstance(root, dict) or "LabelName" not in root:
         raise OpenImagesError(f"{path}: not a label hierarchy (no top-level 'LabelName')")
     children: dict[str, set[str]] = defaultdict(set)
     stack = [root]
-    while stack:
-        node = stack.pop()
-        for sub in node.get("Subcategory", []):
-            children[node["LabelName"]].add(sub["LabelName"])
-            stack.append(sub)
-        stack.extend(node.get("Part", []))  # parts are walked for their own subcategories
+    try:
+        while stack:
+            node = stack.pop()
+            for sub in node.get("Subcategory", []):
+                children[node["LabelName"]].add(sub["LabelName"])
+                stack.append(sub)
+            stack.extend(node.get("Part", []))  # parts are walked for their own subcategories
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise OpenImagesError(
+            f"{path}: not a label hierarchy (a node is malformed: {exc!r})"
+        ) from None
     return dict(children)
 
 
@@ -266,11 +275,18 @@ def related_not_excluded(
 # ---- CSVs --------------------------------------------------------------------------
 
 
-def _flag(value: str | None) -> int:
-    try:
-        return int(value) if value not in (None, "") else -1
-    except ValueError:
+def _flag(row: dict[str, str], column: str, where: str) -> int:
+    """A box flag column: 1 yes, 0 no, -1 (or empty, or no such column) unknown."""
+    value = row.get(column)
+    if value is None or not value.strip():
         return -1
+    return int(read_number(value, where, f"column '{column}'", -1, 1, True, OpenImagesError))
+
+
+def _oi_box(row: dict[str, str], where: str) -> list[float]:
+    """``XMin, XMax, YMin, YMax`` of a bbox CSV row: normalised (0..1), not inverted."""
+    x1, y1, x2, y2 = read_box(row, BOX_CORNERS, where, 0.0, 1.0, OpenImagesError, "column '{}'")
+    return [x1, x2, y1, y2]
 
 
 def read_bbox_csv(
@@ -281,7 +297,7 @@ def read_bbox_csv(
     ids: set[str] = set()
     boxes: dict[str, list[OIBox]] = defaultdict(list)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with _open_csv(path) as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in BBOX_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
@@ -291,19 +307,16 @@ def read_bbox_csv(
                     ids.add(safe_id(row["ImageID"], what=f"{path}:{line}: ImageID"))
                 if row["LabelName"] not in labels:
                     continue
-                try:
-                    coords = [float(row[k]) for k in ("XMin", "XMax", "YMin", "YMax")]
-                except (TypeError, ValueError):
-                    raise OpenImagesError(f"{path}:{line}: bad box coordinates") from None
+                where = f"{path}:{line}"
                 boxes[row["ImageID"]].append(
                     OIBox(
                         row["LabelName"],
-                        *coords,
-                        occluded=_flag(row.get("IsOccluded")),
-                        truncated=_flag(row.get("IsTruncated")),
-                        group_of=_flag(row.get("IsGroupOf")),
-                        depiction=_flag(row.get("IsDepiction")),
-                        inside=_flag(row.get("IsInside")),
+                        *_oi_box(row, where),
+                        occluded=_flag(row, "IsOccluded", where),
+                        truncated=_flag(row, "IsTruncated", where),
+                        group_of=_flag(row, "IsGroupOf", where),
+                        depiction=_flag(row, "IsDepiction", where),
+                        inside=_flag(row, "IsInside", where),
                     )
                 )
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
@@ -318,7 +331,7 @@ def read_image_sources(
     path = Path(path)
     out: dict[str, ImageSource] = {}
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with _open_csv(path) as fh:
             reader = csv.DictReader(fh)
             fields = reader.fieldnames or []
             url_col = next((c for c in URL_COLUMNS if c in fields), None)
@@ -331,25 +344,30 @@ def read_image_sources(
                 if (wanted is not None and image_id not in wanted) or not row.get(url_col):
                     continue
                 safe_id(image_id, what=f"{path}:{line}: ImageID")
-                size = row.get("OriginalSize") or ""
-                rotation = row.get("Rotation") or ""
-                out[image_id] = ImageSource(
-                    row[url_col],
-                    int(size) if size.isdigit() else None,
-                    md5_b64_to_hex(row.get("OriginalMD5") or ""),
-                    float(rotation) if _is_number(rotation) else 0.0,
-                )
+                try:
+                    out[image_id] = _image_source(row, url_col, f"{path}:{line}")
+                except OpenImagesError as exc:  # one image lost, not the whole table
+                    log.warning("%s; image skipped", exc)
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise OpenImagesError(f"{path}: cannot read image CSV ({exc})") from None
     return out
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _image_source(row: dict[str, str], url_col: str, where: str) -> ImageSource:
+    """The :class:`ImageSource` of an image CSV row; a size or rotation that is given
+    must be a number (a rotation read wrongly would misplace every box)."""
+    size = row.get("OriginalSize") or ""
+    rotation = row.get("Rotation") or ""
+    return ImageSource(
+        row[url_col],
+        int(read_number(size, where, "column 'OriginalSize'", 0, None, True, OpenImagesError))
+        if size.strip()
+        else None,
+        md5_b64_to_hex(row.get("OriginalMD5") or ""),
+        read_number(rotation, where, "column 'Rotation'", error=OpenImagesError)
+        if rotation.strip()
+        else 0.0,
+    )
 
 
 # ---- placeholders ------------------------------------------------------------------
@@ -657,7 +675,7 @@ def read_image_labels(
     path = Path(path)
     out: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with _open_csv(path) as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in ("ImageID", "LabelName", "Confidence")
                        if c not in (reader.fieldnames or [])]  # fmt: skip
@@ -667,7 +685,10 @@ def read_image_labels(
                 if keep is not None and row["LabelName"] not in keep:
                     continue
                 if row["Confidence"] not in ("0", "1"):
-                    raise OpenImagesError(f"{path}:{line}: Confidence must be 0 or 1")
+                    raise OpenImagesError(
+                        f"{path}:{line}: column 'Confidence': must be 0 or 1 "
+                        f"(got {quote(row['Confidence'])})"
+                    )
                 image_id = safe_id(row["ImageID"], what=f"{path}:{line}: ImageID")
                 out[image_id].append((row.get("Source") or "", row["LabelName"], row["Confidence"]))
     except (OSError, csv.Error, UnicodeDecodeError) as exc:

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-from ..commands.cli import ArgumentParser, nonneg_int, positive_int, setup_logging
+from ..commands.cli import ArgumentParser, nonneg_int, positive_int, run_guarded, setup_logging
 from ..infrastructure.config import DATASETS_ENV
-from ..infrastructure.errors import PyImageSearchError
 from .cli_options import add_download_options, download_options
 from .openimages import OpenImagesFiles, SubsetSpec, build_subset
 
@@ -110,35 +108,36 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> argpar
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    """Run the command; 0 = all fetched, 1 = some files failed or were discarded, 2 = bad input."""
+    """Run the command; 0 = all fetched, 1 = some files failed or were discarded, 2 = bad
+    input; any error is one line on stderr (:func:`run_guarded`)."""
+    return run_guarded(_run, argv, prog)
+
+
+def _run(argv: list[str] | None, prog: str | None) -> int:
     args = parse_args(argv, prog)
     setup_logging(verbose=False, quiet=not args.verbose)
-    try:
-        spec = SubsetSpec(
-            args.classes,
-            mode=args.mode,
-            descendants=args.descendants,
-            look_alikes=not args.no_look_alikes,
-            drop_group_of=args.drop_group_of,
-            drop_depiction=args.drop_depiction,
-            drop_truncated=args.drop_truncated,
-            drop_occluded=args.drop_occluded,
-            min_box_size=args.min_box_size,
-            num=args.num,
-            seed=args.seed,
-            prune=args.prune,
-            extra_placeholder_sha256=args.placeholder_sha256,
-        )
-        files = OpenImagesFiles(
-            args.bbox_csv,
-            args.images_csv,
-            args.class_descriptions,
-            args.hierarchy,
-            image_labels_csv=args.image_labels_csv,
-        )
-        report = build_subset(spec, files, args.out, download_options(args))
-    except PyImageSearchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    spec = SubsetSpec(
+        args.classes,
+        mode=args.mode,
+        descendants=args.descendants,
+        look_alikes=not args.no_look_alikes,
+        drop_group_of=args.drop_group_of,
+        drop_depiction=args.drop_depiction,
+        drop_truncated=args.drop_truncated,
+        drop_occluded=args.drop_occluded,
+        min_box_size=args.min_box_size,
+        num=args.num,
+        seed=args.seed,
+        prune=args.prune,
+        extra_placeholder_sha256=args.placeholder_sha256,
+    )
+    files = OpenImagesFiles(
+        args.bbox_csv,
+        args.images_csv,
+        args.class_descriptions,
+        args.hierarchy,
+        image_labels_csv=args.image_labels_csv,
+    )
+    report = build_subset(spec, files, args.out, download_options(args))
     print(report.format())
     return 1 if report.summary.failed else 0

@@ -45,15 +45,20 @@ def detect_file(
     }
 
 
-def image_paths(path: str | os.PathLike, storage_options: dict | None = None) -> list[Path | str]:
+def image_paths(
+    path: str | os.PathLike,
+    storage_options: dict | None = None,
+    remote: RemoteOptions | None = None,
+) -> list[Path | str]:
     """The image itself, or the images under a folder; a URL of an image, or a URL
-    prefix or URL list (see ``sources/image_lists.py``): the URLs of its images."""
+    prefix or URL list (see ``sources/image_lists.py``): the URLs of its images (a
+    prefix listed with ``remote``'s timeout)."""
     from ..sources.image_lists import is_url_list, list_image_refs
 
     if is_url(path):
         if Path(urlsplit(str(path)).path).suffix.lower() in IMAGE_EXTENSIONS:
             return [str(path)]
-        return list_image_refs(path, storage_options=storage_options)
+        return list_image_refs(path, storage_options=storage_options, remote=remote)
     if is_url_list(path) and Path(path).is_file():
         return list_image_refs(path)
     path = Path(path)
@@ -165,6 +170,7 @@ def detect_files(
         execution.n_jobs,
         execution.scheduler,
         desc="detecting",
+        scheduler_timeout=execution.scheduler_timeout,
         progress=progress,
         model=model,
         window=window,

@@ -23,9 +23,12 @@ import numpy as np
 
 from ..detection.files import detect_files
 from ..infrastructure.errors import Skipped
+from ..infrastructure.numbers import read_box, read_number
+from ..io.data_files import open_regular
 from ..io.images import list_images
 from ..model.linear import LinearModel
 from .oid_metric import (
+    BOX_CORNERS,
     Hierarchy,
     ImageDetections,
     ImageTruth,
@@ -42,9 +45,14 @@ log = logging.getLogger(__name__)
 BOX_COLUMNS = ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax", "IsGroupOf")
 
 
+def _open_csv(path: Path, what: str = "CSV"):
+    """A CSV opened for reading (a FIFO or a folder refused, never blocking)."""
+    return open_regular(path, OpenImagesProtocolError, what, "r", newline="", encoding="utf-8")
+
+
 def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with _open_csv(path) as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in columns if c not in (reader.fieldnames or [])]
             if missing:
@@ -58,10 +66,29 @@ def read_names(path: str | os.PathLike) -> dict[str, str]:
     """``LabelName -> DisplayName`` from a headerless two-column CSV (classes, descriptions)."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return {row[0]: row[1] for row in csv.reader(fh) if len(row) >= 2}
+        with _open_csv(path, "class names") as fh:
+            rows = [(n, row) for n, row in enumerate(csv.reader(fh), start=1) if any(row)]
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise OpenImagesProtocolError(f"{path}: cannot read class names ({exc})") from None
+    for n, row in rows:  # a header, another table, a shifted column: said, not guessed
+        if len(row) < 2 or not row[0].startswith("/m/"):
+            raise OpenImagesProtocolError(
+                f"{path}:{n}: expected 'LabelName,DisplayName' with a /m/ label (no header), "
+                f"got {','.join(row)[:60]!r}"
+            )
+    if not rows:
+        raise OpenImagesProtocolError(f"{path}: no class names (an empty file)")
+    return {row[0]: row[1] for _, row in rows}
+
+
+def _zero_one(row: dict[str, str], column: str, where: str, unknown: bool = False) -> int:
+    """A 0/1 column (-1 or empty too when ``unknown`` is allowed: the flag is not known)."""
+    value = row[column]
+    if unknown and not (value or "").strip():
+        return -1
+    low = -1 if unknown else 0
+    field = f"column '{column}'"
+    return int(read_number(value, where, field, low, 1, True, OpenImagesProtocolError))
 
 
 def read_subset_truth(subset: str | os.PathLike, image_ids: list[str]) -> list[ImageTruth]:
@@ -71,18 +98,21 @@ def read_subset_truth(subset: str | os.PathLike, image_ids: list[str]) -> list[I
     labels: dict[str, list[str]] = defaultdict(list)
     group: dict[str, list[bool]] = defaultdict(list)
     for line, row in enumerate(_rows(subset / "boxes.csv", BOX_COLUMNS), start=2):
-        try:
-            x1, x2, y1, y2 = (float(row[k]) for k in ("XMin", "XMax", "YMin", "YMax"))
-        except ValueError:
-            raise OpenImagesProtocolError(f"{subset / 'boxes.csv'}:{line}: bad box") from None
+        where = f"{subset / 'boxes.csv'}:{line}"
+        x1, y1, x2, y2 = read_box(
+            row, BOX_CORNERS, where, 0.0, 1.0, OpenImagesProtocolError, "column '{}'"
+        )
         boxes[row["ImageID"]].append([x1, y1, x2, y2])
         labels[row["ImageID"]].append(row["LabelName"])
-        group[row["ImageID"]].append(row["IsGroupOf"].strip() == "1")
+        group[row["ImageID"]].append(_zero_one(row, "IsGroupOf", where, unknown=True) == 1)
     positive: dict[str, set[str]] = defaultdict(set)
     negative: dict[str, set[str]] = defaultdict(set)
-    if (subset / "image-labels.csv").exists():
-        for row in _rows(subset / "image-labels.csv", ("ImageID", "LabelName", "Confidence")):
-            side = positive if row["Confidence"].strip() == "1" else negative
+    if os.path.lexists(subset / "image-labels.csv"):  # there, even if broken: read it
+        labels_csv = subset / "image-labels.csv"
+        rows = _rows(labels_csv, ("ImageID", "LabelName", "Confidence"))
+        for line, row in enumerate(rows, start=2):
+            verified = _zero_one(row, "Confidence", f"{labels_csv}:{line}")
+            side = positive if verified == 1 else negative
             side[row["ImageID"]].add(row["LabelName"])
     else:
         log.warning("%s: no image-level labels; only boxed classes count", subset)
@@ -141,9 +171,12 @@ def evaluate_openimages(
         )
     tree = hierarchy if isinstance(hierarchy, Hierarchy) else read_hierarchy_file(hierarchy)
     names = read_names(class_descriptions) if class_descriptions else {}
-    names.update(read_names(subset / "classes.csv") if (subset / "classes.csv").exists() else {})
+    classes = subset / "classes.csv"
+    names.update(read_names(classes) if os.path.lexists(classes) else {})
     label = detector_label(subset, names, detector_class)
     paths = list_images(subset / "images")
+    ids = [p.stem for p in paths]  # the ground truth is read (and checked) before detecting
+    truth_of = dict(zip(ids, read_subset_truth(subset, ids)))
     floor = conf.options.evaluation.curve_floor
     image_ids, dets, listed, skipped = [], [], [], []
     for path, res in detect_files(
@@ -161,7 +194,7 @@ def evaluate_openimages(
         image_ids.append(path.stem)
         dets.append(ImageDetections(boxes, scores, [label] * len(scores)))
         listed.append({"image_id": path.stem, "boxes": boxes.tolist(), "scores": scores.tolist()})
-    truths = read_subset_truth(subset, image_ids)
+    truths = [truth_of[i] for i in image_ids]
     classes = sorted(tree.up(label))
     result = evaluate_protocol(truths, dets, tree, classes)
     mean_ap = result.mean_average_precision

@@ -36,7 +36,6 @@ Reference: https://storage.googleapis.com/openimages/web/evaluation.html
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -47,11 +46,16 @@ import numpy as np
 
 from ..infrastructure.errors import PyImageSearchError
 from ..infrastructure.geometry import intersection_matrix
+from ..io.data_files import read_json
 from .metrics import average_precision
 
 ROOT_LABEL = "/m/0bl9f"  # "Entity": skipped, as TF's _build_plain_hierarchy(skip_root=True)
 IOU_THRESHOLD = 0.5
 IOA_THRESHOLD = 0.5
+
+
+#: The box columns of the Open Images CSVs (normalised 0..1), as (x1, y1, x2, y2).
+BOX_CORNERS = ("XMin", "YMin", "XMax", "YMax")
 
 
 class OpenImagesProtocolError(PyImageSearchError):
@@ -85,14 +89,17 @@ def parse_hierarchy(tree: dict) -> Hierarchy:
         raise OpenImagesProtocolError("not a label hierarchy (no top-level 'LabelName')")
     parents: dict[str, set[str]] = defaultdict(set)
     stack = [tree]
-    while stack:
-        node = stack.pop()
-        for sub in node.get("Subcategory", []):
-            if node["LabelName"] != ROOT_LABEL:
-                parents[sub["LabelName"]].add(node["LabelName"])
-            else:
-                parents.setdefault(sub["LabelName"], set())
-            stack.append(sub)
+    try:
+        while stack:
+            node = stack.pop()
+            for sub in node.get("Subcategory", []):
+                if node["LabelName"] != ROOT_LABEL:
+                    parents[sub["LabelName"]].add(node["LabelName"])
+                else:
+                    parents.setdefault(sub["LabelName"], set())
+                stack.append(sub)
+    except (AttributeError, KeyError, TypeError) as exc:  # a node that is not {LabelName: ...}
+        raise OpenImagesProtocolError(f"not a label hierarchy (malformed node: {exc!r})") from None
     ancestors: dict[str, frozenset[str]] = {}
 
     def up(label: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:
@@ -105,8 +112,11 @@ def parse_hierarchy(tree: dict) -> Hierarchy:
             ancestors[label] = frozenset(out)
         return ancestors[label]
 
-    for label in list(parents):
-        up(label)
+    try:
+        for label in list(parents):
+            up(label)
+    except RecursionError:
+        raise OpenImagesProtocolError("label hierarchy nested too deeply to read") from None
     descendants: dict[str, set[str]] = defaultdict(set)
     for label, ups in ancestors.items():
         for parent in ups:
@@ -117,10 +127,7 @@ def parse_hierarchy(tree: dict) -> Hierarchy:
 def read_hierarchy_file(path: str | os.PathLike) -> Hierarchy:
     """:func:`parse_hierarchy` of a ``bbox_labels_600_hierarchy.json`` file."""
     path = Path(path)
-    try:
-        tree = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise OpenImagesProtocolError(f"{path}: cannot read the label hierarchy ({exc})") from None
+    tree = read_json(path, OpenImagesProtocolError, "label hierarchy")
     try:
         return parse_hierarchy(tree)
     except OpenImagesProtocolError as exc:

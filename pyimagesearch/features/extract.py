@@ -504,6 +504,7 @@ def _checkpointed(options: Options, name, func, items, summary, progress, **kwar
         execution.n_jobs,
         execution.scheduler,
         desc=name.replace("extract_", ""),
+        scheduler_timeout=execution.scheduler_timeout,
         progress=progress,
         **kwargs,
     )

@@ -20,6 +20,7 @@ second waits for the first.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from filelock import FileLock, Timeout
 from ..descriptor.hog import HogParams
 from ..infrastructure.errors import StoreError
 from ..io.atomic import atomic_path
+from ..io.data_files import check_regular
 
 FORMAT = "pyimagesearch-features"
 FORMAT_VERSION = 1
@@ -135,7 +137,7 @@ def existing_groups(
             same = hog.same_as(json.loads(f.attrs.get("hog", "null"))) and json.loads(
                 f.attrs.get("window_dim", "null")
             ) == list(window_dim)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError, RecursionError) as exc:
         log.info("%s: existing file is not a readable store (%s); it will be replaced", path, exc)
         return [], True
     return sorted(found), same
@@ -246,13 +248,18 @@ class FeatureStore:
 
     def __init__(self, path: str | os.PathLike, hog: HogParams, window_dim: tuple[int, int]):
         self.path = Path(path)
-        if not self.path.is_file():
+        if not os.path.lexists(self.path):
             raise StoreError(f"{self.path}: feature store does not exist (run extract_features)")
+        check_regular(self.path, StoreError, "feature store")
         try:
             with h5py.File(self.path, "r") as f:
                 fmt = f.attrs.get("format")
-                stored_hog = json.loads(f.attrs.get("hog", "null"))
-                stored_dim = json.loads(f.attrs.get("window_dim", "null"))
+                stored_hog = self._json_attr(f, "hog")
+                stored_dim = self._json_attr(f, "window_dim")
+                if fmt == FORMAT and hog.same_as(stored_hog) and stored_dim == list(window_dim):
+                    f.visititems(
+                        functools.partial(self._check_group, hog.descriptor_size(window_dim))
+                    )
         except OSError:
             raise StoreError(f"{self.path}: not a readable HDF5 feature store") from None
         if fmt != FORMAT:
@@ -263,6 +270,46 @@ class FeatureStore:
                 f"({stored_hog}, window {stored_dim}) than the config's "
                 f"({hog.to_dict()}, window {list(window_dim)}); re-run extract_features"
             )
+
+    def _json_attr(self, f: h5py.File, name: str) -> object:
+        """A JSON attribute of the store's root (None when absent)."""
+        text = f.attrs.get(name)
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except (ValueError, TypeError, RecursionError):
+            raise StoreError(
+                f"{self.path}: attribute '{name}' is not JSON (damaged store?)"
+            ) from None
+
+    def _check_group(self, width: int, name: str, obj: object) -> None:
+        """A group holding ``features`` holds columns only: ``features`` 2-D numbers of the
+        descriptor's ``width``, every other column one entry per feature row."""
+        if not isinstance(obj, h5py.Group) or "features" not in obj:
+            return
+        where = f"{self.path}: group '{name}'"
+        features = obj.get("features")
+        if not isinstance(features, h5py.Dataset):
+            raise StoreError(f"{where}: 'features' is not a column (damaged store?)")
+        if features.ndim != 2 or features.dtype.kind not in "fiu":
+            raise StoreError(
+                f"{where}: 'features' must be a 2-D array of numbers, got shape "
+                f"{features.shape} of {features.dtype}"
+            )
+        if features.shape[1] != width:
+            raise StoreError(
+                f"{where}: 'features' has {features.shape[1]} values per row, the config's "
+                f"descriptor {width}; re-run extract_features"
+            )
+        for key, column in obj.items():
+            if not isinstance(column, h5py.Dataset):
+                raise StoreError(f"{where}: '{key}' is not a column (damaged store?)")
+            if column.shape[:1] != features.shape[:1]:
+                raise StoreError(
+                    f"{where}: column '{key}' has {column.shape[:1] or 'no'} rows, "
+                    f"'features' {features.shape[0]}"
+                )
 
     def groups(self) -> list[str]:
         """Names of the groups that hold features."""
@@ -334,8 +381,8 @@ class FeatureStore:
         """What the store was extracted from (``None`` for a store written before it was
         recorded)."""
         with h5py.File(self.path, "r") as f:
-            text = f.attrs.get("provenance")
-        return json.loads(text) if text is not None else None
+            found = self._json_attr(f, "provenance")
+        return found if isinstance(found, dict) else None
 
     def attrs(self, name: str) -> dict:
         with h5py.File(self.path, "r") as f:

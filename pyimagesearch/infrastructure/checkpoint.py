@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..io.atomic import atomic_path
-from .parallel import map_images
+from .parallel import DEFAULT_SCHEDULER_TIMEOUT, map_images
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ def checkpointed_map(
     desc: str | None = None,
     progress: bool = True,
     reduce_chunk: Callable[[list[Any]], list[Any]] | None = None,
+    scheduler_timeout: float = DEFAULT_SCHEDULER_TIMEOUT,
     **kwargs: Any,
 ) -> list[int]:
     """Map ``func`` over the items of the batches not yet saved; save each batch as
@@ -112,6 +113,7 @@ def checkpointed_map(
         desc=desc,
         progress=progress,
         reduce_chunk=reduce_chunk,
+        scheduler_timeout=scheduler_timeout,
         **kwargs,
     )
     with contextlib.closing(results):  # stop the workers now, even on an error

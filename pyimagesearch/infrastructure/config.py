@@ -17,6 +17,7 @@ import json5
 import jsonschema
 
 from ..descriptor.params import BLOCK_NORMS, DESCRIPTORS, ORIENTATIONS
+from ..io.data_files import parse_json, read_text
 from ..sources.annotations import READERS
 from .errors import ConfigError, did_you_mean
 
@@ -323,6 +324,14 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
         ),
         None,
     ),
+    "scheduler_timeout": (
+        _doc(
+            {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+            "seconds to wait for the Dask scheduler (`--scheduler`) to answer, and for it "
+            "to have a worker, before giving up with a message",
+        ),
+        10.0,
+    ),
     "max_image_pixels": (
         _doc(_POS_INT, "larger images are refused with a message instead of exhausting memory"),
         40_000_000,
@@ -545,12 +554,10 @@ class Config(Mapping):
 def load_config(path: str | os.PathLike) -> Config:
     """Read a JSON-with-comments config, validate it, fill defaults and resolve paths."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ConfigError(f"{path}: config file does not exist")
-    try:
-        raw = json5.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not valid JSON (comments allowed): {exc}") from None
+    text = read_text(path, ConfigError, "config")
+    raw = parse_json(text, path, ConfigError, "config", json5.loads)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a JSON object")
     return config_from_dict(raw, path)
@@ -590,6 +597,7 @@ def _build(raw: dict[str, Any], path: Path | None, resolve: bool) -> Config:
     _check_consistency(values, where)
     if resolve:
         values = _resolve_paths(values)
+        _check_outputs_apart(values, path, where)
     if values["object_name"] is None:
         values["object_name"] = object_name_from(values["image_dataset"])
     return Config(values, path)
@@ -702,6 +710,22 @@ def _resolve_paths(values: dict[str, Any]) -> dict[str, Any]:
     for key in _PATH_KEYS + _OUTPUT_KEYS:
         values[key] = values[key].replace("{datasets_root}", root)
     return values
+
+
+def _check_outputs_apart(values: dict[str, Any], path: Path | None, where: str) -> None:
+    """Refuse outputs that would replace or sit among the inputs: the config file itself,
+    an input file, or a path inside an input folder (a store written over an image, a
+    model over the config, plots among the images the next run lists)."""
+    from ..io.remote import is_url
+    from ..io.safe_paths import among_inputs
+
+    inputs = {f"the input '{k}'": values[k] for k in _PATH_KEYS if not is_url(values[k])}
+    if path is not None:
+        inputs["the config file"] = str(path)
+    for key in _OUTPUT_KEYS:
+        reason = among_inputs(values[key], inputs)
+        if reason:
+            raise ConfigError(f"{where}: key '{key}': {reason}")
 
 
 def object_name_from(image_dataset: str) -> str:

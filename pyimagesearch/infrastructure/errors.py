@@ -35,6 +35,10 @@ class UnsafePathError(PyImageSearchError, ValueError):
     """A name or path from a data file would leave the folder it must stay in."""
 
 
+class SchedulerError(PyImageSearchError):
+    """The Dask scheduler named by ``--scheduler`` does not answer, or has no worker."""
+
+
 class OutputError(PyImageSearchError, OSError):
     """An output file cannot be written (full disk, read-only folder, a file in the way)."""
 

@@ -90,6 +90,7 @@ class ExecutionOptions:
 
     n_jobs: int
     scheduler: str | None
+    scheduler_timeout: float
     max_image_pixels: int
     checkpoint_every: int
 
@@ -98,6 +99,7 @@ class ExecutionOptions:
         return cls(
             n_jobs=conf["n_jobs"],
             scheduler=conf["scheduler"],
+            scheduler_timeout=conf["scheduler_timeout"],
             max_image_pixels=conf["max_image_pixels"],
             checkpoint_every=conf["checkpoint_every"],
         )

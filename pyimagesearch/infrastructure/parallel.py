@@ -6,10 +6,13 @@ return results; the parent process alone writes files.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,7 +20,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from .errors import SchedulerError
+
 log = logging.getLogger(__name__)
+
+#: Seconds to wait for a Dask scheduler to answer, and to have a worker (``scheduler_timeout``).
+DEFAULT_SCHEDULER_TIMEOUT = 10.0
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -38,6 +46,7 @@ def map_images(
     progress: bool = True,
     chunk: int = 8,
     reduce_chunk: Callable[[list], list] | None = None,
+    scheduler_timeout: float = DEFAULT_SCHEDULER_TIMEOUT,
     **kwargs: Any,
 ) -> Iterator[Any]:
     """Yield ``func(item, **kwargs)`` for every item, in order.
@@ -47,16 +56,20 @@ def map_images(
 
     ``n_jobs`` worker processes (joblib/loky, -1 = all cores; 1 = in this process), or
     the Dask cluster at ``scheduler`` (``tcp://host:port``) through joblib's dask
-    backend. Items are sent in chunks of ``chunk`` to amortise scheduling. Dask
-    unpickles what the scheduler sends: the address comes only from ``--scheduler`` or
-    ``$PYIMAGESEARCH_SCHEDULER``, never from a config file (see ``config.py``).
+    backend; connecting gives up after ``scheduler_timeout`` seconds (see
+    :func:`connect_scheduler`). Items are sent in chunks of ``chunk`` to amortise
+    scheduling. Dask unpickles what the scheduler sends: the address comes only from
+    ``--scheduler`` or ``$PYIMAGESEARCH_SCHEDULER``, never from a config file (see
+    ``config.py``).
 
     Ctrl-C is deferred to the next result (see :class:`_DeferredInterrupt`); callers
     that stop early should ``close()`` the generator so the workers stop at once.
     """
     items = list(items)
     bar = _Bar(total=len(items), desc=desc, unit="img", disable=not progress, leave=False)
-    batches = _map_batches(func, items, n_jobs, scheduler, chunk, kwargs, reduce_chunk)
+    batches = _map_batches(
+        func, items, n_jobs, scheduler, chunk, kwargs, reduce_chunk, scheduler_timeout
+    )
     with _DeferredInterrupt() as interrupt:
         try:
             for batch in batches:
@@ -113,7 +126,9 @@ class _Bar(tqdm):
     monitor_interval = 0
 
 
-def _map_batches(func, items, n_jobs, scheduler, chunk, kwargs, reduce=None) -> Iterable[list]:
+def _map_batches(
+    func, items, n_jobs, scheduler, chunk, kwargs, reduce=None, timeout=None
+) -> Iterable[list]:
     if scheduler is not None:  # remote tasks cost milliseconds each: make fewer, larger ones
         chunk = max(chunk, -(-len(items) // 64))
     chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
@@ -126,7 +141,7 @@ def _map_batches(func, items, n_jobs, scheduler, chunk, kwargs, reduce=None) -> 
     import joblib
 
     if scheduler is not None:
-        yield from _dask_batches(func, chunks, scheduler, kwargs, reduce)
+        yield from _dask_batches(func, chunks, scheduler, kwargs, reduce, timeout)
         return
     if _can_fork():
         yield from _forked_batches(func, chunks, jobs, kwargs, reduce)
@@ -216,7 +231,46 @@ def _workers_ignore_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _dask_batches(func, chunks, scheduler, kwargs, reduce=None) -> Iterable[list]:
+def _dask_batches(func, chunks, scheduler, kwargs, reduce=None, timeout=None) -> Iterable[list]:
+    import joblib
+
+    with connect_scheduler(scheduler, timeout or DEFAULT_SCHEDULER_TIMEOUT) as client:
+        log.info("running on Dask cluster %s", scheduler)
+        with joblib.parallel_config(backend="dask", client=client):
+            parallel = joblib.Parallel(return_as="generator", batch_size=1)
+            yield from parallel(
+                joblib.delayed(_run_chunk)(func, part, kwargs, reduce) for part in chunks
+            )
+
+
+def connect_scheduler(address: str, timeout: float = DEFAULT_SCHEDULER_TIMEOUT) -> Any:
+    """A ``dask.distributed.Client`` of the scheduler at ``address`` that has a worker.
+
+    Every step is bounded by ``timeout`` seconds: Dask's own connect gives up on a port
+    where nothing listens, but waits forever for the handshake of one that accepts and
+    never answers, and a scheduler without workers would hold the tasks forever. So the
+    handshake is tried first on a connection of our own, with a deadline, then the
+    client connects and waits (bounded) for a worker. Raises :class:`SchedulerError`,
+    one line naming the address and what to check.
+    """
+    client_class = _dask_client_class()
+    _handshake(address, timeout)
+    try:
+        client = client_class(address, timeout=timeout, set_as_default=False)
+    except Exception as exc:  # OSError, TimeoutError, a refused handshake
+        raise SchedulerError(_unreachable(address, timeout, _reason(exc))) from None
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except Exception:  # distributed's WorkerStartTimeoutError (a TimeoutError)
+        client.close()
+        raise SchedulerError(
+            f"the Dask scheduler at {address} answers but has no worker after {timeout:g} s: "
+            f"start workers with `dask worker {address}`, or raise --scheduler-timeout"
+        ) from None
+    return client
+
+
+def _dask_client_class() -> Any:
     try:
         from dask.distributed import Client
     except ImportError:
@@ -226,15 +280,50 @@ def _dask_batches(func, chunks, scheduler, kwargs, reduce=None) -> Iterable[list
             "a Dask scheduler was given but dask.distributed is not installed "
             "(pip install 'pyimagesearch[distributed]')"
         ) from None
-    import joblib
+    return Client
 
-    with Client(scheduler) as client:
-        log.info("running on Dask cluster %s", scheduler)
-        with joblib.parallel_config(backend="dask", client=client):
-            parallel = joblib.Parallel(return_as="generator", batch_size=1)
-            yield from parallel(
-                joblib.delayed(_run_chunk)(func, part, kwargs, reduce) for part in chunks
-            )
+
+def _handshake(address: str, timeout: float) -> None:
+    """Open a connection to ``address`` and exchange Dask's handshake within ``timeout``."""
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def greet() -> None:
+        args = Security().get_connection_args("client")
+        comm = await asyncio.wait_for(connect(address, timeout=timeout, **args), timeout)
+        await comm.close()
+
+    # a thread of its own: the caller may already run an event loop (a notebook)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            pool.submit(asyncio.run, greet()).result()
+        except Exception as exc:
+            raise SchedulerError(_unreachable(address, timeout, _reason(exc))) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words (Dask words every failure as a timeout)."""
+    chain, cause = [], exc
+    while cause is not None and len(chain) < 10:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection refused: nothing listens there"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return "unknown host"
+    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__ or "Timed out" in str(exc):
+        return "no answer"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+def _unreachable(address: str, timeout: float, reason: str) -> str:
+    return (
+        f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason}): "
+        "check that `dask scheduler` runs there and that the address and port "
+        "(--scheduler or $PYIMAGESEARCH_SCHEDULER) are right and reachable from this "
+        "machine; --scheduler-timeout waits longer"
+    )
 
 
 def _run_chunk(func, part, kwargs, reduce=None) -> list:

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Config keys left out of the record: where a Dask scheduler runs says nothing about
-#: the result (and comes from the environment, not the config file).
-UNRECORDED_KEYS = ("scheduler",)
+#: Config keys left out of the record: where a Dask scheduler runs, and how long to wait
+#: for it, say nothing about the result (the address comes from the environment).
+UNRECORDED_KEYS = ("scheduler", "scheduler_timeout")
 
 #: Distributions whose versions are recorded (the first installed name of each entry).
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -205,6 +205,8 @@ def recorded(path: str | os.PathLike) -> dict[str, Any] | None:
 
 def _read_record(path: Path) -> tuple[bool, dict[str, Any] | None]:
     """``(whether path is a store or model file, the provenance it records)``."""
+    if not path.is_file():  # a FIFO or a folder is neither (and must not be opened)
+        return False, None
     try:
         import h5py
 
@@ -217,7 +219,7 @@ def _read_record(path: Path) -> tuple[bool, dict[str, Any] | None]:
             doc = json.loads(path.read_text(encoding="utf-8"))
             is_ours = isinstance(doc, dict) and "format" in doc
             found = doc.get("metadata", {}).get("provenance") if is_ours else None
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
         return False, None
     return is_ours, found if isinstance(found, Mapping) else None
 
@@ -240,7 +242,8 @@ def check_owner(path: str | os.PathLike, conf: Config, what: str, overwrite: boo
         if is_ours:
             log.warning("%s records no config (written by an older version): replacing it", path)
         return False  # not a store or model: the writer says what it does with it
-    theirs = found.get("config") or {}
+    theirs = found.get("config")
+    theirs = theirs if isinstance(theirs, Mapping) else {}  # a damaged record: not theirs
     ours = config_fingerprint(conf)
     if (
         not theirs.get("path")

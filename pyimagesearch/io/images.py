@@ -3,10 +3,18 @@
 Real folders hold junk (``Thumbs.db``), truncated downloads and odd formats
 (16-bit, RGBA). Every failure becomes an :class:`ImageReadError` naming the file,
 so callers can skip and report instead of crashing.
+
+One reading policy for every path an image takes (local file, URL, object storage,
+the fetchers' downloads all end in :func:`read_image`): a file is used when the
+decoder yields a complete picture of the size its header states; bytes after the end
+of the picture (metadata a camera or an editor appended) are allowed and logged at
+debug level; a file whose data stop before the end is refused as truncated
+(:mod:`.image_end`).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -21,6 +29,8 @@ import cv2
 import numpy as np
 
 from ..infrastructure.errors import ImageReadError
+from .data_files import read_bytes
+from .image_end import check_complete
 
 if TYPE_CHECKING:
     from .remote import RemoteOptions
@@ -106,6 +116,7 @@ def read_image(
 
     A URL (``http(s)://``, ``s3://``, ...) is fetched in memory with ``remote``'s
     retries and timeouts (:mod:`.remote`) and must also pass the placeholder check.
+    The bytes are checked by the policy of the module docstring, whatever their origin.
     """
     from .remote import check_placeholder, fetch_bytes, is_url
 
@@ -114,12 +125,16 @@ def read_image(
     raw = fetch_bytes(path, remote) if url else _read_regular_file(path)
     if not raw:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
-    data = np.frombuffer(raw, dtype=np.uint8)
-    _check_complete(path, data)
-    _check_size(path, raw, max_pixels)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    width, height = _check_size(path, raw, max_pixels)
+    check_complete(path, raw)
+    image = _decode(raw)
     if image is None or image.size == 0:
         raise ImageReadError(f"{path}: not a decodable image")
+    if image.shape[:2] != (height, width):
+        raise ImageReadError(
+            f"{path}: incomplete image (decoded {image.shape[1]}x{image.shape[0]} pixels, "
+            f"the header states {width}x{height})"
+        )
     if url:
         check_placeholder(path, image, raw)
     return image
@@ -146,37 +161,30 @@ def to_gray_uint8(image: np.ndarray, path: str | os.PathLike = "<array>") -> np.
     raise ImageReadError(f"{path}: unsupported image shape {image.shape}")
 
 
-def _check_complete(path: Path | str, data: np.ndarray) -> None:
-    """Refuse JPEG/PNG files cut short (OpenCV would silently grey-fill the rest)."""
-    head = data[:8].tobytes()
-    tail = data[-64:].tobytes().rstrip(b"\x00\r\n ")
-    if head.startswith(b"\xff\xd8") and not tail.endswith(b"\xff\xd9"):
-        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
-    if head.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" not in tail:
-        raise ImageReadError(f"{path}: truncated PNG (no IEND chunk)")
+def _decode(raw: bytes) -> np.ndarray | None:
+    """OpenCV's decode of ``raw`` as stored (any depth and channels, EXIF rotation not
+    applied: the size is the header's), its own log lines silenced: a failure is
+    reported once, by the caller, naming the file."""
+    _quiet_opencv()
+    return cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+@functools.cache
+def _quiet_opencv() -> None:
+    """Keep OpenCV's decoder errors (``[ERROR:0@...] imdecode_ ...``) off stderr."""
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is not None:
+        logging_api.setLogLevel(logging_api.LOG_LEVEL_FATAL)
 
 
 def _read_regular_file(path: Path) -> bytes:
-    """The bytes of ``path``, refusing anything but a regular file.
-
-    The file is opened non-blocking and checked on the open descriptor, so a FIFO or
-    device named ``x.jpg`` (even one swapped in after listing) never blocks the run.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ImageReadError(f"{path}: cannot read file ({exc.strerror})") from None
-    with open(fd, "rb", closefd=True) as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ImageReadError(f"{path}: not a regular file")
-        try:
-            return fh.read()
-        except OSError as exc:
-            raise ImageReadError(f"{path}: cannot read file ({exc.strerror})") from None
+    """The bytes of ``path``; a FIFO or device named like an image never blocks the run."""
+    return read_bytes(path, ImageReadError)
 
 
-def _check_size(path: Path | str, data: bytes, max_pixels: int) -> None:
-    """Refuse images whose header announces more pixels than ``max_pixels``, before decoding.
+def _check_size(path: Path | str, data: bytes, max_pixels: int) -> tuple[int, int]:
+    """The ``(width, height)`` the header states, refused above ``max_pixels`` (before
+    decoding).
 
     Pillow reads only the header here (width and height), for every format it knows;
     a file whose header it cannot read is refused rather than handed to the decoder.
@@ -186,6 +194,7 @@ def _check_size(path: Path | str, data: bytes, max_pixels: int) -> None:
         raise ImageReadError(
             f"{path}: image of {width}x{height} pixels exceeds max_image_pixels={max_pixels}"
         )
+    return width, height
 
 
 def header_size(path: str | os.PathLike, remote: RemoteOptions | None = None) -> tuple[int, int]:
@@ -207,8 +216,10 @@ def _header_size(path: str | os.PathLike, data: bytes) -> tuple[int, int]:
     except Image.DecompressionBombError:  # Pillow's own limit: read the header without it
         return _probe_size(data, unlimited=True)
     except UnidentifiedImageError:
+        check_complete(path, data)  # a header cut short is reported as truncated
         raise ImageReadError(f"{path}: not a decodable image (unknown format)") from None
     except Exception as exc:  # a header Pillow cannot parse: refuse, never decode blindly
+        check_complete(path, data)
         raise ImageReadError(
             f"{path}: not a decodable image (unreadable header: {type(exc).__name__})"
         ) from None
@@ -223,6 +234,7 @@ def _probe_size(data: bytes, unlimited: bool = False) -> tuple[int, int]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", module="PIL")  # a damaged header: we say it once
         if not unlimited:
             with Image.open(io.BytesIO(data)) as probe:
                 return probe.size

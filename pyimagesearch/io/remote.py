@@ -14,13 +14,15 @@ A fetched image also passes the fetch commands' placeholder check
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
+import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,43 @@ class RemoteOptions:
             int(conf["remote_retries"]),
             cache_dir=conf["remote_cache_dir"],
         )
+
+
+#: A body must arrive within this many read timeouts: the read timeout bounds each wait
+#: for a byte, not a server that sends one byte just before every timeout.
+BODY_TIMEOUTS = 4
+
+
+def too_slow(read_timeout: float) -> str:
+    """Why a body was cut: it took longer than :data:`BODY_TIMEOUTS` read timeouts."""
+    limit = BODY_TIMEOUTS * read_timeout
+    return f"the body took longer than {limit:g} s ({BODY_TIMEOUTS} read timeouts): too slow"
+
+
+@contextlib.contextmanager
+def body_deadline(response: Any, read_timeout: float) -> Iterator[threading.Event]:
+    """While the body of ``response`` (a streamed ``requests`` response) is read, cut its
+    connection once :data:`BODY_TIMEOUTS` read timeouts have passed; yields the event
+    that says it was cut (the read then fails: say :func:`too_slow` instead)."""
+    fired = threading.Event()
+
+    def cut() -> None:
+        fired.set()
+        connection = getattr(response.raw, "connection", None) or getattr(
+            response.raw, "_connection", None
+        )
+        sock = getattr(connection, "sock", None)
+        if sock is not None:  # shutdown wakes a blocked recv; close would not
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(BODY_TIMEOUTS * read_timeout, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
 
 
 def fetch_bytes(url: str, options: RemoteOptions | None = None) -> bytes:
@@ -180,11 +219,18 @@ def _http_bytes(url: str, options: RemoteOptions) -> bytes:
             if resp.status_code >= 400:
                 raise RemoteReadError(f"{url}: HTTP {resp.status_code} {resp.reason or ''}".strip())
             chunks, size = [], 0
-            for chunk in resp.iter_content(_CHUNK):
-                size += len(chunk)
-                if size > options.max_bytes:
-                    raise RemoteReadError(f"{url}: larger than {options.max_bytes} bytes")
-                chunks.append(chunk)
+            with body_deadline(resp, options.timeout) as cut:
+                try:
+                    for chunk in resp.iter_content(_CHUNK):
+                        size += len(chunk)
+                        if size > options.max_bytes:
+                            raise RemoteReadError(f"{url}: larger than {options.max_bytes} bytes")
+                        chunks.append(chunk)
+                except requests.RequestException:
+                    if not cut.is_set():
+                        raise
+                if cut.is_set():
+                    raise RemoteReadError(f"{url}: {too_slow(options.timeout)}")
     except requests.RequestException as exc:
         raise RemoteReadError(f"{url}: {_http_failure(exc, options)}") from None
     return b"".join(chunks)
@@ -207,21 +253,37 @@ def _fsspec_bytes(url: str, options: RemoteOptions) -> bytes:
     fs, path = filesystem(url, options)
     for attempt in range(options.retries + 1):
         try:  # one ranged GET: never more than max_bytes + 1 bytes in memory
-            data = fs.cat_file(path, start=0, end=options.max_bytes + 1)
+            data = _cat_bounded(fs, path, options)
         except FileNotFoundError:
             raise RemoteReadError(f"{url}: no such object") from None
         except PermissionError as exc:
             raise RemoteReadError(f"{url}: access denied ({_short(exc)})") from None
         except Exception as exc:  # network, throttling, server errors: retried
             if attempt == options.retries:
-                raise RemoteReadError(f"{url}: {_short(exc)}") from None
-            log.debug("%s: %s; retrying", url, _short(exc))
+                raise RemoteReadError(f"{url}: {failure_text(exc, options)}") from None
+            log.debug("%s: %s; retrying", url, failure_text(exc, options))
             time.sleep(options.backoff * 2**attempt)
             continue
         if len(data) > options.max_bytes:
             raise RemoteReadError(f"{url}: larger than {options.max_bytes} bytes")
         return data
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _cat_bounded(fs: Any, path: str, options: RemoteOptions) -> bytes:
+    """``fs.cat_file`` of at most ``max_bytes + 1`` bytes, given up (``TimeoutError``) after
+    a connect and :data:`BODY_TIMEOUTS` read timeouts: the timeouts of the object store's
+    client bound each wait, not a server that trickles its answer."""
+    end = options.max_bytes + 1
+    if not getattr(fs, "async_impl", False):
+        return fs.cat_file(path, start=0, end=end)
+    from fsspec.asyn import sync
+
+    limit = (BODY_TIMEOUTS + 1) * options.timeout
+    try:
+        return sync(fs.loop, fs._cat_file, path, start=0, end=end, timeout=limit)
+    except TimeoutError:  # fsspec's FSTimeoutError too
+        raise TimeoutError(f"no complete answer within {limit:g} s: too slow") from None
 
 
 def filesystem(url: str, options: RemoteOptions | None = None) -> tuple[Any, str]:
@@ -233,15 +295,51 @@ def filesystem(url: str, options: RemoteOptions | None = None) -> tuple[Any, str
             f"{url}: reading URLs needs fsspec (pip install 'pyimagesearch[remote]')"
         ) from None
     options = options or RemoteOptions()
-    kwargs = dict(options.storage_options)
-    kwargs.pop("headers", None)
-    if url.startswith(("s3://", "s3a://")):
-        config = {"connect_timeout": options.timeout, "read_timeout": options.timeout}
-        kwargs["config_kwargs"] = {**config, **kwargs.get("config_kwargs", {})}
+    kwargs = _bounded_options(url, options)
     try:
-        return fsspec.core.url_to_fs(url, **kwargs)
-    except (ImportError, ValueError) as exc:
+        fs, path = fsspec.core.url_to_fs(url, **kwargs)
+    except (ImportError, ValueError, TypeError) as exc:
         raise RemoteReadError(f"{url}: {_short(exc)}") from None
+    if url.startswith(("s3://", "s3a://")):
+        fs.retries = 1  # s3fs's own retry loop (5 by default): ours is in _fsspec_bytes
+    return fs, path
+
+
+def failure_text(exc: BaseException, options: RemoteOptions) -> str:
+    """One line for a failed fsspec call: a timeout named with its limit."""
+    if isinstance(exc, TimeoutError) and str(exc):
+        return _short(exc)
+    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+        return f"timed out after {options.timeout:g} s"
+    return _short(exc)
+
+
+def _bounded_options(url: str, options: RemoteOptions) -> dict[str, Any]:
+    """fsspec options for ``url`` whose every wait is bounded by ``options.timeout``.
+
+    S3: botocore's connect and read timeouts, and one attempt per call (neither
+    botocore nor s3fs retrying on its own: :func:`_fsspec_bytes` retries, so a bucket
+    that never answers costs ``retries + 1`` timeouts, not 25). HTTP(S) listings: the
+    socket timeouts of aiohttp (whose default waits five minutes) and only the
+    ``headers`` of ``storage_options`` (the others are S3's keys).
+    """
+    kwargs = dict(options.storage_options)
+    headers = kwargs.pop("headers", None)
+    if url.startswith(("s3://", "s3a://")):
+        config = {
+            "connect_timeout": options.timeout,
+            "read_timeout": options.timeout,
+            "retries": {"total_max_attempts": 1, "mode": "standard"},
+        }
+        kwargs["config_kwargs"] = {**config, **kwargs.get("config_kwargs", {})}
+    elif url.startswith(("http://", "https://")):
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(sock_connect=options.timeout, sock_read=options.timeout)
+        kwargs = {"client_kwargs": {"timeout": timeout}}
+        if headers:
+            kwargs["headers"] = dict(headers)
+    return kwargs
 
 
 def _short(exc: BaseException) -> str:

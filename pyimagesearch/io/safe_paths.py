@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..infrastructure.errors import UnsafePathError
@@ -58,9 +59,17 @@ def check_relative(name: object, *, what: str) -> str:
 
 
 def is_inside(path: str | os.PathLike, base: str | os.PathLike) -> bool:
-    """True when ``path`` (symlinks resolved) is ``base`` or lies under it."""
-    resolved, root = Path(path).resolve(), Path(base).resolve()
+    """True when ``path`` (symlinks resolved) is ``base`` or lies under it; a path that
+    cannot be resolved (a symlink loop) is an :class:`UnsafePathError` naming it."""
+    resolved, root = _resolved(path), _resolved(base)
     return resolved == root or root in resolved.parents
+
+
+def _resolved(path: str | os.PathLike) -> Path:
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise UnsafePathError(f"{path}: cannot resolve the path ({exc})") from None
 
 
 def safe_child(base: str | os.PathLike, name: object, *, what: str) -> Path:
@@ -90,3 +99,27 @@ def safe_file_name(name: object, *, what: str) -> str:
     if _SEPARATORS.search(name) or name in (".", ".."):  # type: ignore[arg-type]
         raise _refuse(what, name, "a file name may not hold a folder part")
     return name  # type: ignore[return-value]
+
+
+def among_inputs(path: str | os.PathLike, inputs: Mapping[str, str | os.PathLike]) -> str | None:
+    """Why writing ``path`` would touch an input (``inputs``: a description -> a file or
+    folder): it is one of them, or lies inside an input folder; None when it does not."""
+    out = _absolute(path)
+    for name, value in inputs.items():
+        inp = _absolute(value)
+        if out == inp:
+            return f"{path} is {name}; outputs must not replace inputs (choose another path)"
+        if inp in out.parents:
+            return (
+                f"{path} lies inside {name} ({value}); outputs must not be written among "
+                "the inputs (choose another path)"
+            )
+    return None
+
+
+def _absolute(value: str | os.PathLike) -> Path:
+    """``value`` as an absolute path, symlinks resolved where they can be."""
+    try:
+        return Path(value).resolve()
+    except (RuntimeError, OSError, ValueError):  # a symlink loop, a NUL byte
+        return Path(os.path.abspath(value))

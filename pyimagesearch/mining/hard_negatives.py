@@ -285,6 +285,7 @@ def _mine_batches(options: Options, checkpoint, images, model, round_index, prog
         execution.n_jobs,
         execution.scheduler,
         desc=f"mining round {round_index}",
+        scheduler_timeout=execution.scheduler_timeout,
         progress=progress,
         model=model,
         options=options.mining,

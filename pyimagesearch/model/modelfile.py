@@ -18,6 +18,7 @@ import numpy as np
 from ..descriptor.hog import HogParams
 from ..infrastructure.errors import ModelError
 from ..io.atomic import write_text_atomic
+from ..io.data_files import read_bytes
 from .box_regression import BoxRegressor
 from .bundle import ClassBundle
 from .linear import LinearModel
@@ -98,11 +99,14 @@ def load_model(path: str | os.PathLike) -> LinearModel | Mixture | ClassBundle:
     """Read a model file (one linear model, a mixture of them, or a bundle of classes);
     raise :class:`ModelError` naming the file if it is not a model."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ModelError(f"{path}: model file does not exist (train a model first)")
+    data = read_bytes(path, ModelError, "model file")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ModelError(f"{path}: not a model file (JSON nested too deeply)") from None
+    except ValueError:  # not UTF-8, not JSON
         raise ModelError(f"{path}: not a model file (expected {FORMAT} JSON)") from None
     if isinstance(doc, dict) and doc.get("format") == BUNDLE_FORMAT:
         return _bundle(doc, path)
@@ -130,9 +134,19 @@ def _any_model(doc: object, path: Path) -> LinearModel | Mixture:
         components = doc.get("components")
         if not isinstance(components, list) or not components:
             raise ModelError(f"{path}: malformed model file (a mixture without components)")
-        metadata = doc.get("metadata", {})
-        return Mixture([_model(c, path) for c in components], metadata)
+        return Mixture([_model(c, path) for c in components], _metadata(doc, path))
     return _model(doc, path)
+
+
+def _metadata(doc: dict, path: Path) -> dict:
+    """The ``metadata`` object of a model document ({} when absent)."""
+    metadata = doc.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ModelError(f"{path}: malformed model file ('metadata' must be an object)")
+    for key in ("chosen_settings", "detector"):  # settings the detector runs with
+        if not isinstance(metadata.get(key, {}), dict):
+            raise ModelError(f"{path}: malformed model file ('metadata.{key}' must be an object)")
+    return metadata
 
 
 def _model(doc: object, path: Path) -> LinearModel:
@@ -152,10 +166,12 @@ def _model(doc: object, path: Path) -> LinearModel:
             platt_b=float(_numbers(doc["calibration"]["b"], "calibration b")),
             hog=HogParams.from_dict(doc["hog"]),  # no "descriptor": written before FHOG, HOG
             window_dim=tuple(_whole_numbers(doc["window_dim"], "window_dim")),
-            metadata=doc.get("metadata", {}),
+            metadata=_metadata(doc, path),
             box_regressor=_box_regressor(doc.get("box_regressor")),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
+        raise ModelError(f"{path}: malformed model file (no {exc})") from None
+    except (TypeError, ValueError, AttributeError) as exc:
         raise ModelError(f"{path}: malformed model file ({exc})") from None
     return model
 

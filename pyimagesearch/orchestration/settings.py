@@ -49,7 +49,9 @@ def settled_config(conf: Config) -> Config:
         return conf
     try:
         chosen = json.loads(path.read_text(encoding="utf-8"))["metadata"]["chosen_settings"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        chosen = None
+    if not isinstance(chosen, dict):
         return conf  # no recorded choice (or not a model): the step that reads it says so
     differs = {k: v for k, v in chosen.items() if k in SEARCHED and conf.get(k) != v}
     if differs:

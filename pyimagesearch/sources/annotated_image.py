@@ -39,7 +39,9 @@ class AnnotatedImage:
         return boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
 
     def boxes_inside(self, width: int, height: int) -> np.ndarray:
-        """The boxes clipped to a ``width`` x ``height`` image; boxes left with no area dropped."""
+        """The boxes clipped to a ``width`` x ``height`` image; boxes left with no area
+        dropped, and boxes mostly outside the image (a box for another image, or wrong
+        units) reported as clipped."""
         boxes = clip_boxes(self.boxes, width, height)
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         if not keep.all():
@@ -48,4 +50,17 @@ class AnnotatedImage:
                 self.path,
                 int((~keep).sum()),
             )
+        mostly_out = keep & (_area(boxes) < 0.5 * _area(self.boxes))
+        if mostly_out.any():
+            log.warning(
+                "%s: %d box(es) lie mostly outside the %dx%d image; clipped to it",
+                self.path,
+                int(mostly_out.sum()),
+                width,
+                height,
+            )
         return boxes[keep]
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)

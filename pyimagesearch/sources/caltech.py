@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,12 @@ import numpy as np
 import scipy.io
 
 from ..infrastructure.errors import AnnotationError
+from ..infrastructure.numbers import MAX_PIXEL_COORDINATE, check_ordered, read_number
+from ..io.data_files import read_bytes
 from .annotated_image import AnnotatedImage
+
+#: The columns of ``box_coord``, in the order Caltech-101 stores them.
+COLUMNS = ("y1", "y2", "x1", "x2")
 
 
 def read_caltech_mat(path: str | Path) -> np.ndarray:
@@ -19,8 +25,9 @@ def read_caltech_mat(path: str | Path) -> np.ndarray:
     The stored arrays are ``uint8``/``uint16``: they are cast to float *before* any
     arithmetic, so an offset subtracted later cannot wrap around.
     """
+    data = read_bytes(path, AnnotationError, "MATLAB annotation file")
     try:
-        mat = scipy.io.loadmat(str(path))
+        mat = scipy.io.loadmat(io.BytesIO(data))
     except Exception as exc:
         raise AnnotationError(f"{path}: not a readable MATLAB annotation file ({exc})") from None
     if "box_coord" not in mat:
@@ -46,8 +53,16 @@ def _box_coord(path: str | Path, value: object) -> np.ndarray:
             f"{path}: 'box_coord' must have 4 columns (y1, y2, x1, x2), got shape {raw.shape}"
         )
     coords = raw.astype(np.float64).reshape(-1, 4)
-    if not np.isfinite(coords).all():
-        raise AnnotationError(f"{path}: 'box_coord' holds NaN or infinite values")
+    for r, row in enumerate(coords, start=1):
+        where = f"{path}: 'box_coord' row {r}"
+        y1, y2, x1, x2 = (
+            read_number(
+                v, where, f"column {c} ({name})", -MAX_PIXEL_COORDINATE, MAX_PIXEL_COORDINATE
+            )
+            for c, (name, v) in enumerate(zip(COLUMNS, row), start=1)
+        )
+        check_ordered(y1, y2, where, ("y1", "y2"))
+        check_ordered(x1, x2, where, ("x1", "x2"))
     return coords
 
 

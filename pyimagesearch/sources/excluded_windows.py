@@ -14,11 +14,13 @@ Format (JSON)::
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import jsonschema
+
+from ..infrastructure.errors import ConfigError
+from ..io.data_files import read_json
 
 #: The ``format`` value the report writes and the config expects.
 FORMAT = "pyimagesearch-excluded-windows"
@@ -57,14 +59,9 @@ def read_excluded_windows(path: str | os.PathLike) -> list[dict]:
     Raises ``ValueError`` with a one-line reason (the caller names the config key).
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file does not exist") from None
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON: {exc}") from None
+    if not os.path.lexists(path):
+        raise ValueError(f"{path}: file does not exist")
+    data = read_json(path, ConfigError, "excluded-windows file")  # a ValueError too
     errors = sorted(
         jsonschema.Draft202012Validator(SCHEMA).iter_errors(data),
         key=lambda e: list(e.absolute_path),

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..infrastructure.errors import PyImageSearchError
 from ..io.atomic import write_text_atomic
+from ..io.data_files import read_json
 from ..io.safe_paths import safe_child
 from .annotated_image import AnnotatedImage
 
@@ -62,11 +63,28 @@ def _class_id(image: str, det: Mapping[str, object], ids: int | Mapping[str, int
 
 def image_ids_from_coco(path: str | os.PathLike) -> dict[str, int]:
     """``file_name -> image id`` from a COCO annotation JSON (for ``to_coco_results``)."""
+    data = read_json(path, ExportError, "COCO annotation file")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
         return {img["file_name"]: int(img["id"]) for img in data["images"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ExportError(f"{path}: cannot read image ids ({exc})") from None
+    except (ValueError, KeyError, TypeError, OverflowError, AttributeError) as exc:
+        raise ExportError(f"{path}: cannot read image ids ({exc!r})") from None
+
+
+def check_image_ids(
+    image_ids: Mapping[str, int], images: Sequence[object], source: str | os.PathLike
+) -> None:
+    """Refuse, before any work, images that ``image_ids`` (read from ``source``) lacks."""
+    missing = []
+    for image in images:
+        try:
+            _lookup(image_ids, str(image), "COCO image id")
+        except ExportError:
+            missing.append(str(image))
+    if missing:
+        raise ExportError(
+            f"{source}: no image (file_name) for {len(missing)} of the {len(images)} "
+            f"images to detect in, e.g. {missing[0]}"
+        )
 
 
 def to_coco_results(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,12 +20,20 @@ from pathlib import Path
 import numpy as np
 
 from ..infrastructure.errors import AnnotationError, ImageReadError, UnsafePathError, did_you_mean
+from ..infrastructure.numbers import MAX_PIXEL_COORDINATE, read_box, read_number
+from ..io.data_files import read_bytes, read_text
 from ..io.images import header_size, list_images
+from ..io.remote import RemoteOptions
 from ..io.safe_paths import check_relative, is_inside, safe_child
 from .annotated_image import AnnotatedImage
 from .coco import load_coco, unknown_category
 
 log = logging.getLogger(__name__)
+
+#: The corners of a Pascal VOC ``<bndbox>``, 1-based and inclusive.
+VOC_TAGS = ("xmin", "ymin", "xmax", "ymax")
+#: The columns of a YOLO label line after the class id.
+YOLO_FIELDS = ("cx", "cy", "w", "h")
 
 #: Files that may name the YOLO classes, one per line, looked up next to the labels.
 YOLO_NAME_FILES = ("classes.txt", "obj.names", "classes.names", "names", "names.txt")
@@ -61,18 +70,11 @@ def _log_empty(fmt: str, items: list[AnnotatedImage], cls: str | None) -> None:
 
 
 def _parse_xml(path: Path) -> ET.Element:
+    data = read_bytes(path, AnnotationError, "XML file")
     try:
-        return ET.parse(path).getroot()
-    except (ET.ParseError, OSError) as exc:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
         raise AnnotationError(f"{path}: not a readable XML file ({exc})") from None
-
-
-def _number(path: Path, elem: ET.Element | None, tag: str) -> float:
-    text = elem.findtext(tag) if elem is not None else None
-    try:
-        return float(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise AnnotationError(f"{path}: missing or non-numeric <{tag}> ({text!r})") from None
 
 
 # ---- Pascal VOC -------------------------------------------------------------------
@@ -86,14 +88,15 @@ def parse_voc_xml(path: str | os.PathLike) -> tuple[str, list[tuple[str, np.ndar
         raise AnnotationError(f"{path}: not a Pascal VOC file (root <{root.tag}>)")
     filename = (root.findtext("filename") or "").strip()
     objects = []
-    for obj in root.iter("object"):
+    for k, obj in enumerate(root.iter("object"), start=1):
         name = (obj.findtext("name") or "").strip()
+        where = f"{path}: <object> {k} ('{name}')"
         bnd = obj.find("bndbox")
         if bnd is None:
-            raise AnnotationError(f"{path}: <object> '{name}' has no <bndbox>")
-        xmin, ymin, xmax, ymax = (_number(path, bnd, t) for t in ("xmin", "ymin", "xmax", "ymax"))
-        if xmax < xmin or ymax < ymin:
-            raise AnnotationError(f"{path}: <object> '{name}' has xmax < xmin or ymax < ymin")
+            raise AnnotationError(f"{where}: has no <bndbox>")
+        values = {t: bnd.findtext(t) for t in VOC_TAGS}
+        limit = MAX_PIXEL_COORDINATE
+        xmin, ymin, xmax, ymax = read_box(values, VOC_TAGS, where, -limit, limit, label="<{}>")
         objects.append((name, np.array([xmin - 1, ymin - 1, xmax, ymax], np.float64)))
     return filename, objects
 
@@ -152,15 +155,29 @@ def read_coco_json(path: str | os.PathLike, class_name: str | None) -> dict[str,
                 raise unknown_category("category", class_name, names, path)
         out = {}
         for img_id in sorted(coco.getImgIds()):
-            anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id], catIds=cat_ids, iscrowd=False))
-            rows = [[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)]
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id], catIds=cat_ids))
+            rows = [_coco_box(path, a) for a in anns if not a.get("iscrowd")]
             name = coco.imgs[img_id].get("file_name")
             out[check_relative(name, what=f"{path}: image id {img_id}: file_name")] = _boxes(rows)
-    except UnsafePathError:
+    except (UnsafePathError, AnnotationError):
         raise
     except (ValueError, KeyError, TypeError, AssertionError, UnicodeDecodeError) as exc:
         raise AnnotationError(f"{path}: not a usable COCO annotation file ({exc!r})") from None
     return out
+
+
+def _coco_box(path: str | os.PathLike, ann: dict) -> list[float]:
+    """``[x1, y1, x2, y2]`` of one COCO annotation's ``bbox`` (``[x, y, width, height]``)."""
+    where = f"{path}: annotation id {ann.get('id')}"
+    bbox = ann.get("bbox")
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise AnnotationError(f"{where}: 'bbox' must be [x, y, width, height], got {bbox!r:.60}")
+    names, limit = ("x", "y", "width", "height"), MAX_PIXEL_COORDINATE
+    x, y, w, h = (  # a negative width or height is an inverted box
+        read_number(v, where, f"'bbox'[{i}] ({names[i]})", 0 if i > 1 else -limit, limit)
+        for i, v in enumerate(bbox)
+    )
+    return [x, y, x + w, y + h]
 
 
 def read_coco(conf: Mapping) -> list[AnnotatedImage]:
@@ -197,9 +214,8 @@ def read_yolo_names(label_dir: str | os.PathLike) -> list[str] | None:
         for name in YOLO_NAME_FILES:
             path = folder / name
             if path.is_file():
-                return [
-                    ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()
-                ]
+                text = read_text(path, AnnotationError, "YOLO names file")
+                return [ln.strip() for ln in text.splitlines() if ln.strip()]
     return None
 
 
@@ -207,7 +223,7 @@ def yolo_class_id(label_dir: str | os.PathLike, class_name: str | None) -> int |
     """The integer class of ``annotation_class``: an id as text, or a name in the names file."""
     if class_name is None:
         return None
-    if class_name.strip().isdigit():
+    if re.fullmatch(r"\s*\d+\s*", class_name, re.ASCII):  # not str.isdigit: '²' is a digit
         return int(class_name)
     names = read_yolo_names(label_dir)
     if names is None:
@@ -224,15 +240,17 @@ def yolo_class_id(label_dir: str | os.PathLike, class_name: str | None) -> int |
 
 
 def read_yolo_txt(
-    path: str | os.PathLike, class_id: int | None, width: int, height: int
+    path: str | os.PathLike,
+    class_id: int | None,
+    width: int,
+    height: int,
+    n_classes: int | None = None,
 ) -> np.ndarray:
-    """Boxes of ``class_id`` (all when None) in a YOLO label file, as pixels."""
+    """Boxes of ``class_id`` (all when None) in a YOLO label file, as pixels; with
+    ``n_classes`` (the names file's length) a class id beyond the names is refused."""
     path = Path(path)
     rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AnnotationError(f"{path}: cannot read YOLO label file ({exc})") from None
+    lines = read_text(path, AnnotationError, "YOLO label file").splitlines()
     for number, line in enumerate(lines, start=1):
         parts = line.split()
         if not parts:
@@ -241,14 +259,11 @@ def read_yolo_txt(
             raise AnnotationError(
                 f"{path}:{number}: expected 'class cx cy w h', got {len(parts)} values"
             )
-        try:
-            cls = int(parts[0])
-            cx, cy, w, h = (float(v) for v in parts[1:5])
-        except ValueError:
-            raise AnnotationError(f"{path}:{number}: not numbers: {line.strip()!r}") from None
-        if not all(0.0 <= v <= 1.0 for v in (cx, cy, w, h)):
+        cls, cx, cy, w, h = _yolo_values(f"{path}:{number}", parts[:5])
+        if n_classes is not None and cls >= n_classes:
             raise AnnotationError(
-                f"{path}:{number}: values must be normalised to 0..1 (pixels given?)"
+                f"{path}:{number}: column 1 (class): {cls} is not a class of the names "
+                f"file ({n_classes} names: ids 0 to {n_classes - 1})"
             )
         if class_id is None or cls == class_id:
             rows.append(
@@ -256,6 +271,19 @@ def read_yolo_txt(
                  (cx + w / 2) * width, (cy + h / 2) * height]
             )  # fmt: skip
     return _boxes(rows)
+
+
+def _yolo_values(where: str, parts: list[str]) -> tuple[int, float, float, float, float]:
+    """The class id (a whole number >= 0) and the normalised ``cx cy w h`` of a label line."""
+    cls = read_number(parts[0], where, "column 1 (class)", 0, integer=True)
+    cx, cy, w, h = (
+        read_number(v, where, f"column {i} ({n})", 0.0, 1.0, hint=_NORMALISED)
+        for i, (n, v) in enumerate(zip(YOLO_FIELDS, parts[1:]), start=2)
+    )
+    return int(cls), cx, cy, w, h
+
+
+_NORMALISED = "YOLO values are normalised to 0..1; pixels given?"
 
 
 def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
@@ -269,10 +297,14 @@ def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
         raise AnnotationError(f"{label_dir}: YOLO label folder does not exist")
     cls = conf.get("annotation_class")
     class_id = yolo_class_id(label_dir, cls)
+    names = read_yolo_names(label_dir)
     items = []
     for image in list_images(img_dir):
         rel = image.relative_to(img_dir).with_suffix(".txt")
-        label = next((p for p in (label_dir / rel, label_dir / rel.name) if p.is_file()), None)
+        # a label that is there but not a readable file (a folder, a FIFO, a broken
+        # link) is an error, not a background
+        candidates = (label_dir / rel, label_dir / rel.name)
+        label = next((p for p in candidates if os.path.lexists(p)), None)
         if label is not None and not is_inside(label, label_dir):
             raise AnnotationError(f"{label}: label file refused: it resolves outside {label_dir}")
         if label is None:
@@ -280,7 +312,8 @@ def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
             items.append(AnnotatedImage(image, _empty()))
             continue
         width, height = image_size(image)
-        items.append(AnnotatedImage(image, read_yolo_txt(label, class_id, width, height)))
+        boxes = read_yolo_txt(label, class_id, width, height, len(names) if names else None)
+        items.append(AnnotatedImage(image, boxes))
     _log_empty("yolo-txt", items, cls)
     return items
 
@@ -310,23 +343,25 @@ def read_dlib_xml(
             raise AnnotationError(f"{path}: <image> without a 'file' attribute")
         image = _dlib_image(path, rel, image_dir)
         rows, ignored = [], []
-        for box in node.findall("box"):
+        for j, box in enumerate(node.findall("box"), start=1):
             skip = box.get("ignore", "0").strip() not in ("0", "", "false")
             label = (box.findtext("label") or "").strip()
             if class_name is not None and labelled and label != class_name:
                 continue
-            try:
-                top, left, width, height = (
-                    float(box.get(k))
-                    for k in ("top", "left", "width", "height")  # type: ignore[arg-type]
-                )
-            except (TypeError, ValueError):
-                raise AnnotationError(
-                    f"{path}: box in '{rel}' lacks top/left/width/height"
-                ) from None
+            where = f"{path}: <image file='{rel}'> <box> {j}"
+            top, left, width, height = _dlib_box(where, box)
             (ignored if skip else rows).append([left, top, left + width, top + height])
         items.append(AnnotatedImage(image, _boxes(rows), _boxes(ignored)))
     return items
+
+
+def _dlib_box(where: str, box: ET.Element) -> tuple[float, float, float, float]:
+    """``top, left, width, height`` of an imglab ``<box>``: finite pixels, sizes >= 0."""
+    limit = MAX_PIXEL_COORDINATE
+    low = {"top": -limit, "left": -limit, "width": 0.0, "height": 0.0}
+    top, left, width, height = (read_number(box.get(k), where, f"'{k}'", lo, limit)
+                                for k, lo in low.items())  # fmt: skip
+    return top, left, width, height
 
 
 def _dlib_image(xml: Path, rel: str, image_dir: str | os.PathLike | None) -> Path:
@@ -351,18 +386,20 @@ def read_dlib(conf: Mapping) -> list[AnnotatedImage]:
 
 
 def read_crops_folder(
-    folder: str | os.PathLike, storage_options: Mapping | None = None
+    folder: str | os.PathLike,
+    storage_options: Mapping | None = None,
+    remote: RemoteOptions | None = None,
 ) -> list[AnnotatedImage]:
     """Every image in the folder (recursively) with one box covering the whole image.
 
-    ``folder`` may also be a URL prefix or a URL list (see ``sources/image_lists.py``).
+    ``folder`` may also be a URL prefix or a URL list (see ``sources/image_lists.py``),
+    listed and read with ``remote`` (default: ``storage_options`` and default timeouts).
     """
-    from ..io.remote import RemoteOptions
     from .image_lists import list_image_refs
 
     items = []
-    remote = RemoteOptions(dict(storage_options or {}))
-    for image in list_image_refs(folder, storage_options=storage_options):
+    remote = remote or RemoteOptions(dict(storage_options or {}))
+    for image in list_image_refs(folder, remote=remote):
         width, height = image_size(image, remote)
         items.append(AnnotatedImage(image, _boxes([[0, 0, width, height]])))
     return items
@@ -370,4 +407,5 @@ def read_crops_folder(
 
 def read_crops(conf: Mapping) -> list[AnnotatedImage]:
     """Positive crops in ``image_dataset`` (``image_annotations`` is not used)."""
-    return read_crops_folder(conf["image_dataset"], conf.get("storage_options"))
+    remote = RemoteOptions.from_config(conf) if "remote_timeout" in conf else None
+    return read_crops_folder(conf["image_dataset"], conf.get("storage_options"), remote)

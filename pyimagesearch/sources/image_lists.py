@@ -26,8 +26,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..infrastructure.errors import ConfigError
+from ..infrastructure.numbers import quote
+from ..io.data_files import read_text
 from ..io.images import IMAGE_EXTENSIONS, category_of, list_images
-from ..io.remote import RemoteOptions, RemoteReadError, filesystem, is_url
+from ..io.remote import RemoteOptions, RemoteReadError, failure_text, filesystem, is_url
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ ImageRef = Path | str
 
 #: CSV columns holding image URLs, in order of preference.
 URL_COLUMNS = ("url", "OriginalURL", "coco_url", "image_url")
+#: Longest URL list entry read (longer ones are no path or URL a server or disk accepts).
+MAX_ENTRY = 8192
 #: Local files read as URL lists (anything else that is a file is refused).
 LIST_SUFFIXES = (".txt", ".csv", ".lst", ".urls")
 
@@ -55,14 +59,19 @@ def list_image_refs(
     exclude_categories: Iterable[str] = (),
     exclude_images: Iterable[str] = (),
     storage_options: Mapping[str, Any] | None = None,
+    remote: RemoteOptions | None = None,
 ) -> list[ImageRef]:
-    """The images named by a config value, in a stable order (see the module docstring)."""
+    """The images named by a config value, in a stable order (see the module docstring).
+
+    A URL prefix is listed with ``remote``'s timeout (default: ``RemoteOptions`` with
+    ``storage_options``)."""
     if not is_remote_source(value):
         return list_images(value, exclude_categories, exclude_images)
     if is_url_list(value):
         refs, root = _read_url_list(Path(value)), None
     else:
-        refs, root = _list_prefix(str(value), storage_options), str(value)
+        remote = remote or RemoteOptions(dict(storage_options or {}))
+        refs, root = _list_prefix(str(value), remote), str(value)
     refs = sorted(dict.fromkeys(refs), key=_walk_key)
     return exclude_refs(refs, root, exclude_categories, exclude_images)
 
@@ -139,37 +148,78 @@ def _walk_key(ref: ImageRef) -> tuple:
 
 def _read_url_list(path: Path) -> list[ImageRef]:
     """The URLs (or local paths, relative to the list's folder) of a text or CSV list."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: URL list does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read URL list ({exc})") from None
+    if not os.path.lexists(path):
+        raise ConfigError(f"{path}: URL list does not exist")
+    text = read_text(path, ConfigError, "URL list", encoding="utf-8-sig")
     lines = text.splitlines()
     if path.suffix.lower() == ".csv":
-        rows = csv.DictReader(lines)
-        column = next((c for c in URL_COLUMNS if c in (rows.fieldnames or ())), None)
-        if column is None:
-            raise ConfigError(
-                f"{path}: URL list CSV has no {', '.join(URL_COLUMNS[:-1])} or "
-                f"{URL_COLUMNS[-1]} column (columns: {', '.join(rows.fieldnames or [])})"
-            )
-        entries = [(row.get(column) or "").strip() for row in rows]
+        try:
+            rows = csv.DictReader(lines)
+            column = next((c for c in URL_COLUMNS if c in (rows.fieldnames or ())), None)
+            if column is None:
+                raise ConfigError(
+                    f"{path}: URL list CSV has no {', '.join(URL_COLUMNS[:-1])} or "
+                    f"{URL_COLUMNS[-1]} column (columns: {', '.join(rows.fieldnames or [])})"
+                )
+            entries = [
+                (f"{path}:{rows.line_num}: column '{column}'", (row.get(column) or "").strip())
+                for row in rows
+            ]
+        except csv.Error as exc:
+            raise ConfigError(f"{path}: cannot read URL list CSV ({exc})") from None
     else:
-        entries = [line.strip() for line in lines]
-    entries = [e for e in entries if e and not e.startswith("#")]  # blanks, comments
-    return [entry if is_url(entry) else (path.parent / entry) for entry in entries]
+        entries = [(f"{path}:{n}", line.strip()) for n, line in enumerate(lines, start=1)]
+    entries = [(w, e) for w, e in entries if e and not e.startswith("#")]  # blanks, comments
+    refs, skipped = [], []
+    for where, entry in entries:
+        problem = _entry_problem(entry)
+        if problem:
+            skipped.append(f"{where}: {problem}")
+        else:
+            refs.append(entry if is_url(entry) else (path.parent / entry))
+    _log_skipped(skipped)
+    return refs
 
 
-def _list_prefix(prefix: str, storage_options: Mapping[str, Any] | None) -> list[str]:
+def _entry_problem(entry: str) -> str | None:
+    """Why a URL list entry cannot name an image (None when it can)."""
+    if len(entry) > MAX_ENTRY:
+        return f"{quote(entry)} ({len(entry)} characters) is longer than any path or URL; skipped"
+    if any(ord(c) < 32 for c in entry):
+        return f"{quote(entry)} holds control characters; skipped"
+    if is_url(entry):
+        split = urlsplit(entry)
+        if split.scheme.lower() in ("http", "https") and not split.netloc:
+            return f"{quote(entry)} is a URL without a host; skipped"
+        return None
+    if Path(entry).suffix.lower() not in IMAGE_EXTENSIONS:
+        return (
+            f"{quote(entry)} is neither a URL nor an image file name "
+            f"({', '.join(sorted(IMAGE_EXTENSIONS))}); skipped"
+        )
+    return None
+
+
+def _log_skipped(messages: list[str], shown: int = 5) -> None:
+    """One warning per skipped entry, the first ``shown`` of them, then a count."""
+    for message in messages[:shown]:
+        log.warning("%s", message)
+    if len(messages) > shown:
+        log.warning("... and %d more URL list entries skipped", len(messages) - shown)
+
+
+def _list_prefix(prefix: str, options: RemoteOptions) -> list[str]:
     """The image files below an fsspec URL prefix, as URLs."""
-    fs, root = filesystem(prefix, RemoteOptions(dict(storage_options or {})))
+    fs, root = filesystem(prefix, options)
     try:
+        if prefix.startswith(("http://", "https://")):
+            fs.ls(root, detail=False)  # fsspec's HTTP find() lists nothing, silently, on errors
         found = fs.find(root)
     except FileNotFoundError:
         raise ConfigError(f"{prefix}: no such bucket or prefix") from None
     except Exception as exc:  # network, credentials, listing refused
-        raise RemoteReadError(f"{prefix}: cannot list images ({str(exc)[:200]})") from None
+        reason = failure_text(exc, options)
+        raise RemoteReadError(f"{prefix}: cannot list images ({reason})") from None
     base = root.rstrip("/") + "/"  # found paths below it keep the prefix as written
     urls = [
         prefix.rstrip("/") + "/" + p[len(base) :]

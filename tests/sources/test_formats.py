@@ -104,7 +104,7 @@ def test_voc_errors_name_the_file(tmp_path):
         "<annotation><filename>x.jpg</filename><object><name>car</name><bndbox><xmin>a</xmin>"
         "</bndbox></object></annotation>"
     )
-    with pytest.raises(AnnotationError, match=r"bad.xml: missing or non-numeric <xmin>"):
+    with pytest.raises(AnnotationError, match=r"bad.xml: <object> 1 \('car'\): <xmin>: not a num"):
         read_voc_xml(ann / "bad.xml", "car")
 
 
