@@ -20,10 +20,10 @@ from pyimagesearch.sources.image_lists import list_image_refs
 
 from .hostile_files import closed_port, mini_project, run_command, silent_server, trickling_server
 
-#: Seconds any of these may take with 1-second timeouts and no retries: generous (a
+#: Seconds any of these may take with half-second timeouts and no retries: generous (a
 #: loaded machine), yet far below the minutes an unbounded wait would take.
 BOUND = 60.0
-TIMEOUT = 1.0
+TIMEOUT = 0.5
 
 
 @pytest.fixture(params=["nothing listens", "never answers"])
@@ -196,5 +196,7 @@ def test_a_trickling_download_fails_without_a_partial_file(tmp_path):
         summary = download_files([DownloadTask("a", url, tmp_path / "a.jpg")], options)
     assert time.monotonic() - start < BOUND
     (failed,) = summary.failed
-    assert failed.reason == "the body took longer than 4 s (4 read timeouts): too slow"
+    assert (
+        failed.reason == f"the body took longer than {4 * TIMEOUT:g} s (4 read timeouts): too slow"
+    )
     assert list(tmp_path.iterdir()) == []
