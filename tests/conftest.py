@@ -156,3 +156,15 @@ def mining(model, step: int, scale: float, min_probability: float, **options):
         max_pixels=40_000_000,
     )
     return MiningOptions(window, **{**plain, **options})
+
+
+@pytest.fixture(scope="session")
+def trained_cars():
+    """A car detector trained once per session through the Python API (40 car photos,
+    30 coast scenes, one mining round, no search); tests only read it."""
+    import pyimagesearch
+
+    from .test_api import _cars, _scenes
+
+    images, boxes = _cars(40)
+    return pyimagesearch.train_detector(images, boxes, _scenes(30), search=False, hn_rounds=1)

@@ -36,11 +36,9 @@ def _scenes(n: int) -> list[np.ndarray]:
     return [cv2.imread(str(p)) for p in sorted((SCENES / "MITcoast").glob("*.jpg"))[:n]]
 
 
-@pytest.fixture(scope="module")
-def trained():
-    images, boxes = _cars(40)
-    detector = pyimagesearch.train_detector(images, boxes, _scenes(30), search=False, hn_rounds=1)
-    return detector
+@pytest.fixture
+def trained(trained_cars):
+    return trained_cars
 
 
 # ---- unit: input checks and helpers ----------------------------------------------------

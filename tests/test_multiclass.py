@@ -295,7 +295,7 @@ def test_train_detector_with_labels_learns_each_class_and_scores_each(tmp_path):
     detector = pyimagesearch.train_detector(
         images + down, boxes + down_boxes, _scenes(10),
         labels=[["car"] * len(b) for b in boxes] + [["upside down"] * len(b) for b in down_boxes],
-        search=False, hn_rounds=1, window_dim=[96, 32], n_jobs=1,
+        search=False, hn_rounds=1, hn_mine_annotated=False, window_dim=[96, 32], n_jobs=1,
     )  # fmt: skip
     assert detector.classes == ["car", "upside down"] and detector.shares_pyramid()
     test, test_boxes = _cars(15, start=80)

@@ -206,16 +206,9 @@ def _best_iou(found: list[dict], box) -> float:
     return max((_iou(d["box"], box) for d in found), default=0.0)
 
 
-@pytest.fixture(scope="module")
-def car_detector():
-    import pyimagesearch
-
-    from .test_api import _cars, _scenes
-
-    images, boxes = _cars(40)
-    return pyimagesearch.train_detector(
-        images, boxes, _scenes(30), search=False, hn_rounds=1, window_dim=[96, 32]
-    )
+@pytest.fixture
+def car_detector(trained_cars):
+    return trained_cars  # the session's car detector (tests/conftest.py)
 
 
 @pytest.mark.needs_data
