@@ -62,19 +62,21 @@ def detector_for(
     component was chosen with where ``window`` is the config's)."""
     if not isinstance(model, Mixture):
         return WindowDetector.from_options(model, window)
-    detectors = []
-    for m in model.components:
-        recorded = m.detection_settings()  # each component's chosen pyramid and upsampling
-        detectors.append(
-            WindowDetector(
-                m,
-                window.step,
-                recorded.get("pyramid_scale", window.pyramid_scale),
-                window.min_probability,
-                window.overlap_thresh,
-                window.padding,
-                recorded.get("upsample", window.upsample),
-                window.approximate,
-            )
-        )
+    detectors = [chosen_detector(m, window) for m in model.components]
     return MixtureDetector(detectors, window.overlap_thresh)
+
+
+def chosen_detector(model: LinearModel, window: WindowOptions) -> WindowDetector:
+    """The detector of one linear model with the pyramid step and upsampling it was
+    chosen with (else ``window``'s), the other settings from ``window``."""
+    recorded = model.detection_settings()
+    return WindowDetector(
+        model,
+        window.step,
+        recorded.get("pyramid_scale", window.pyramid_scale),
+        window.min_probability,
+        window.overlap_thresh,
+        window.padding,
+        recorded.get("upsample", window.upsample),
+        window.approximate,
+    )

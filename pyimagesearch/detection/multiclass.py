@@ -22,7 +22,7 @@ import numpy as np
 
 from ..model.mixture import Mixture
 from .detector import Detections, WindowDetector, _concat, _one_blas_thread
-from .mixture import MixtureDetector, detector_for
+from .mixture import MixtureDetector, chosen_detector, detector_for
 from .nms import non_max_suppression
 
 if TYPE_CHECKING:
@@ -164,14 +164,4 @@ def _class_detector(model, window: WindowOptions) -> WindowDetector | MixtureDet
     its model), the config's other settings."""
     if isinstance(model, Mixture):
         return detector_for(model, window)
-    recorded = model.detection_settings()
-    return WindowDetector(
-        model,
-        window.step,
-        recorded.get("pyramid_scale", window.pyramid_scale),
-        window.min_probability,
-        window.overlap_thresh,
-        window.padding,
-        recorded.get("upsample", window.upsample),
-        window.approximate,
-    )
+    return chosen_detector(model, window)
