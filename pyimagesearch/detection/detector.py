@@ -8,7 +8,7 @@ a shifted sum. No per-window Python work.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -204,7 +204,7 @@ class WindowDetector:
     def pyramid_key(self) -> tuple:
         """What the feature pyramid depends on: detectors with equal keys share layers."""
         return (
-            str(astuple(self.model.hog)),
+            self.model.hog,
             tuple(self.model.window_dim),
             self.window_step,
             self.pyramid_scale,

@@ -399,10 +399,12 @@ class _Search:
             }
             per_up = {c: {u: ([], []) for u in grid["upsample"]} for c in models}
             for image in val.images:
-                layers = None
+                shared: dict[tuple, list] = {}  # one pyramid per key (the same for every C)
                 for c, detector in detectors.items():
-                    layers = layers if layers is not None else detector.layers(image)
-                    cand = detector.candidates(image, layers=layers)
+                    key = detector.pyramid_key
+                    if key not in shared:
+                        shared[key] = detector.layers(image)
+                    cand = detector.candidates(image, layers=shared[key])
                     for u in grid["upsample"]:
                         sel = np.flatnonzero(cand.scales >= 2.0**-u * (1 - 1e-9))
                         keep = sel[
