@@ -7,12 +7,16 @@ mining round: every mined window as its own PNG crop at its own aspect, and the
 excluded-windows file (``sources/excluded_windows.py``) that ``distraction_exclude_images``
 accepts, so the next run leaves those images out. No server is needed: images are
 referenced by paths relative to the page, CSS and JavaScript are inline.
+
+A run of several classes renders its ``classes.md`` the same way
+(:func:`write_markdown_page`), as the ``report.html`` beside it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +45,9 @@ CROP_LONG_SIDE = 144
 CROPS_DIR = "windows"
 #: The file "Save ticked" downloads.
 SAVE_NAME = "excluded_windows.json"
+#: The characters ``markdown_escape`` escapes: those that start inline markup or end a
+#: table cell (CommonMark accepts a backslash before any ASCII punctuation).
+_MARKUP = re.compile(r"([\\`*_\[\]<>|&!#~])")
 
 
 def write_html_report(
@@ -57,19 +64,36 @@ def write_html_report(
     reviews the Markdown report was written from, so nothing is computed twice.
     """
     out = Path(out)
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown_text)
     crops = _CropWriter(out, max_pixels, remote)
     review_html = "".join(_round_html(review, crops) for review in reviews)
-    page = _PAGE.format(
-        title=escape(title),
-        css=_CSS,
-        body=body,
-        review=_review_intro(reviews) + review_html,
-        script=_SCRIPT.replace("__FORMAT__", json.dumps(FORMAT))
+    page = page_html(
+        title,
+        markdown_html(markdown_text) + "\n" + _review_intro(reviews) + review_html,
+        _SCRIPT.replace("__FORMAT__", json.dumps(FORMAT))
         .replace("__VERSION__", json.dumps(VERSION))
         .replace("__SAVE_NAME__", json.dumps(SAVE_NAME)),
     )
     return write_text_atomic(out / "report.html", page)
+
+
+def write_markdown_page(path: str | Path, markdown_text: str, title: str) -> Path:
+    """Write ``markdown_text`` rendered as a page of the report's style to ``path``."""
+    return write_text_atomic(path, page_html(title, markdown_html(markdown_text)))
+
+
+def markdown_html(markdown_text: str) -> str:
+    """Markdown as HTML, raw HTML off: every text of the run arrives escaped."""
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown_text)
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` from data as literal Markdown inline text: one line, its markup escaped."""
+    return _MARKUP.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def page_html(title: str, body: str, script: str = "") -> str:
+    """A whole page of the report's style around ``body`` (HTML), ``title`` escaped."""
+    return _PAGE.format(title=escape(title), css=_CSS, body=body, script=script)
 
 
 def _review_intro(reviews: list[Review]) -> str:
@@ -204,7 +228,6 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <main>
 {body}
-{review}
 </main>
 <script>{script}</script>
 </body>
