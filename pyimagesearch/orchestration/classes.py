@@ -12,7 +12,9 @@ horse is no negative of ``horse``. Other classes' objects elsewhere are backgrou
 like any, so a class learns that the others are not it. Every class sees the same
 images in the same order, so all classes share one train/test split. The classes'
 models are then bundled into ``classifier_path`` (``model/bundle.py``), and
-``output_dir/report/classes.md`` lists each class's figures.
+``output_dir/report/classes.md`` lists each class's figures, settings and template, with
+links to its own report; ``output_dir/report/report.html`` is the same page to open in a
+browser.
 
 The class's annotations are staged as a dlib imglab XML (its boxes, the overlapping
 others as ``ignore``) in ``output_dir/<class>/annotations.xml`` (the images are not
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -34,12 +38,34 @@ from ..infrastructure.geometry import overlapping
 from ..io.atomic import write_text_atomic
 from ..model.bundle import ClassBundle
 from ..model.modelfile import load_model, save_model
+from ..report.html import markdown_escape, write_markdown_page
 from ..sources.annotated_image import AnnotatedImage
 from ..sources.annotations import read_annotations
 from ..sources.export import dlib_xml
 from .pipeline import report_dir, run_pipeline
 
 log = logging.getLogger(__name__)
+
+#: The figures of a round's ``history.json`` line a class's row shows.
+ROUND_KEYS = (
+    "round",
+    "average_precision",
+    "precision",
+    "recall",
+    "false_positives_per_image",
+    "min_probability",
+)
+#: The settings a class's row shows: the config's, or those its search chose.
+SETTING_KEYS = ("descriptor", "pixels_per_cell", "window_dim", "C", "pyramid_scale", "upsample")
+#: The figures of the table, in its column order (after the class).
+FIGURE_KEYS = (
+    "average_precision",
+    "average_precision_70",
+    "mean_iou",
+    "precision",
+    "recall",
+    "false_positives_per_image",
+)
 
 
 def class_configs(conf: Config) -> list[tuple[str, Config]]:
@@ -92,13 +118,12 @@ def run_classes(
     overwrite: bool = False,
 ) -> Path:
     """Train and evaluate every class of ``conf["classes"]``, bundle their models into
-    ``classifier_path`` and write ``report/classes.md``; returns the report folder."""
+    ``classifier_path`` and write ``report/classes.md`` and ``report/report.html``;
+    returns the report folder."""
     configs = class_configs(conf)
-    figures = {}
     for name, class_conf in configs:
         log.info("class %r: the one-class pipeline in %s", name, class_conf["output_dir"])
         run_pipeline(class_conf, rounds, progress, drop_mined, overwrite)
-        figures[name] = _last_round(report_dir(class_conf))
     models = [load_model(c["classifier_path"]) for _, c in configs]
     bundle = ClassBundle(
         [name for name, _ in configs],
@@ -107,9 +132,18 @@ def run_classes(
         {"classes_from": str(conf["image_annotations"]), "config": str(conf.path)},
     )
     save_model(bundle, conf["classifier_path"])
+    return write_classes_report(conf, configs)
+
+
+def write_classes_report(conf: Config, configs: list[tuple[str, Config]]) -> Path:
+    """``report/classes.md`` and the same page as ``report/report.html``, from each
+    class's own report; returns the report folder."""
+    figures = {name: class_figures(class_conf) for name, class_conf in configs}
     out = report_dir(conf)
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "classes.md", classes_table(figures, conf))
+    text = classes_table(figures, conf)
+    write_text_atomic(out / "classes.md", text)
+    write_markdown_page(out / "report.html", text, f"Detector report: {len(figures)} classes")
     return out
 
 
@@ -137,41 +171,116 @@ def category_ids(conf: Config) -> list[int]:
     return [by_name[c] for c in classes]
 
 
+def class_figures(class_conf: Config) -> dict:
+    """A class's held-out figures after its last round (``history.json`` and the round's
+    evaluation), the settings its model was trained with and its report folder."""
+    from .settings import settled_config
+
+    report = report_dir(class_conf)
+    last = json.loads((report / "history.json").read_text(encoding="utf-8"))[-1]
+    name = f"evaluation_round_{last['round']:03d}.json"
+    evaluation = json.loads((report / name).read_text(encoding="utf-8"))
+    settled = settled_config(class_conf)
+    return {
+        **{k: last.get(k) for k in ROUND_KEYS},
+        "average_precision_70": evaluation.get("average_precision_70"),
+        "mean_iou": evaluation.get("mean_iou"),
+        "settings": {k: settled[k] for k in SETTING_KEYS},
+        "searched": bool(class_conf["search"]),
+        "report_dir": str(report),
+    }
+
+
 def classes_table(figures: dict[str, dict], conf: Config) -> str:
-    """``report/classes.md``: each class's held-out figures after its last round."""
+    """``report/classes.md``: each class's held-out figures after its last round, then a
+    section per class with its settings, its template and links to its own report."""
     lines = [
-        f"# {len(figures)} classes: {', '.join(figures)}",
+        f"# {len(figures)} classes: {', '.join(markdown_escape(n) for n in figures)}",
         "",
         f"One detector per class, bundled in `{conf['classifier_path']}`; each class's own "
         "report is in `output_dir/<class>/report/`. Another class's object that overlaps one "
         "of a class's is its ignore region (never a positive, never a negative); elsewhere "
-        "the other classes' objects are background.",
+        "the other classes' objects are background. This page is also `report.html`, "
+        "beside it, to open in a browser.",
         "",
-        "| class | AP (IoU 0.5) | precision | recall | false positives / image | rounds |",
-        "|---|---|---|---|---|---|",
+        "| class | AP (IoU 0.5) | AP (IoU 0.7) | mean IoU | precision | recall "
+        "| false positives / image | at p ≥ | window | rounds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *(_row(name, f) for name, f in figures.items()),
+        *_mean_row(figures),
+        "",
+        "Held-out figures of each class's last round: AP at IoU 0.5 and 0.7, the mean IoU of "
+        "the matched detections, and precision, recall and false positives per image for "
+        "the detections at p ≥ the threshold.",
+        "",
     ]
+    here = report_dir(conf)
     for name, f in figures.items():
-        lines.append(
-            f"| {name} | {_num(f.get('average_precision'))} | {_num(f.get('precision'))} "
-            f"| {_num(f.get('recall'))} | {_num(f.get('false_positives_per_image'))} "
-            f"| {f.get('round', '')} |"
-        )
-    aps = [f.get("average_precision") for f in figures.values()]
-    aps = [a for a in aps if isinstance(a, (int, float))]
-    if aps:
-        lines.append(f"| **mean** | {np.mean(aps):.3f} | | | | |")
-    return "\n".join(lines) + "\n"
+        lines += _class_section(name, f, here)
+    return "\n".join(lines)
 
 
-def _last_round(report: Path) -> dict:
-    """The figures of the pipeline's last round (``history.json``)."""
-    history = json.loads((report / "history.json").read_text(encoding="utf-8"))
-    keys = ("round", "average_precision", "precision", "recall", "false_positives_per_image")
-    return {k: history[-1].get(k) for k in keys}
+def _row(name: str, f: dict) -> str:
+    """A class's line of the table."""
+    window = (f.get("settings") or {}).get("window_dim")
+    cells = [
+        markdown_escape(name),
+        *(_num(f.get(k)) for k in FIGURE_KEYS),
+        _value(f.get("min_probability")),
+        _value(window),
+        _value(f.get("round")),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _mean_row(figures: dict[str, dict]) -> list[str]:
+    """The mean of each AP column over the classes (none without any AP)."""
+    means = []
+    for key in ("average_precision", "average_precision_70"):
+        values = [f.get(key) for f in figures.values()]
+        values = [v for v in values if isinstance(v, (int, float))]
+        means.append(f"{np.mean(values):.3f}" if values else "")
+    if not means[0]:
+        return []
+    return [f"| **mean** | {means[0]} | {means[1]} | | | | | | | |"]
+
+
+def _class_section(name: str, f: dict, here: Path) -> list[str]:
+    """A class's heading, its settings, links to its own report and its template."""
+    lines = [f"## {markdown_escape(name)}", ""]
+    settings = f.get("settings")
+    if settings:
+        how = "chosen by its settings search" if f.get("searched") else "the config's values"
+        values = ", ".join(f"{k} {_value(v)}" for k, v in settings.items())
+        lines.append(f"- settings ({how}): {values}")
+    if not f.get("report_dir"):
+        return [*lines, ""]
+    folder = _relative(Path(f["report_dir"]), here)
+    return [
+        *lines,
+        f"- its own report: [report.html]({folder}/report.html) · [report.md]({folder}/report.md)",
+        "",
+        f"![learned template of {markdown_escape(name)}]({folder}/template.png)",
+        "",
+    ]
+
+
+def _relative(target: Path, start: Path) -> str:
+    """``target`` as a link from a page in ``start``: relative, POSIX, percent-encoded."""
+    return quote(Path(os.path.relpath(target, start)).as_posix())
 
 
 def _num(value) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "–"
+
+
+def _value(value) -> str:
+    """A setting or count as Markdown text ("–" when unknown; strings escaped)."""
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        return markdown_escape(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def folder_name(name: str) -> str:
