@@ -1,11 +1,15 @@
 """report.html: opened from disk in a real headless Chromium, suspects ticked and saved,
-and the saved file read back through the config to leave those images out."""
+and the saved file read back through the config to leave those images out; the page of
+several classes, made from the same run's report, read back against ``classes.md``."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import cv2
 import numpy as np
@@ -167,6 +171,120 @@ def test_report_in_browser_tick_save_and_exclude(report, browser, tmp_path):
         len(before.pool) + len(before.evaluation) - len(ticked)
     )
     assert not ticked & {str(p) for p in after.mining(1)}
+
+
+def _two_classes(report, tmp: Path):
+    """The run's output and model as both classes' of a two-class run (no training: the
+    classes' page reads their reports), the raccoon's last-round APs changed so a mix-up
+    of the classes shows; the configs as ``write_classes_report`` takes them."""
+    out, raw = report
+    top = tmp / "out"
+    configs = []
+    for name in ("car", "raccoon"):
+        folder = top / name
+        shutil.copytree(out.parent, folder)
+        shutil.copy(raw["classifier_path"], folder / "model.json")
+        conf = config_from_dict(
+            {**raw, "object_name": name, "output_dir": str(folder),
+             "classifier_path": str(folder / "model.json")}
+        )  # fmt: skip
+        configs.append((name, conf))
+    history_path = top / "raccoon" / "report" / "history.json"
+    history = json.loads(history_path.read_text())
+    history[-1]["average_precision"] /= 2
+    history_path.write_text(json.dumps(history))
+    last = top / "raccoon" / "report" / f"evaluation_round_{history[-1]['round']:03d}.json"
+    last.write_text(json.dumps({**json.loads(last.read_text()), "average_precision_70": 0.25}))
+    bundle = {**raw, "output_dir": str(top), "classifier_path": str(tmp / "bundle.json")}
+    return config_from_dict({**bundle, "classes": ["car", "raccoon"]}), configs
+
+
+class _Page(HTMLParser):
+    """A page's title, headings, table rows (cell texts) and links (href and src)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.title, self.headings, self.rows, self.links = "", [], [], []
+        self._tag, self._cells, self._in_cell = None, [], False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self._tag = tag
+        if tag == "tr":
+            self._cells = []
+        elif tag in ("td", "th"):
+            self._cells.append("")
+            self._in_cell = True
+        self.links += [v for k, v in attrs if k in ("href", "src") and v is not None]
+
+    def handle_endtag(self, tag):
+        if tag == "tr":
+            self.rows.append(self._cells)
+        self._tag = None
+        self._in_cell = self._in_cell and tag not in ("td", "th")
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self._cells[-1] += data
+        elif self._tag == "title":
+            self.title += data
+        elif self._tag == "h2":
+            self.headings.append(data)
+
+
+def _markdown_rows(text: str) -> list[list[str]]:
+    """The cells of a Markdown file's table rows (not the ``|---|`` line)."""
+    rows = [line.strip().strip("|").split("|") for line in text.splitlines()]
+    rows = [[c.strip().replace("**", "") for c in r] for r in rows if len(r) > 1]
+    return [r for r in rows if set(r[0]) != {"-"}]
+
+
+@pytest.mark.needs_data
+@pytest.mark.slow
+def test_the_page_of_several_classes_shows_each_class_as_classes_md(report, tmp_path):
+    from pyimagesearch.orchestration.classes import write_classes_report
+
+    conf, configs = _two_classes(report, tmp_path)
+    folder = write_classes_report(conf, configs)
+    markdown = (folder / "classes.md").read_text()
+    page = _Page((folder / "report.html").read_text())
+    assert page.title == "Detector report: 2 classes"
+    assert page.headings == ["car", "raccoon"]
+    # the table: the same cells as classes.md's, row by row, each class's own figures
+    rows = _markdown_rows(markdown)
+    assert page.rows == rows and len(rows) == 4
+    header, car, raccoon, mean = rows
+    assert header[:4] == ["class", "AP (IoU 0.5)", "AP (IoU 0.7)", "mean IoU"]
+    for row, (name, c) in zip((car, raccoon), configs):
+        report_folder = Path(c["output_dir"]) / "report"
+        last = json.loads((report_folder / "history.json").read_text())[-1]
+        evaluation = json.loads(
+            (report_folder / f"evaluation_round_{last['round']:03d}.json").read_text()
+        )
+        assert row[0] == name
+        assert [float(x) for x in row[1:7]] == pytest.approx(
+            [last["average_precision"], evaluation["average_precision_70"],
+             evaluation["mean_iou"], last["precision"], last["recall"],
+             last["false_positives_per_image"]], abs=5e-4,
+        )  # fmt: skip
+        assert row[7:] == [
+            f"{last['min_probability']:g}", str(c["window_dim"]), str(last["round"])
+        ]  # fmt: skip
+    assert car[1] != raccoon[1] and raccoon[2] == "0.250"
+    assert mean[0] == "mean" and not any(mean[3:])
+    assert float(mean[1]) == pytest.approx((float(car[1]) + float(raccoon[1])) / 2, abs=1e-3)
+    assert float(mean[2]) == pytest.approx((float(car[2]) + 0.25) / 2, abs=1e-3)
+    # every link and picture is relative and leads to a file: each class's template
+    # and its own report.html and report.md (the page's blank icon is inline, data:,)
+    for link in page.links:
+        parts = urlsplit(link)
+        if link == "data:,":
+            continue
+        assert not parts.scheme and not parts.netloc and not link.startswith("/"), link
+        assert (folder / unquote(parts.path)).is_file(), link
+    for name in ("car", "raccoon"):
+        for file in ("template.png", "report.html", "report.md"):
+            assert f"../{name}/report/{file}" in page.links
 
 
 def test_markdown_text_is_escaped(tmp_path):

@@ -211,6 +211,24 @@ def test_an_unknown_class_name_is_refused_with_a_suggestion(tmp_path):
     assert "| car | 0.900 |" in table and "| **mean** | 0.700 |" in table
 
 
+def test_the_classes_page_keeps_names_from_the_annotations_as_text(tmp_path):
+    """A class name with markup or a table bar stays one cell of text, in classes.md and in
+    report.html, and its folder's links are percent-encoded."""
+    from pyimagesearch.orchestration.classes import classes_table, folder_name
+    from pyimagesearch.report.html import markdown_html
+
+    conf = _classes_conf(tmp_path, ["car", "raccoon"])
+    name = "<b>rac</b> | coon"
+    report = Path(conf["output_dir"]) / folder_name(name) / "report"
+    figures = {name: {"average_precision": 0.5, "round": 1, "report_dir": str(report)}}
+    page = markdown_html(classes_table(figures, conf))
+    assert "<b>" not in page
+    assert "<td>&lt;b&gt;rac&lt;/b&gt; | coon</td>" in page
+    assert "<h2>&lt;b&gt;rac&lt;/b&gt; | coon</h2>" in page
+    assert page.count("<td>") == 2 * 10  # the class's row and the mean's, ten cells each
+    assert 'src="../_b_rac__b_%20_%20coon/report/template.png"' in page
+
+
 def test_the_detect_command_names_each_class_in_json_yolo_and_coco(tmp_path):
     import cv2
 
