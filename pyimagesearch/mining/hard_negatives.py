@@ -177,7 +177,8 @@ def mine_annotated(
     object more are never negatives. The test share is never touched.
     """
     split = conf.options.split
-    train, _ = split_train_test(read_annotations(conf), split.train_share, split.seed)
+    items = read_annotations(conf.options.annotations)
+    train, _ = split_train_test(items, split.train_share, split.seed)
     return mine_hard_negatives(
         conf,
         round_index,

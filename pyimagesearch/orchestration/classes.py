@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 def class_configs(conf: Config) -> list[tuple[str, Config]]:
     """Each class's one-class config, its annotations staged (see the module docstring)."""
     classes = list(conf["classes"])
-    per_class = [read_annotations(conf.replace(classes=None, annotation_class=c)) for c in classes]
+    annotations = conf.options.annotations
+    per_class = [read_annotations(replace(annotations, class_name=c)) for c in classes]
     paths = [item.path for item in per_class[0]]
     for name, items in zip(classes, per_class):
         if [item.path for item in items] != paths:
