@@ -67,7 +67,9 @@ from pyimagesearch.detection.nms import non_max_suppression
 from pyimagesearch.evaluation.metrics import summarize_detections
 from pyimagesearch.infrastructure.config import DATASETS_ENV, load_config
 from pyimagesearch.infrastructure.geometry import clip_boxes
+from pyimagesearch.infrastructure.options import AnnotationOptions
 from pyimagesearch.io.atomic import write_text_atomic
+from pyimagesearch.io.remote import RemoteOptions
 from pyimagesearch.sources.annotations import read_annotations, split_train_test
 from pyimagesearch.sources.formats import read_voc
 
@@ -200,7 +202,8 @@ def car_side_items(root: Path, quick: bool) -> tuple[list, list]:
     """conf/cars.json's annotated images, split as the config splits them."""
     os.environ.setdefault(DATASETS_ENV, str(root))
     conf = load_config(ROOT / "conf" / "cars.json")
-    train, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    items = read_annotations(conf.options.annotations)
+    train, test = split_train_test(items, conf["percent_gt_images"], conf["seed"])
     if quick:
         train, test = _subsample(train, QUICK_TRAIN, SEED), _subsample(test, QUICK_TEST, SEED)
     return train, test
@@ -303,11 +306,13 @@ def load_raccoon(root: Path, quick: bool) -> Split:
     """Pascal VOC raccoons, read with the project's reader, split 50/50 by image (seed 42)."""
     folder = root / "raccoon"
     items = read_voc(
-        {
-            "image_annotations": str(folder / "annotations"),
-            "image_dataset": str(folder / "images"),
-            "annotation_class": "raccoon",
-        }
+        AnnotationOptions(
+            format="voc-xml",
+            annotations=str(folder / "annotations"),
+            images=str(folder / "images"),
+            class_name="raccoon",
+            remote=RemoteOptions(),
+        )
     )
     train, test = split_train_test(sorted(items, key=lambda i: str(i.path)), 0.5, SEED)
     if quick:

@@ -93,6 +93,20 @@ def cars_conf_dict(tmp_path: Path, **overrides) -> dict:
     return raw
 
 
+def annotation_options(fmt: str, images, annotations, class_name: str | None = None):
+    """The readers' typed options for files a test wrote (no config needed)."""
+    from pyimagesearch.infrastructure.options import AnnotationOptions
+    from pyimagesearch.io.remote import RemoteOptions
+
+    return AnnotationOptions(
+        format=fmt,
+        annotations=str(annotations),
+        images=str(images),
+        class_name=class_name,
+        remote=RemoteOptions(),
+    )
+
+
 def train_small(tmp: Path, **overrides) -> tuple[Path, dict]:
     """A small store and a weak model (it fires often) from a slice of the real data,
     extracted and trained into ``tmp`` (config ``tmp/conf.json``); returns ``tmp`` and

@@ -310,7 +310,7 @@ def test_percent_gt_images_1_trains_on_all_and_evaluation_says_there_is_no_test_
     from .conftest import cars_conf_dict
 
     conf = config_from_dict(cars_conf_dict(tmp_path, percent_gt_images=1))
-    items = read_annotations(conf)
+    items = read_annotations(conf.options.annotations)
     train, test = split_train_test(items, 1.0, 42)
     assert train == items and test == []
     with pytest.raises(ConfigError, match=r"percent_gt_images': 1 trains on every annotated"):

@@ -97,7 +97,7 @@ def test_pipeline_report_and_history(small_run):
     split = json.loads((out / "split.json").read_text())
     train, test = set(split["annotated"]["train"]), set(split["annotated"]["test"])
     assert train and test and not train & test
-    assert len(train | test) == len(read_annotations(conf))
+    assert len(train | test) == len(read_annotations(conf.options.annotations))
     roles = split["distractions"]
     assert set(mined["source"]) <= set(roles["mining"]["1"]) | train
     assert not set(roles["mining"]["1"]) & set(roles["evaluation"])
@@ -147,7 +147,7 @@ def test_test_model_json_in_image_pixels(small_run, tmp_path):
     from pyimagesearch.sources.annotations import read_annotations, split_train_test
 
     conf = load_config(conf_path)
-    _, test = split_train_test(read_annotations(conf), 0.5, conf["seed"])
+    _, test = split_train_test(read_annotations(conf.options.annotations), 0.5, conf["seed"])
     item = test[0]
     out_json = tmp_path / "d.json"
     result = _run(
@@ -274,7 +274,8 @@ def test_upsample_finds_a_car_smaller_than_the_window(small_run, tmp_path):
     enlarge the image (``--upsample 1``), and its box is the small car's."""
     conf_path, _ = small_run
     conf = load_config(conf_path)
-    _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    items = read_annotations(conf.options.annotations)
+    _, test = split_train_test(items, conf["percent_gt_images"], conf["seed"])
     item = test[0]
     image = cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE)
     gt = item.boxes[0]

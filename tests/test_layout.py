@@ -243,9 +243,6 @@ CONFIG_READERS = {
     "infrastructure/options.py",
     "infrastructure/provenance.py",
 }
-#: Still reading keys: the annotation readers (``sources.annotations.READERS``), which
-#: tests also call with plain dicts. To move to typed options like the steps above them.
-NOT_YET_TYPED = {"sources/annotations.py", "sources/caltech.py", "sources/formats.py"}
 #: Names the package gives a config (``Config`` or its dict).
 CONFIG_NAMES = {"conf", "cfg"}
 
@@ -301,7 +298,7 @@ def test_below_the_orchestration_nothing_reads_the_config_by_key():
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
         unit = _unit(".".join(["pyimagesearch", *path.relative_to(PACKAGE).with_suffix("").parts]))
-        if unit.replace(".__init__", "") not in low or rel in CONFIG_READERS | NOT_YET_TYPED:
+        if unit.replace(".__init__", "") not in low or rel in CONFIG_READERS:
             continue
         checked += 1
         reads = _config_reads(path.read_text(encoding="utf-8"))
@@ -309,5 +306,5 @@ def test_below_the_orchestration_nothing_reads_the_config_by_key():
             offenders[rel] = reads
     assert checked > 30
     assert offenders == {}
-    for rel in CONFIG_READERS | NOT_YET_TYPED:  # the exceptions name real modules
+    for rel in CONFIG_READERS:  # the exceptions name real modules
         assert (PACKAGE / rel).is_file(), rel

@@ -174,7 +174,7 @@ def test_each_class_trains_on_every_image_with_overlapping_other_classes_ignored
     conf = _classes_conf(tmp_path, ["car", "raccoon"])
     configs = class_configs(conf)
     assert [name for name, _ in configs] == ["car", "raccoon"]
-    car, raccoon = (read_annotations(c) for _, c in configs)
+    car, raccoon = (read_annotations(c.options.annotations) for _, c in configs)
     assert (
         [i.path.name for i in car] == [i.path.name for i in raccoon] == ["a.png", "b.png", "c.png"]
     )

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -20,7 +21,7 @@ from pyimagesearch.report.markdown import _mined_section, _no_false_positives_no
 from pyimagesearch.sources.distractions import split_distractions
 from pyimagesearch.sources.formats import read_voc
 
-from .conftest import CARS, ROOT, cars_conf_dict
+from .conftest import CARS, ROOT, annotation_options, cars_conf_dict
 
 
 def _load(tmp_path, **overrides):
@@ -108,14 +109,10 @@ def test_misspelled_voc_class_suggests_the_right_one(tmp_path):
         "<xmin>2</xmin><ymin>2</ymin><xmax>30</xmax><ymax>30</ymax></bndbox></object>"
         "</annotation>"
     )
-    conf = {
-        "image_annotations": str(tmp_path / "ann"),
-        "image_dataset": str(tmp_path / "img"),
-        "annotation_class": "stop_sgn",
-    }
+    options = annotation_options("voc-xml", tmp_path / "img", tmp_path / "ann", "stop_sgn")
     with pytest.raises(AnnotationError, match=r"did you mean 'stop_sign'\?"):
-        read_voc(conf)
-    assert len(read_voc({**conf, "annotation_class": "stop_sign"})[0].boxes) == 1
+        read_voc(options)
+    assert len(read_voc(replace(options, class_name="stop_sign"))[0].boxes) == 1
 
 
 # ---- item 6: relative paths -----------------------------------------------------------

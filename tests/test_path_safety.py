@@ -45,7 +45,7 @@ from pyimagesearch.io.safe_paths import (
 from pyimagesearch.sources.export import write_yolo_txt
 from pyimagesearch.sources.formats import read_coco, read_dlib_xml, read_voc, read_yolo
 
-from .conftest import DATASETS, ROOT
+from .conftest import DATASETS, ROOT, annotation_options
 from .sources.test_download import MirrorServer
 
 META = DATASETS / "openimages"
@@ -359,7 +359,7 @@ def test_voc_hostile_filename_is_refused(tmp_path, sentinel, dataset, hostile):
     hostile = str(sentinel) if hostile == "ABS" else hostile
     (anns / "a.xml").write_text(voc_xml(hostile))
     with pytest.raises(UnsafePathError) as err:
-        read_voc({"image_annotations": anns, "image_dataset": images, "annotation_class": None})
+        read_voc(annotation_options("voc-xml", images, anns))
     assert_one_line(str(err.value), f"{anns / 'a.xml'}: <filename>", "refused")
 
 
@@ -369,7 +369,7 @@ def test_voc_filename_symlinked_outside_is_refused(tmp_path, sentinel, dataset):
     (images / "link.jpg").symlink_to(sentinel)
     (anns / "a.xml").write_text(voc_xml("link.jpg"))
     with pytest.raises(UnsafePathError, match=r"a\.xml: <filename> 'link\.jpg' refused: resolves"):
-        read_voc({"image_annotations": anns, "image_dataset": images, "annotation_class": None})
+        read_voc(annotation_options("voc-xml", images, anns))
 
 
 @pytest.mark.needs_data
@@ -378,9 +378,8 @@ def test_coco_json_reader_hostile_file_name_is_refused(tmp_path, sentinel, datas
     images, _ = dataset
     hostile = str(sentinel) if hostile == "ABS" else hostile
     ann = write_coco(tmp_path / "ann.json", ["ok.jpg", hostile])
-    conf = {"image_annotations": ann, "image_dataset": images, "annotation_class": None}
     with pytest.raises(UnsafePathError) as err:
-        read_coco(conf)
+        read_coco(annotation_options("coco-json", images, ann))
     assert_one_line(str(err.value), f"{ann}: image id 2: file_name", "refused")
 
 
@@ -421,9 +420,8 @@ def test_yolo_label_symlinked_outside_is_refused(tmp_path, dataset):
     secret = tmp_path / "secret.txt"
     secret.write_text("0 0.5 0.5 0.2 0.2\n")
     (labels / "ok.txt").symlink_to(secret)
-    conf = {"image_annotations": labels, "image_dataset": images, "annotation_class": None}
     with pytest.raises(AnnotationError, match=r"ok\.txt: label file refused: it resolves outside"):
-        read_yolo(conf)
+        read_yolo(annotation_options("yolo-txt", images, labels))
 
 
 @pytest.mark.needs_data

@@ -55,7 +55,7 @@ def blocks(section: str, language: str) -> list[str]:
 
 def _export_cars_as_yolo(folder, n_images: int, n_new: int):
     """The first car photos with YOLO labels and classes.txt; the next ones as new photos."""
-    cars = read_annotations(config_from_dict(cars_conf_dict(folder)))
+    cars = read_annotations(config_from_dict(cars_conf_dict(folder)).options.annotations)
     items, new = cars[:n_images], cars[n_images : n_images + n_new]
     images, labels = folder / "data/my_object/images", folder / "data/my_object/labels"
     images.mkdir(parents=True)
@@ -124,7 +124,7 @@ def test_readme_own_object_section_works_as_written(tmp_path, monkeypatch):
 
     # the YOLO labels hold the same boxes as the .mat files (to the labels' 6 decimals)
     monkeypatch.chdir(project)  # the config's paths are relative to it, as in the README
-    ours = read_annotations(load_config(conf_path))
+    ours = read_annotations(load_config(conf_path).options.annotations)
     assert [i.path.name for i in ours] == [i.path.name for i in items]
     for mine, car in zip(ours, items):
         np.testing.assert_allclose(mine.boxes, car.boxes, atol=0.01)

@@ -48,7 +48,7 @@ def _yolo(boxes: np.ndarray, width: int, height: int) -> str:
 
 def _positives(conf) -> dict[str, np.ndarray]:
     out = {}
-    for item in read_annotations(conf):
+    for item in read_annotations(conf.options.annotations):
         rows = positives_of_image(
             item, conf.options.descriptor, tuple(conf["window_dim"]), conf["offset"], True
         )
@@ -58,7 +58,7 @@ def _positives(conf) -> dict[str, np.ndarray]:
 
 def test_mat_voc_yolo_and_dlib_boxes_give_identical_positives(tmp_path):
     mat = config_from_dict(cars_conf_dict(tmp_path))
-    items = read_annotations(mat)[:N_IMAGES]
+    items = read_annotations(mat.options.annotations)[:N_IMAGES]
     # boxes on whole pixels, as a VOC file can hold them (the .mat ones are)
     assert all(np.array_equal(i.boxes, np.round(i.boxes)) for i in items)
     images = tmp_path / "images"

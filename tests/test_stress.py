@@ -19,7 +19,7 @@ from .conftest import cars_conf_dict
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     conf = config_from_dict(cars_conf_dict(tmp_path_factory.mktemp("s")))
-    _, test = split_train_test(read_annotations(conf), 0.5, 42)
+    _, test = split_train_test(read_annotations(conf.options.annotations), 0.5, 42)
     out = [(read_gray(i.path), i.boxes.copy()) for i in test[:12]]
     from pyimagesearch.sources.distractions import split_distractions
 
@@ -97,7 +97,7 @@ def test_transposed_boxes_follow_the_rotated_pixels(tmp_path, monkeypatch):
         cv2.imwrite(str(path), image)
         boxes = np.array([[10, 20, 106, 52], [30 + i, 5, 70, 65], [120, 40, w + 25, 70]], float)
         originals.append(AnnotatedImage(path, boxes))
-    monkeypatch.setattr(suite, "read_annotations", lambda conf: originals)
+    monkeypatch.setattr(suite, "read_annotations", lambda options: originals)
     seen = {}
 
     def stop(conf, progress=True):
@@ -109,7 +109,8 @@ def test_transposed_boxes_follow_the_rotated_pixels(tmp_path, monkeypatch):
     with pytest.raises(_StopBeforeTraining):
         suite._transposed(conf, tmp_path / "transposed", progress=False)
     derived = seen["conf"]
-    rotated = read_annotations(derived)  # the dlib XML the package wrote, read back
+    # the dlib XML the package wrote, read back
+    rotated = read_annotations(derived.options.annotations)
     assert len(rotated) == len(originals)
     n_boxes = 0
     for item, orig in zip(rotated, originals):

@@ -17,7 +17,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int | None:
     """Run the step on the parsed command line."""
     conf = configure(args)
-    stats = box_statistics(read_annotations(conf))
+    stats = box_statistics(read_annotations(conf.options.annotations))
     print(f"{len(stats.widths)} boxes")
     print(f"{'':14}{'min':>8}{'mean':>8}{'median':>8}{'max':>8}")
     for name, s in stats.table().items():

@@ -64,7 +64,7 @@ def evaluate(conf: Config, model: LinearModel | None = None, progress: bool = Tr
         model = load_model(path)
         check_compatible(model, options.descriptor, options.window.window_dim, path, conf.path)
     _, test = split_train_test(
-        read_annotations(conf), options.split.train_share, options.split.seed
+        read_annotations(options.annotations), options.split.train_share, options.split.seed
     )
     if not test:
         raise ConfigError(

@@ -111,7 +111,8 @@ def _training_items(conf: Config, train_items: list[AnnotatedImage] | None) -> l
     if train_items is not None:
         return list(train_items)
     split = conf.options.split
-    return split_train_test(read_annotations(conf), split.train_share, split.seed)[0]
+    items = read_annotations(conf.options.annotations)
+    return split_train_test(items, split.train_share, split.seed)[0]
 
 
 def _per_object(options: Options) -> dict:

@@ -106,6 +106,32 @@ class ExecutionOptions:
 
 
 @dataclass(frozen=True)
+class AnnotationOptions:
+    """Which annotated images the readers read: the format, its files, the class."""
+
+    #: the reader (``annotation_format``, a name of ``sources.annotations.READERS``)
+    format: str
+    #: a folder, or the JSON/XML file of coco-json/dlib-xml (``image_annotations``)
+    annotations: str
+    #: the images (``image_dataset``); for crops also a URL prefix or a URL list
+    images: str
+    #: the class read, as the annotations name it (``annotation_class``; ``None``: every box)
+    class_name: str | None
+    #: how crops given as URLs are listed and fetched
+    remote: RemoteOptions
+
+    @classmethod
+    def from_config(cls, conf: Mapping[str, Any]) -> AnnotationOptions:
+        return cls(
+            format=conf["annotation_format"],
+            annotations=conf["image_annotations"],
+            images=conf["image_dataset"],
+            class_name=conf["annotation_class"],
+            remote=RemoteOptions.from_config(conf),
+        )
+
+
+@dataclass(frozen=True)
 class SplitOptions:
     """How the annotated images split into a training and a test share."""
 
@@ -294,6 +320,7 @@ class Options:
     training: TrainingOptions
     evaluation: EvaluationOptions
     execution: ExecutionOptions
+    annotations: AnnotationOptions
     split: SplitOptions
     extraction: ExtractionOptions
     distractions: DistractionOptions
@@ -313,6 +340,7 @@ class Options:
             training=TrainingOptions.from_config(conf),
             evaluation=EvaluationOptions.from_config(conf),
             execution=ExecutionOptions.from_config(conf),
+            annotations=AnnotationOptions.from_config(conf),
             split=SplitOptions.from_config(conf),
             extraction=ExtractionOptions.from_config(conf),
             distractions=DistractionOptions.from_config(conf),

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..detection.detector import WindowDetector
+from ..detection.detector import Candidates, WindowDetector
 from ..detection.nms import non_max_suppression
 from ..features.store import (
     FeatureStore,
@@ -82,9 +82,8 @@ def mine_image(
     options: MiningOptions,
     remote: RemoteOptions | None = None,
 ) -> dict | Skipped:
-    """Windows of one image scoring at least the mining window's ``min_probability``,
-    most confident first (``options``: a
-    :class:`~pyimagesearch.infrastructure.options.MiningOptions`).
+    """Windows of one image scoring at least ``options.window.min_probability``, most
+    confident first.
 
     When those are fewer than ``margin_per_image``, the image is topped up with its best
     distinct windows inside the SVM margin (decision value ``>= margin``, e.g. -1, as
@@ -97,54 +96,93 @@ def mine_image(
     """
     item = path if isinstance(path, AnnotatedImage) else None
     path = item.path if item else path
+    image = _read(path, options.max_pixels, remote)
+    if isinstance(image, Skipped):
+        return image
+    cand, threshold = _scan(image, model, options)
+    best_iou = np.zeros(len(cand))
+    if item is not None:
+        cand, best_iou = _outside_objects(cand, item, image, options)
+    keep = _hard_windows(cand, threshold, options)
+    n_found = len(keep)
+    keep = _best(keep, cand.scores, options.top_k)
+    return _rows(cand.take(keep), best_iou[keep], path, n_found)
+
+
+def _read(path: Path | str, max_pixels: int, remote: RemoteOptions | None) -> np.ndarray | Skipped:
+    """The image in gray, or ``Skipped``: an unreadable image is reported, never fatal."""
     try:
-        image = read_gray(path, options.max_pixels, remote)
+        return read_gray(path, max_pixels, remote)
     except ImageReadError as exc:
         return Skipped(str(exc))
-    # exact features at every scale: mined windows become training rows
+
+
+def _margin_on(options: MiningOptions) -> bool:
+    """Whether images are topped up from inside the SVM margin (``margin`` and a count)."""
+    return options.margin is not None and options.margin_per_image > 0
+
+
+def _scan(
+    image: np.ndarray, model: LinearModel, options: MiningOptions
+) -> tuple[Candidates, float]:
+    """The windows above the threshold or in the margin, with exact features (rows to be)."""
     detector = WindowDetector.from_options(model, replace(options.window, approximate=False))
-    margin, margin_per_image = options.margin, options.margin_per_image
-    use_margin = margin is not None and margin_per_image > 0
     cand = detector.candidates(
         image,
         with_features=True,
-        margin=margin if use_margin else None,
-        margin_per_layer=4 * margin_per_image,
+        margin=options.margin if _margin_on(options) else None,
+        margin_per_layer=4 * options.margin_per_image,
     )
-    best_iou = np.zeros(len(cand))
-    if item is not None:
-        # objects and ignored objects alike are never negatives
-        gt = np.vstack(
-            [
-                item.boxes_inside(image.shape[1], image.shape[0]),
-                item.ignored_inside(image.shape[1], image.shape[0]),
-            ]
-        )
-        cover = np.zeros(len(cand))
-        if len(gt) and len(cand):
-            best_iou = iou_matrix(cand.boxes, gt).max(axis=1)
-            cover = coverage(cand.windows, gt)
-        negative = (best_iou < options.negative_iou_max) & (cover < options.negative_cover_max)
-        cand, best_iou = cand.take(np.flatnonzero(negative)), best_iou[negative]
-    confident = np.flatnonzero(cand.scores >= detector.decision_threshold)
+    return cand, detector.decision_threshold
+
+
+def _outside_objects(
+    cand: Candidates, item: AnnotatedImage, image: np.ndarray, options: MiningOptions
+) -> tuple[Candidates, np.ndarray]:
+    """The windows that may be negatives (outside objects and ignored ones), with best IoU."""
+    height, width = image.shape[:2]
+    gt = np.vstack([item.boxes_inside(width, height), item.ignored_inside(width, height)])
+    best_iou, cover = np.zeros(len(cand)), np.zeros(len(cand))
+    if len(gt) and len(cand):
+        best_iou = iou_matrix(cand.boxes, gt).max(axis=1)
+        cover = coverage(cand.windows, gt)
+    negative = (best_iou < options.negative_iou_max) & (cover < options.negative_cover_max)
+    return cand.take(np.flatnonzero(negative)), best_iou[negative]
+
+
+def _hard_windows(cand: Candidates, threshold: float, options: MiningOptions) -> np.ndarray:
+    """Indices of the confident windows (NMS, per-image cap), topped up from the margin."""
+    confident = np.flatnonzero(cand.scores >= threshold)
     sub = cand.take(confident)
-    overlap_thresh, top_k = options.window.overlap_thresh, options.top_k
     if options.apply_nms:
-        keep = confident[non_max_suppression(sub.boxes, sub.scores, overlap_thresh)]
+        keep = confident[non_max_suppression(sub.boxes, sub.scores, options.window.overlap_thresh)]
     else:
         keep = confident[np.argsort(-sub.scores, kind="stable")]
     keep = keep[: options.max_per_image]
-    if use_margin and len(keep) < margin_per_image:
-        inside = np.setdiff1d(np.arange(len(cand)), confident)
-        sub = cand.take(inside)
-        extra = inside[non_max_suppression(sub.boxes, sub.scores, overlap_thresh)]
-        keep = np.concatenate([keep, extra[: margin_per_image - len(keep)]])
-    n_found = len(keep)
-    if top_k is not None and n_found > top_k:  # the image's best top_k, in keep's order
-        keep = keep[np.sort(np.argsort(-cand.scores[keep], kind="stable")[:top_k])]
-    cand = cand.take(keep)
+    if _margin_on(options) and len(keep) < options.margin_per_image:
+        extra = _inside_margin(cand, confident, options.window.overlap_thresh)
+        keep = np.concatenate([keep, extra[: options.margin_per_image - len(keep)]])
+    return keep
+
+
+def _inside_margin(cand: Candidates, confident: np.ndarray, overlap_thresh: float) -> np.ndarray:
+    """The distinct windows below the threshold (inside the margin), best first (NMS)."""
+    inside = np.setdiff1d(np.arange(len(cand)), confident)
+    sub = cand.take(inside)
+    return inside[non_max_suppression(sub.boxes, sub.scores, overlap_thresh)]
+
+
+def _best(keep: np.ndarray, scores: np.ndarray, top_k: int | None) -> np.ndarray:
+    """The ``top_k`` best of ``keep``, in its order: no other row could be kept overall."""
+    if top_k is None or len(keep) <= top_k:
+        return keep
+    return keep[np.sort(np.argsort(-scores[keep], kind="stable")[:top_k])]
+
+
+def _rows(cand: Candidates, best_iou: np.ndarray, path: Path | str, n_found: int) -> dict:
+    """The image's rows, one per kept window, and its counts, as the batches store them."""
     return {
-        "best_iou": best_iou[keep],
+        "best_iou": best_iou,
         "features": cand.features,
         "source": np.full(len(cand), str(path), dtype=object),
         "box": cand.boxes,
@@ -177,7 +215,8 @@ def mine_annotated(
     object more are never negatives. The test share is never touched.
     """
     split = conf.options.split
-    train, _ = split_train_test(read_annotations(conf), split.train_share, split.seed)
+    items = read_annotations(conf.options.annotations)
+    train, _ = split_train_test(items, split.train_share, split.seed)
     return mine_hard_negatives(
         conf,
         round_index,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -71,7 +72,8 @@ FIGURE_KEYS = (
 def class_configs(conf: Config) -> list[tuple[str, Config]]:
     """Each class's one-class config, its annotations staged (see the module docstring)."""
     classes = list(conf["classes"])
-    per_class = [read_annotations(conf.replace(classes=None, annotation_class=c)) for c in classes]
+    annotations = conf.options.annotations
+    per_class = [read_annotations(replace(annotations, class_name=c)) for c in classes]
     paths = [item.path for item in per_class[0]]
     for name, items in zip(classes, per_class):
         if [item.path for item in items] != paths:

@@ -96,7 +96,7 @@ def _check_outputs(conf: Config, overwrite: bool) -> Path:
 def _explore(conf: Config, timings: dict[str, float]):
     """The boxes' statistics (and whether one window serves them)."""
     t = time.perf_counter()
-    boxes = box_statistics(read_annotations(conf))
+    boxes = box_statistics(read_annotations(conf.options.annotations))
     timings["explore_dims"] = time.perf_counter() - t
     _check_components(conf.options, boxes)
     return boxes

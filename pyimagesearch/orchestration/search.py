@@ -101,7 +101,8 @@ def search_settings(conf: Config, progress: bool = True, overwrite: bool = False
     """Try the candidate settings on validation images like the task (``overwrite``:
     replace search files another config made in ``output_dir``)."""
     start = time.perf_counter()
-    train, _ = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    items = read_annotations(conf.options.annotations)
+    train, _ = split_train_test(items, conf["percent_gt_images"], conf["seed"])
     folds = validation_folds(train, conf["search_validation_share"], conf["seed"])
     crops = looks_like_crops(train)
     root = Path(conf["output_dir"]) / "search"

@@ -22,7 +22,7 @@ def split_record(conf: Config, rounds: int) -> dict:
     validation scenes, the evaluation's false-positive images)."""
     options = conf.options
     train, test = split_train_test(
-        read_annotations(conf), options.split.train_share, options.split.seed
+        read_annotations(options.annotations), options.split.train_share, options.split.seed
     )
     record: dict = {"annotated": {"train": _paths(train), "test": _paths(test)}}
     distractions = split_distractions(options.distractions)

@@ -44,7 +44,8 @@ def stress_suite(
     if unknown:
         raise ValueError(f"unknown stress variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
     root = Path(conf["output_dir"]) / "stress"
-    _, test = split_train_test(read_annotations(conf), conf["percent_gt_images"], conf["seed"])
+    items = read_annotations(conf.options.annotations)
+    _, test = split_train_test(items, conf["percent_gt_images"], conf["seed"])
     samples = load_samples(test, conf["max_image_pixels"])
     scenes = SceneFiles(
         split_distractions(conf.options.distractions).evaluation,
@@ -66,7 +67,7 @@ def stress_suite(
 def _transposed(conf: Config, folder: Path, progress: bool) -> dict:
     """Rotate every annotated image by 90 degrees, train with the default pipeline and
     the suggested window, and evaluate on the rotated held-out half."""
-    items = read_annotations(conf)
+    items = read_annotations(conf.options.annotations)
     images_dir = folder / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     rotated = []

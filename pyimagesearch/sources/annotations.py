@@ -3,20 +3,25 @@
 Readers for each format (Caltech-101 ``.mat``, Pascal VOC, COCO, YOLO, dlib XML,
 folders of crops) return ``list[AnnotatedImage]``; everything downstream sees only
 that record (``annotated.py``). ``READERS`` is the one list of formats: the config's
-``annotation_format`` accepts exactly its names.
+``annotation_format`` accepts exactly its names. The readers take the typed
+``AnnotationOptions`` (``conf.options.annotations``), never the config: the one mapping
+of config keys to fields is ``infrastructure/options.py``.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..infrastructure.errors import AnnotationError, ConfigError
 from .annotated_image import AnnotatedImage
+
+if TYPE_CHECKING:
+    from ..infrastructure.options import AnnotationOptions
 
 __all__ = ["READERS", "AnnotatedImage", "read_annotations", "reader", "split_train_test"]
 
@@ -35,7 +40,7 @@ READERS: dict[str, str] = {
 }
 
 
-def reader(fmt: str) -> Callable[[Mapping[str, Any]], list[AnnotatedImage]]:
+def reader(fmt: str) -> Callable[[AnnotationOptions], list[AnnotatedImage]]:
     """The reader function of an ``annotation_format`` name."""
     if fmt not in READERS:
         raise ConfigError(f"key 'annotation_format': no reader for '{fmt}'")
@@ -43,11 +48,12 @@ def reader(fmt: str) -> Callable[[Mapping[str, Any]], list[AnnotatedImage]]:
     return getattr(importlib.import_module(f"{__package__}.{module}"), func)
 
 
-def read_annotations(conf: Mapping[str, Any]) -> list[AnnotatedImage]:
-    """Read the annotated images named by the config, in a stable (sorted) order."""
-    items = reader(conf["annotation_format"])(conf)
+def read_annotations(options: AnnotationOptions) -> list[AnnotatedImage]:
+    """Read the annotated images ``options`` name (``conf.options.annotations``), in a
+    stable (sorted) order."""
+    items = reader(options.format)(options)
     if not items:
-        raise AnnotationError(f"{conf['image_annotations']}: no annotated images found")
+        raise AnnotationError(f"{options.annotations}: no annotated images found")
     return sorted(items, key=lambda item: str(item.path))
 
 

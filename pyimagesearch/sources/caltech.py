@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.io
@@ -14,6 +13,9 @@ from ..infrastructure.errors import AnnotationError
 from ..infrastructure.numbers import MAX_PIXEL_COORDINATE, check_ordered, read_number
 from ..io.data_files import read_bytes
 from .annotated_image import AnnotatedImage
+
+if TYPE_CHECKING:
+    from ..infrastructure.options import AnnotationOptions
 
 #: The columns of ``box_coord``, in the order Caltech-101 stores them.
 COLUMNS = ("y1", "y2", "x1", "x2")
@@ -66,9 +68,9 @@ def _box_coord(path: str | Path, value: object) -> np.ndarray:
     return coords
 
 
-def read_caltech_folder(conf: Mapping[str, Any]) -> list[AnnotatedImage]:
+def read_caltech_folder(options: AnnotationOptions) -> list[AnnotatedImage]:
     """Pair every ``annotation_NNNN.mat`` with ``image_NNNN.jpg`` in ``image_dataset``."""
-    ann_dir, img_dir = Path(conf["image_annotations"]), Path(conf["image_dataset"])
+    ann_dir, img_dir = Path(options.annotations), Path(options.images)
     if not ann_dir.is_dir():
         raise AnnotationError(f"{ann_dir}: annotation folder does not exist")
     items = []

@@ -1,8 +1,9 @@
 """Annotation readers for Pascal VOC XML, COCO JSON, YOLO txt, dlib XML and crop folders.
 
-Each reader is registered under its ``annotation_format`` name and reads
-``image_dataset`` (images), ``image_annotations`` (a folder, or the JSON/XML file for
-coco-json/dlib-xml) and ``annotation_class`` (None = every box). All boxes come out
+Each reader is registered under its ``annotation_format`` name and takes the typed
+``AnnotationOptions`` (``conf.options.annotations``): ``images`` (``image_dataset``),
+``annotations`` (``image_annotations``: a folder, or the JSON/XML file for
+coco-json/dlib-xml) and ``class_name`` (``annotation_class``; None = every box). All boxes come out
 as ``x1, y1, x2, y2`` in 0-based pixels with x2/y2 exclusive. An image whose
 annotation has no box of the class is kept with no boxes (useful for mining) and
 logged. Plain functions taking paths (``read_voc_xml`` ...) are there for reuse.
@@ -16,6 +17,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +29,9 @@ from ..io.remote import RemoteOptions
 from ..io.safe_paths import check_relative, is_inside, safe_child
 from .annotated_image import AnnotatedImage
 from .coco import load_coco, unknown_category
+
+if TYPE_CHECKING:
+    from ..infrastructure.options import AnnotationOptions
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +112,10 @@ def read_voc_xml(path: str | os.PathLike, class_name: str | None) -> np.ndarray:
     return _boxes([box for name, box in objects if class_name is None or name == class_name])
 
 
-def read_voc(conf: Mapping) -> list[AnnotatedImage]:
+def read_voc(options: AnnotationOptions) -> list[AnnotatedImage]:
     """One VOC XML per image in ``image_annotations``; the image is ``<filename>``."""
-    ann_dir, img_dir = Path(conf["image_annotations"]), Path(conf["image_dataset"])
-    cls = conf.get("annotation_class")
+    ann_dir, img_dir = Path(options.annotations), Path(options.images)
+    cls = options.class_name
     if not ann_dir.is_dir():
         raise AnnotationError(f"{ann_dir}: VOC annotation folder does not exist")
     items, seen = [], set()
@@ -180,14 +185,13 @@ def _coco_box(path: str | os.PathLike, ann: dict) -> list[float]:
     return [x, y, x + w, y + h]
 
 
-def read_coco(conf: Mapping) -> list[AnnotatedImage]:
+def read_coco(options: AnnotationOptions) -> list[AnnotatedImage]:
     """Every image of the JSON found in ``image_dataset``; missing image files are skipped."""
-    img_dir = Path(conf["image_dataset"])
-    cls = conf.get("annotation_class")
-    boxes = read_coco_json(conf["image_annotations"], cls)
+    img_dir, cls = Path(options.images), options.class_name
+    boxes = read_coco_json(options.annotations, cls)
     items, missing = [], 0
     for name, image_boxes in boxes.items():
-        image = safe_child(img_dir, name, what=f"{conf['image_annotations']}: file_name")
+        image = safe_child(img_dir, name, what=f"{options.annotations}: file_name")
         if image.is_file():
             items.append(AnnotatedImage(image, image_boxes))
         else:
@@ -195,7 +199,7 @@ def read_coco(conf: Mapping) -> list[AnnotatedImage]:
     if missing:
         log.warning(
             "%s: %d of %d image(s) of the JSON are not in %s; skipped",
-            conf["image_annotations"],
+            options.annotations,
             missing,
             len(boxes),
             img_dir,
@@ -286,16 +290,16 @@ def _yolo_values(where: str, parts: list[str]) -> tuple[int, float, float, float
 _NORMALISED = "YOLO values are normalised to 0..1; pixels given?"
 
 
-def read_yolo(conf: Mapping) -> list[AnnotatedImage]:
+def read_yolo(options: AnnotationOptions) -> list[AnnotatedImage]:
     """Each image of ``image_dataset`` with ``<stem>.txt`` from ``image_annotations``.
 
     Labels mirror the image tree (``labels/a/b.txt`` for ``images/a/b.jpg``) or sit flat
     by stem; an image with no label file is a background (no boxes), as in YOLO.
     """
-    img_dir, label_dir = Path(conf["image_dataset"]), Path(conf["image_annotations"])
+    img_dir, label_dir = Path(options.images), Path(options.annotations)
     if not label_dir.is_dir():
         raise AnnotationError(f"{label_dir}: YOLO label folder does not exist")
-    cls = conf.get("annotation_class")
+    cls = options.class_name
     class_id = yolo_class_id(label_dir, cls)
     names = read_yolo_names(label_dir)
     items = []
@@ -374,10 +378,10 @@ def _dlib_image(xml: Path, rel: str, image_dir: str | os.PathLike | None) -> Pat
     raise AnnotationError(f"{xml}: image '{rel}' not found beside the XML or in {image_dir}")
 
 
-def read_dlib(conf: Mapping) -> list[AnnotatedImage]:
+def read_dlib(options: AnnotationOptions) -> list[AnnotatedImage]:
     """The imglab XML named by ``image_annotations``; images beside it or in ``image_dataset``."""
-    cls = conf.get("annotation_class")
-    items = read_dlib_xml(conf["image_annotations"], cls, conf["image_dataset"])
+    cls = options.class_name
+    items = read_dlib_xml(options.annotations, cls, options.images)
     _log_empty("dlib-xml", items, cls)
     return items
 
@@ -405,7 +409,6 @@ def read_crops_folder(
     return items
 
 
-def read_crops(conf: Mapping) -> list[AnnotatedImage]:
+def read_crops(options: AnnotationOptions) -> list[AnnotatedImage]:
     """Positive crops in ``image_dataset`` (``image_annotations`` is not used)."""
-    remote = RemoteOptions.from_config(conf) if "remote_timeout" in conf else None
-    return read_crops_folder(conf["image_dataset"], conf.get("storage_options"), remote)
+    return read_crops_folder(options.images, remote=options.remote)

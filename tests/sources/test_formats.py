@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import json5
@@ -22,7 +23,7 @@ from pyimagesearch.sources.formats import (
     read_yolo_txt,
 )
 
-from ..conftest import DATASETS, ROOT
+from ..conftest import DATASETS, ROOT, annotation_options
 
 pytestmark = pytest.mark.needs_data
 
@@ -82,7 +83,7 @@ def test_voc_reader_converts_one_based_coordinates(tmp_path):
     assert read_voc_xml(ann / f"{CARS[0].stem}.xml", None).shape == (3, 4)
     conf = conf_for(annotation_format="voc-xml", annotation_class="car",
                     image_dataset=str(CARS[0].parent), image_annotations=str(ann))  # fmt: skip
-    items = read_annotations(conf)
+    items = read_annotations(conf.options.annotations)
     assert [i.path for i in items] == CARS
     for i, item in enumerate(items):
         np.testing.assert_array_equal(item.boxes, np.reshape(CAR_BOXES[i], (-1, 4)))
@@ -96,10 +97,9 @@ def test_voc_errors_name_the_file(tmp_path):
     with pytest.raises(AnnotationError, match=r"bad\.xml"):
         read_voc_xml(ann / "bad.xml", "car")
     (ann / "bad.xml").write_text(voc_xml("missing.jpg", [("car", [1, 2, 3, 4])]))
-    conf = {"image_dataset": str(CARS[0].parent), "image_annotations": str(ann),
-            "annotation_class": "car"}  # fmt: skip
+    options = annotation_options("voc-xml", CARS[0].parent, ann, "car")
     with pytest.raises(AnnotationError, match=r"bad.xml: its image .*missing.jpg"):
-        reader("voc-xml")(conf)
+        reader("voc-xml")(options)
     (ann / "bad.xml").write_text(
         "<annotation><filename>x.jpg</filename><object><name>car</name><bndbox><xmin>a</xmin>"
         "</bndbox></object></annotation>"
@@ -130,7 +130,7 @@ def test_coco_reader_matches_plain_json():
     assert sum(len(b) > 0 for b in got.values()) == 7  # images with a car
     conf = conf_for(annotation_format="coco-json", annotation_class="car",
                     image_dataset=str(COCO_IMAGES), image_annotations=str(COCO_JSON))  # fmt: skip
-    items = read_annotations(conf)
+    items = read_annotations(conf.options.annotations)
     assert len(items) == len(data["images"])  # images without a car are kept, empty
     assert sum(len(i.boxes) for i in items) == sum(len(b) for b in expected.values())
     assert all(i.path.is_file() for i in items)
@@ -170,7 +170,7 @@ def test_yolo_reader_by_name_or_id(tmp_path, cls):
     images, labels = write_yolo(tmp_path)
     conf = conf_for(annotation_format="yolo-txt", annotation_class=cls,
                     image_dataset=str(images), image_annotations=str(labels))  # fmt: skip
-    items = read_annotations(conf)
+    items = read_annotations(conf.options.annotations)
     assert [i.path.name for i in items] == [p.name for p in CARS]
     for i, item in enumerate(items):
         np.testing.assert_allclose(item.boxes, np.reshape(CAR_BOXES[i], (-1, 4)), atol=1e-4)
@@ -181,13 +181,12 @@ def test_yolo_reader_by_name_or_id(tmp_path, cls):
 
 def test_yolo_errors(tmp_path):
     images, labels = write_yolo(tmp_path)
-    conf = {"image_dataset": str(images), "image_annotations": str(labels),
-            "annotation_class": "cra"}  # fmt: skip
+    options = annotation_options("yolo-txt", images, labels, "cra")
     with pytest.raises(AnnotationError, match=r"no class 'cra'.*did you mean 'car'"):
-        reader("yolo-txt")(conf)
+        reader("yolo-txt")(options)
     (labels / "classes.txt").unlink()
     with pytest.raises(AnnotationError, match=r"classes\.txt"):
-        reader("yolo-txt")({**conf, "annotation_class": "car"})
+        reader("yolo-txt")(replace(options, class_name="car"))
     bad = labels / "bad.txt"
     bad.write_text("2 0.5 0.5 0.2\n")
     with pytest.raises(AnnotationError, match=r"bad.txt:1: expected 'class cx cy w h'"):
@@ -224,7 +223,7 @@ def test_dlib_reader_skips_ignored_boxes(tmp_path):
     shutil.move(xml, other / "training.xml")
     conf = conf_for(annotation_format="dlib-xml", image_dataset=str(tmp_path),
                     image_annotations=str(other / "training.xml"))  # fmt: skip
-    assert [len(i.boxes) for i in read_annotations(conf)] == [2, 1, 0]
+    assert [len(i.boxes) for i in read_annotations(conf.options.annotations)] == [2, 1, 0]
     (other / "broken.xml").write_text("<dataset><images><image/></images></dataset>")
     with pytest.raises(AnnotationError, match=r"broken.xml: <image> without a 'file'"):
         read_dlib_xml(other / "broken.xml", None)
@@ -252,7 +251,7 @@ def test_crops_reader_boxes_cover_each_image(tmp_path):
     (folder / "Thumbs.db").write_bytes(b"junk")
     conf = conf_for(annotation_format="crops", image_dataset=str(folder),
                     image_annotations=str(folder))  # fmt: skip
-    items = read_annotations(conf)
+    items = read_annotations(conf.options.annotations)
     assert [i.path.name for i in items] == [p.name for p in CARS]
     for item, (w, h) in zip(items, sizes(), strict=True):
         np.testing.assert_array_equal(item.boxes, [[0, 0, w, h]])
