@@ -17,6 +17,7 @@ from pyimagesearch.orchestration.search import (
     choose,
     criterion,
     noise_tolerance,
+    paired_noise,
     validation_folds,
 )
 from pyimagesearch.sources.annotated_image import AnnotatedImage
@@ -89,6 +90,54 @@ def test_rounds_are_kept_while_validation_holds():
     assert _best_round(history, 0.01, min_gain=0.5) == 0
 
 
+def _fold(hits: list[bool]) -> tuple[list, list, list]:
+    """One fold's validation: one object per image, found exactly where ``hits`` says,
+    else one confident detection on the background."""
+    gt = np.array([[0, 0, 10, 10.0]])
+    miss = np.array([[50, 50, 60, 60.0]])
+    boxes = [gt.copy() if hit else miss.copy() for hit in hits]
+    scores = [np.array([0.5 + 0.4 * hit + 0.001 * i]) for i, hit in enumerate(hits)]
+    return boxes, scores, [gt.copy() for _ in hits]
+
+
+def test_a_rounds_noise_is_the_bootstrap_spread_of_its_difference():
+    rng = np.random.default_rng(1)
+    base = list(rng.random(60) < 0.7)
+    # the same detections: no difference on any resample
+    assert paired_noise([_fold(base)], [_fold(base)]) == 0.0
+    # one image changed of 60 moves the criterion on the resamples that draw it only;
+    # ten changed (split over two folds) spread it far more
+    one = [not base[0], *base[1:]]
+    ten = [not h if i < 10 else h for i, h in enumerate(base)]
+    small = paired_noise([_fold(base)], [_fold(one)])
+    large = paired_noise([_fold(base[:30]), _fold(base[30:])], [_fold(ten[:30]), _fold(ten[30:])])
+    assert 0 < small < large / 2
+    # independently: the standard deviation of the same resamples recomputed by hand
+    from pyimagesearch.evaluation.metrics import detection_figures
+
+    pick_rng = np.random.default_rng(0)
+    a, b = _fold(base), _fold(ten)
+    diffs = []
+    for _ in range(100):
+        pick = pick_rng.integers(0, 60, 60)
+        fa = detection_figures(*([col[i] for i in pick] for col in a))
+        fb = detection_figures(*([col[i] for i in pick] for col in b))
+        diffs.append(criterion(fb) - criterion(fa))
+    assert paired_noise([a], [b]) == pytest.approx(np.std(diffs))
+
+
+def test_a_round_within_its_measured_noise_is_kept():
+    history = [
+        {"round": 0, "ap50": 0.12, "ap70": 0.03},
+        {"round": 1, "ap50": 0.11, "ap70": 0.02, "noise": 0.03},  # 0.01 lower: noise
+    ]
+    assert _best_round(history, 0.005) == 1
+    history[1]["noise"] = 0.005  # a round measured steady: the same drop counts
+    assert _best_round(history, 0.005) == 0
+    del history[1]["noise"]  # no measurement: the tolerance decides
+    assert _best_round(history, 0.005) == 0 and _best_round(history, 0.02) == 1
+
+
 def _png(path, shape):
     import cv2
 
@@ -105,8 +154,19 @@ def test_crops_are_told_from_photos(tmp_path):
         AnnotatedImage(_png(tmp_path / f"p{i}.png", (200, 300)), np.array([[50, 60, 150, 100.0]]))
         for i in range(5)
     ]
-    assert looks_like_crops(crops)
+    # close-ups: the object covers about half of each photo, with scene around it
+    close_ups = [
+        AnnotatedImage(_png(tmp_path / f"u{i}.png", (200, 300)), np.array([[40, 20, 260, 180.0]]))
+        for i in range(5)
+    ]
+    # crops cut with a margin of 4 % a side: the object still fills the frame
+    margins = [
+        AnnotatedImage(_png(tmp_path / f"m{i}.png", (100, 200)), np.array([[8, 4, 192, 96.0]]))
+        for i in range(5)
+    ]
+    assert looks_like_crops(crops) and looks_like_crops(margins)
     assert not looks_like_crops(photos)
+    assert not looks_like_crops(close_ups)  # 220 x 160 of 300 x 200: 0.59
 
 
 def test_pasted_scenes_hold_every_object_at_its_box(tmp_path):

@@ -16,7 +16,9 @@ values localisation (mean of AP at IoU 0.5 and 0.7, pooled over folds); among th
 settings within noise of the best (one object's worth of AP), the cheaper detector and
 the setting nearer the config win. A ``C`` that wins on the edge of its grid is followed
 one step further. Then the number of mining rounds is chosen the same way: mining goes
-on while a round keeps validation within noise of the best (or gains ``hn_min_ap_gain``).
+on while a round keeps validation within noise of the best (or gains ``hn_min_ap_gain``);
+a round's noise is measured, not assumed: the standard error of its difference to the
+best round over bootstrap resamples of the validation images (the same images for both).
 """
 
 from __future__ import annotations
@@ -432,6 +434,9 @@ class _Search:
         key = (best["pyramid_scale"], best["upsample"])
         history = [{"round": 0, **{k: best[k] for k in ("ap50", "ap70", "mean_iou")}}]
         models = {k: self._model(k, window, c) for k in range(len(self.folds))}
+        validated = [
+            [self._detections({c: model}, k, grid)[c][key] for k, (_, model) in models.items()]
+        ]
         for r in range(1, max_rounds + 1):
             parts, added = [], 0
             for k, (cconf, model) in models.items():
@@ -455,7 +460,12 @@ class _Search:
                 )
                 models[k] = (cconf, model)
                 parts.append(self._detections({c: model}, k, grid)[c][key])
-            history.append({"round": r, "hard_negatives_added": added, **_figures(parts)})
+            lead = max(range(len(history)), key=lambda i: criterion(history[i]))
+            noise = max(tolerance, paired_noise(validated[lead], parts))
+            validated.append(parts)
+            history.append(
+                {"round": r, "hard_negatives_added": added, **_figures(parts), "noise": noise}
+            )
             log.info("search: mining round %d on validation: %s", r, history[-1])
             if not added or not _round_counts(history, tolerance, min_gain):
                 break
@@ -537,11 +547,12 @@ def _round_counts(history: list[dict], tolerance: float, min_gain: float | None)
     """Whether the last round of ``history`` is kept: it stays within noise of the best
     round before it (mining lowers false positives at the operating threshold, which AP
     barely shows, so a round that costs nothing on validation is kept), or, with
-    ``min_gain`` (``hn_min_ap_gain``), it gains at least that over the round before."""
+    ``min_gain`` (``hn_min_ap_gain``), it gains at least that over the round before. The
+    noise is the round's measured ``noise`` (:func:`paired_noise`), else ``tolerance``."""
     last, before = criterion(history[-1]), [criterion(h) for h in history[:-1]]
     if min_gain is not None:
         return last >= before[-1] + min_gain
-    return last >= max(before) - tolerance
+    return last >= max(before) - history[-1].get("noise", tolerance)
 
 
 def _best_round(history: list[dict], tolerance: float, min_gain: float | None = None) -> int:
@@ -552,6 +563,37 @@ def _best_round(history: list[dict], tolerance: float, min_gain: float | None = 
             break
         chosen = history[i]["round"]
     return chosen
+
+
+#: Bootstrap resamples of the validation images that measure a mining round's noise.
+BOOTSTRAP = 100
+
+
+def paired_noise(before: list[tuple], after: list[tuple], seed: int = 0) -> float:
+    """The standard error of ``criterion(after) - criterion(before)`` over bootstrap
+    resamples of the validation images, the same resample for both (a paired bootstrap):
+    how far apart two models' validation figures fall by the luck of the images."""
+    a, b = _pooled(before), _pooled(after)
+    n = len(a[2])
+    if n < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(BOOTSTRAP):
+        pick = rng.integers(0, n, n)
+        diffs.append(_criterion_of(b, pick) - _criterion_of(a, pick))
+    return float(np.std(diffs))
+
+
+def _pooled(parts: list[tuple]) -> tuple[list, list, list]:
+    """Every fold's detections (boxes, scores) and objects, one entry per image."""
+    return tuple([x for p in parts for x in p[i]] for i in range(3))
+
+
+def _criterion_of(pooled: tuple[list, list, list], pick: np.ndarray) -> float:
+    """:func:`criterion` of the images ``pick`` (indices, repeats allowed)."""
+    figures = detection_figures(*([column[i] for i in pick] for column in pooled))
+    return criterion(figures)
 
 
 def _figures(parts: list[tuple]) -> dict:

@@ -68,15 +68,17 @@ def _rounds_lines(result: dict) -> list[str]:
         "while the criterion stays within noise of its best so far (mining lowers false "
         "positives at the operating threshold, which AP barely shows; with `hn_min_ap_gain`, "
         "while each round gains that much), and mining stops at the first round that is "
-        "not. The test set only reports.",
+        "not. The noise is the standard error of the round's difference to the best round, "
+        "over bootstrap resamples of the validation images. The test set only reports.",
         "",
-        "| round | hard negatives added | AP (IoU ≥ 0.5) | AP (IoU ≥ 0.7) | mean IoU |",
-        "|---|---|---|---|---|",
+        "| round | hard negatives added | AP (IoU ≥ 0.5) | AP (IoU ≥ 0.7) | mean IoU | noise |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rounds:
+        noise = f"{r['noise']:.4f}" if "noise" in r else "–"
         lines.append(
             f"| {r['round']} | {r.get('hard_negatives_added', 0)} | {r['ap50']:.4f} | "
-            f"{r['ap70']:.4f} | {r['mean_iou']:.3f} |"
+            f"{r['ap70']:.4f} | {r['mean_iou']:.3f} | {noise} |"
         )
     return [*lines, ""]
 

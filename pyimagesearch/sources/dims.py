@@ -52,8 +52,12 @@ def box_statistics(items: list[AnnotatedImage]) -> BoxStatistics:
     return BoxStatistics(np.asarray(widths, float), np.asarray(heights, float))
 
 
-#: A data set whose median object covers this share of its image is a set of crops.
-CROP_COVER = 0.5
+#: A data set whose median object covers this share of its image is a set of crops: the
+#: object fills the frame (a crop with a margin of about 5 % a side still does). Close-ups
+#: where the object covers about half the photo (raccoon: median 0.52) keep their scene
+#: and are validated on as they are: pasting them into scenes validated a raccoon
+#: detector on images unlike its photos (test AP50 0.074 -> 0.094, AP70 0.014 -> 0.033).
+CROP_COVER = 0.8
 
 
 def looks_like_crops(items: list[AnnotatedImage], max_images: int = 200) -> bool:
