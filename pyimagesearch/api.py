@@ -236,8 +236,11 @@ def _train_detector(
     """One class's detector (a mixture when its boxes' shapes spread); ``ignore`` holds
     per image the boxes that are neither positives nor negatives (other classes')."""
     groups = _components(boxes, options)
-    models, base = [], {}
-    for k, part in enumerate(groups):
+    models: list[Any] = [None] * len(groups)
+    base: dict[str, Any] = {}
+    shared: dict[str, Any] = {}
+    for k in _most_boxes_first(groups):
+        part = groups[k]
         with tempfile.TemporaryDirectory(prefix="pyimagesearch-") as tmp:
             folder = Path(work_dir) / f"component_{k}" if work_dir is not None else Path(tmp)
             if len(groups) == 1 and work_dir is not None:
@@ -252,11 +255,13 @@ def _train_detector(
                 [images[i] for i in keep],
                 [part[i] for i in keep],
                 negatives,
-                options,
+                {**options, **shared},
                 others,
             )
-            models.append(_train(conf, progress))
-            base = {k: conf[k] for k in DETECTION_KEYS}
+            models[k] = _train(conf, progress)
+            base = {key: conf[key] for key in DETECTION_KEYS}
+            if len(groups) > 1 and not shared and conf["search"]:
+                shared = _shared_descriptor(models[k])
     # the settings the search chose (recorded in each model) win over the config's
     model = models[0] if len(models) == 1 else Mixture(models, {"components": len(models)})
     return _any_detector(model, base)
@@ -461,6 +466,27 @@ def _staged_config(
         return config_from_dict(raw)
     except ConfigError as exc:
         raise ValueError(str(exc).replace("<config>: ", "")) from None
+
+
+def _most_boxes_first(groups: list[list[np.ndarray]]) -> list[int]:
+    """The components' indices, the one with the most boxes first (its search decides
+    the descriptor of all: :func:`_shared_descriptor`)."""
+    counts = [sum(len(b) for b in part) for part in groups]
+    return sorted(range(len(groups)), key=lambda k: -counts[k])
+
+
+def _shared_descriptor(model: LinearModel) -> dict[str, Any]:
+    """The descriptor and cells the first component's search chose, as options for the
+    others: a mixture's templates all score one kind of feature (their searches may
+    otherwise choose HOG for one and FHOG for another, which no mixture can hold)."""
+    cells = [int(c) for c in model.hog.pixels_per_cell]
+    return {
+        "descriptor": model.hog.descriptor,
+        "pixels_per_cell": cells,
+        "search_descriptors": [model.hog.descriptor],
+        "window_step": cells[1],
+        "hn_window_step": cells[1],
+    }
 
 
 def _components(boxes: list[np.ndarray], options: dict[str, Any]) -> list[list[np.ndarray]]:

@@ -140,3 +140,43 @@ def test_ignored_boxes_survive_dlib_xml_and_are_never_mined(tmp_path):
     assert len(without["box"]) > len(with_ignore["box"]) > 0
     assert (iou_matrix(with_ignore["box"], other).max(axis=1) < 0.3).all()
     assert (iou_matrix(without["box"], other).max(axis=1) >= 0.3).any()
+
+
+def test_the_components_share_the_descriptor_the_largest_ones_search_chose(monkeypatch):
+    """Each component's search may choose its own descriptor, but a mixture holds one:
+    the component with the most boxes trains first, and its choice binds the others."""
+    import pyimagesearch.api as api
+
+    seen = []
+
+    def fake_train(conf, progress):
+        seen.append({k: conf[k] for k in ("descriptor", "pixels_per_cell", "search_descriptors")})
+        # the first search "chooses" FHOG 8x8; the others train what they are told
+        hog = (
+            HogParams(descriptor="fhog", pixels_per_cell=(8, 8))
+            if len(seen) == 1
+            else conf.options.descriptor
+        )
+        window = tuple(conf["window_dim"])
+        weights = np.zeros(hog.descriptor_size(window))
+        return LinearModel(weights, 0.0, 1.0, 0.0, hog, window)
+
+    monkeypatch.setattr(api, "_train", fake_train)
+    image = np.zeros((120, 200), np.uint8)
+    boxes = [
+        *[np.array([[10, 10, 70, 110.0]]) for _ in range(8)],  # 8 tall
+        *[np.array([[10, 10, 160, 110.0]]) for _ in range(12)],  # 12 wide: first
+    ]
+    negatives = [np.full((120, 200), 90, np.uint8)]
+    detector = api.train_detector([image] * 20, boxes, negatives, components=None)
+    assert isinstance(detector, BaseMixtureDetector)
+    first, second = seen
+    assert first["descriptor"] == "hog" and "fhog" in first["search_descriptors"]
+    assert second == {
+        "descriptor": "fhog",
+        "pixels_per_cell": [8, 8],
+        "search_descriptors": ["fhog"],
+    }
+    wide, tall = sorted(detector.detectors, key=lambda d: -d.model.window_dim[0])
+    assert {d.model.hog for d in detector.detectors} == {first_hog := wide.model.hog}
+    assert first_hog.descriptor == "fhog" and tall.model.window_dim[0] < wide.model.window_dim[0]
