@@ -35,7 +35,12 @@ import numpy as np
 
 from ..detection.detector import WindowDetector
 from ..detection.nms import non_max_suppression
-from ..evaluation.metrics import detection_figures
+from ..evaluation.metrics import (
+    average_precision,
+    detection_figures,
+    match_with_iou,
+    precision_recall,
+)
 from ..features.extract import extract_features
 from ..io.images import read_gray
 from ..io.remote import RemoteOptions
@@ -173,19 +178,44 @@ def noise_tolerance(n_objects: int) -> float:
     return float(np.clip(1.0 / max(n_objects, 1), 0.005, 0.02))
 
 
+class Row(dict):
+    """A candidate's validation figures (a plain dict in reports and JSON), holding its
+    per-image detections as ``parts`` so that its noise against another can be measured."""
+
+    parts: list[tuple] | None = None
+
+    @property
+    def noise(self) -> dict[int, tuple[dict, float]]:
+        """Measured noise of other rows against this one, by their ``id`` (kept with them)."""
+        if "_noise" not in self.__dict__:
+            self.__dict__["_noise"] = {}
+        return self.__dict__["_noise"]
+
+
 def choose(rows: list[dict], tolerance: float) -> dict:
-    """The best row by :func:`criterion`, or among the rows within ``tolerance`` of it
-    the cheaper detector (no upsampling, coarser pyramid), then the descriptor, window and
+    """The best row by :func:`criterion`, or among the rows within noise of it the
+    cheaper detector (no upsampling, coarser pyramid), then the descriptor, window and
     ``C`` nearer the config's (``row["order"]``): never a cheaper setting that is less
-    accurate beyond noise."""
-    top = max(criterion(r) for r in rows)
-    near = [r for r in rows if criterion(r) >= top - tolerance]
+    accurate beyond noise. The noise is measured where both rows hold their detections
+    (:func:`paired_noise`, at least ``tolerance``), else ``tolerance``."""
+    best = max(rows, key=criterion)
+    top = criterion(best)
+    near = [r for r in rows if criterion(r) >= top - _row_noise(best, r, tolerance)]
 
     def rank(row: dict) -> tuple:
         order = row.get("order", (0, 0, 0))
         return (-row["upsample"], row["pyramid_scale"], *(-i for i in order), criterion(row))
 
     return max(near, key=rank)
+
+
+def _row_noise(best: dict, row: dict, tolerance: float) -> float:
+    """How far ``row`` may trail ``best`` by the luck of the validation images."""
+    a, b = getattr(best, "parts", None), getattr(row, "parts", None)
+    if a is None or b is None or row is best:
+        return tolerance
+    measured = best.noise.setdefault(id(row), (row, paired_noise(a, b)))[1]
+    return max(tolerance, measured)
 
 
 def descriptor_variants(conf: Config, train: list) -> list[dict]:
@@ -363,7 +393,8 @@ class _Search:
         rows = []
         for c, by_setting in pooled.items():
             for (scale, up), parts in by_setting.items():
-                row = {"window_dim": list(window), "C": c, "pyramid_scale": scale, "upsample": up}
+                row = Row(window_dim=list(window), C=c, pyramid_scale=scale, upsample=up)
+                row.parts = parts
                 row.update(
                     descriptor=self.conf["descriptor"],
                     pixels_per_cell=list(self.conf["pixels_per_cell"]),
@@ -573,27 +604,49 @@ def paired_noise(before: list[tuple], after: list[tuple], seed: int = 0) -> floa
     """The standard error of ``criterion(after) - criterion(before)`` over bootstrap
     resamples of the validation images, the same resample for both (a paired bootstrap):
     how far apart two models' validation figures fall by the luck of the images."""
-    a, b = _pooled(before), _pooled(after)
-    n = len(a[2])
+    a, b = _Matches.of(before), _Matches.of(after)
+    n = len(a.objects)
     if n < 2:
         return 0.0
     rng = np.random.default_rng(seed)
     diffs = []
     for _ in range(BOOTSTRAP):
         pick = rng.integers(0, n, n)
-        diffs.append(_criterion_of(b, pick) - _criterion_of(a, pick))
+        diffs.append(b.criterion(pick) - a.criterion(pick))
     return float(np.std(diffs))
 
 
-def _pooled(parts: list[tuple]) -> tuple[list, list, list]:
-    """Every fold's detections (boxes, scores) and objects, one entry per image."""
-    return tuple([x for p in parts for x in p[i]] for i in range(3))
+@dataclass
+class _Matches:
+    """Each validation image's detections matched to its objects once (sorted by score,
+    hits at IoU 0.5 and 0.7): matching is per image, so a resample of images is the
+    concatenation of theirs, as :func:`detection_figures` would find it."""
 
+    scores: list[np.ndarray]
+    hits: tuple[list[np.ndarray], list[np.ndarray]]
+    objects: np.ndarray
 
-def _criterion_of(pooled: tuple[list, list, list], pick: np.ndarray) -> float:
-    """:func:`criterion` of the images ``pick`` (indices, repeats allowed)."""
-    figures = detection_figures(*([column[i] for i in pick] for column in pooled))
-    return criterion(figures)
+    @classmethod
+    def of(cls, parts: list[tuple]) -> _Matches:
+        """The matches of every fold's images (``parts``: boxes, scores, objects)."""
+        boxes, scores, gts = ([x for p in parts for x in p[i]] for i in range(3))
+        out = cls([], ([], []), np.array([len(g) for g in gts], int))
+        for b, sc, g in zip(boxes, scores, gts):
+            for hits, thresh in zip(out.hits, (0.5, 0.7)):
+                ranked, flags, _, _ = match_with_iou([b], [sc], [g], thresh)
+                hits.append(flags)
+            out.scores.append(ranked)
+        return out
+
+    def criterion(self, pick: np.ndarray) -> float:
+        """:func:`criterion` of the images ``pick`` (indices, repeats allowed)."""
+        order = np.argsort(-np.concatenate([self.scores[i] for i in pick]), kind="stable")
+        n = int(self.objects[pick].sum())
+        aps = [
+            average_precision(*precision_recall(np.concatenate([h[i] for i in pick])[order], n))
+            for h in self.hits
+        ]
+        return 0.5 * (aps[0] + aps[1])
 
 
 def _figures(parts: list[tuple]) -> dict:
