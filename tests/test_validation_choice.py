@@ -13,6 +13,7 @@ import pytest
 
 from pyimagesearch.evaluation.variants import SceneFiles, derive_variant
 from pyimagesearch.orchestration.search import (
+    Row,
     _best_round,
     choose,
     criterion,
@@ -124,6 +125,38 @@ def test_a_rounds_noise_is_the_bootstrap_spread_of_its_difference():
         fb = detection_figures(*([col[i] for i in pick] for col in b))
         diffs.append(criterion(fb) - criterion(fa))
     assert paired_noise([a], [b]) == pytest.approx(np.std(diffs))
+
+
+def test_a_window_that_wins_by_the_luck_of_the_images_ties_with_the_configs():
+    rng = np.random.default_rng(3)
+    base = list(rng.random(30) < 0.6)
+    missed = [i for i, h in enumerate(base) if not h]
+    found = [i for i, h in enumerate(base) if h]
+    # another window finds 3 objects the config's misses and misses 2 it finds: one more
+    luckier = [(i in missed[:3]) or (h and i not in found[:2]) for i, h in enumerate(base)]
+
+    def row(hits, window):
+        r = Row(_row(0.0, 0.0, window=window))
+        r.parts = [_fold(hits)]
+        figures = criterion_figures(r.parts)
+        r.update(ap50=figures["ap50"], ap70=figures["ap70"])
+        return r
+
+    config, other = row(base, (96, 32)), row(luckier, (72, 24))
+    gap = criterion(other) - criterion(config)
+    assert 0.01 < gap < paired_noise(config.parts, other.parts)
+    # beyond the fixed one-object tolerance, within the measured noise: the config's window
+    assert choose([dict(config), dict(other)], 0.01)["window_dim"] == [72, 24]
+    assert choose([config, other], 0.01) is config
+    # far beyond the measured noise (every object found): the better window wins
+    clear = row([True] * 30, (72, 24))
+    assert choose([config, clear], 0.01) is clear
+
+
+def criterion_figures(parts):
+    from pyimagesearch.evaluation.metrics import detection_figures
+
+    return detection_figures(*([x for p in parts for x in p[i]] for i in range(3)))
 
 
 def test_a_round_within_its_measured_noise_is_kept():
