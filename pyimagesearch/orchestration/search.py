@@ -13,12 +13,13 @@ at every ``C`` (the models of one window share each image's feature pyramid). Th
 of them is run at the other upsampling values too (one pyramid at the largest serves the
 smaller ones: they are the same pyramid without its enlarged layers). The criterion
 values localisation (mean of AP at IoU 0.5 and 0.7, pooled over folds); among the
-settings within noise of the best (one object's worth of AP), the cheaper detector and
-the setting nearer the config win. A ``C`` that wins on the edge of its grid is followed
+settings within noise of the best, the cheaper detector and the setting nearer the config
+win. Noise is measured, not assumed: the standard error of two settings' difference over
+bootstrap resamples of the validation images (the same images for both), at least one
+object's worth of AP. A ``C`` that wins on the edge of its grid is followed
 one step further. Then the number of mining rounds is chosen the same way: mining goes
-on while a round keeps validation within noise of the best (or gains ``hn_min_ap_gain``);
-a round's noise is measured, not assumed: the standard error of its difference to the
-best round over bootstrap resamples of the validation images (the same images for both).
+on while a round keeps validation within its noise of the best round (or gains
+``hn_min_ap_gain``).
 """
 
 from __future__ import annotations
