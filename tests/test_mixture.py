@@ -47,8 +47,8 @@ def test_the_api_groups_boxes_per_image_and_respects_an_explicit_choice():
         *[np.array([[0, 0, 65, 100.0]]) for _ in range(9)],
         *[np.array([[0, 0, 150, 100.0]]) for _ in range(9)],
     ]
-    assert len(_components(boxes, {"components": 1})) == 1  # one window when asked
-    groups = _components(boxes, {})  # the default: as many as the shapes need
+    assert len(_components(boxes, {})) == 1  # one window unless asked (the default)
+    groups = _components(boxes, {"components": None})
     assert len(groups) == 2
     tall, wide = groups
     assert len(tall[0]) == 1 and tall[0][0, 2] == 60

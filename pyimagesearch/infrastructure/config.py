@@ -402,11 +402,10 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
         _doc(
             {"type": ["integer", "null"], "minimum": 1, "maximum": 4},
             "templates for objects of several shapes (boxes split by aspect ratio, one window "
-            "each; Python API); null (default): as many as the boxes' aspect ratios need (one "
-            "for boxes of one shape, such as cars; on raccoon two beat one window: "
-            "docs/results.md); 1: always one window",
+            "each; Python API); null: as many as the boxes' aspect ratios need. 1 by default: "
+            "on the raccoon set the mixture still loses to one window (docs/results.md)",
         ),
-        None,
+        1,
     ),
     "box_regression_samples": (
         _doc(

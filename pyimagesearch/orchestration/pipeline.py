@@ -179,7 +179,7 @@ def _check_components(options: Options, boxes) -> None:
     if k > 1:
         log.info(
             "the boxes' aspect ratios spread over more than one window serves (%d groups); "
-            "the Python API (pyimagesearch.train_detector) trains one window per group",
+            "pyimagesearch.train_detector(..., components=None) trains one window per group",
             k,
         )
 
