@@ -403,7 +403,8 @@ EXTRA_KEYS: dict[str, tuple[dict, Any]] = {
             {"type": ["integer", "null"], "minimum": 1, "maximum": 4},
             "templates for objects of several shapes (boxes split by aspect ratio, one window "
             "each; Python API); null: as many as the boxes' aspect ratios need. 1 by default: "
-            "on the raccoon set the mixture still loses to one window (docs/results.md)",
+            "on the raccoon set the mixture does not beat one window reliably (ahead in one "
+            "run, behind in another: docs/results.md)",
         ),
         1,
     ),
