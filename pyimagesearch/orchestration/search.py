@@ -188,9 +188,14 @@ class Row(dict):
     @property
     def noise(self) -> dict[int, tuple[dict, float]]:
         """Measured noise of other rows against this one, by their ``id`` (kept with them)."""
-        if "_noise" not in self.__dict__:
-            self.__dict__["_noise"] = {}
-        return self.__dict__["_noise"]
+        return self.__dict__.setdefault("_noise", {})
+
+    @property
+    def matches(self) -> _Matches:
+        """Its detections matched to the objects, once (every comparison reuses them)."""
+        if "_matches" not in self.__dict__:
+            self.__dict__["_matches"] = _Matches.of(self.parts)
+        return self.__dict__["_matches"]
 
 
 def choose(rows: list[dict], tolerance: float) -> dict:
@@ -201,7 +206,11 @@ def choose(rows: list[dict], tolerance: float) -> dict:
     (:func:`paired_noise`, at least ``tolerance``), else ``tolerance``."""
     best = max(rows, key=criterion)
     top = criterion(best)
-    near = [r for r in rows if criterion(r) >= top - _row_noise(best, r, tolerance)]
+    near = [
+        r
+        for r in rows
+        if criterion(r) >= top - tolerance or criterion(r) >= top - _row_noise(best, r, tolerance)
+    ]
 
     def rank(row: dict) -> tuple:
         order = row.get("order", (0, 0, 0))
@@ -215,7 +224,9 @@ def _row_noise(best: dict, row: dict, tolerance: float) -> float:
     a, b = getattr(best, "parts", None), getattr(row, "parts", None)
     if a is None or b is None or row is best:
         return tolerance
-    measured = best.noise.setdefault(id(row), (row, paired_noise(a, b)))[1]
+    if id(row) not in best.noise:
+        best.noise[id(row)] = (row, _bootstrap_noise(best.matches, row.matches))
+    measured = best.noise[id(row)][1]
     return max(tolerance, measured)
 
 
@@ -467,7 +478,9 @@ class _Search:
         history = [{"round": 0, **{k: best[k] for k in ("ap50", "ap70", "mean_iou")}}]
         models = {k: self._model(k, window, c) for k in range(len(self.folds))}
         validated = [
-            [self._detections({c: model}, k, grid)[c][key] for k, (_, model) in models.items()]
+            _Matches.of(
+                [self._detections({c: model}, k, grid)[c][key] for k, (_, model) in models.items()]
+            )
         ]
         for r in range(1, max_rounds + 1):
             parts, added = [], 0
@@ -493,8 +506,8 @@ class _Search:
                 models[k] = (cconf, model)
                 parts.append(self._detections({c: model}, k, grid)[c][key])
             lead = max(range(len(history)), key=lambda i: criterion(history[i]))
-            noise = max(tolerance, paired_noise(validated[lead], parts))
-            validated.append(parts)
+            validated.append(_Matches.of(parts))
+            noise = max(tolerance, _bootstrap_noise(validated[lead], validated[-1]))
             history.append(
                 {"round": r, "hard_negatives_added": added, **_figures(parts), "noise": noise}
             )
@@ -605,7 +618,11 @@ def paired_noise(before: list[tuple], after: list[tuple], seed: int = 0) -> floa
     """The standard error of ``criterion(after) - criterion(before)`` over bootstrap
     resamples of the validation images, the same resample for both (a paired bootstrap):
     how far apart two models' validation figures fall by the luck of the images."""
-    a, b = _Matches.of(before), _Matches.of(after)
+    return _bootstrap_noise(_Matches.of(before), _Matches.of(after), seed)
+
+
+def _bootstrap_noise(a: _Matches, b: _Matches, seed: int = 0) -> float:
+    """:func:`paired_noise` of images already matched."""
     n = len(a.objects)
     if n < 2:
         return 0.0
