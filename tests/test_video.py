@@ -255,6 +255,9 @@ def test_the_detect_command_writes_the_video_and_json_and_stops_cleanly_on_ctrl_
         [*command, *common, "--video", str(long), "--output", str(tmp_path / "cut.mp4"),
          "--json", str(tmp_path / "cut.json")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        # Ctrl-C as in a terminal, even when the tests run with SIGINT ignored (a
+        # background job of a shell without job control, nohup): the child would inherit it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline, seen = time.monotonic() + 120, ""
     while time.monotonic() < deadline:  # until the progress bar has counted 10 frames
