@@ -477,8 +477,11 @@ class _Search:
         key = (best["pyramid_scale"], best["upsample"])
         history = [{"round": 0, **{k: best[k] for k in ("ap50", "ap70", "mean_iou")}}]
         models = {k: self._model(k, window, c) for k in range(len(self.folds))}
+        # round 0 is the chosen row: its detections were kept when it was evaluated
         validated = [
-            _Matches.of(
+            best.matches
+            if getattr(best, "parts", None) is not None
+            else _Matches.of(
                 [self._detections({c: model}, k, grid)[c][key] for k, (_, model) in models.items()]
             )
         ]
